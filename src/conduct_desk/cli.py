@@ -1,0 +1,580 @@
+"""The ``conduct`` command. Each command parses its input into a command for the bus."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from conduct_desk.domain.errors import DeskError, InvalidInput
+from conduct_desk.domain.model import Source
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.service import commands, views
+from conduct_desk.service.ports import CaseFilter
+
+app = typer.Typer(help="Conduct Desk: Code of Conduct enforcement for community admins.",
+                  no_args_is_help=True, add_completion=False)
+case_app = typer.Typer(help="Work on cases.", no_args_is_help=True)
+person_app = typer.Typer(help="People's history.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+policy_app = typer.Typer(help="The policy file.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(person_app, name="person")
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+admin_app = typer.Typer(help="Web desk accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(token_app, name="token")
+
+logger = logging.getLogger(__name__)
+
+Admin = Annotated[str, typer.Option("--admin", "-a", help="The admin acting (you).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """A user's mistake prints one line naming the fix, exit code 2; nothing half-written."""
+    try:
+        yield
+    except DeskError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _app() -> Any:
+    from conduct_desk.bootstrap import bootstrap
+
+    return bootstrap(with_adapters=True)
+
+
+def _person(text: str) -> PersonRef:
+    from conduct_desk.config import Settings
+
+    return PersonRef.parse(text, Settings().default_platform)
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(views.jsonable(value), indent=2, ensure_ascii=False))
+
+
+def _case_id(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(f"case id {value!r} is not a number; see `conduct case list`") from None
+    if number < 1:
+        raise InvalidInput(f"case id {value!r} must be 1 or more; see `conduct case list`")
+    return number
+
+
+# -- setup -----------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    preset: Annotated[str, typer.Option(help="guide or contributor-covenant-2.1")] = "guide",
+    path: Annotated[Path, typer.Option(help="Where to write the policy.")] = Path("conduct.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented policy file to start from."""
+    from conduct_desk.config import preset_text
+
+    with friendly_errors():
+        text = preset_text(preset)
+        if path.exists() and not force:
+            raise InvalidInput(f"{path} already exists; edit it, or pass --force to replace it")
+        path.write_text(text, "utf-8")
+    typer.echo(f"wrote {path} (preset {preset}); edit it, then check it with "
+               f"`conduct policy check {path}`")
+
+
+@policy_app.command("check")
+def policy_check(path: Annotated[Path, typer.Argument()] = Path("conduct.toml")) -> None:
+    """Validate a policy file and its texts."""
+    from conduct_desk.config import Settings, load_policy
+
+    with friendly_errors():
+        policy = load_policy(Settings(policy=path))
+    typer.echo(f"{path}: valid — ladder: {' → '.join(r.name for r in policy.ladder)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the database schema (safe to run again)."""
+    from conduct_desk.config import Settings
+    from conduct_desk.storage.db import create_engine, head_revision, upgrade
+
+    with friendly_errors():
+        engine = create_engine(Settings().database_url)
+        upgrade(engine)
+    typer.echo(f"database {engine.url.render_as_string(hide_password=True)} is at revision "
+               f"{head_revision()}")
+
+
+# -- intake ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    subject: Annotated[str, typer.Option(help="Who it is about, e.g. alice or slack:U123.")],
+    reporter: Annotated[str | None, typer.Option(help="Who reports (leave out if anonymous).")]
+    = None,
+    anonymous: Annotated[bool, typer.Option(help="Keep the reporter's name from everyone.")]
+    = False,
+    channel: Annotated[str | None, typer.Option(help="Where it was said.")] = None,
+    message_id: Annotated[str | None, typer.Option(help="The message's id on the platform.")]
+    = None,
+    text: Annotated[str | None, typer.Option(help="What was said, as it was.")] = None,
+    link: Annotated[str | None, typer.Option(help="A link to the message.")] = None,
+    hurt: Annotated[list[str] | None, typer.Option(help="Someone else who was hurt (repeat).")]
+    = None,
+    note: Annotated[str | None, typer.Option(help="Anything to add (optional).")] = None,
+    flagrant: Annotated[bool, typer.Option(help="Serious or endangering: act at once.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """File a report. No reason or proof is needed; one report opens a case."""
+    with friendly_errors():
+        a = _app()
+        filed = a.bus.handle(commands.FileReport(
+            subject=_person(subject), reporter=_person(reporter) if reporter else None,
+            anonymous=anonymous, source=Source.CLI, channel=channel, message_id=message_id,
+            message_text=text, message_link=link, harmed=tuple(_person(h) for h in hurt or ()),
+            note=note, flagrant=flagrant))
+    if as_json:
+        _print_json(filed)
+        return
+    how = "opened" if filed.opened_case else "joined the open case about the same message"
+    typer.echo(f"case {filed.case_id}: report {filed.report_id} {how}")
+
+
+# -- cases -----------------------------------------------------------------------------------
+
+
+@case_app.command("list")
+def case_list(
+    state: Annotated[str, typer.Option(help="open, all, or one of new, taken, acting, resolved")]
+    = "open",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+    as_json: AsJson = False,
+) -> None:
+    """Cases, most urgent first."""
+    with friendly_errors():
+        states = views.parse_states(state)
+        a = _app()
+        items = views.queue(a.uow(), a.desk.clock.now(), CaseFilter(states=states, limit=limit))
+    if as_json:
+        _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
+                      "deadline": i.deadline.value} for i in items])
+        return
+    if not items:
+        typer.echo("no cases" if state != "open" else "no open cases")
+        return
+    for i in items:
+        s = i.summary
+        flags = " FLAGRANT" if s.flagrant else ""
+        hurt = f" hurt:{s.hurt}" if s.hurt else ""
+        who = f" taken by {s.taken_by}" if s.taken_by else ""
+        last = f" last: {s.last_step}" if s.last_step else ""
+        typer.echo(f"#{s.id:<5} {s.state:<9} {i.deadline.value:<9} {s.subject}{flags}{hurt}"
+                   f"{who}{last}")
+
+
+@case_app.command("show")
+def case_show(case_id: str, admin: Annotated[str | None, typer.Option(
+        "--admin", "-a", help="Check recusal for this admin.")] = None, as_json: AsJson = False,
+) -> None:
+    """One case: reports, steps, the recommended next step, and its timeline."""
+    with friendly_errors():
+        a = _app()
+        detail = views.case_detail(a.uow(), a.desk, _case_id(case_id), admin)
+    if as_json:
+        _print_json(views.case_json(detail))
+        return
+    typer.echo(render_case(detail))
+
+
+def render_case(detail: views.CaseDetail) -> str:
+    c = detail.case
+    lines = [f"Case {c.id} about {c.subject} — {c.state}"
+             + (f" ({c.outcome})" if c.outcome else "")
+             + (" — FLAGRANT" if c.flagrant else "")]
+    if c.is_open:
+        lines.append(f"  deadline: {detail.deadline.value}"
+                     + (f", due {c.due_at:%Y-%m-%d %H:%M} UTC" if c.due_at else ""))
+    if c.taken_by:
+        lines.append(f"  taken by {c.taken_by}")
+    if c.channel:
+        lines.append(f"  where: {c.channel}")
+    hurt = [str(p) for p in c.harmed if not views._only_anonymous(c, p)]
+    if hurt:
+        lines.append(f"  people hurt: {', '.join(hurt)}")
+    lines.append("  reports:")
+    for i, r in enumerate(c.reports):
+        lines.append(f"    #{r.id} {r.filed_at:%Y-%m-%d %H:%M} by {views.reporter_label(c, i)} "
+                     f"via {r.source}" + (" (flagrant)" if r.flagrant else ""))
+        if r.message_text:
+            lines.append(f"      > {r.message_text}")
+        if r.message_link:
+            lines.append(f"      {r.message_link}")
+        if r.note:
+            lines.append(f"      note: {r.note}")
+    if c.steps:
+        lines.append("  steps:")
+        for s in c.steps:
+            until = f" until {s.until:%Y-%m-%d %H:%M} UTC" if s.until else ""
+            lines.append(f"    #{s.id} {s.rung}{until} by {s.actor}: {s.status}"
+                         + (f" — {s.detail}" if s.detail else ""))
+    for con in c.consultations:
+        who = f"with {con.person}" if con.person else "not possible"
+        lines.append(f"  consultation {who} by {con.admin}: {con.summary}")
+    for n in c.notes:
+        lines.append(f"  {n.kind} {n.at:%Y-%m-%d %H:%M}: {n.text}")
+    if detail.history:
+        lines.append("  earlier, in other cases: " + ", ".join(
+            f"{p.rung} (case {p.case_id}, {p.at:%Y-%m-%d})" for p in detail.history))
+    if detail.recommendation:
+        lines.append(f"  recommended next: {detail.recommendation.rung.name} — "
+                     f"{detail.recommendation.reason}")
+    lines.append("  timeline:")
+    lines.extend(f"    {e.at:%Y-%m-%d %H:%M}  {e.actor:<12} {e.summary}" for e in detail.timeline)
+    return "\n".join(lines)
+
+
+def _act(build: Callable[[], commands.Command], done: Callable[[Any], str]) -> None:
+    with friendly_errors():
+        a = _app()
+        result = a.bus.handle(build())
+    typer.echo(done(result))
+
+
+@case_app.command("take")
+def case_take(case_id: str, admin: Admin) -> None:
+    """Take a case: you are the admin on it now."""
+    _act(lambda: commands.TakeCase(_case_id(case_id), admin),
+         lambda _: f"case {case_id} is yours, {admin}")
+
+
+@case_app.command("step")
+def case_step(
+    case_id: str,
+    step: Annotated[str, typer.Argument(help="A step of the policy's ladder, e.g. remind.")],
+    admin: Admin,
+    duration: Annotated[str | None, typer.Option(help="For a suspension, e.g. 24h.")] = None,
+    text: Annotated[str | None, typer.Option(help="Send this instead of the policy's text.")]
+    = None,
+    reason: Annotated[str | None, typer.Option(help="Why, when not the recommended step.")]
+    = None,
+    suggestion: Annotated[str | None, typer.Option(help="For suggest: the alternative.")] = None,
+) -> None:
+    """Take a step of the ladder; the desk carries it out on the platform."""
+    with friendly_errors():
+        a = _app()
+        cid = _case_id(case_id)
+        step_id = a.bus.handle(commands.TakeStep(cid, step, admin, duration, text, reason,
+                                                 suggestion))
+        detail = views.case_detail(a.uow(), a.desk, cid)
+    s = detail.case.step(step_id)
+    typer.echo(f"case {cid}: step #{s.id} {s.rung}: {s.status}" + (f" — {s.detail}" if s.detail
+                                                                  else ""))
+
+
+@case_app.command("preview")
+def case_preview(case_id: str, step: str, admin: Admin,
+                 duration: Annotated[str | None, typer.Option()] = None,
+                 suggestion: Annotated[str | None, typer.Option()] = None) -> None:
+    """Print the exact text a step would send, without sending it."""
+    with friendly_errors():
+        a = _app()
+        composed = views.preview_step(a.uow(), a.desk, _case_id(case_id), step, admin,
+                                      duration=duration, suggestion=suggestion)
+    typer.echo(composed.text)
+
+
+@case_app.command("consult")
+def case_consult(
+    case_id: str, admin: Admin,
+    summary: Annotated[str, typer.Option(help="What they said, or why it was not possible.")],
+    person: Annotated[str | None, typer.Option(help="The person hurt you talked with.")] = None,
+    not_possible: Annotated[bool, typer.Option(help="Nobody could be consulted.")] = False,
+) -> None:
+    """Record a consultation with the people who were hurt (needed before a ban)."""
+    with friendly_errors():
+        if bool(person) == not_possible:
+            raise InvalidInput("give --person P for a consultation, or --not-possible with the "
+                               "reason in --summary")
+    _act(lambda: commands.Consult(_case_id(case_id), admin, summary,
+                                  _person(person) if person else None),
+         lambda _: f"case {case_id}: consultation recorded")
+
+
+@case_app.command("resolve")
+def case_resolve(
+    case_id: str, admin: Admin,
+    outcome: Annotated[str, typer.Option(help="apologized, steps-taken, no-action, duplicate")],
+    reason: Annotated[str | None, typer.Option(help="Needed for no-action and duplicate.")]
+    = None,
+) -> None:
+    """Close a case with its outcome; the reporter is told."""
+    _act(lambda: commands.ResolveCase(_case_id(case_id), admin, outcome, reason),
+         lambda _: f"case {case_id}: resolved — {outcome}")
+
+
+@case_app.command("reopen")
+def case_reopen(case_id: str, admin: Admin) -> None:
+    """Reopen a resolved case."""
+    _act(lambda: commands.ReopenCase(_case_id(case_id), admin),
+         lambda _: f"case {case_id}: reopened, taken by {admin}")
+
+
+@case_app.command("done")
+def case_done(case_id: str, step_id: int, admin: Admin) -> None:
+    """Mark a manual step done after doing it by hand."""
+    _act(lambda: commands.MarkManualDone(_case_id(case_id), step_id, admin),
+         lambda _: f"case {case_id}: step #{step_id} marked done")
+
+
+@case_app.command("retry")
+def case_retry(case_id: str, step_id: int) -> None:
+    """Try a pending or failed step again now."""
+    _act(lambda: commands.RetryStep(_case_id(case_id), step_id),
+         lambda status: f"case {case_id}: step #{step_id}: {status}")
+
+
+@case_app.command("lift")
+def case_lift(case_id: str, step_id: int, admin: Admin) -> None:
+    """End a suspension early (restores the account and welcomes the person back)."""
+    _act(lambda: commands.LiftSuspension(_case_id(case_id), step_id, admin),
+         lambda _: f"case {case_id}: suspension #{step_id} lifted")
+
+
+# -- people, audit ---------------------------------------------------------------------------
+
+
+@person_app.command("show")
+def person_show(person: str, as_json: AsJson = False) -> None:
+    """One person's history across cases."""
+    with friendly_errors():
+        a = _app()
+        ref = _person(person)
+        history = views.person_history(a.uow(), ref)
+        if not history.cases:
+            raise InvalidInput(f"no case is about {ref}; check the id (platform:user)")
+    if as_json:
+        _print_json(history)
+        return
+    typer.echo(f"{ref}: {len(history.cases)} case(s)")
+    for s in history.cases:
+        typer.echo(f"  case {s.id}: {s.state}" + (f" ({s.outcome})" if s.outcome else "")
+                   + f", opened {s.opened_at:%Y-%m-%d}")
+    for p in history.steps:
+        typer.echo(f"  {p.at:%Y-%m-%d %H:%M} {p.rung} (case {p.case_id})")
+
+
+@app.command()
+def audit(
+    case: Annotated[int | None, typer.Option(help="Only this case.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 500,
+    as_json: AsJson = False,
+) -> None:
+    """The append-only audit log."""
+    with friendly_errors():
+        a = _app()
+        with a.uow() as uow:
+            entries = uow.audit.entries(case_id=case, actor=actor, limit=limit)
+    if as_json:
+        _print_json(entries)
+        return
+    for e in entries:
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} case {e.case_id or '-':<5} {e.actor:<14} "
+                   f"{e.summary}")
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run what is due now, then stop.")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+    batch: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Run due timers (restores, deadline reminders, retries) until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with friendly_errors():
+        a = _app()
+        name = f"{socket.gethostname()}-{id(a)}"
+        ran = run_worker(a, name, batch=batch, interval=interval, once=once)
+    typer.echo(f"worker stopped after running {ran} timer(s)")
+
+
+def run_worker(a: Any, name: str, *, batch: int, interval: float, once: bool) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return worker_loop(a, name, stop, batch=batch, interval=interval, once=once)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interval: float,
+                once: bool = False) -> int:
+    """Run due timers until ``stop`` is set (or, with ``once``, until none is due)."""
+    total = 0
+    while not stop.is_set():
+        try:
+            ran = a.bus.handle(commands.RunDueTimers(worker=name, limit=batch))
+        except DeskError as exc:  # e.g. the database went away for a moment: keep going
+            logger.warning("timer worker: %s", exc)
+            ran = 0
+        total += ran
+        if ran == 0:
+            if once:
+                break
+            stop.wait(interval)
+    return total
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between timer polls.")]
+    = 1.0,
+) -> None:
+    """Serve the web desk, run the timer worker and start every configured platform."""
+    import uvicorn
+
+    from conduct_desk.service import accounts
+    from conduct_desk.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with friendly_errors():
+        a = _app()
+        web = create_app(a)
+        if not accounts.has_admins(a.uow()):
+            typer.echo("No admin accounts yet. Make the first one with:\n"
+                       "  conduct admin add NAME --role admin", err=True)
+    stop = threading.Event()
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    worker_thread = threading.Thread(
+        target=worker_loop, args=(a, name, stop), kwargs={"batch": 100, "interval": interval},
+        name="conduct-timers", daemon=True)
+    worker_thread.start()
+    started = []
+    try:
+        for adapter in a.adapters:
+            adapter.start()
+            started.append(adapter)
+        uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
+    finally:
+        stop.set()
+        for adapter in reversed(started):
+            try:
+                adapter.stop()
+            except Exception:
+                logger.exception("stopping %s failed", type(adapter).__name__)
+        worker_thread.join(timeout=10)
+
+
+# -- web accounts ----------------------------------------------------------------------------
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is not None:
+        try:
+            return password_file.read_text("utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {password_file}: {exc.strerror}") from None
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@admin_app.command("add")
+def admin_add(
+    name: Annotated[str, typer.Argument(help="The name to sign in with, e.g. ana.")],
+    role: Annotated[str, typer.Option(help="observer, moderator or admin")] = "moderator",
+    identity: Annotated[list[str] | None, typer.Option(
+        help="Their account on a platform, e.g. slack:U123 (repeat); used for recusal.")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        help="Read the password from this file instead of asking.")] = None,
+) -> None:
+    """Make a web desk account (the password is stored as an argon2 hash)."""
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        a = _app()
+        password = _read_password(password_file)
+        account = accounts.add_admin(a.uow(), a.desk.clock, name, role, password,
+                                     tuple(identity or ()))
+    typer.echo(f"account {account.name} ({account.role}) added; sign in at "
+               f"{a.settings.base_url or 'http://127.0.0.1:8000'}/signin")
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    """The web desk's accounts."""
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        a = _app()
+        found = accounts.account_list(a.uow())
+    if not found:
+        typer.echo("no accounts yet; add one with `conduct admin add NAME --role admin`")
+    for acc in found:
+        ids = f" ({', '.join(acc.identities)})" if acc.identities else ""
+        typer.echo(f"{acc.name:<20} {acc.role}{ids}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="observer, moderator or admin")],
+    name: Annotated[str | None, typer.Option(help="What the token is for, e.g. ci-bot.")] = None,
+) -> None:
+    """Make an API token; it is printed once and only its hash is stored."""
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        a = _app()
+        raw = accounts.create_token(a.uow(), a.desk.clock,
+                                    name or f"token-{secrets.token_hex(3)}", role)
+    typer.echo(raw)
+    typer.echo("Keep it safe: it is shown only this once. Send it as "
+               "`Authorization: Bearer <token>`.", err=True)
+
+
+@app.command()
+def demo(
+    pause: Annotated[float, typer.Option(help="Seconds between scenes (0 for none).")] = 0.0,
+) -> None:
+    """Walk one story through every rung of the guide's ladder, on a throwaway database."""
+    from conduct_desk.demo import run_demo
+
+    with friendly_errors():
+        run_demo(typer.echo, pause=pause)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

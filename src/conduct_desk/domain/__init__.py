@@ -1,0 +1,1 @@
+"""The pure model: cases, reports, steps, policy and the ladder engine (stdlib only)."""

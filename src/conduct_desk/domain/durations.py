@@ -1,0 +1,63 @@
+"""Durations written the way admins write them: 24h, 90m, 1d12h."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from conduct_desk.domain.errors import InvalidInput
+
+_PART = re.compile(r"(\d+)\s*([wdhms])")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*[wdhms]\s*)+$")
+_UNIT = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str, what: str = "duration") -> timedelta:
+    """Parse ``24h``/``90m``/``1d12h``; a malformed value names the accepted forms."""
+    if not isinstance(text, str) or not _WHOLE.match(text.lower()):
+        raise InvalidInput(
+            f"malformed {what} {text!r}: write it like 24h, 90m, 7d or 1d12h"
+        )
+    seconds = sum(int(n) * _UNIT[u] for n, u in _PART.findall(text.lower()))
+    if seconds <= 0:
+        raise InvalidInput(f"{what} {text!r} is zero: give a positive duration such as 12h")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, shortest form (``1d12h``)."""
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "0s"
+    out = []
+    for unit in "dhms":
+        n, seconds = divmod(seconds, _UNIT[unit])
+        if n:
+            out.append(f"{n}{unit}")
+    return "".join(out)
+
+
+def humanize_age(delta: timedelta) -> str:
+    """'just now', '5 minutes ago', '3 days ago' — for reasons people read."""
+    s = int(delta.total_seconds())
+    if s < 60:
+        return "just now"
+    for size, name in ((86400 * 7, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if s >= size:
+            n = s // size
+            return f"{n} {name}{'s' if n != 1 else ''} ago"
+    return "just now"  # pragma: no cover - loop always returns
+
+
+def humanize_span(delta: timedelta) -> str:
+    """'24 hours', '2 days', '90 minutes' — for texts people read."""
+    s = int(delta.total_seconds())
+    if s % 86400 == 0 and s >= 86400 * 2:
+        n, name = s // 86400, "day"
+    elif s % 3600 == 0 and s >= 3600:
+        n, name = s // 3600, "hour"
+    elif s % 60 == 0 and s >= 60:
+        n, name = s // 60, "minute"
+    else:
+        n, name = s, "second"
+    return f"{n} {name}{'s' if n != 1 else ''}"

@@ -1,0 +1,45 @@
+"""Errors a user can cause. Each message names the problem and the fix, in one line."""
+
+from __future__ import annotations
+
+
+class DeskError(Exception):
+    """Base class: a problem the person at the keyboard can fix; nothing was recorded."""
+
+    exit_code = 2
+
+
+class NotFound(DeskError):
+    """An unknown case, person, step or file."""
+
+
+class InvalidInput(DeskError):
+    """A malformed value: a duration, an outcome, an over-long text."""
+
+
+class IllegalTransition(DeskError):
+    """The case is not in a state that allows what was asked."""
+
+
+class Recused(DeskError):
+    """The admin is involved in the case (subject, reporter or hurt) and must step aside."""
+
+
+class ConsultationNeeded(DeskError):
+    """The policy wants the hurt consulted before a ban."""
+
+
+class InvalidPolicy(DeskError):
+    """A policy file that does not validate; the message names the field."""
+
+
+class ConfidentialityError(DeskError):
+    """A text meant for the subject would reveal who reported."""
+
+
+class NotMigrated(DeskError):
+    """The database schema is older than the code."""
+
+
+class Conflict(DeskError):
+    """Someone else changed the same thing at the same moment; trying again resolves it."""

@@ -1,0 +1,62 @@
+"""Events: facts in the past tense, emitted by the case aggregate and handled by the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conduct_desk.domain.people import PersonRef
+
+
+class Event:
+    """Base class for everything that happened."""
+
+
+@dataclass(frozen=True)
+class ReportFiled(Event):
+    """Carries what the acknowledgement needs, so handling it reads nothing back."""
+
+    case_id: int
+    report_id: int
+    opened_case: bool
+    subject: PersonRef
+    reporter: PersonRef | None
+    flagrant: bool
+    hurt: int
+
+
+@dataclass(frozen=True)
+class CaseTaken(Event):
+    case_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class StepRecorded(Event):
+    """A step was decided and stored as pending; the platform has not been asked yet."""
+
+    case_id: int
+    step_id: int
+
+
+@dataclass(frozen=True)
+class StepUpdated(Event):
+    """A step's outcome was recorded: done, failed, manual, marked done, or a restore added."""
+
+    case_id: int
+    step_id: int
+
+
+@dataclass(frozen=True)
+class SuspensionStarted(Event):
+    case_id: int
+    step_id: int
+
+
+@dataclass(frozen=True)
+class CaseResolved(Event):
+    case_id: int
+
+
+@dataclass(frozen=True)
+class CaseReopened(Event):
+    case_id: int

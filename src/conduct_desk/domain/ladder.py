@@ -1,0 +1,79 @@
+"""The ladder engine: which step comes next, and why, in words an admin can check.
+
+A pure function of (case, history, policy, now). History is every counting step taken
+on the subject in any case; only steps inside the policy's window count, so people who
+changed are not held to old mistakes forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from conduct_desk.domain.durations import format_duration, humanize_age
+from conduct_desk.domain.model import Case
+from conduct_desk.domain.policy import Action, Policy, Rung
+
+
+@dataclass(frozen=True)
+class PastStep:
+    """A step on the subject, from this case or an earlier one."""
+
+    case_id: int
+    rung: str
+    action: Action
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rung: Rung
+    reason: str
+
+
+def recommend(case: Case, history: list[PastStep], policy: Policy, now: datetime) -> Recommendation:
+    """Recommend the next rung for ``case`` given the subject's ``history``."""
+    if case.flagrant:
+        ban = policy.ban_rung()
+        return Recommendation(ban, f"reported as flagrant, so next: {ban.name} without waiting")
+
+    window_start = now - policy.history_window
+    ranked: list[tuple[int, PastStep]] = []
+    older: list[PastStep] = []
+    for past in history:
+        if past.action is Action.RESTORE:
+            continue
+        index = policy.index_of(past.rung, past.action)
+        if index is None:
+            continue
+        if past.at >= window_start:
+            ranked.append((index, past))
+        else:
+            older.append(past)
+
+    first = policy.ladder[0]
+    window = format_duration(policy.history_window)
+    if not ranked:
+        if older:
+            last = max(older, key=lambda p: p.at)
+            label = _label(policy, last)
+            return Recommendation(
+                first,
+                f"{label} {humanize_age(now - last.at)} in case {last.case_id}, outside the "
+                f"{window} window, so start again with: {first.name}",
+            )
+        return Recommendation(first, f"no steps in the last {window}, so first: {first.name}")
+
+    top_index, top = max(ranked, key=lambda item: (item[0], item[1].at))
+    nxt = policy.ladder[min(top_index + 1, len(policy.ladder) - 1)]
+    where = "in this case" if top.case_id == case.id else f"in case {top.case_id}"
+    label = _label(policy, top)
+    if top_index == len(policy.ladder) - 1:
+        return Recommendation(nxt, f"{label} {humanize_age(now - top.at)} {where}; that is the last step")
+    return Recommendation(nxt, f"{label} {humanize_age(now - top.at)} {where}, so next: {nxt.name}")
+
+
+def _label(policy: Policy, past: PastStep) -> str:
+    index = policy.index_of(past.rung, past.action)
+    assert index is not None
+    return policy.ladder[index].label

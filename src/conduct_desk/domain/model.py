@@ -1,0 +1,325 @@
+"""The case aggregate and its parts: reports, steps, consultations.
+
+A case is one incident. Reports about the same message join one open case. The case owns
+its state machine (new → taken → acting → resolved, and reopen), recusal, and the rule
+that a ban may need a consultation with the people who were hurt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from conduct_desk.domain import events
+from conduct_desk.domain.errors import ConsultationNeeded, IllegalTransition, InvalidInput, Recused
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Action
+
+MAX_TEXT = 20_000
+MAX_SHORT = 2_000
+
+
+class CaseState(StrEnum):
+    NEW = "new"
+    TAKEN = "taken"
+    ACTING = "acting"
+    RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    APOLOGIZED = "apologized"  # apologized and corrected the behaviour
+    STEPS_TAKEN = "steps-taken"
+    NO_ACTION = "no-action"  # needs a reason
+    DUPLICATE = "duplicate"
+
+
+OUTCOME_WORDS = {
+    Outcome.APOLOGIZED: "apologized and corrected",
+    Outcome.STEPS_TAKEN: "steps taken",
+    Outcome.NO_ACTION: "no action needed",
+    Outcome.DUPLICATE: "duplicate",
+}
+
+
+class DeadlineState(StrEnum):
+    ON_TIME = "on time"
+    DUE_SOON = "due soon"
+    OVERDUE = "overdue"
+    MET = "met"  # taken and acted on: no deadline pending
+
+
+class Source(StrEnum):
+    CLI = "cli"
+    WEB = "web"
+    SLACK = "slack"
+    MATRIX = "matrix"
+    DISCORD = "discord"
+    API = "api"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"  # recorded, platform not asked yet (or waiting to retry)
+    DONE = "done"
+    FAILED = "failed"  # the platform refused; retried as the policy says
+    MANUAL = "manual"  # the platform cannot; an admin has instructions
+    MANUAL_DONE = "manual-done"  # the admin marked the manual task done
+
+
+COUNTING = frozenset({StepStatus.PENDING, StepStatus.DONE, StepStatus.MANUAL, StepStatus.MANUAL_DONE})
+
+
+def check_text(value: str | None, what: str, limit: int = MAX_TEXT) -> str | None:
+    """Refuse over-long input with a message that says the limit."""
+    if value is not None and len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} characters; shorten it to {limit} or fewer")
+    return value
+
+
+@dataclass(frozen=True)
+class Report:
+    subject: PersonRef
+    reporter: PersonRef | None
+    filed_at: datetime
+    source: Source
+    anonymous: bool = False
+    channel: str | None = None
+    message_id: str | None = None
+    message_text: str | None = None
+    message_link: str | None = None
+    harmed: tuple[PersonRef, ...] = ()
+    note: str | None = None
+    flagrant: bool = False
+    status_token: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Step:
+    rung: str
+    action: Action
+    actor: str
+    recorded_at: datetime
+    text: str
+    status: StepStatus = StepStatus.PENDING
+    until: datetime | None = None
+    recommended: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    notified: bool = False
+    completed_at: datetime | None = None
+    restored_at: datetime | None = None  # suspensions: when the account was given back
+    id: int | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.status in COUNTING
+
+
+@dataclass(frozen=True)
+class Consultation:
+    admin: str
+    at: datetime
+    summary: str
+    person: PersonRef | None  # None: no consultation was possible, summary says why
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something recorded on the case that is not a step: a confirmation, an appeal."""
+
+    kind: str
+    at: datetime
+    by: str
+    text: str
+    id: int | None = None
+
+
+def next_deadline(state: CaseState, taken_by: str | None, first_step_at: datetime | None,
+                  take_due_at: datetime | None, step_due_at: datetime | None) -> datetime | None:
+    """A case's next deadline: to be taken, then to get a first step; None when it has none.
+
+    Apart from :class:`Case` so that lists of case summaries need not build cases."""
+    if state is CaseState.RESOLVED:
+        return None
+    if taken_by is None:
+        return take_due_at
+    if first_step_at is None:
+        return step_due_at
+    return None
+
+
+def deadline_state(due: datetime | None, opened_at: datetime, now: datetime) -> DeadlineState:
+    """Met (no deadline), overdue, due soon (the last quarter of its span) or on time."""
+    if due is None:
+        return DeadlineState.MET
+    if now >= due:
+        return DeadlineState.OVERDUE
+    if due - now <= (due - opened_at) / 4:
+        return DeadlineState.DUE_SOON
+    return DeadlineState.ON_TIME
+
+
+@dataclass
+class Case:
+    subject: PersonRef
+    opened_at: datetime
+    channel: str | None = None
+    message_id: str | None = None
+    state: CaseState = CaseState.NEW
+    taken_by: str | None = None
+    taken_at: datetime | None = None
+    first_step_at: datetime | None = None
+    resolved_at: datetime | None = None
+    outcome: Outcome | None = None
+    outcome_reason: str | None = None
+    subject_token: str | None = None  # the subject's private link (confirm, appeal)
+    take_due_at: datetime | None = None  # set when the case opens, from the policy
+    step_due_at: datetime | None = None
+    reports: list[Report] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    consultations: list[Consultation] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    id: int | None = None
+    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def flagrant(self) -> bool:
+        return any(r.flagrant for r in self.reports)
+
+    @property
+    def reporters(self) -> tuple[PersonRef, ...]:
+        return tuple(dict.fromkeys(r.reporter for r in self.reports if r.reporter is not None))
+
+    @property
+    def harmed(self) -> tuple[PersonRef, ...]:
+        """Everyone hurt: reporters who named themselves and the others they named."""
+        people: list[PersonRef] = []
+        for r in self.reports:
+            if r.reporter is not None:
+                people.append(r.reporter)
+            people.extend(r.harmed)
+        return tuple(p for p in dict.fromkeys(people) if p != self.subject)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not CaseState.RESOLVED
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The next deadline: to be taken, then to get a first step."""
+        return next_deadline(self.state, self.taken_by, self.first_step_at, self.take_due_at,
+                             self.step_due_at)
+
+    def deadline_state(self, now: datetime) -> DeadlineState:
+        return deadline_state(self.due_at, self.opened_at, now)
+
+    def step(self, step_id: int) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise InvalidInput(f"case {self.id} has no step {step_id}; see `conduct case show {self.id}`")
+
+    def involves(self, admin: str) -> bool:
+        """True when the admin is the subject, a reporter or one of the hurt."""
+        people = (self.subject, *self.reporters, *self.harmed)
+        return any(p.matches(admin) for p in people)
+
+    # -- changing ------------------------------------------------------------------------
+    def check_not_recused(self, admin: str) -> None:
+        if self.involves(admin):
+            raise Recused(
+                f"{admin} is involved in case {self.id} and must step aside; ask another admin"
+            )
+
+    def add_report(self, report: Report) -> None:
+        if not self.is_open:
+            raise IllegalTransition(f"case {self.id} is resolved; a new report opens a new case")
+        self.reports.append(report)
+
+    def take(self, admin: str, now: datetime) -> None:
+        self.check_not_recused(admin)
+        if self.state is CaseState.RESOLVED:
+            raise IllegalTransition(
+                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`"
+            )
+        if self.taken_by is not None and self.taken_by != admin:
+            raise IllegalTransition(
+                f"case {self.id} is already taken by {self.taken_by}; ask them to hand it over"
+            )
+        if self.taken_by == admin:
+            raise IllegalTransition(f"case {self.id} is already yours; take a step next")
+        self.taken_by, self.taken_at = admin, now
+        if self.state is CaseState.NEW:
+            self.state = CaseState.TAKEN
+        self.events.append(events.CaseTaken(self._id, admin))
+
+    def record_step(self, step: Step, *, ban_needs_consultation: bool) -> None:
+        """Add a decided step. Taking a step on a new case takes it first (no waiting)."""
+        self.check_not_recused(step.actor)
+        if self.state is CaseState.RESOLVED:
+            raise IllegalTransition(
+                f"case {self.id} is resolved; reopen it with `conduct case reopen {self.id}` to act"
+            )
+        if self.taken_by is not None and self.taken_by != step.actor:
+            raise IllegalTransition(
+                f"case {self.id} is taken by {self.taken_by}; only they act on it unless they hand it over"
+            )
+        if step.action is Action.BAN and ban_needs_consultation and not self.consultations:
+            raise ConsultationNeeded(
+                f"case {self.id}: the policy asks to consult the people who were hurt before a ban; "
+                f"record it with `conduct case consult {self.id} --admin {step.actor} --person P "
+                f"--summary ...`, or with --not-possible and the reason"
+            )
+        if self.taken_by is None:
+            self.take(step.actor, step.recorded_at)
+        self.state = CaseState.ACTING
+        if self.first_step_at is None:
+            self.first_step_at = step.recorded_at
+        self.steps.append(step)
+
+    def consult(self, consultation: Consultation) -> None:
+        self.check_not_recused(consultation.admin)
+        if self.state is CaseState.RESOLVED:
+            raise IllegalTransition(f"case {self.id} is resolved; reopen it to add a consultation")
+        if consultation.person is not None and consultation.person == self.subject:
+            raise InvalidInput(
+                "a consultation is with the people who were hurt, not with the subject"
+            )
+        self.consultations.append(consultation)
+
+    def resolve(self, admin: str, outcome: Outcome, now: datetime, reason: str | None) -> None:
+        self.check_not_recused(admin)
+        if self.state is CaseState.RESOLVED:
+            raise IllegalTransition(f"case {self.id} is already resolved ({self.outcome})")
+        if outcome in (Outcome.NO_ACTION, Outcome.DUPLICATE) and not (reason and reason.strip()):
+            hint = "why no action is needed" if outcome is Outcome.NO_ACTION else "which case it repeats"
+            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}")
+        if outcome is Outcome.STEPS_TAKEN and not any(s.counts for s in self.steps):
+            raise IllegalTransition(
+                f"case {self.id} has no steps yet; take one, or pick another outcome"
+            )
+        self.state, self.outcome, self.outcome_reason = CaseState.RESOLVED, outcome, reason
+        self.resolved_at = now
+        self.events.append(events.CaseResolved(self._id))
+
+    def reopen(self, admin: str, now: datetime) -> None:
+        self.check_not_recused(admin)
+        if self.state is not CaseState.RESOLVED:
+            raise IllegalTransition(f"case {self.id} is {self.state}, not resolved; nothing to reopen")
+        self.state = CaseState.ACTING if self.steps else CaseState.TAKEN
+        self.taken_by, self.taken_at = admin, now
+        self.outcome = self.outcome_reason = self.resolved_at = None
+        self.events.append(events.CaseReopened(self._id))
+
+    def add_note(self, note: Note) -> None:
+        self.notes.append(note)
+
+    @property
+    def _id(self) -> int:
+        if self.id is None:  # pragma: no cover - storage assigns ids before events are read
+            raise RuntimeError("case has no id yet")
+        return self.id

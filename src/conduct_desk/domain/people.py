@@ -1,0 +1,38 @@
+"""People as the platforms know them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conduct_desk.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, order=True)
+class PersonRef:
+    """One account on one platform, e.g. ``slack:U024BE7LH`` or ``matrix:@ana:example.org``."""
+
+    platform: str
+    user_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def parse(cls, text: str, default_platform: str = "sandbox") -> PersonRef:
+        """Read ``platform:user`` or a bare ``user`` (on ``default_platform``)."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("a person cannot be empty: give a user id such as alice or slack:U123")
+        platform, sep, user = text.partition(":")
+        if sep and platform.isidentifier() and user and not platform.startswith("@"):
+            return cls(platform.lower(), user)
+        return cls(default_platform, text)
+
+    def matches(self, name: str) -> bool:
+        """True when ``name`` is this person's key or bare user id (used for recusal)."""
+        n = name.strip().lower()
+        return n in (self.key.lower(), self.user_id.lower(), self.user_id.lstrip("@").lower())

@@ -1,0 +1,299 @@
+"""The policy: the ladder, its durations and bounds, deadlines and texts, read from TOML.
+
+Validation is strict and every error names the field, what was found and what is allowed,
+so an admin who mistypes ``histroy_window`` learns which key and what it should be.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from conduct_desk.domain.durations import parse_duration
+from conduct_desk.domain.errors import DeskError, InvalidPolicy
+
+
+class Action(StrEnum):
+    """What a rung does on the platform."""
+
+    REMIND = "remind"
+    SUGGEST = "suggest"
+    REMOVE = "remove"
+    WARN = "warn"
+    SUSPEND = "suspend"
+    BAN = "ban"
+    RESTORE = "restore"  # never on a ladder: the end of a suspension
+
+
+LADDER_ACTIONS = tuple(a for a in Action if a is not Action.RESTORE)
+
+DEFAULT_LABELS = {
+    Action.REMIND: "reminded",
+    Action.SUGGEST: "given a suggestion",
+    Action.REMOVE: "removed from the channel",
+    Action.WARN: "warned",
+    Action.SUSPEND: "suspended",
+    Action.BAN: "banned",
+    Action.RESTORE: "restored",
+}
+
+TEXT_KEYS = (
+    "acknowledgement",
+    "outcome",
+    "restore",
+    "suggest_default",
+    "take_reminder",
+    "step_reminder",
+    "escalation",
+    "nudge",
+    "nudge_answered",
+)
+
+# Texts added after the first release: a policy written before them still loads.
+DEFAULT_TEXTS = {
+    "nudge": (
+        "Hi {{ name }}, a quiet word from {{ community }}: someone was hurt by this message"
+        "{% if channel %} in {{ channel }}{% endif %}.\n{% if quote %}> {{ quote }}\n{% endif %}"
+        "No admin is involved. An apology, or an edit, would set it right; if nothing changes "
+        "within {{ duration }}, the admins will look at it. Our Code of Conduct: {{ coc_url }}"
+    ),
+    "nudge_answered": (
+        "About the message you asked us to raise privately: the author {{ how }}. "
+        "Thank you for speaking up."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DurationBounds:
+    default: timedelta
+    minimum: timedelta
+    maximum: timedelta
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    action: Action
+    text: str
+    label: str
+    duration: DurationBounds | None = None
+    confirm: bool = False
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    take_within: timedelta
+    first_step_within: timedelta
+    escalate_after: timedelta
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    backoff: timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    community: str
+    code_of_conduct_url: str
+    history_window: timedelta
+    ladder: tuple[Rung, ...]
+    deadlines: Deadlines
+    ban_needs_consultation: bool
+    retry: Retry
+    peer_wait: timedelta
+    on_duty: tuple[str, ...]
+    backup: tuple[str, ...]
+    texts: dict[str, str]
+
+    def rung(self, name: str) -> Rung:
+        for r in self.ladder:
+            if r.name == name:
+                return r
+        allowed = ", ".join(r.name for r in self.ladder)
+        raise InvalidPolicyStep(f"no step {name!r} in the {self.name} ladder: use one of {allowed}")
+
+    def index_of(self, name: str, action: Action | None = None) -> int | None:
+        """Position of a rung by name, or by action when the name left the ladder."""
+        for i, r in enumerate(self.ladder):
+            if r.name == name:
+                return i
+        for i, r in enumerate(self.ladder):
+            if action is not None and r.action is action:
+                return i
+        return None
+
+    def ban_rung(self) -> Rung:
+        for r in reversed(self.ladder):
+            if r.action is Action.BAN:
+                return r
+        return self.ladder[-1]
+
+
+class InvalidPolicyStep(DeskError):
+    """A step name that the policy's ladder does not have."""
+
+
+_TOP = {
+    "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
+    "ban", "retry", "peer", "ladder", "texts",
+}
+_RUNG = {"name", "action", "text", "label", "duration", "confirm"}
+_SECTIONS = {
+    "deadlines": {"take_within", "first_step_within", "escalate_after"},
+    "admins": {"on_duty", "backup"},
+    "ban": {"needs_consultation"},
+    "retry": {"attempts", "backoff"},
+    "peer": {"wait"},
+    "texts": set(TEXT_KEYS),
+    "duration": {"default", "min", "max"},
+}
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> InvalidPolicy:
+        return InvalidPolicy(f"{self.source}: {where}: {problem}")
+
+    def keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                near = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"did you mean {near[0]!r}?" if near else f"allowed: {', '.join(sorted(allowed))}"
+                raise self.fail(f"{where}{key}", f"unknown key ({hint})")
+
+    def text(self, table: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+        value = table.get(key, default)
+        if value is None:
+            raise self.fail(f"{where}{key}", "missing; add it as a quoted string")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{where}{key}", f"must be a non-empty string, found {value!r}")
+        return value
+
+    def span(self, table: dict[str, Any], key: str, where: str, default: str) -> timedelta:
+        value = table.get(key, default)
+        try:
+            return parse_duration(value, what=f"{where}{key}")
+        except DeskError as exc:
+            raise self.fail(f"{where}{key}", str(exc)) from None
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table ([{key}]), found {type(value).__name__}")
+        self.keys(value, _SECTIONS[key], f"{key}.")
+        return value
+
+    def names(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{where}{key}", 'must be a list of names, like ["ana", "slack:U123"]')
+        return tuple(value)
+
+
+def parse_policy(text: str, source: str = "policy") -> Policy:
+    """Validate a TOML policy and build it; raise :class:`InvalidPolicy` naming the field."""
+    r = _Reader(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidPolicy(f"{source}: not valid TOML ({exc}); check quotes and brackets") from None
+    r.keys(data, _TOP, "")
+    deadlines = r.table(data, "deadlines")
+    admins = r.table(data, "admins")
+    ban = r.table(data, "ban")
+    retry = r.table(data, "retry")
+    peer = r.table(data, "peer")
+    texts_table = r.table(data, "texts")
+    texts = {k: r.text(texts_table, k, "texts.", DEFAULT_TEXTS.get(k)) for k in TEXT_KEYS}
+
+    needs = ban.get("needs_consultation", True)
+    if not isinstance(needs, bool):
+        raise r.fail("ban.needs_consultation", f"must be true or false, found {needs!r}")
+    attempts = retry.get("attempts", 5)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 50:
+        raise r.fail("retry.attempts", f"must be a whole number from 1 to 50, found {attempts!r}")
+
+    raw_ladder = data.get("ladder")
+    if not isinstance(raw_ladder, list) or not raw_ladder:
+        raise r.fail("ladder", "missing; add at least one [[ladder]] step")
+    ladder: list[Rung] = []
+    for i, raw in enumerate(raw_ladder):
+        where = f"ladder[{i}]."
+        if not isinstance(raw, dict):
+            raise r.fail(f"ladder[{i}]", "must be a table ([[ladder]])")
+        r.keys(raw, _RUNG, where)
+        name = r.text(raw, "name", where)
+        if not name.replace("-", "").replace("_", "").isalnum() or name != name.lower():
+            raise r.fail(f"{where}name", f"{name!r} must be lower-case letters, digits and '-'")
+        if any(x.name == name for x in ladder):
+            raise r.fail(f"{where}name", f"{name!r} is used twice; each step needs its own name")
+        action_text = r.text(raw, "action", where)
+        try:
+            action = Action(action_text)
+        except ValueError:
+            action = None
+        if action is None or action is Action.RESTORE:
+            allowed = ", ".join(a.value for a in LADDER_ACTIONS)
+            raise r.fail(f"{where}action", f"{action_text!r} is not one of {allowed}")
+        confirm = raw.get("confirm", action is Action.WARN)
+        if not isinstance(confirm, bool):
+            raise r.fail(f"{where}confirm", f"must be true or false, found {confirm!r}")
+        bounds = None
+        if action is Action.SUSPEND:
+            d = raw.get("duration")
+            if not isinstance(d, dict):
+                raise r.fail(
+                    f"{where}duration",
+                    'a suspend step needs duration = { default = "24h", min = "12h", max = "24h" }',
+                )
+            r.keys(d, _SECTIONS["duration"], f"{where}duration.")
+            default = r.span(d, "default", f"{where}duration.", "24h")
+            lo = r.span(d, "min", f"{where}duration.", "12h")
+            hi = r.span(d, "max", f"{where}duration.", "24h")
+            if not lo <= default <= hi:
+                raise r.fail(f"{where}duration", "needs min <= default <= max")
+            bounds = DurationBounds(default, lo, hi)
+        elif "duration" in raw:
+            raise r.fail(f"{where}duration", "only a suspend step has a duration; remove it")
+        ladder.append(
+            Rung(
+                name=name,
+                action=action,
+                text=r.text(raw, "text", where),
+                label=r.text(raw, "label", where, DEFAULT_LABELS[action]),
+                duration=bounds,
+                confirm=confirm,
+            )
+        )
+
+    url = r.text(data, "code_of_conduct_url", "")
+    if not url.startswith(("https://", "http://")):
+        raise r.fail("code_of_conduct_url", f"{url!r} must be a link starting with https://")
+    return Policy(
+        name=r.text(data, "name", "", "custom"),
+        community=r.text(data, "community", "", "our community"),
+        code_of_conduct_url=url,
+        history_window=r.span(data, "history_window", "", "90d"),
+        ladder=tuple(ladder),
+        deadlines=Deadlines(
+            take_within=r.span(deadlines, "take_within", "deadlines.", "2h"),
+            first_step_within=r.span(deadlines, "first_step_within", "deadlines.", "6h"),
+            escalate_after=r.span(deadlines, "escalate_after", "deadlines.", "1h"),
+        ),
+        ban_needs_consultation=needs,
+        retry=Retry(attempts=attempts, backoff=r.span(retry, "backoff", "retry.", "1m")),
+        peer_wait=r.span(peer, "wait", "peer.", "24h"),
+        on_duty=r.names(admins, "on_duty", "admins."),
+        backup=r.names(admins, "backup", "admins."),
+        texts=texts,
+    )

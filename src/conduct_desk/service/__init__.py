@@ -1,0 +1,1 @@
+"""Commands, handlers, the message bus and the ports the outer layers implement."""

@@ -1,0 +1,136 @@
+"""Commands: what a person asks the desk to do, named as imperatives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conduct_desk.domain.model import Source
+from conduct_desk.domain.people import PersonRef
+
+
+class Command:
+    """Base class for every command."""
+
+
+@dataclass(frozen=True)
+class FileReport(Command):
+    subject: PersonRef
+    reporter: PersonRef | None
+    source: Source
+    anonymous: bool = False
+    channel: str | None = None
+    message_id: str | None = None
+    message_text: str | None = None
+    message_link: str | None = None
+    harmed: tuple[PersonRef, ...] = ()
+    note: str | None = None
+    flagrant: bool = False
+
+
+@dataclass(frozen=True)
+class TakeCase(Command):
+    case_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class TakeStep(Command):
+    case_id: int
+    rung: str
+    admin: str
+    duration: str | None = None
+    text: str | None = None
+    reason: str | None = None
+    suggestion: str | None = None
+
+
+@dataclass(frozen=True)
+class Consult(Command):
+    case_id: int
+    admin: str
+    summary: str
+    person: PersonRef | None = None  # None: no consultation was possible; summary says why
+
+
+@dataclass(frozen=True)
+class ResolveCase(Command):
+    case_id: int
+    admin: str
+    outcome: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReopenCase(Command):
+    case_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class MarkManualDone(Command):
+    case_id: int
+    step_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class LiftSuspension(Command):
+    """End a suspension early; the same path as its timer, so it happens once."""
+
+    case_id: int
+    step_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class RetryStep(Command):
+    """Carry out a pending or failed step now (used by timers and by admins)."""
+
+    case_id: int
+    step_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmReread(Command):
+    """The subject confirms they re-read the Code of Conduct after a warning."""
+
+    case_id: int
+    person: PersonRef
+
+
+@dataclass(frozen=True)
+class Appeal(Command):
+    """The subject asks the admins to look again. Never reveals who reported."""
+
+    case_id: int
+    person: PersonRef
+    text: str
+
+
+@dataclass(frozen=True)
+class RunDueTimers(Command):
+    worker: str
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Nudge(Command):
+    """A reporter asks the desk to raise a message privately with its author, first."""
+
+    subject: PersonRef
+    reporter: PersonRef
+    source: Source
+    channel: str
+    message_id: str
+    message_text: str | None = None
+    message_link: str | None = None
+
+
+@dataclass(frozen=True)
+class NudgeAnswered(Command):
+    """The author apologized, edited or removed the message (how: apology, edit, redaction)."""
+
+    subject: PersonRef
+    channel: str
+    message_id: str
+    how: str

@@ -1,0 +1,823 @@
+"""Command and event handlers: the desk's behaviour, one function per message.
+
+Each handler gets the command, a unit of work and the :class:`Desk` (policy, clock,
+platforms). Platform calls happen outside database transactions: the step is recorded
+first (so it is never lost), then carried out, then its outcome recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from conduct_desk.domain import events
+from conduct_desk.domain.durations import format_duration, humanize_span, parse_duration
+from conduct_desk.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from conduct_desk.domain.ladder import recommend
+from conduct_desk.domain.model import (
+    MAX_SHORT,
+    MAX_TEXT,
+    Case,
+    Consultation,
+    Note,
+    Outcome,
+    Report,
+    Step,
+    StepStatus,
+    check_text,
+)
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Action, Policy, Rung
+from conduct_desk.domain.timers import Timer, TimerKind
+from conduct_desk.service import commands
+from conduct_desk.service.ports import (
+    AuditEntry,
+    Capability,
+    Clock,
+    Effect,
+    EffectStatus,
+    Platform,
+    UnitOfWork,
+)
+from conduct_desk.service.texts import (
+    check_confidential,
+    render,
+    render_for_subject,
+    subject_context,
+)
+
+logger = logging.getLogger(__name__)
+
+DESK = "desk"  # the actor recorded for what the desk does by itself
+RUN_STEP_GRACE = timedelta(minutes=5)
+
+
+@dataclass
+class Desk:
+    """What every handler may use besides the unit of work."""
+
+    policy: Policy
+    clock: Clock
+    platforms: dict[str, Platform] = field(default_factory=dict)
+    base_url: str | None = None  # the web desk's public address, for private links
+
+    def platform_for(self, person: PersonRef) -> Platform | None:
+        return self.platforms.get(person.platform)
+
+    def confirm_hint(self, case: Case) -> str:
+        if self.base_url and case.subject_token:
+            return f"Please confirm here once you have: {self.base_url}/s/{case.subject_token}"
+        platform = self.platform_for(case.subject)
+        hint = getattr(platform, "confirm_hint", None)
+        return hint if isinstance(hint, str) else "Please reply to let the admins know once you have."
+
+
+@dataclass(frozen=True)
+class Filed:
+    case_id: int
+    report_id: int
+    status_token: str
+    opened_case: bool
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A step's text and timing, as it would be sent now."""
+
+    rung: Rung
+    text: str
+    until: datetime | None
+    duration: timedelta | None
+
+
+# -- intake --------------------------------------------------------------------------------
+
+
+def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
+    """Open a case, or join the open case about the same message. Needs no reason."""
+    check_text(cmd.note, "the note")
+    check_text(cmd.message_text, "the message text")
+    for value, what in ((cmd.channel, "the channel"), (cmd.message_id, "the message id"),
+                        (cmd.message_link, "the message link")):
+        check_text(value, what, MAX_SHORT)
+    if cmd.reporter is not None and cmd.reporter == cmd.subject:
+        raise InvalidInput("the reporter and the subject are the same person; name who it is about")
+    text, link = cmd.message_text, cmd.message_link
+    if cmd.channel and cmd.message_id and not text:
+        platform = desk.platform_for(cmd.subject)
+        if platform is not None and Capability.FETCH in platform.capabilities:
+            fetched = platform.fetch_message(cmd.channel, cmd.message_id)
+            if fetched is not None:
+                text, link = fetched.text, link or fetched.link
+    now = desk.clock.now()
+    report = Report(
+        subject=cmd.subject, reporter=cmd.reporter, filed_at=now, source=cmd.source,
+        anonymous=cmd.anonymous or cmd.reporter is None, channel=cmd.channel,
+        message_id=cmd.message_id, message_text=text, message_link=link,
+        harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject),
+        note=cmd.note or None, flagrant=cmd.flagrant, status_token=secrets.token_urlsafe(24),
+    )
+    for attempt in range(3):
+        try:
+            return _file(report, uow, desk, now)
+        except Conflict:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime) -> Filed:
+    with uow:
+        case = None
+        if report.channel and report.message_id:
+            case = uow.cases.open_case_for_message(report.subject, report.channel, report.message_id)
+        opened = case is None
+        if case is None:
+            d = desk.policy.deadlines
+            case = Case(subject=report.subject, opened_at=now, channel=report.channel,
+                        message_id=report.message_id, subject_token=secrets.token_urlsafe(24),
+                        take_due_at=now + d.take_within, step_due_at=now + d.first_step_within)
+            case.add_report(report)
+            uow.cases.add(case)
+        else:
+            case.add_report(report)
+            uow.cases.save(case)
+        assert case.id is not None
+        report_id = case.reports[-1].id
+        assert report_id is not None
+        who = "anonymous report" if report.anonymous else f"report by {report.reporter}"
+        flag = ", marked flagrant" if report.flagrant else ""
+        verb = "opened the case" if opened else "joined the case"
+        audit(uow, now, str(report.reporter) if not report.anonymous else "anonymous", "report.filed",
+              f"{who} via {report.source}{flag}; {verb}", case.id,
+              report_id=report_id, hurt=len(report.harmed))
+        if opened:
+            assert case.take_due_at is not None and case.step_due_at is not None
+            uow.timers.schedule_all([Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
+                                     Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
+        case.events.append(events.ReportFiled(case.id, report_id, opened, case.subject,
+                                              report.reporter, case.flagrant, len(case.harmed)))
+        uow.commit()
+        assert report.status_token is not None
+        return Filed(case.id, report_id, report.status_token, opened)
+
+
+def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk) -> None:
+    """Thank the reporter at once, ask nothing, and tell the admins a case is waiting.
+
+    Only a message that did not go through is written to the audit log (someone must then
+    reach the reporter another way); on success filing stays a single transaction.
+    """
+    now = desk.clock.now()
+    problems: list[AuditEntry] = []
+    if event.reporter is not None:
+        platform = desk.platform_for(event.reporter)
+        if platform is not None and Capability.DM in platform.capabilities:
+            text = render(desk.policy.texts["acknowledgement"], {
+                "case_id": event.case_id,
+                "take_within": humanize_span(desk.policy.deadlines.take_within),
+            }, "texts.acknowledgement")
+            effect = platform.send_dm(event.reporter, text)
+            if effect.status is not EffectStatus.DONE:
+                problems.append(_entry(now, "reporter.not-acknowledged",
+                                       "the reporter could not be thanked; please reach them "
+                                       "another way", event.case_id, effect.detail))
+    if event.opened_case:
+        for platform in _admin_platforms(desk, event.subject):
+            hurt = event.hurt
+            line = (f"New case {event.case_id} about {event.subject}"
+                    + (" — reported as flagrant" if event.flagrant else "")
+                    + (f"; {hurt} {'person' if hurt == 1 else 'people'} hurt" if hurt else "")
+                    + ". Please take it.")
+            effect = platform.notify_admins(line)
+            if effect.status is not EffectStatus.DONE:
+                problems.append(_entry(now, "admins.not-notified",
+                                       f"the admins could not be told on {platform.name}",
+                                       event.case_id, effect.detail))
+    if problems:
+        with uow:
+            uow.audit.append_all(problems)
+            uow.commit()
+
+
+def _entry(at: datetime, kind: str, summary: str, case_id: int, detail: str) -> AuditEntry:
+    return AuditEntry(at=at, actor=DESK, kind=kind, summary=summary, case_id=case_id,
+                      detail={"detail": detail} if detail else {})
+
+
+# -- admins' commands ----------------------------------------------------------------------
+
+
+def take_case(cmd: commands.TakeCase, uow: UnitOfWork, desk: Desk) -> None:
+    _admin_name(cmd.admin)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        case.take(cmd.admin, now)
+        uow.cases.save(case)
+        uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION))
+        audit(uow, now, cmd.admin, "case.taken", f"{cmd.admin} took the case", cmd.case_id)
+        uow.commit()
+
+
+def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
+                 duration: str | None = None, text: str | None = None,
+                 suggestion: str | None = None) -> Composed:
+    """The exact text a step would send, and its end time: used by the step and its preview."""
+    rung = desk.policy.rung(rung_name)
+    now = desk.clock.now()
+    span: timedelta | None = None
+    until: datetime | None = None
+    if rung.action is Action.SUSPEND:
+        assert rung.duration is not None
+        b = rung.duration
+        span = parse_duration(duration, "--duration") if duration else b.default
+        if not b.minimum <= span <= b.maximum:
+            raise InvalidInput(
+                f"a {rung.name} lasts from {format_duration(b.minimum)} to "
+                f"{format_duration(b.maximum)} in this policy; {format_duration(span)} is outside that"
+            )
+        until = now + span
+    elif duration:
+        raise InvalidInput(f"--duration applies only to a suspension; {rung.name} has none")
+    if rung.action is Action.REMOVE and not case.channel:
+        raise InvalidInput(
+            f"case {case.id} has no channel, so there is nothing to remove the person from; "
+            "choose another step"
+        )
+    check_text(suggestion, "the suggestion", MAX_SHORT)
+    if text is not None:
+        check_text(text, "the text", MAX_TEXT)
+        if not text.strip():
+            raise InvalidInput("the text is empty; leave --text out to use the policy's text")
+        check_confidential(text, case)
+        body = text.strip()
+    else:
+        ctx = subject_context(case, desk.policy, admin, suggestion=suggestion or "",
+                              until=until, duration=span,
+                              confirm_hint=desk.confirm_hint(case) if rung.confirm else "")
+        body = render_for_subject(rung.text, ctx)
+    return Composed(rung, body, until, span)
+
+
+def take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
+    """Record a step (never lost), then let the event carry it out on the platform."""
+    _admin_name(cmd.admin)
+    check_text(cmd.reason, "the reason", MAX_SHORT)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        case.check_not_recused(cmd.admin)
+        composed = compose_step(case, cmd.rung, cmd.admin, desk, duration=cmd.duration,
+                                text=cmd.text, suggestion=cmd.suggestion)
+        rec = recommend(case, uow.cases.history(case.subject), desk.policy, now)
+        if rec.rung.name != composed.rung.name and not (cmd.reason and cmd.reason.strip()):
+            raise InvalidInput(
+                f"the desk recommends {rec.rung.name} ({rec.reason}); to take "
+                f"{composed.rung.name} instead, add --reason saying why"
+            )
+        was_taken = case.taken_by is not None
+        step = Step(rung=composed.rung.name, action=composed.rung.action, actor=cmd.admin,
+                    recorded_at=now, text=composed.text, until=composed.until,
+                    recommended=rec.rung.name, reason=cmd.reason or rec.reason)
+        case.record_step(step, ban_needs_consultation=desk.policy.ban_needs_consultation)
+        uow.cases.save(case)
+        assert step.id is not None and case.id is not None
+        if not was_taken:
+            audit(uow, now, cmd.admin, "case.taken", f"{cmd.admin} took the case", case.id)
+        chosen = ("as recommended" if rec.rung.name == step.rung
+                  else f"instead of {rec.rung.name}: {cmd.reason}")
+        until = f" until {composed.until:%Y-%m-%d %H:%M} UTC" if composed.until else ""
+        audit(uow, now, cmd.admin, "step.recorded", f"{step.rung}{until}, {chosen}", case.id,
+              step_id=step.id, text=step.text)
+        uow.timers.cancel(case.id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION,
+                                    TimerKind.STEP_DEADLINE))
+        if step.action is Action.BAN:
+            for other in uow.cases.case_ids_for(case.subject):
+                uow.timers.cancel(other, (TimerKind.SUSPENSION_ENDS,))
+        # a safety net: if this process stops before the platform answers, a worker does it
+        uow.timers.schedule(Timer(TimerKind.RUN_STEP, now + RUN_STEP_GRACE, case.id, step.id))
+        case.events.append(events.StepRecorded(case.id, step.id))
+        uow.commit()
+        return step.id
+
+
+def carry_out_step(event: events.StepRecorded, uow: UnitOfWork, desk: Desk) -> None:
+    run_step(commands.RetryStep(event.case_id, event.step_id), uow, desk)
+
+
+def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus:
+    """Ask the platform to do a recorded step; record done, failed (to retry) or manual."""
+    with uow:
+        case = uow.cases.get(cmd.case_id)
+    step = case.step(cmd.step_id)
+    if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
+        return step.status
+    effect, notified = _perform(case, step, desk)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        step = case.step(cmd.step_id)
+        if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
+            return step.status  # another worker finished it meanwhile
+        step.attempts += 1
+        step.notified = step.notified or notified
+        step.detail = effect.detail or None
+        uow.timers.cancel(cmd.case_id, (TimerKind.RUN_STEP,), step_id=cmd.step_id)
+        if effect.status is EffectStatus.DONE:
+            step.status, step.completed_at = StepStatus.DONE, now
+        elif effect.status is EffectStatus.MANUAL:
+            step.status = StepStatus.MANUAL
+        else:
+            step.status = StepStatus.FAILED
+        if step.action is Action.SUSPEND and step.until and step.status is not StepStatus.FAILED:
+            uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, step.until, cmd.case_id, step.id))
+        retry_at = None
+        if step.status is StepStatus.FAILED and effect.retryable \
+                and step.attempts < desk.policy.retry.attempts:
+            wait = desk.policy.retry.backoff * (2 ** (step.attempts - 1))
+            if effect.retry_after is not None:
+                wait = max(wait, effect.retry_after)
+            retry_at = now + wait
+            uow.timers.schedule(Timer(TimerKind.RUN_STEP, retry_at, cmd.case_id, step.id,
+                                      attempts=step.attempts))
+        if step.status is StepStatus.MANUAL:
+            _schedule_manual_reminder(uow, desk, now, cmd.case_id, cmd.step_id)
+        case.events.append(events.StepUpdated(cmd.case_id, cmd.step_id))
+        uow.cases.save(case)
+        summary = f"{step.rung} {step.status}"
+        if step.status is StepStatus.FAILED:
+            summary += (f"; trying again at {retry_at:%H:%M:%S} UTC" if retry_at
+                        else "; no more automatic tries, an admin must act")
+        audit(uow, now, DESK, f"step.{step.status}", summary, cmd.case_id, step_id=step.id,
+              detail=effect.detail, attempt=step.attempts)
+        uow.commit()
+    if step.status is StepStatus.FAILED and retry_at is None or step.status is StepStatus.MANUAL:
+        _tell_admins(desk, case, f"Case {case.id}: step {step.rung} needs you — {effect.detail}")
+    return step.status
+
+
+def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
+    """The platform calls for one step. The DM goes before a removal (afterwards it can fail)."""
+    platform = desk.platform_for(case.subject)
+    person = case.subject
+    if platform is None:
+        return Effect.manual(
+            f"The desk is not connected to {person.platform}. {_generic(step, person, case)}"
+        ), False
+    caps = platform.capabilities
+    message_id = next((r.message_id for r in case.reports if r.message_id), None)
+
+    def manual(action: Action) -> Effect:
+        return Effect.manual(platform.manual_instructions(action, person, case.channel, step.until))
+
+    if step.action in (Action.REMIND, Action.SUGGEST):
+        if case.channel and Capability.REPLY in caps:
+            return platform.post_reply(case.channel, message_id, step.text), False
+        if Capability.DM in caps:
+            return platform.send_dm(person, step.text), False
+        return manual(step.action), False
+    if step.action is Action.WARN:
+        if Capability.DM in caps:
+            return platform.send_dm(person, step.text), False
+        return manual(step.action), False
+    notified, dm_note = step.notified, ""
+    if not notified and Capability.DM in caps:
+        dm = platform.send_dm(person, step.text)
+        notified = dm.status is EffectStatus.DONE
+        dm_note = "message sent first" if notified else f"the message could not be sent ({dm.detail})"
+    calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
+        Action.REMOVE: (Capability.REMOVE,
+                        lambda: platform.remove_from_channel(person, case.channel or "")),
+        Action.SUSPEND: (Capability.SUSPEND,
+                         lambda: platform.suspend(person, step.until or desk.clock.now())),
+        Action.BAN: (Capability.BAN, lambda: platform.ban(person)),
+    }
+    capability, call = calls[step.action]
+    effect = call() if capability in caps else manual(step.action)
+    if dm_note:
+        effect = replace(effect, detail="; ".join(x for x in (effect.detail, dm_note) if x))
+    return effect, notified
+
+
+def _generic(step: Step, person: PersonRef, case: Case) -> str:
+    what = {
+        Action.REMIND: "post the text below as a reply to the message",
+        Action.SUGGEST: "post the text below as a reply to the message",
+        Action.WARN: f"send the text below to {person.user_id} privately",
+        Action.REMOVE: f"send {person.user_id} the text below, then remove them from {case.channel}",
+        Action.SUSPEND: f"send {person.user_id} the text below, then disable their account"
+                        f" until {step.until:%Y-%m-%d %H:%M} UTC" if step.until else "",
+        Action.BAN: f"send {person.user_id} the text below, then disable their account for good",
+        Action.RESTORE: f"re-enable {person.user_id}'s account",
+    }[step.action]
+    return f"Please {what}, then mark the step done (`conduct case done {case.id} {step.id}`)."
+
+
+def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) -> None:
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        case.check_not_recused(cmd.admin)
+        step = case.step(cmd.step_id)
+        if step.status not in (StepStatus.MANUAL, StepStatus.FAILED):
+            raise IllegalTransition(
+                f"step {step.id} is {step.status}; only a manual or failed step is marked done by hand"
+            )
+        step.status, step.completed_at = StepStatus.MANUAL_DONE, now
+        uow.timers.cancel(cmd.case_id, (TimerKind.RUN_STEP, TimerKind.MANUAL_REMINDER),
+                          step_id=step.id)
+        case.events.append(events.StepUpdated(cmd.case_id, cmd.step_id))
+        uow.cases.save(case)
+        audit(uow, now, cmd.admin, "step.manual-done", f"{step.rung} done by hand", cmd.case_id,
+              step_id=step.id)
+        uow.commit()
+
+
+def consult(cmd: commands.Consult, uow: UnitOfWork, desk: Desk) -> None:
+    _admin_name(cmd.admin)
+    if not cmd.summary.strip():
+        raise InvalidInput("--summary is empty; say briefly what the people hurt said, or why "
+                           "no consultation was possible")
+    check_text(cmd.summary, "the summary")
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        case.consult(Consultation(cmd.admin, now, cmd.summary.strip(), cmd.person))
+        uow.cases.save(case)
+        what = (f"consulted {cmd.person}" if cmd.person
+                else "recorded that no consultation was possible")
+        audit(uow, now, cmd.admin, "case.consulted", what, cmd.case_id)
+        uow.commit()
+
+
+def resolve_case(cmd: commands.ResolveCase, uow: UnitOfWork, desk: Desk) -> None:
+    _admin_name(cmd.admin)
+    try:
+        outcome = Outcome(cmd.outcome)
+    except ValueError:
+        allowed = ", ".join(o.value for o in Outcome)
+        raise InvalidInput(f"unknown outcome {cmd.outcome!r}: use one of {allowed}") from None
+    check_text(cmd.reason, "the reason", MAX_SHORT)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        case.resolve(cmd.admin, outcome, now, cmd.reason)
+        uow.cases.save(case)
+        uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION,
+                                        TimerKind.STEP_DEADLINE, TimerKind.PEER_WAIT))
+        reason = f": {cmd.reason}" if cmd.reason else ""
+        audit(uow, now, cmd.admin, "case.resolved", f"resolved — {outcome}{reason}", cmd.case_id)
+        uow.commit()
+
+
+def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: Desk) -> None:
+    """Support, not safety: the reporter learns how it ended."""
+    with uow:
+        case = uow.cases.get(event.case_id)
+    labels = list(dict.fromkeys(desk.policy.ladder[i].label for s in case.steps if s.counts
+                                and (i := desk.policy.index_of(s.rung, s.action)) is not None))
+    text = render(desk.policy.texts["outcome"], {
+        "case_id": case.id, "outcome": str(case.outcome), "steps": labels,
+        "reason": case.outcome_reason or "",
+    }, "texts.outcome")
+    results = []
+    for reporter in case.reporters:
+        platform = desk.platform_for(reporter)
+        if platform is not None and Capability.DM in platform.capabilities:
+            results.append(platform.send_dm(reporter, text).status)
+    if results:
+        with uow:
+            audit(uow, desk.clock.now(), DESK, "reporter.told",
+                  f"reporters told the outcome: {', '.join(map(str, results))}", case.id)
+            uow.commit()
+
+
+def reopen_case(cmd: commands.ReopenCase, uow: UnitOfWork, desk: Desk) -> None:
+    _admin_name(cmd.admin)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        if case.channel and case.message_id and not case.is_open:
+            newer = uow.cases.open_case_for_message(case.subject, case.channel, case.message_id)
+            if newer is not None:
+                raise IllegalTransition(
+                    f"case {newer.id} about the same message is open; work on it there, or "
+                    f"resolve it as a duplicate before reopening case {case.id}"
+                )
+        case.reopen(cmd.admin, now)
+        uow.cases.save(case)
+        audit(uow, now, cmd.admin, "case.reopened", f"{cmd.admin} reopened the case", cmd.case_id)
+        uow.commit()
+
+
+def confirm_reread(cmd: commands.ConfirmReread, uow: UnitOfWork, desk: Desk) -> None:
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        if cmd.person != case.subject:
+            raise InvalidInput("only the person the case is about can confirm re-reading")
+        case.add_note(Note("reread", now, cmd.person.key,
+                           "confirmed re-reading the Code of Conduct"))
+        uow.cases.save(case)
+        audit(uow, now, cmd.person.key, "subject.reread",
+              "confirmed re-reading the Code of Conduct", cmd.case_id)
+        uow.commit()
+
+
+def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
+    if not cmd.text.strip():
+        raise InvalidInput("the appeal is empty; say what you would like the admins to look at")
+    check_text(cmd.text, "the appeal")
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        if cmd.person != case.subject:
+            raise InvalidInput("only the person the case is about can appeal")
+        case.add_note(Note("appeal", now, cmd.person.key, cmd.text.strip()))
+        uow.cases.save(case)
+        audit(uow, now, cmd.person.key, "subject.appealed", "the subject appealed", cmd.case_id)
+        uow.commit()
+    _tell_admins(desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
+
+
+# -- timers --------------------------------------------------------------------------------
+
+
+def run_due_timers(cmd: commands.RunDueTimers, uow: UnitOfWork, desk: Desk) -> int:
+    """Claim due timers (each by one worker only) and run them; returns how many ran."""
+    from conduct_desk.domain.timers import TimerStatus
+
+    now = desk.clock.now()
+    with uow:
+        timers = uow.timers.claim_due(now, cmd.limit, cmd.worker, lease=timedelta(minutes=5))
+        uow.commit()
+    if not timers:
+        return 0
+    done: list[int] = []
+    failed: list[tuple[int, str]] = []
+    for timer in timers:
+        assert timer.id is not None
+        try:
+            TIMER_HANDLERS[timer.kind](timer, uow, desk)
+            done.append(timer.id)
+        except Exception as exc:  # a timer must never stop the worker
+            logger.exception("timer %s (%s) failed", timer.id, timer.kind)
+            failed.append((timer.id, f"{type(exc).__name__}: {exc}"))
+    with uow:
+        uow.timers.finish(done, TimerStatus.DONE)
+        for timer_id, error in failed:
+            uow.timers.finish([timer_id], TimerStatus.FAILED, error)
+        uow.commit()
+    return len(timers)
+
+
+def _on_take_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    case = _open_case(timer, uow)
+    if case is None or case.taken_by is not None:
+        return
+    now = desk.clock.now()
+    waited = humanize_span(_round(now - case.opened_at))
+    text = render(desk.policy.texts["take_reminder"], _admin_ctx(case, desk, waited),
+                  "texts.take_reminder")
+    on_duty = ", ".join(desk.policy.on_duty)
+    _tell_admins(desk, case, f"{on_duty}: {text}" if on_duty else text)
+    with uow:
+        assert case.id is not None
+        uow.timers.schedule(Timer(TimerKind.ESCALATION, now + desk.policy.deadlines.escalate_after,
+                                  case.id))
+        audit(uow, now, DESK, "deadline.take", f"nobody took the case within {waited}; admins "
+              "reminded", case.id)
+        uow.commit()
+
+
+def _on_escalation(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    case = _open_case(timer, uow)
+    if case is None or case.taken_by is not None:
+        return
+    now = desk.clock.now()
+    waited = humanize_span(_round(now - case.opened_at))
+    text = render(desk.policy.texts["escalation"], _admin_ctx(case, desk, waited),
+                  "texts.escalation")
+    _tell_admins(desk, case, text)
+    with uow:
+        audit(uow, now, DESK, "deadline.escalated", "backup admins paged", case.id)
+        uow.commit()
+
+
+def _on_step_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    case = _open_case(timer, uow)
+    if case is None or case.first_step_at is not None:
+        return
+    now = desk.clock.now()
+    waited = humanize_span(_round(now - case.opened_at))
+    text = render(desk.policy.texts["step_reminder"], _admin_ctx(case, desk, waited),
+                  "texts.step_reminder")
+    who = case.taken_by or ", ".join(desk.policy.on_duty)
+    _tell_admins(desk, case, f"{who}: {text}" if who else text)
+    with uow:
+        audit(uow, now, DESK, "deadline.first-step", f"no first step within {waited}; admins "
+              "reminded", case.id)
+        uow.commit()
+
+
+def _on_suspension_ends(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    assert timer.case_id is not None and timer.step_id is not None
+    restore_subject(timer.case_id, timer.step_id, DESK, uow, desk, attempts=timer.attempts)
+
+
+def lift_suspension(cmd: commands.LiftSuspension, uow: UnitOfWork, desk: Desk) -> None:
+    """An admin ends a suspension early: the same path as the timer, so it happens once."""
+    _admin_name(cmd.admin)
+    with uow:
+        case = uow.cases.get(cmd.case_id)
+        case.check_not_recused(cmd.admin)
+        step = case.step(cmd.step_id)
+        if step.action is not Action.SUSPEND or step.restored_at is not None:
+            raise IllegalTransition(f"step {step.id} is not a running suspension; nothing to lift")
+        uow.timers.cancel(cmd.case_id, (TimerKind.SUSPENSION_ENDS,), step_id=step.id)
+        uow.commit()
+    restore_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+
+
+def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk,
+                    attempts: int = 0) -> None:
+    """Give the account back, then welcome the person back. Runs once per suspension."""
+    with uow:
+        case = uow.cases.get(case_id)
+    suspension = case.step(step_id)
+    if suspension.restored_at is not None or any(
+        s.action is Action.BAN and s.counts for s in case.steps
+    ):
+        return
+    platform = desk.platform_for(case.subject)
+    text = render_for_subject(desk.policy.texts["restore"],
+                              subject_context(case, desk.policy, actor))
+    if platform is None or Capability.RESTORE not in platform.capabilities:
+        instructions = (platform.manual_instructions(Action.RESTORE, case.subject, case.channel, None)
+                        if platform else f"Re-enable {case.subject.user_id}'s account.")
+        effect = Effect.manual(instructions)
+    else:
+        effect = platform.restore(case.subject)
+    now = desk.clock.now()
+    if effect.status is EffectStatus.FAILED and effect.retryable \
+            and attempts + 1 < desk.policy.retry.attempts:
+        wait = max(desk.policy.retry.backoff * (2 ** attempts), effect.retry_after or timedelta())
+        with uow:
+            uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, now + wait, case_id, step_id,
+                                      attempts=attempts + 1))
+            audit(uow, now, DESK, "step.failed", f"restore failed, trying again: {effect.detail}",
+                  case_id, step_id=step_id)
+            uow.commit()
+        return
+    welcome = None
+    if effect.status is EffectStatus.DONE and platform is not None \
+            and Capability.DM in platform.capabilities:
+        welcome = platform.send_dm(case.subject, text)
+    with uow:
+        case = uow.cases.get(case_id, lock=True)
+        suspension = case.step(step_id)
+        if suspension.restored_at is not None:
+            return
+        suspension.restored_at = now
+        status = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
+                  EffectStatus.FAILED: StepStatus.FAILED}[effect.status]
+        detail = effect.detail
+        if welcome is not None and welcome.status is not EffectStatus.DONE:
+            detail = f"{detail}; the welcome-back message failed ({welcome.detail})".lstrip("; ")
+        case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor, recorded_at=now,
+                               text=text, status=status, detail=detail or None, attempts=attempts + 1,
+                               completed_at=now if status is StepStatus.DONE else None))
+        uow.cases.save(case)
+        restored = case.steps[-1].id
+        assert restored is not None
+        if status is StepStatus.MANUAL:
+            _schedule_manual_reminder(uow, desk, now, case_id, restored)
+        case.events.append(events.StepUpdated(case_id, restored))
+        audit(uow, now, actor, f"step.{status}",
+              f"suspension ended; account restored{' and welcomed back' if welcome else ''}"
+              if status is StepStatus.DONE else f"restore {status}: {effect.detail}", case_id,
+              step_id=case.steps[-1].id)
+        uow.commit()
+    if status is not StepStatus.DONE:
+        _tell_admins(desk, case, f"Case {case_id}: the suspension of {case.subject} ended; "
+                                 f"please restore the account by hand — {effect.detail}")
+
+
+def _on_run_step(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    assert timer.case_id is not None and timer.step_id is not None
+    run_step(commands.RetryStep(timer.case_id, timer.step_id), uow, desk)
+
+
+def _schedule_manual_reminder(uow: UnitOfWork, desk: Desk, now: datetime, case_id: int,
+                              step_id: int) -> None:
+    due = now + desk.policy.deadlines.escalate_after
+    uow.timers.schedule(Timer(TimerKind.MANUAL_REMINDER, due, case_id, step_id))
+
+
+def _on_manual_reminder(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    """A manual task is reminded until an admin marks it done (or the case is resolved)."""
+    case = _open_case(timer, uow)
+    assert timer.step_id is not None
+    if case is None or case.step(timer.step_id).status is not StepStatus.MANUAL:
+        return
+    step = case.step(timer.step_id)
+    now = desk.clock.now()
+    _tell_admins(desk, case, f"Case {case.id}: reminder — step {step.rung} is still waiting to be "
+                             f"done by hand, then marked done: {step.detail}")
+    with uow:
+        assert case.id is not None
+        _schedule_manual_reminder(uow, desk, now, case.id, timer.step_id)
+        audit(uow, now, DESK, "step.reminded", f"admins reminded of the manual {step.rung}",
+              case.id, step_id=step.id)
+        uow.commit()
+
+
+def _noop(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    return None
+
+
+TIMER_HANDLERS: dict[TimerKind, Callable[[Timer, UnitOfWork, Desk], None]] = {
+    TimerKind.TAKE_DEADLINE: _on_take_deadline,
+    TimerKind.ESCALATION: _on_escalation,
+    TimerKind.STEP_DEADLINE: _on_step_deadline,
+    TimerKind.SUSPENSION_ENDS: _on_suspension_ends,
+    TimerKind.RUN_STEP: _on_run_step,
+    TimerKind.PEER_WAIT: _noop,  # platform adapters register their own handler
+    TimerKind.MANUAL_REMINDER: _on_manual_reminder,
+    TimerKind.NOOP: _noop,
+}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def audit(uow: UnitOfWork, at: datetime, actor: str, kind: str, summary: str,
+          case_id: int | None = None, **detail: Any) -> None:
+    uow.audit.append_all([AuditEntry(
+        at=at, actor=actor, kind=kind, summary=summary, case_id=case_id,
+        detail={k: v for k, v in detail.items() if v not in (None, "")})])
+
+
+def _admin_name(admin: str) -> None:
+    if not admin or not admin.strip():
+        raise InvalidInput("--admin is empty: give the name of the admin acting")
+    check_text(admin, "the admin name", 200)
+
+
+def _open_case(timer: Timer, uow: UnitOfWork) -> Case | None:
+    assert timer.case_id is not None
+    with uow:
+        try:
+            case = uow.cases.get(timer.case_id)
+        except NotFound:
+            return None
+    return case if case.is_open else None
+
+
+def _admin_ctx(case: Case, desk: Desk, waited: str) -> dict[str, Any]:
+    return {"case_id": case.id, "subject": str(case.subject), "waited": waited,
+            "hurt": len(case.harmed), "backups": ", ".join(desk.policy.backup) or "backup admins"}
+
+
+def _round(delta: timedelta) -> timedelta:
+    return timedelta(minutes=max(1, round(delta.total_seconds() / 60)))
+
+
+def _admin_platforms(desk: Desk, subject: PersonRef) -> list[Platform]:
+    platform = desk.platform_for(subject)
+    candidates = [platform] if platform is not None else list(desk.platforms.values())
+    return [p for p in candidates if Capability.NOTIFY_ADMINS in p.capabilities]
+
+
+def _tell_admins(desk: Desk, case: Case, text: str) -> None:
+    for platform in _admin_platforms(desk, case.subject):
+        effect = platform.notify_admins(text)
+        if effect.status is not EffectStatus.DONE:
+            logger.warning("could not reach the admins on %s: %s", platform.name, effect.detail)
+
+
+COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
+    commands.FileReport: file_report,
+    commands.TakeCase: take_case,
+    commands.TakeStep: take_step,
+    commands.Consult: consult,
+    commands.ResolveCase: resolve_case,
+    commands.ReopenCase: reopen_case,
+    commands.MarkManualDone: mark_manual_done,
+    commands.RetryStep: run_step,
+    commands.LiftSuspension: lift_suspension,
+    commands.ConfirmReread: confirm_reread,
+    commands.Appeal: appeal,
+    commands.RunDueTimers: run_due_timers,
+}
+
+EVENT_HANDLERS: dict[type[events.Event], list[Callable[..., None]]] = {
+    events.ReportFiled: [acknowledge_reporter],
+    events.StepRecorded: [carry_out_step],
+    events.CaseResolved: [tell_reporters_outcome],
+}

@@ -1,0 +1,243 @@
+"""Ports: what the service layer needs from storage, platforms and time (Protocols)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from conduct_desk.domain.accounts import Account, ApiToken
+from conduct_desk.domain.events import Event
+from conduct_desk.domain.ladder import PastStep
+from conduct_desk.domain.model import Case, CaseState
+from conduct_desk.domain.nudges import Nudge
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Action
+from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+# -- platforms -----------------------------------------------------------------------------
+
+
+class Capability(StrEnum):
+    REPLY = "reply"
+    DM = "dm"
+    REMOVE = "remove"
+    SUSPEND = "suspend"
+    RESTORE = "restore"
+    BAN = "ban"
+    FETCH = "fetch"
+    NOTIFY_ADMINS = "notify-admins"
+
+
+class EffectStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a platform call came to: done, failed (with the platform's error), or manual."""
+
+    status: EffectStatus
+    detail: str = ""
+    retryable: bool = False
+    retry_after: timedelta | None = None
+
+    @classmethod
+    def done(cls, detail: str = "") -> Effect:
+        return cls(EffectStatus.DONE, detail)
+
+    @classmethod
+    def failed(
+        cls, error: str, *, retryable: bool = True, retry_after: timedelta | None = None
+    ) -> Effect:
+        return cls(EffectStatus.FAILED, error, retryable, retry_after)
+
+    @classmethod
+    def manual(cls, instructions: str) -> Effect:
+        return cls(EffectStatus.MANUAL, instructions)
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    channel: str
+    message_id: str
+    text: str
+    author: PersonRef | None = None
+    link: str | None = None
+
+
+class Platform(Protocol):
+    """A chat system. Every call returns an :class:`Effect`; none raises for platform errors."""
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    def post_reply(self, channel: str, message_id: str | None, text: str) -> Effect: ...
+    def send_dm(self, person: PersonRef, text: str) -> Effect: ...
+    def remove_from_channel(self, person: PersonRef, channel: str) -> Effect: ...
+    def suspend(self, person: PersonRef, until: datetime) -> Effect: ...
+    def restore(self, person: PersonRef) -> Effect: ...
+    def ban(self, person: PersonRef) -> Effect: ...
+    def fetch_message(self, channel: str, message_id: str) -> FetchedMessage | None: ...
+    def notify_admins(self, text: str) -> Effect: ...
+    def manual_instructions(
+        self, action: Action, person: PersonRef, channel: str | None, until: datetime | None
+    ) -> str: ...
+
+
+class Adapter(Protocol):
+    """A configured platform: its :class:`Platform` (used by every command, even the CLI's),
+    and listeners (events, bots) that only ``conduct serve`` starts."""
+
+    platform: Platform
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+# -- storage -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    kind: str
+    summary: str
+    case_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    states: tuple[CaseState, ...] = ()
+    subject: PersonRef | None = None
+    limit: int = 200
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: int
+    subject: PersonRef
+    state: CaseState
+    opened_at: datetime
+    taken_by: str | None
+    first_step_at: datetime | None
+    flagrant: bool
+    hurt: int
+    reports: int
+    last_step: str | None
+    outcome: str | None
+    take_due_at: datetime | None = None
+    step_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseTimes:
+    """When a case opened, was taken, got its first step and was resolved (for stats)."""
+
+    opened_at: datetime
+    taken_at: datetime | None
+    first_step_at: datetime | None
+    resolved_at: datetime | None
+
+
+class CaseRepository(Protocol):
+    def add(self, case: Case) -> None: ...
+    def get(self, case_id: int, *, lock: bool = False) -> Case: ...
+    def save(self, case: Case) -> None: ...
+    def open_case_for_message(
+        self, subject: PersonRef, channel: str, message_id: str
+    ) -> Case | None: ...
+    def history(self, person: PersonRef) -> list[PastStep]: ...
+    def summaries(self, flt: CaseFilter) -> list[CaseSummary]: ...
+    def case_ids_for(self, person: PersonRef) -> list[int]: ...
+    def by_status_token(self, token: str) -> Case | None: ...
+    def count(self, flt: CaseFilter) -> int: ...
+    def by_report_token(self, token: str) -> tuple[Case, int] | None: ...
+    def by_subject_token(self, token: str) -> Case | None: ...
+    def timings(self, since: datetime) -> list[CaseTimes]: ...
+    def open_between(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]: ...
+    def step_counts(self, since: datetime) -> dict[str, int]: ...
+
+
+class TimerRepository(Protocol):
+    def schedule(self, timer: Timer) -> int: ...
+    def schedule_all(self, timers: list[Timer]) -> None: ...
+    def cancel(
+        self, case_id: int, kinds: tuple[TimerKind, ...], step_id: int | None = None
+    ) -> int: ...
+    def claim_due(self, now: datetime, limit: int, worker: str, lease: timedelta) -> list[Timer]: ...
+    def finish(self, timer_ids: list[int], status: TimerStatus, error: str | None = None) -> None: ...
+    def pending(self, case_id: int | None = None) -> list[Timer]: ...
+
+
+class AuditLog(Protocol):
+    def append_all(self, entries: list[AuditEntry]) -> None: ...
+    def entries(
+        self,
+        *,
+        case_id: int | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]: ...
+
+
+class AccountRepository(Protocol):
+    """Admin accounts, API tokens and shared secrets of the web desk."""
+
+    def add_admin(self, account: Account) -> int: ...
+    def admin_by_name(self, name: str) -> Account | None: ...
+    def admin_by_id(self, admin_id: int) -> Account | None: ...
+    def admins(self) -> list[Account]: ...
+    def set_password(self, name: str, password_hash: str) -> None: ...
+    def add_token(self, token: ApiToken) -> int: ...
+    def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+    def secret(self, name: str, make: str) -> str: ...
+
+
+class NudgeRepository(Protocol):
+    def add(self, nudge: Nudge) -> int: ...
+    def get(self, nudge_id: int) -> Nudge | None: ...
+    def save(self, nudge: Nudge) -> None: ...
+    def waiting_for(self, subject: PersonRef, channel: str, message_id: str) -> list[Nudge]: ...
+
+
+class UnitOfWork(Protocol):
+    """A transaction. Re-enterable: each ``with`` opens a fresh one."""
+
+    @property
+    def cases(self) -> CaseRepository: ...
+    @property
+    def timers(self) -> TimerRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def nudges(self) -> NudgeRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def collect_new_events(self) -> Iterator[Event]: ...

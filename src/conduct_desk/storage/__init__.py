@@ -1,0 +1,1 @@
+"""SQLAlchemy storage: tables, repositories, the unit of work, migrations and timers."""

@@ -1,0 +1,468 @@
+"""Repositories: the case aggregate, timers and the audit log, over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from conduct_desk.domain.errors import Conflict, NotFound
+from conduct_desk.domain.ladder import PastStep
+from conduct_desk.domain.model import (
+    COUNTING,
+    Case,
+    CaseState,
+    Consultation,
+    Note,
+    Outcome,
+    Report,
+    Source,
+    Step,
+    StepStatus,
+)
+from conduct_desk.domain.nudges import Answer, Nudge, NudgeState
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Action
+from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
+from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, CaseTimes
+from conduct_desk.storage import tables as t
+
+# Statements on the hot paths (filing, loading a case, timers, the audit log) are built once:
+# executing a prebuilt statement with parameters skips building it and its cache key each time.
+_OPEN_STATES = frozenset(str(s) for s in CaseState if s is not CaseState.RESOLVED)
+_INSERT_CASE = t.cases.insert().returning(t.cases.c.id)
+_UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
+_INSERT_REPORT = t.reports.insert().returning(t.reports.c.id)
+_INSERT_STEP = t.steps.insert().returning(t.steps.c.id)
+_UPDATE_STEP = t.steps.update().where(t.steps.c.id == sa.bindparam("step_id"))
+_SELECT_CASE = sa.select(t.cases).where(t.cases.c.id == sa.bindparam("case_id"))
+_SELECT_CASE_LOCKED = _SELECT_CASE.with_for_update()
+_SELECT_CHILDREN = {
+    name: sa.select(table).where(table.c.case_id == sa.bindparam("case_id")).order_by(table.c.id)
+    for name, table in (("reports", t.reports), ("steps", t.steps),
+                        ("consultations", t.consultations), ("notes", t.notes))
+}
+_OPEN_CASE_FOR_MESSAGE = sa.select(t.cases.c.id).where(
+    t.cases.c.is_open.is_(True), t.cases.c.subject_platform == sa.bindparam("platform"),
+    t.cases.c.subject_id == sa.bindparam("user_id"), t.cases.c.channel == sa.bindparam("channel"),
+    t.cases.c.message_id == sa.bindparam("message_id"),
+).with_for_update()
+_INSERT_TIMER = t.timers.insert().returning(t.timers.c.id)
+_INSERT_AUDIT = t.audit.insert()
+
+
+def _person(platform: str | None, user_id: str | None) -> PersonRef | None:
+    return PersonRef(platform, user_id) if platform and user_id else None
+
+
+class SqlCaseRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.seen: dict[int, Case] = {}
+        self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
+
+    # -- writing ---------------------------------------------------------------------------
+    def add(self, case: Case) -> None:
+        try:
+            case.id = self.conn.execute(_INSERT_CASE, self._case_row(case)).scalar_one()
+        except IntegrityError as exc:
+            raise Conflict("another report of the same message opened a case just now; "
+                           "try again") from exc
+        self._save_children(case)
+        self.seen[case.id] = case
+
+    def save(self, case: Case) -> None:
+        assert case.id is not None
+        self.conn.execute(_UPDATE_CASE, {"case_id": case.id, **self._case_row(case)})
+        self._save_children(case)
+        self.seen[case.id] = case
+
+    def _case_row(self, case: Case) -> dict[str, Any]:
+        last = next((s.rung for s in reversed(case.steps) if s.action is not Action.RESTORE), None)
+        return {
+            "subject_platform": case.subject.platform, "subject_id": case.subject.user_id,
+            "channel": case.channel, "message_id": case.message_id, "state": str(case.state),
+            "opened_at": case.opened_at, "taken_by": case.taken_by, "taken_at": case.taken_at,
+            "first_step_at": case.first_step_at, "resolved_at": case.resolved_at,
+            "outcome": str(case.outcome) if case.outcome else None,
+            "outcome_reason": case.outcome_reason, "subject_token": case.subject_token,
+            "take_due_at": case.take_due_at, "step_due_at": case.step_due_at,
+            "flagrant": case.flagrant, "hurt": len(case.harmed),
+            "report_count": len(case.reports), "last_step": last, "is_open": case.is_open,
+        }
+
+    def _save_children(self, case: Case) -> None:
+        assert case.id is not None
+        for i, report in enumerate(case.reports):
+            if report.id is None:
+                rid = self.conn.execute(_INSERT_REPORT, {
+                    "case_id": case.id, "subject_platform": report.subject.platform,
+                    "subject_id": report.subject.user_id,
+                    "reporter_platform": report.reporter.platform if report.reporter else None,
+                    "reporter_id": report.reporter.user_id if report.reporter else None,
+                    "anonymous": report.anonymous, "filed_at": report.filed_at,
+                    "source": str(report.source), "channel": report.channel,
+                    "message_id": report.message_id, "message_text": report.message_text,
+                    "message_link": report.message_link, "harmed": [p.key for p in report.harmed],
+                    "note": report.note, "flagrant": report.flagrant,
+                    "status_token": report.status_token,
+                }).scalar_one()
+                case.reports[i] = replace(report, id=rid)
+        for step in case.steps:
+            values = self._step_values(step)
+            if step.id is None:
+                step.id = self.conn.execute(_INSERT_STEP, {"case_id": case.id, **values}).scalar_one()
+            elif self._steps.get(step.id) != astuple(step):
+                self.conn.execute(_UPDATE_STEP, {"step_id": step.id, **values})
+            self._steps[step.id] = astuple(step)
+        for i, c in enumerate(case.consultations):
+            if c.id is None:
+                cid = self.conn.execute(t.consultations.insert().values(
+                    case_id=case.id, admin=c.admin, at=c.at, summary=c.summary,
+                    person_platform=c.person.platform if c.person else None,
+                    person_id=c.person.user_id if c.person else None,
+                ).returning(t.consultations.c.id)).scalar_one()
+                case.consultations[i] = replace(c, id=cid)
+        for i, n in enumerate(case.notes):
+            if n.id is None:
+                nid = self.conn.execute(t.notes.insert().values(
+                    case_id=case.id, kind=n.kind, at=n.at, by=n.by, text=n.text
+                ).returning(t.notes.c.id)).scalar_one()
+                case.notes[i] = replace(n, id=nid)
+
+    @staticmethod
+    def _step_values(s: Step) -> dict[str, Any]:
+        return {
+            "rung": s.rung, "action": str(s.action), "actor": s.actor, "recorded_at": s.recorded_at,
+            "text": s.text, "status": str(s.status), "until": s.until, "recommended": s.recommended,
+            "reason": s.reason, "detail": s.detail, "attempts": s.attempts, "notified": s.notified,
+            "completed_at": s.completed_at, "restored_at": s.restored_at,
+        }
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, case_id: int, *, lock: bool = False) -> Case:
+        query = _SELECT_CASE_LOCKED if lock else _SELECT_CASE
+        row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases")
+        case = self._load(row)
+        self.seen[case_id] = case
+        return case
+
+    def _load(self, row: RowMapping) -> Case:
+        cid = row["id"]
+        case = Case(
+            subject=PersonRef(row["subject_platform"], row["subject_id"]),
+            opened_at=row["opened_at"], channel=row["channel"], message_id=row["message_id"],
+            state=CaseState(row["state"]), taken_by=row["taken_by"], taken_at=row["taken_at"],
+            first_step_at=row["first_step_at"], resolved_at=row["resolved_at"],
+            outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+            outcome_reason=row["outcome_reason"], subject_token=row["subject_token"],
+            take_due_at=row["take_due_at"], step_due_at=row["step_due_at"], id=cid,
+        )
+        children = {"case_id": cid}
+        for r in self.conn.execute(_SELECT_CHILDREN["reports"], children).mappings():
+            case.reports.append(self._report(r))
+        for s in self.conn.execute(_SELECT_CHILDREN["steps"], children).mappings():
+            step = Step(
+                rung=s["rung"], action=Action(s["action"]), actor=s["actor"],
+                recorded_at=s["recorded_at"], text=s["text"], status=StepStatus(s["status"]),
+                until=s["until"], recommended=s["recommended"], reason=s["reason"],
+                detail=s["detail"], attempts=s["attempts"], notified=s["notified"],
+                completed_at=s["completed_at"], restored_at=s["restored_at"], id=s["id"],
+            )
+            case.steps.append(step)
+            self._steps[s["id"]] = astuple(step)
+        for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
+            case.consultations.append(Consultation(
+                admin=c["admin"], at=c["at"], summary=c["summary"],
+                person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
+        for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
+            case.notes.append(Note(kind=n["kind"], at=n["at"], by=n["by"], text=n["text"],
+                                   id=n["id"]))
+        return case
+
+    @staticmethod
+    def _report(r: RowMapping) -> Report:
+        return Report(
+            subject=PersonRef(r["subject_platform"], r["subject_id"]),
+            reporter=_person(r["reporter_platform"], r["reporter_id"]), filed_at=r["filed_at"],
+            source=Source(r["source"]), anonymous=r["anonymous"], channel=r["channel"],
+            message_id=r["message_id"], message_text=r["message_text"],
+            message_link=r["message_link"],
+            harmed=tuple(PersonRef.parse(k) for k in r["harmed"]), note=r["note"],
+            flagrant=r["flagrant"], status_token=r["status_token"], id=r["id"],
+        )
+
+    def open_case_for_message(self, subject: PersonRef, channel: str,
+                              message_id: str) -> Case | None:
+        cid = self.conn.execute(_OPEN_CASE_FOR_MESSAGE, {
+            "platform": subject.platform, "user_id": subject.user_id, "channel": channel,
+            "message_id": message_id,
+        }).scalar()
+        return self.get(cid, lock=True) if cid is not None else None
+
+    def by_status_token(self, token: str) -> Case | None:
+        cid = self.conn.execute(sa.select(t.reports.c.case_id)
+                                .where(t.reports.c.status_token == token)).scalar()
+        if cid is None:
+            cid = self.conn.execute(sa.select(t.cases.c.id)
+                                    .where(t.cases.c.subject_token == token)).scalar()
+        return self.get(cid) if cid is not None else None
+
+    def by_report_token(self, token: str) -> tuple[Case, int] | None:
+        """The case a reporter's status link points to, and their report's id."""
+        row = self.conn.execute(sa.select(t.reports.c.case_id, t.reports.c.id)
+                                .where(t.reports.c.status_token == token)).first()
+        return (self.get(row.case_id), row.id) if row is not None else None
+
+    def by_subject_token(self, token: str) -> Case | None:
+        """The case a subject's private link points to (never a reporter's link)."""
+        cid = self.conn.execute(sa.select(t.cases.c.id)
+                                .where(t.cases.c.subject_token == token)).scalar()
+        return self.get(cid) if cid is not None else None
+
+    def timings(self, since: datetime) -> list[CaseTimes]:
+        c = t.cases.c
+        rows = self.conn.execute(sa.select(c.opened_at, c.taken_at, c.first_step_at, c.resolved_at)
+                                 .where(c.opened_at >= since).order_by(c.opened_at))
+        return [CaseTimes(*r) for r in rows]
+
+    def open_between(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime | None]]:
+        """(opened, resolved) of every case open at some moment between ``start`` and ``end``."""
+        c = t.cases.c
+        rows = self.conn.execute(sa.select(c.opened_at, c.resolved_at).where(
+            c.opened_at <= end, sa.or_(c.resolved_at.is_(None), c.resolved_at >= start)))
+        return [(r.opened_at, r.resolved_at) for r in rows]
+
+    def step_counts(self, since: datetime) -> dict[str, int]:
+        s = t.steps.c
+        rows = self.conn.execute(
+            sa.select(s.rung, sa.func.count()).where(
+                s.recorded_at >= since, s.status.in_([str(x) for x in COUNTING]))
+            .group_by(s.rung))
+        return {r[0]: int(r[1]) for r in rows}
+
+    def history(self, person: PersonRef) -> list[PastStep]:
+        rows = self.conn.execute(
+            sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at)
+            .join(t.cases, t.cases.c.id == t.steps.c.case_id)
+            .where(t.cases.c.subject_platform == person.platform,
+                   t.cases.c.subject_id == person.user_id,
+                   t.steps.c.status.in_([str(s) for s in COUNTING]))
+            .order_by(t.steps.c.recorded_at)
+        )
+        return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
+
+    def case_ids_for(self, person: PersonRef) -> list[int]:
+        return list(self.conn.execute(sa.select(t.cases.c.id).where(
+            t.cases.c.subject_platform == person.platform, t.cases.c.subject_id == person.user_id
+        ).order_by(t.cases.c.id)).scalars())
+
+    def _filtered(self, query: Any, flt: CaseFilter) -> Any:
+        if flt.states:
+            states = {str(s) for s in flt.states}
+            if states <= _OPEN_STATES:
+                # ``= true``, not ``IS true``: PostgreSQL then uses the partial indexes on
+                # open cases, and knows is_open is constant when it orders the rows
+                query = query.where(t.cases.c.is_open == sa.true())
+            if states != _OPEN_STATES:  # is_open alone says "open"
+                query = query.where(t.cases.c.state.in_(sorted(states)))
+        if flt.subject is not None:
+            query = query.where(t.cases.c.subject_platform == flt.subject.platform,
+                                t.cases.c.subject_id == flt.subject.user_id)
+        return query
+
+    def summaries(self, flt: CaseFilter) -> list[CaseSummary]:
+        c = t.cases.c
+        urgency = [c.flagrant.desc(), t.case_hurt.desc(), t.case_due.asc().nulls_last(),
+                   c.opened_at.asc(), c.id.asc()]
+        if not (flt.states and {str(s) for s in flt.states} <= _OPEN_STATES):
+            urgency.insert(0, c.is_open.desc())  # open cases first; ix_cases_queue is for open
+        query = (self._filtered(sa.select(t.cases), flt).order_by(*urgency)
+                 .limit(flt.limit).offset(flt.offset))
+        return [self._summary(r) for r in self.conn.execute(query).mappings()]
+
+    @staticmethod
+    def _summary(r: RowMapping) -> CaseSummary:
+        return CaseSummary(
+            id=r["id"], subject=PersonRef(r["subject_platform"], r["subject_id"]),
+            state=CaseState(r["state"]), opened_at=r["opened_at"], taken_by=r["taken_by"],
+            first_step_at=r["first_step_at"], flagrant=r["flagrant"], hurt=r["hurt"],
+            reports=r["report_count"], last_step=r["last_step"], outcome=r["outcome"],
+            take_due_at=r["take_due_at"], step_due_at=r["step_due_at"],
+        )
+
+    def count(self, flt: CaseFilter) -> int:
+        return int(self.conn.execute(
+            self._filtered(sa.select(sa.func.count()).select_from(t.cases), flt)).scalar_one())
+
+
+class SqlTimerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def schedule(self, timer: Timer) -> int:
+        return int(self.conn.execute(_INSERT_TIMER, {
+            "kind": str(timer.kind), "case_id": timer.case_id, "step_id": timer.step_id,
+            "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
+        }).scalar_one())
+
+    def schedule_all(self, timers: list[Timer]) -> None:
+        self.conn.execute(t.timers.insert(), [{
+            "kind": str(timer.kind), "case_id": timer.case_id, "step_id": timer.step_id,
+            "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
+        } for timer in timers])
+
+    def cancel(self, case_id: int, kinds: tuple[TimerKind, ...], step_id: int | None = None) -> int:
+        query = t.timers.update().where(
+            t.timers.c.case_id == case_id, t.timers.c.kind.in_([str(k) for k in kinds]),
+            t.timers.c.status == str(TimerStatus.PENDING),
+        )
+        if step_id is not None:
+            query = query.where(t.timers.c.step_id == step_id)
+        return int(self.conn.execute(query.values(status=str(TimerStatus.CANCELLED))).rowcount)
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease: timedelta) -> list[Timer]:
+        """Claim up to ``limit`` due timers for ``worker``; others skip them (SKIP LOCKED).
+
+        A timer left running longer than ``lease`` (its worker died) can be claimed again.
+        The earliest due come first, whether pending or reclaimed.
+        """
+        c = t.timers.c
+        # Pending and stale running timers are looked for separately: each search walks the
+        # (status, due_at) index in order and stops after ``limit`` rows, where one search for
+        # both statuses would sort every due timer on each claim.
+        pending = sa.select(c.id, c.due_at).where(
+            c.status == str(TimerStatus.PENDING), c.due_at <= now)
+        stale = sa.select(c.id, c.due_at).where(
+            c.status == str(TimerStatus.RUNNING), c.due_at <= now, c.claimed_at < now - lease)
+        branches = []
+        for query in (pending, stale):
+            query = query.order_by(c.due_at, c.id).limit(limit)
+            if self.conn.dialect.name != "sqlite":  # BEGIN IMMEDIATE already serializes writers
+                query = query.with_for_update(skip_locked=True)
+            sub = query.subquery()
+            branches.append(sa.select(sub.c.id, sub.c.due_at))
+        either = sa.union_all(*branches).subquery()
+        due = sa.select(either.c.id).order_by(either.c.due_at, either.c.id).limit(limit)
+        rows = list(self.conn.execute(
+            t.timers.update().where(c.id.in_(due.scalar_subquery()))
+            .values(status=str(TimerStatus.RUNNING), claimed_by=worker, claimed_at=now)
+            .returning(c.id, c.kind, c.case_id, c.step_id, c.due_at, c.attempts)
+        ).all())
+        rows.sort(key=lambda r: (r.due_at, r.id))
+        return [Timer(TimerKind(r.kind), r.due_at, r.case_id, r.step_id, r.attempts,
+                      TimerStatus.RUNNING, r.id) for r in rows]
+
+    def finish(self, timer_ids: list[int], status: TimerStatus, error: str | None = None) -> None:
+        if not timer_ids:
+            return
+        self.conn.execute(t.timers.update().where(t.timers.c.id.in_(timer_ids))
+                          .values(status=str(status), error=error,
+                                  done_at=sa.func.current_timestamp()))
+
+    def pending(self, case_id: int | None = None) -> list[Timer]:
+        query = sa.select(t.timers).where(t.timers.c.status == str(TimerStatus.PENDING))
+        if case_id is not None:
+            query = query.where(t.timers.c.case_id == case_id)
+        return [Timer(TimerKind(r["kind"]), r["due_at"], r["case_id"], r["step_id"],
+                      r["attempts"], TimerStatus(r["status"]), r["id"])
+                for r in self.conn.execute(query.order_by(t.timers.c.due_at)).mappings()]
+
+
+class SqlAuditLog:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def append_all(self, entries: list[AuditEntry]) -> None:
+        self.conn.execute(_INSERT_AUDIT, [{
+            "at": e.at, "actor": e.actor, "kind": e.kind, "case_id": e.case_id,
+            "summary": e.summary, "detail": e.detail} for e in entries])
+
+    def entries(self, *, case_id: int | None = None, actor: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                limit: int = 500) -> list[AuditEntry]:
+        c = t.audit.c
+        query = sa.select(t.audit).order_by(c.id).limit(limit)
+        if case_id is not None:
+            query = query.where(c.case_id == case_id)
+        if actor:
+            query = query.where(c.actor == actor)
+        if since is not None:
+            query = query.where(c.at >= since)
+        if until is not None:
+            query = query.where(c.at <= until)
+        return [AuditEntry(at=r["at"], actor=r["actor"], kind=r["kind"], summary=r["summary"],
+                           case_id=r["case_id"], detail=r["detail"], id=r["id"])
+                for r in self.conn.execute(query).mappings()]
+
+
+class SqlCursors:
+    """Small named values adapters keep across restarts (e.g. a read position)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, name: str) -> str | None:
+        value = self.conn.execute(sa.select(t.cursors.c.value)
+                                  .where(t.cursors.c.name == name)).scalar()
+        return None if value is None else str(value)
+
+    def set(self, name: str, value: str) -> None:
+        updated = self.conn.execute(t.cursors.update().where(t.cursors.c.name == name)
+                                    .values(value=value)).rowcount
+        if not updated:
+            self.conn.execute(t.cursors.insert().values(name=name, value=value))
+
+
+class SqlNudgeRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _row(n: Nudge) -> dict[str, Any]:
+        return {
+            "subject_platform": n.subject.platform, "subject_id": n.subject.user_id,
+            "reporter_platform": n.reporter.platform, "reporter_id": n.reporter.user_id,
+            "source": str(n.source), "channel": n.channel, "message_id": n.message_id,
+            "message_text": n.message_text, "message_link": n.message_link,
+            "asked_at": n.asked_at, "due_at": n.due_at, "state": str(n.state),
+            "answer": str(n.answer) if n.answer else None, "case_id": n.case_id,
+        }
+
+    @staticmethod
+    def _load(r: RowMapping) -> Nudge:
+        return Nudge(
+            subject=PersonRef(r["subject_platform"], r["subject_id"]),
+            reporter=PersonRef(r["reporter_platform"], r["reporter_id"]), source=Source(r["source"]),
+            channel=r["channel"], message_id=r["message_id"], asked_at=r["asked_at"],
+            due_at=r["due_at"], message_text=r["message_text"], message_link=r["message_link"],
+            state=NudgeState(r["state"]), answer=Answer(r["answer"]) if r["answer"] else None,
+            case_id=r["case_id"], id=r["id"],
+        )
+
+    def add(self, nudge: Nudge) -> int:
+        nudge.id = int(self.conn.execute(t.nudges.insert().values(**self._row(nudge))
+                                         .returning(t.nudges.c.id)).scalar_one())
+        return nudge.id
+
+    def get(self, nudge_id: int) -> Nudge | None:
+        row = self.conn.execute(sa.select(t.nudges).where(t.nudges.c.id == nudge_id)
+                                .with_for_update()).mappings().first()
+        return self._load(row) if row else None
+
+    def save(self, nudge: Nudge) -> None:
+        self.conn.execute(t.nudges.update().where(t.nudges.c.id == nudge.id).values(**self._row(nudge)))
+
+    def waiting_for(self, subject: PersonRef, channel: str, message_id: str) -> list[Nudge]:
+        c = t.nudges.c
+        rows = self.conn.execute(sa.select(t.nudges).where(
+            c.subject_platform == subject.platform, c.subject_id == subject.user_id,
+            c.channel == channel, c.message_id == message_id, c.state == str(NudgeState.WAITING),
+        ).order_by(c.id).with_for_update()).mappings()
+        return [self._load(r) for r in rows]

@@ -1,0 +1,231 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("subject_platform", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(255), nullable=False),
+    sa.Column("channel", sa.String(2000)),
+    sa.Column("message_id", sa.String(2000)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("taken_by", sa.String(200)),
+    sa.Column("taken_at", UTCDateTime),
+    sa.Column("first_step_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("outcome_reason", sa.Text),
+    sa.Column("subject_token", sa.String(64), unique=True),
+    sa.Column("take_due_at", UTCDateTime),
+    sa.Column("step_due_at", UTCDateTime),
+    # read-side summaries, kept current on every save so the queue needs no joins
+    sa.Column("flagrant", sa.Boolean, nullable=False, default=False),
+    sa.Column("hurt", sa.Integer, nullable=False, default=0),
+    sa.Column("report_count", sa.Integer, nullable=False, default=0),
+    sa.Column("last_step", sa.String(64)),
+    sa.Column("is_open", sa.Boolean, nullable=False, default=True),
+)
+sa.Index("ix_cases_subject", cases.c.subject_platform, cases.c.subject_id)
+sa.Index("ix_cases_open_queue", cases.c.is_open, cases.c.flagrant, cases.c.opened_at)
+# The queue's order among open cases (see SqlCaseRepository.summaries), as expressions the
+# query and the index below share: PostgreSQL uses an expression index only for the same
+# expression, so ``hurt > 0`` has a literal 0, not a bound parameter.
+case_due = sa.case((cases.c.taken_by.is_(None), cases.c.take_due_at),
+                   (cases.c.first_step_at.is_(None), cases.c.step_due_at), else_=None)
+case_hurt = cases.c.hurt > sa.literal_column("0")
+# Open cases in queue order: a page of the queue reads its rows and stops, with no sort.
+# (Made by migration 0004; an ascending index keeps NULLs last on PostgreSQL, as the queue does.)
+sa.Index(
+    "ix_cases_queue", cases.c.flagrant.desc(), sa.Grouping(case_hurt).desc(),
+    sa.Grouping(case_due), cases.c.opened_at, cases.c.id,
+    sqlite_where=sa.text("is_open = 1"),
+    postgresql_where=sa.text("is_open"),
+)
+# one open case per message: concurrent reports of the same message join it
+sa.Index(
+    "ux_cases_open_message", cases.c.subject_platform, cases.c.subject_id, cases.c.channel,
+    cases.c.message_id, unique=True,
+    sqlite_where=sa.text("is_open = 1 AND message_id IS NOT NULL"),
+    postgresql_where=sa.text("is_open AND message_id IS NOT NULL"),
+)
+
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("subject_platform", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(255), nullable=False),
+    sa.Column("reporter_platform", sa.String(64)),
+    sa.Column("reporter_id", sa.String(255)),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("filed_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(2000)),
+    sa.Column("message_id", sa.String(2000)),
+    sa.Column("message_text", sa.Text),
+    sa.Column("message_link", sa.String(2000)),
+    sa.Column("harmed", sa.JSON, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("flagrant", sa.Boolean, nullable=False),
+    sa.Column("status_token", sa.String(64), unique=True),
+)
+sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
+
+steps = sa.Table(
+    "steps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("rung", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("until", UTCDateTime),
+    sa.Column("recommended", sa.String(64)),
+    sa.Column("reason", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("notified", sa.Boolean, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    sa.Column("restored_at", UTCDateTime),
+)
+
+consultations = sa.Table(
+    "consultations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("admin", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("person_platform", sa.String(64)),
+    sa.Column("person_id", sa.String(255)),
+)
+
+notes = sa.Table(
+    "notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+timers = sa.Table(
+    "timers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.Integer, index=True),
+    sa.Column("step_id", sa.Integer),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("claimed_by", sa.String(100)),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("done_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_timers_due", timers.c.status, timers.c.due_at)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(300), nullable=False, index=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.Integer, index=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+# Platform adapters keep small bits of state here (e.g. the last event report read).
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+nudges = sa.Table(
+    "nudges", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("subject_platform", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(255), nullable=False),
+    sa.Column("reporter_platform", sa.String(64), nullable=False),
+    sa.Column("reporter_id", sa.String(255), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(2000), nullable=False),
+    sa.Column("message_id", sa.String(2000), nullable=False),
+    sa.Column("message_text", sa.Text),
+    sa.Column("message_link", sa.String(2000)),
+    sa.Column("asked_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("answer", sa.String(16)),
+    sa.Column("case_id", sa.Integer),
+)
+sa.Index("ix_nudges_message", nudges.c.subject_platform, nudges.c.subject_id, nudges.c.channel,
+         nudges.c.message_id)
+
+# -- the web desk (migration 0003) ----------------------------------------------------------
+
+admins = sa.Table(
+    "admins", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    # platform identities (e.g. slack:U123) used for recusal besides the name
+    sa.Column("identities", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256, hex
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+# Values every web process must share, e.g. the key that signs session cookies.
+web_secrets = sa.Table(
+    "web_secrets", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The web desk: dashboard, report form and REST API (FastAPI)."""

@@ -1,0 +1,157 @@
+"""The web desk: admins' dashboard, members' report form and the ``/api/v1`` REST API."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conduct_desk.bootstrap import App
+from conduct_desk.domain import errors
+from conduct_desk.service import accounts
+from conduct_desk.web import filters
+from conduct_desk.web.deps import CsrfFailed, Forbidden, SignInRequired, Unauthorized, WebState
+from conduct_desk.web.pages import render, status_of
+from conduct_desk.web.routes import api, audit, auth, cases, people, public, queue, settings, stats
+from conduct_desk.web.security import CSRF_COOKIE, Signer, WebConfig, new_seed
+
+logger = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+def error_code(exc: BaseException) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def api_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """The one JSON shape of every API error."""
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path"))
+        parts.append(f"{where or 'the request'}: {err.get('msg', 'is not valid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+class CsrfSeedMiddleware:
+    """Gives every visitor a random CSRF seed cookie; forms carry a token made from it."""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app, self.secure = app, secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/static/")):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        seed = request.cookies.get(CSRF_COOKIE)
+        fresh = not seed or len(seed) > 100
+        if fresh:
+            seed = new_seed()
+            # later readers of the cookies see the new seed too
+            scope.setdefault("state", {})["csrf_seed"] = seed
+        else:
+            scope.setdefault("state", {})["csrf_seed"] = seed
+
+        async def send_with_cookie(message: Message) -> None:
+            if fresh and message["type"] == "http.response.start":
+                cookie = f"{CSRF_COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax"
+                if self.secure:
+                    cookie += "; Secure"
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
+    """The FastAPI application serving the desk ``app`` (its database must be migrated)."""
+    secure = bool(app.settings.base_url and app.settings.base_url.startswith("https://"))
+    templates = Jinja2Templates(directory=HERE / "templates")
+    filters.install(templates.env)
+    web = WebState(app=app, signer=Signer(accounts.signing_secret(app.uow())),
+                   config=config or WebConfig(), templates=templates, secure_cookies=secure)
+    api_app = FastAPI(
+        title="Conduct Desk", version="1", docs_url="/api/v1/docs", redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        description="Reports, cases, people and the audit log of a Conduct Desk. "
+                    "Authenticate with `Authorization: Bearer <token>` "
+                    "(`conduct token create --role ...`).",
+    )
+    api_app.state.web = web
+    api_app.add_middleware(CsrfSeedMiddleware, secure=secure)
+    api_app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (auth, queue, cases, people, audit, stats, settings, public, api):
+        api_app.include_router(module.router)
+    _install_error_handlers(api_app)
+    if not accounts.has_admins(app.uow()):
+        logger.warning("no admin accounts yet; make the first one with "
+                       "`conduct admin add NAME --role admin`")
+    return api_app
+
+
+def _install_error_handlers(api_app: FastAPI) -> None:
+    @api_app.exception_handler(errors.DeskError)
+    async def desk_error(request: Request, exc: errors.DeskError) -> Response:
+        status = status_of(exc)
+        if is_api(request):
+            return api_error(status, error_code(exc), str(exc))
+        return render(request, "error.html", {"title": "That did not work", "message": str(exc)},
+                      status)
+
+    @api_app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        message = validation_message(exc)
+        if is_api(request):
+            return api_error(422, "invalid_input", message)
+        return render(request, "error.html", {"title": "Some fields need another look",
+                                              "message": message}, 422)
+
+    @api_app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail) if exc.status_code != 404 else "there is no page at this address"
+        if is_api(request):
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            return api_error(exc.status_code, code, message)
+        return render(request, "error.html", {"title": "Not found" if exc.status_code == 404
+                                              else "That did not work", "message": message},
+                      exc.status_code)
+
+    @api_app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        target = request.url.path if request.method == "GET" else "/queue"
+        return RedirectResponse(f"/signin?why={exc.why}&next={target}", status_code=303)
+
+    @api_app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> Response:
+        response = api_error(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api_app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if is_api(request):
+            return api_error(403, "forbidden", str(exc))
+        return render(request, "error.html", {"title": "Not allowed", "message": str(exc)}, 403)
+
+    @api_app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return render(request, "error.html", {
+            "title": "Please send the form again",
+            "message": "This form was too old or did not come from this desk, so nothing was "
+                       "saved. Go back, reload the page and send it again."}, 403)

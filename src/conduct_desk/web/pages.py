@@ -1,0 +1,48 @@
+"""Rendering a page: every template gets the request, the signed-in admin and a CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from conduct_desk.domain import errors
+from conduct_desk.web.deps import WebState
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.InvalidInput: 422,
+    errors.ConfidentialityError: 422,
+    errors.InvalidPolicy: 422,
+    errors.Recused: 403,
+    errors.IllegalTransition: 409,
+    errors.ConsultationNeeded: 409,
+    errors.Conflict: 409,
+    errors.NotMigrated: 503,
+}
+
+
+def status_of(exc: errors.DeskError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 422 if "Invalid" in type(exc).__name__ else 400
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> HTMLResponse:
+    web: WebState = request.app.state.web
+    seed = getattr(request.state, "csrf_seed", None)
+    ctx = {
+        "admin": getattr(request.state, "admin", None),
+        "csrf": web.signer.csrf_token(seed) if seed else "",
+        "community": web.app.desk.policy.community,
+        "now": web.app.desk.clock.now(),
+        **(context or {}),
+    }
+    response = web.templates.TemplateResponse(request, template, ctx, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

@@ -1,0 +1,213 @@
+"""``/api/v1``: the desk for programs. Bearer tokens carry the same roles as web accounts.
+
+Every error has one shape: ``{"error": {"code": "...", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Source
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.service import commands, views
+from conduct_desk.service.ports import CaseFilter
+from conduct_desk.web.deps import ApiActor, ApiCaller, Caller, Web, WebState, require_step_role
+
+Person = Annotated[str, Field(min_length=1, max_length=300, examples=["slack:U024BE7LH"])]
+
+
+class Error(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: Error
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": what} for code, what in (
+        (401, "no valid bearer token"), (403, "the token's role does not allow this, or the "
+                                              "token is recused from the case"),
+        (404, "no such case or person"), (409, "the case is not in a state that allows this"),
+        (422, "a field is missing, of the wrong type or too long"))
+}
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReportIn(Input):
+    """A report: only who it is about is needed. No reason or proof is asked."""
+
+    subject: Person
+    message_text: str | None = Field(None, max_length=MAX_TEXT)
+    reporter: Person | None = None
+    anonymous: bool = False
+    hurt: list[Person] = Field(default_factory=list, max_length=20)
+    note: str | None = Field(None, max_length=MAX_TEXT)
+    channel: str | None = Field(None, max_length=MAX_SHORT)
+    message_id: str | None = Field(None, max_length=MAX_SHORT)
+    message_link: str | None = Field(None, max_length=MAX_SHORT)
+    flagrant: bool = False
+
+
+class StepIn(Input):
+    step: str = Field(min_length=1, max_length=64, examples=["remind"])
+    text: str | None = Field(None, max_length=MAX_TEXT, description="send this instead of the "
+                             "policy's text")
+    duration: str | None = Field(None, max_length=32, examples=["24h"])
+    reason: str | None = Field(None, max_length=MAX_SHORT, description="needed when the step is "
+                               "not the recommended one")
+    suggestion: str | None = Field(None, max_length=MAX_SHORT)
+
+
+class ConsultIn(Input):
+    summary: str = Field(min_length=1, max_length=MAX_TEXT)
+    person: Person | None = None
+    not_possible: bool = False
+
+
+class ResolveIn(Input):
+    outcome: str = Field(min_length=1, max_length=32,
+                         examples=["apologized", "steps-taken", "no-action", "duplicate"])
+    reason: str | None = Field(None, max_length=MAX_SHORT)
+
+
+def _json(value: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(views.jsonable(value), status_code=status)
+
+
+def _case(web: WebState, caller: Caller, case_id: int) -> dict[str, Any]:
+    detail = views.case_detail(web.app.uow(), web.app.desk, case_id, caller.name,
+                                caller.aliases)
+    result: dict[str, Any] = views.jsonable(views.case_json(detail))
+    return result
+
+
+def _person(web: WebState, text: str) -> PersonRef:
+    return PersonRef.parse(text, web.app.settings.default_platform)
+
+
+
+
+@router.post("/reports", status_code=201)
+def create_report(body: ReportIn, web: Web, caller: ApiCaller) -> JSONResponse:
+    """File a report; one report opens a case (or joins the open one about the same message)."""
+    filed = web.app.bus.handle(commands.FileReport(
+        subject=_person(web, body.subject),
+        reporter=_person(web, body.reporter) if body.reporter else None, source=Source.API,
+        anonymous=body.anonymous, channel=body.channel, message_id=body.message_id,
+        message_text=body.message_text, message_link=body.message_link,
+        harmed=tuple(_person(web, h) for h in body.hurt), note=body.note, flagrant=body.flagrant))
+    base = web.app.settings.base_url or ""
+    return _json({**views.jsonable(filed), "status_url": f"{base}/r/{filed.status_token}"}, 201)
+
+
+@router.get("/cases")
+def list_cases(web: Web, caller: ApiCaller,
+               state: Annotated[str, Query(max_length=16)] = "open",
+               limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> JSONResponse:
+    """Cases, most urgent first: ``open`` (default), ``all``, or one state."""
+    items = views.queue(web.app.uow(), web.app.desk.clock.now(),
+                        CaseFilter(states=views.parse_states(state), limit=limit, offset=offset))
+    return _json({"cases": [{**views.jsonable(i.summary), "due_at": i.due_at,
+                             "deadline": i.deadline} for i in items]})
+
+
+@router.get("/cases/{case_id}")
+def show_case(case_id: int, web: Web, caller: ApiCaller) -> JSONResponse:
+    """One case with its reports, steps, recommendation and timeline."""
+    return _json(_case(web, caller, case_id))
+
+
+@router.get("/cases/{case_id}/preview")
+def preview(case_id: int, web: Web, caller: ApiActor,
+            step: Annotated[str, Query(min_length=1, max_length=64)],
+            duration: Annotated[str | None, Query(max_length=32)] = None,
+            suggestion: Annotated[str | None, Query(max_length=MAX_SHORT)] = None) -> JSONResponse:
+    """The exact text a step would send now, without sending it."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    composed = views.preview_step(web.app.uow(), web.app.desk, case_id, step, caller.name,
+                                  duration=duration, suggestion=suggestion)
+    return _json({"step": composed.rung.name, "text": composed.text, "until": composed.until})
+
+
+@router.post("/cases/{case_id}/take")
+def take(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.TakeCase(case_id, caller.name))
+    return _json(_case(web, caller, case_id))
+
+
+@router.post("/cases/{case_id}/steps", status_code=201)
+def take_step(case_id: int, body: StepIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Take a step of the ladder; the desk carries it out on the platform."""
+    rung = web.app.desk.policy.rung(body.step)
+    require_step_role(caller.role, rung.action, rung.name)
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    step_id = web.app.bus.handle(commands.TakeStep(case_id, body.step, caller.name, body.duration,
+                                                   body.text, body.reason, body.suggestion))
+    case = _case(web, caller, case_id)
+    step = next(s for s in case["steps"] if s["id"] == step_id)
+    return _json({"step": step, "case": case}, 201)
+
+
+@router.post("/cases/{case_id}/consultations", status_code=201)
+def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Record a consultation with the people hurt (needed before a ban), or why there was none."""
+    if bool(body.person) == body.not_possible:
+        raise InvalidInput("give person for a consultation, or not_possible: true with the "
+                           "reason in summary")
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.Consult(case_id, caller.name, body.summary,
+                                        _person(web, body.person) if body.person else None))
+    return _json(_case(web, caller, case_id), 201)
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(case_id: int, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.ResolveCase(case_id, caller.name, body.outcome, body.reason))
+    return _json(_case(web, caller, case_id))
+
+
+@router.post("/cases/{case_id}/reopen")
+def reopen(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.ReopenCase(case_id, caller.name))
+    return _json(_case(web, caller, case_id))
+
+
+@router.get("/people/{person:path}")
+def person(person: str, web: Web, caller: ApiCaller) -> JSONResponse:
+    """One person's cases and steps, across platforms' cases about them."""
+    if len(person) > 300:
+        raise InvalidInput("a person's id has at most 300 characters, e.g. slack:U123")
+    return _json(views.person_history(web.app.uow(), _person(web, person)))
+
+
+@router.get("/audit")
+def audit(web: Web, caller: ApiCaller,
+          actor: Annotated[str | None, Query(max_length=300)] = None,
+          case_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+          since: datetime | None = None, until: datetime | None = None,
+          limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> JSONResponse:
+    """The append-only audit log, oldest first."""
+    for value, name in ((since, "since"), (until, "until")):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone, e.g. 2026-11-24T09:00:00Z")
+    entries = views.audit_log(web.app.uow(), actor=actor, case_id=case_id, since=since,
+                              until=until, limit=limit, viewer=caller.name,
+                              aliases=caller.aliases)
+    return _json({"entries": entries})

@@ -1,0 +1,206 @@
+"""A case: everything about it, and the forms that act on it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from conduct_desk.domain.accounts import Account
+from conduct_desk.domain.durations import format_duration
+from conduct_desk.domain.errors import DeskError, InvalidInput
+from conduct_desk.domain.model import Outcome
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.service import commands, views
+from conduct_desk.web.deps import (
+    Acting,
+    Csrf,
+    Forbidden,
+    SignedIn,
+    Web,
+    WebState,
+    require_step_role,
+)
+from conduct_desk.web.pages import render, status_of
+
+router = APIRouter(include_in_schema=False)
+
+LONG = 100_000  # hard cap on a field; the desk's own limits give the friendly message
+DONE = {
+    "taken": "The case is yours now.",
+    "step": "The step is recorded; its status is below.",
+    "consulted": "The consultation is recorded.",
+    "resolved": "The case is resolved; the reporters are told how it ended.",
+    "reopened": "The case is open again, and yours.",
+    "marked-done": "The step is marked done.",
+    "lifted": "The suspension is lifted.",
+}
+OUTCOMES = [(o.value, label) for o, label in (
+    (Outcome.APOLOGIZED, "Apologized and corrected the behaviour"),
+    (Outcome.STEPS_TAKEN, "Steps taken"),
+    (Outcome.NO_ACTION, "No action needed (say why)"),
+    (Outcome.DUPLICATE, "Duplicate of another case (say which)"),
+)]
+
+
+def compose_context(web: WebState, admin: Account, case_id: int, step: str | None,
+                    duration: str | None, suggestion: str | None) -> dict[str, Any] | None:
+    """The compose form for ``step``: the exact text it would send, ready to edit."""
+    if not step:
+        return None
+    desk = web.app.desk
+    ctx: dict[str, Any] = {"step": step, "duration": duration or "", "suggestion": suggestion or ""}
+    try:
+        rung = desk.policy.rung(step)
+        ctx["rung"] = rung
+        require_step_role(admin.role, rung.action, rung.name)
+        composed = views.preview_step(web.app.uow(), desk, case_id, step, admin.name,
+                                      duration=duration or None, suggestion=suggestion or None)
+    except (DeskError, Forbidden) as exc:
+        ctx["error"] = str(exc)
+        return ctx
+    ctx.update(text=composed.text, original=composed.text, until=composed.until)
+    if rung.duration is not None and not duration:
+        ctx["duration"] = format_duration(rung.duration.default)
+    return ctx
+
+
+def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
+              compose: dict[str, Any] | None = None, error: str | None = None,
+              status: int = 200, form: dict[str, Any] | None = None) -> Response:
+    desk = web.app.desk
+    detail = views.case_detail(web.app.uow(), desk, case_id, admin.name, admin.identities)
+    case = detail.case
+    rungs = [(r, admin.role.may_take(r.action)) for r in desk.policy.ladder]
+    return render(request, "case.html", {
+        "d": detail, "case": case, "rungs": rungs, "compose": compose, "error": error,
+        "form": form or {}, "outcomes": OUTCOMES, "done": DONE.get(request.query_params.get(
+            "done", "")), "reporters": [views.reporter_label(case, i)
+                                       for i in range(len(case.reports))],
+        "hurt": [p for p in case.harmed if not views._only_anonymous(case, p)],
+        "policy": desk.policy,
+    }, status)
+
+
+@router.get("/cases/{case_id}")
+def show_case(request: Request, web: Web, admin: SignedIn, case_id: int,
+              step: Annotated[str, Query(max_length=64)] = "",
+              duration: Annotated[str, Query(max_length=32)] = "",
+              suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
+    if not (step and admin.role.may_act):  # case_page checks recusal as it loads the case
+        return case_page(request, web, admin, case_id)
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    compose = compose_context(web, admin, case_id, step, duration, suggestion)
+    return case_page(request, web, admin, case_id, compose=compose)
+
+
+@router.get("/cases/{case_id}/compose")
+def compose_fragment(request: Request, web: Web, admin: Acting, case_id: int,
+                     step: Annotated[str, Query(max_length=64)] = "",
+                     duration: Annotated[str, Query(max_length=32)] = "",
+                     suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
+    """The compose form alone, for htmx to swap into the case page."""
+    with_case = views.case_detail(web.app.uow(), web.app.desk, case_id, admin.name,
+                                  admin.identities)
+    return render(request, "_compose.html", {
+        "case": with_case.case, "d": with_case,
+        "compose": compose_context(web, admin, case_id, step, duration, suggestion)})
+
+
+def _act(request: Request, web: WebState, admin: Account, case_id: int, command: commands.Command,
+         done: str, *, compose: dict[str, Any] | None = None,
+         form: dict[str, Any] | None = None) -> Response:
+    """Run one command; on a mistake show the case again with the message and what was typed."""
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    try:
+        web.app.bus.handle(command)
+    except DeskError as exc:
+        if compose is not None:
+            compose["error"] = str(exc)
+        return case_page(request, web, admin, case_id, compose=compose,
+                         error=None if compose is not None else str(exc),
+                         status=status_of(exc), form=form)
+    anchor = {"step": "#steps", "consulted": "#consult"}.get(done, "")
+    return RedirectResponse(f"/cases/{case_id}?done={done}{anchor}", status_code=303)
+
+
+@router.post("/cases/{case_id}/take")
+def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+    return _act(request, web, admin, case_id, commands.TakeCase(case_id, admin.name), "taken")
+
+
+@router.post("/cases/{case_id}/steps")
+def take_step(
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    step: Annotated[str, Form(max_length=64)],
+    text: Annotated[str, Form(max_length=LONG)] = "",
+    original: Annotated[str, Form(max_length=LONG)] = "",
+    duration: Annotated[str, Form(max_length=32)] = "",
+    suggestion: Annotated[str, Form(max_length=LONG)] = "",
+    reason: Annotated[str, Form(max_length=LONG)] = "",
+) -> Response:
+    desk = web.app.desk
+    rung = desk.policy.rung(step)
+    require_step_role(admin.role, rung.action, rung.name)
+    text, original = text.replace("\r\n", "\n"), original.replace("\r\n", "\n")
+    # unchanged text: let the desk render it afresh (a suspension's end time moves on)
+    edited = text.strip() != original.strip()
+    if edited and not text.strip():
+        raise InvalidInput("the message is empty; write what to send, or reload the page")
+    compose = {"step": step, "rung": rung, "text": text, "original": original,
+               "duration": duration, "suggestion": suggestion, "reason": reason}
+    return _act(request, web, admin, case_id, commands.TakeStep(
+        case_id, step, admin.name, duration.strip() or None, text if edited else None,
+        reason.strip() or None, suggestion.strip() or None), "step", compose=compose)
+
+
+@router.post("/cases/{case_id}/consult")
+def consult(
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    summary: Annotated[str, Form(max_length=LONG)] = "",
+    person: Annotated[str, Form(max_length=300)] = "",
+    not_possible: Annotated[bool, Form()] = False,
+) -> Response:
+    form = {"summary": summary, "person": person, "not_possible": not_possible}
+    ref = None
+    try:
+        if bool(person.strip()) == not_possible:
+            raise InvalidInput("name the person you talked with, or tick “no consultation was "
+                               "possible” and say why in the summary")
+        if person.strip():
+            ref = PersonRef.parse(person, web.app.settings.default_platform)
+    except InvalidInput as exc:
+        return case_page(request, web, admin, case_id, error=str(exc), status=422, form=form)
+    return _act(request, web, admin, case_id,
+                commands.Consult(case_id, admin.name, summary, ref), "consulted", form=form)
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    outcome: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=LONG)] = "",
+) -> Response:
+    return _act(request, web, admin, case_id, commands.ResolveCase(
+        case_id, admin.name, outcome, reason.strip() or None), "resolved",
+        form={"outcome": outcome, "reason": reason})
+
+
+@router.post("/cases/{case_id}/reopen")
+def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+    return _act(request, web, admin, case_id, commands.ReopenCase(case_id, admin.name), "reopened")
+
+
+@router.post("/cases/{case_id}/steps/{step_id}/done")
+def mark_done(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+              step_id: int) -> Response:
+    return _act(request, web, admin, case_id,
+                commands.MarkManualDone(case_id, step_id, admin.name), "marked-done")
+
+
+@router.post("/cases/{case_id}/steps/{step_id}/lift")
+def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+         step_id: int) -> Response:
+    return _act(request, web, admin, case_id,
+                commands.LiftSuspension(case_id, step_id, admin.name), "lifted")

@@ -1,0 +1,153 @@
+"""The ``conduct`` command as an admin uses it: real processes, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conduct_desk.storage.db import head_revision
+
+
+class Conduct:
+    def __init__(self, cwd: Path, db_url: str) -> None:
+        self.cwd = cwd
+        self.env = {**os.environ, "CONDUCT_DATABASE_URL": db_url}
+        self.env.pop("CONDUCT_POLICY", None)
+
+    def __call__(self, *args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
+        done = subprocess.run([sys.executable, "-m", "conduct_desk", *args], cwd=self.cwd,
+                              env={**self.env, **(env or {})}, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        return done.stdout if code == 0 else done.stderr
+
+    def json(self, *args: str) -> object:
+        return json.loads(self(*args, "--json"))
+
+
+@pytest.fixture
+def conduct(tmp_path: Path) -> Conduct:
+    return Conduct(tmp_path, f"sqlite:///{tmp_path / 'conduct.db'}")
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
+    err = conduct("case", "list", code=2)
+    assert one_line(err).startswith("error: the database sqlite:///")
+    assert "run `conduct db upgrade` first" in err
+    head = f"revision {head_revision()}"
+    assert head in conduct("db", "upgrade")
+    assert head in conduct("db", "upgrade")  # safe to run again
+
+    out = conduct("report", "--subject", "sam", "--reporter", "riley", "--channel", "#general",
+                  "--message-id", "m1", "--text", "you people are the problem", "--hurt", "jo")
+    assert out.strip() == "case 1: report 1 opened"
+    out = conduct("report", "--subject", "sam", "--anonymous", "--channel", "#general",
+                  "--message-id", "m1")
+    assert "joined the open case" in out
+
+    cases = conduct.json("case", "list")
+    assert isinstance(cases, list) and cases[0]["id"] == 1 and cases[0]["deadline"] == "on time"
+    conduct("case", "take", "1", "--admin", "ana")
+    assert "case 1: step #1 remind: done" in conduct("case", "step", "1", "remind", "--admin", "ana")
+    preview = conduct("case", "preview", "1", "suggest", "--admin", "ana", "--suggestion",
+                      "talk about code, not people")
+    assert "talk about code, not people" in preview
+    conduct("case", "step", "1", "suggest", "--admin", "ana")
+    conduct("case", "step", "1", "remove", "--admin", "ana")
+    conduct("case", "step", "1", "warn", "--admin", "ana")
+
+    err = conduct("case", "step", "1", "suspend", "--admin", "ana", "--duration", "3d", code=2)
+    assert one_line(err) == ("error: a suspend lasts from 12h to 1d in this policy; 3d is "
+                             "outside that")
+    err = conduct("case", "step", "1", "suspend", "--admin", "ana", "--duration", "soon", code=2)
+    assert "malformed --duration 'soon'" in one_line(err)
+    assert "suspend: done" in conduct("case", "step", "1", "suspend", "--admin", "ana",
+                                      "--duration", "12h")
+    err = conduct("case", "step", "1", "ban", "--admin", "ana", code=2)
+    assert "consult the people who were hurt before a ban" in one_line(err)
+    conduct("case", "consult", "1", "--admin", "ana", "--person", "jo", "--summary", "agrees")
+    assert "ban: done" in conduct("case", "step", "1", "ban", "--admin", "ana")
+    conduct("case", "resolve", "1", "--admin", "ana", "--outcome", "steps-taken")
+
+    shown = conduct.json("case", "show", "1")
+    assert isinstance(shown, dict)
+    assert [s["rung"] for s in shown["steps"]] == ["remind", "suggest", "remove", "warn", "suspend", "ban"]
+    assert [r["reporter"] for r in shown["reports"]] == ["sandbox:riley", "anonymous"]
+    assert shown["state"] == "resolved"
+    text = conduct("case", "show", "1")
+    assert "> you people are the problem" in text and "consultation with sandbox:jo" in text
+
+    person = conduct.json("person", "show", "sam")
+    assert isinstance(person, dict) and [c["id"] for c in person["cases"]] == [1]
+    assert "ana" in conduct("audit", "--case", "1")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("case", "show", "42"), "error: there is no case 42; see `conduct case list`"),
+    (("case", "show", "abc"), "error: case id 'abc' is not a number"),
+    (("case", "reopen", "1", "--admin", "ana"), "error: case 1 is new, not resolved; nothing to reopen"),
+    (("case", "resolve", "1", "--admin", "ana", "--outcome", "fixed"), "error: unknown outcome 'fixed'"),
+    (("case", "take", "1", "--admin", "riley"), "error: riley is involved in case 1 and must step aside"),
+    (("case", "step", "1", "kick", "--admin", "ana"), "error: no step 'kick' in the guide ladder"),
+    (("person", "show", "nobody"), "error: no case is about sandbox:nobody"),
+    (("case", "list", "--state", "weird"), "error: unknown state 'weird'"),
+])
+def test_mistakes_get_one_line_and_lose_nothing(conduct: Conduct, args: tuple[str, ...], message: str) -> None:
+    conduct("db", "upgrade")
+    conduct("report", "--subject", "sam", "--reporter", "riley")
+    err = conduct(*args, code=2)
+    assert one_line(err).startswith(message)
+    assert len(conduct.json("case", "list", "--state", "all")) == 1  # type: ignore[arg-type]
+
+
+def test_policy_file_with_a_typo(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    assert "wrote conduct.toml" in conduct("init")
+    err = conduct("init", code=2)
+    assert "already exists" in err
+    policy = conduct.cwd / "conduct.toml"
+    policy.write_text(policy.read_text().replace("history_window", "histroy_window"))
+    err = conduct("report", "--subject", "sam", code=2)
+    assert one_line(err) == "error: conduct.toml: histroy_window: unknown key (did you mean 'history_window'?)"
+    err = conduct("policy", "check", code=2)
+    assert "histroy_window" in err
+    err = conduct("policy", "check", "missing.toml", code=2)
+    assert one_line(err) == "error: policy file missing.toml not found; create one with `conduct init`"
+
+
+def test_covenant_preset(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    conduct("init", "--preset", "contributor-covenant-2.1")
+    assert "correction → warning → temporary-ban → permanent-ban" in conduct("policy", "check")
+    conduct("report", "--subject", "sam", "--reporter", "riley")
+    out = conduct("case", "step", "1", "correction", "--admin", "ana")
+    assert "correction: done" in out
+
+
+def test_worker_once_runs_due_timers(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    conduct("report", "--subject", "sam")
+    assert "running 0 timer(s)" in conduct("worker", "--once")
+
+
+def test_demo_tells_the_whole_story() -> None:
+    done = subprocess.run([sys.executable, "-m", "conduct_desk", "demo"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for rung in ("remind", "suggest", "remove", "warn", "suspend", "ban"):
+        assert f"ana takes '{rung}': done" in out
+    assert "Welcome back, sam" in out
+    assert "consultation with jo recorded" in out
+    assert "the timeline of case 1" in out

@@ -1,0 +1,194 @@
+"""Slack intake: the message shortcut and its modal, the reaction, a DM, ``/coc report``; the peer nudge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from tests.support.slack_harness import (
+    ADMINS,
+    OTHER,
+    REPORTER,
+    SAID,
+    SUBJECT,
+    TALK,
+    Harness,
+    channel_message,
+    harness,
+)
+
+from conduct_desk.bootstrap import App
+from conduct_desk.domain.model import Source
+from conduct_desk.domain.nudges import NudgeState
+from conduct_desk.service.clock import FakeClock
+
+
+@pytest.fixture
+def h(app: App, clock: FakeClock) -> Iterator[Harness]:
+    with harness(app, clock) as h:
+        yield h
+
+
+def test_shortcut_opens_a_modal_where_everything_is_optional(h: Harness) -> None:
+    view = h.shortcut()
+    assert view["callback_id"] == "report_submit"
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert {b["block_id"] for b in inputs} == {"route", "note", "harmed", "options"}
+    assert all(b["optional"] for b in inputs)
+    harmed = next(b for b in inputs if b["block_id"] == "harmed")
+    assert harmed["element"]["type"] == "multi_users_select"
+    assert json.loads(view["private_metadata"]) == {"c": TALK, "ts": h.message_ts, "a": SUBJECT}
+
+
+def test_report_from_the_modal_opens_a_case_with_a_card_and_thanks_the_reporter(h: Harness) -> None:
+    case_id = h.report(note="this keeps happening", harmed=(OTHER,))
+    case = h.case(case_id)
+    (report,) = case.reports
+    assert report.source is Source.SLACK and report.channel == TALK
+    assert report.message_id == h.message_ts and report.message_text == SAID
+    assert report.message_link and "/archives/C0TALK0001/p" in report.message_link
+    assert report.note == "this keeps happening" and not report.anonymous
+    assert [p.user_id for p in report.harmed] == [OTHER]
+    # the reporter is thanked privately and asked nothing
+    (thanks,) = h.dm_texts(REPORTER)
+    assert f"case {case_id}" in thanks and "?" not in thanks.split(" [")[0]
+    # the admins get one card, remembered by its ts
+    card_ts = h.cursor(f"slack:card:{case_id}")
+    assert card_ts is not None
+    card = next(m for m in h.fake.messages(ADMINS) if m.ts == card_ts)
+    blocks = json.dumps(card.blocks)
+    assert f"*Case {case_id}*" in blocks and SAID in blocks and "case_take" in blocks
+    assert f"<@{REPORTER}>" in blocks and f"<@{OTHER}>" in blocks
+
+
+def test_anonymous_report_hides_the_reporter_from_the_card(h: Harness) -> None:
+    case_id = h.report(anonymous=True)
+    assert h.case(case_id).reports[0].anonymous
+    assert all(REPORTER not in text for text in h.admin_posts())
+    assert any("anonymous" in text for text in h.admin_posts())
+
+
+def test_reporting_your_own_message_is_refused_kindly(h: Harness) -> None:
+    own = h.fake.add_message(TALK, "hello", user=REPORTER)
+    h.interact({"type": "message_action", "callback_id": "report_message", "trigger_id": "t",
+                "user": {"id": REPORTER}, "channel": {"id": TALK},
+                "message": {"type": "message", "user": REPORTER, "ts": own, "text": "hello"},
+                "message_ts": own})
+    assert not h.fake.calls_to("views.open")
+    assert "your own" in h.dm_texts(REPORTER)[0]
+
+
+def test_reaction_with_the_configured_emoji_files_a_report(h: Harness) -> None:
+    event = {"type": "reaction_added", "user": REPORTER, "reaction": "triangular_flag_on_post",
+             "item_user": SUBJECT, "item": {"type": "message", "channel": TALK, "ts": h.message_ts},
+             "event_ts": "1700000001.000200"}
+    assert h.event(event) == 200
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].reporter is not None and case.reports[0].reporter.user_id == REPORTER
+    assert case.reports[0].message_text == SAID  # fetched with conversations.history
+    assert h.fake.calls_to("conversations.history")
+
+
+def test_other_reactions_do_nothing(h: Harness) -> None:
+    event = {"type": "reaction_added", "user": REPORTER, "reaction": "tada", "item_user": SUBJECT,
+             "item": {"type": "message", "channel": TALK, "ts": h.message_ts}, "event_ts": "1.2"}
+    calls = len(h.fake.calls)
+    assert h.event(event) == 200
+    assert len(h.fake.calls) == calls
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(_subject()) == []
+
+
+def test_a_dm_naming_someone_files_a_report_and_a_vague_one_explains_how(h: Harness) -> None:
+    dm = h.fake.dm_channel_id(REPORTER)
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": "I don't know who to tell", "ts": "1700000002.000100"})
+    assert "mention" in h.dm_texts(REPORTER)[-1]
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": f"<@{SUBJECT}> keeps making jokes about my accent", "ts": "1700000003.000100"})
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note and "accent" in case.reports[0].note
+
+
+def test_a_dm_with_a_message_link_reports_its_author(h: Harness) -> None:
+    dm = h.fake.dm_channel_id(REPORTER)
+    link = f"https://x.slack.com/archives/{TALK}/p{h.message_ts.replace('.', '')}"
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": f"this one: <{link}>", "ts": "1700000004.000100"})
+    case = h.case(h.latest_case_id())
+    assert case.channel == TALK and case.message_id == h.message_ts
+    assert case.reports[0].message_text == SAID
+
+
+def test_slash_report(h: Harness) -> None:
+    answer = h.command(f"report <@{SUBJECT}|sam> said something cruel in the thread", REPORTER)
+    assert "nothing more you need to do" in answer
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note == "said something cruel in the thread"
+    assert "say who" in h.command("report nobody", REPORTER)
+
+
+def test_nudge_writes_to_the_author_without_naming_the_reporter(h: Harness) -> None:
+    _nudge(h)
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(_subject()) == []
+        (nudge,) = uow.nudges.waiting_for(_subject(), TALK, h.message_ts)
+    assert nudge.state is NudgeState.WAITING
+    (to_author,) = h.dm_texts(SUBJECT)
+    assert "someone was hurt" in to_author and SAID in to_author
+    assert REPORTER not in to_author and "rae" not in to_author.lower()
+    assert "privately" in h.dm_texts(REPORTER)[-1]
+
+
+def _nudge(h: Harness) -> None:
+    view = h.shortcut()
+    h.submit(view, {"route": {"type": "radio_buttons", "selected_option": {"value": "nudge"}}})
+
+
+def test_an_edit_answers_the_nudge(h: Harness) -> None:
+    _nudge(h)
+    h.event(channel_message("edited", subtype="message_changed", ts="1700000009.000001",
+                            message={"type": "message", "user": SUBJECT, "text": "sorry, rephrased",
+                                     "ts": h.message_ts},
+                            previous_message={"type": "message", "user": SUBJECT, "text": SAID,
+                                              "ts": h.message_ts}))
+    with h.app.uow() as uow:
+        assert uow.nudges.waiting_for(_subject(), TALK, h.message_ts) == []
+    assert "edited" in h.dm_texts(REPORTER)[-1]
+    assert h.run_timers(timedelta(days=2)) >= 1
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(_subject()) == []
+
+
+def test_an_apology_in_the_channel_answers_the_nudge(h: Harness) -> None:
+    _nudge(h)
+    h.event(channel_message("ok, that was out of line, I'm sorry", user=SUBJECT,
+                            thread_ts=h.message_ts))
+    assert "apologized" in h.dm_texts(REPORTER)[-1]
+
+
+def test_a_deleted_message_answers_the_nudge(h: Harness) -> None:
+    _nudge(h)
+    h.event({"type": "message", "subtype": "message_deleted", "channel": TALK,
+             "channel_type": "channel", "deleted_ts": h.message_ts, "ts": "1700000010.000001",
+             "previous_message": {"type": "message", "user": SUBJECT, "text": SAID,
+                                  "ts": h.message_ts}})
+    assert "removed" in h.dm_texts(REPORTER)[-1]
+
+
+def test_no_answer_in_time_opens_a_case_for_the_admins(h: Harness) -> None:
+    _nudge(h)
+    h.event(channel_message("anyway, as I was saying", user=SUBJECT))  # not an apology
+    h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note and "private word" in case.reports[0].note
+    assert h.cursor(f"slack:card:{case.id}") is not None
+
+
+def _subject() -> object:
+    from conduct_desk.domain.people import PersonRef
+
+    return PersonRef("slack", SUBJECT)
+

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conduct_desk.config import preset_text
+from conduct_desk.domain.durations import format_duration, humanize_age, parse_duration
+from conduct_desk.domain.errors import InvalidInput, InvalidPolicy
+from conduct_desk.domain.policy import Action, parse_policy
+from conduct_desk.service.texts import check_policy_texts
+
+GUIDE = preset_text("guide")
+
+
+def test_guide_preset_is_the_guide_ladder() -> None:
+    policy = parse_policy(GUIDE, "guide")
+    assert [r.name for r in policy.ladder] == ["remind", "suggest", "remove", "warn", "suspend", "ban"]
+    suspend = policy.rung("suspend")
+    assert suspend.duration is not None
+    assert (suspend.duration.minimum, suspend.duration.default, suspend.duration.maximum) == (
+        timedelta(hours=12), timedelta(hours=24), timedelta(hours=24))
+    assert policy.ban_needs_consultation
+    check_policy_texts(policy, "guide")
+
+
+def test_covenant_preset_has_four_steps() -> None:
+    policy = parse_policy(preset_text("contributor-covenant-2.1"), "cc")
+    assert [(r.name, r.action) for r in policy.ladder] == [
+        ("correction", Action.WARN), ("warning", Action.WARN),
+        ("temporary-ban", Action.SUSPEND), ("permanent-ban", Action.BAN)]
+    check_policy_texts(policy, "cc")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("history_window", "histroy_window"), "policy: histroy_window: unknown key (did you mean 'history_window'?)"),
+    (('action = "remove"', 'action = "kick"'), "ladder[2].action: 'kick' is not one of remind, suggest"),
+    (('default = "24h"', 'default = "30h"'), "ladder[4].duration: needs min <= default <= max"),
+    (('take_within = "2h"', 'take_within = "two hours"'), "deadlines.take_within: malformed"),
+    (('attempts = 5', 'attempts = "five"'), "retry.attempts: must be a whole number from 1 to 50"),
+    (('needs_consultation = true', 'needs_consultation = "yes"'), "ban.needs_consultation: must be true or false"),
+    (('code_of_conduct_url = "https://', 'code_of_conduct_url = "ftp://'), "code_of_conduct_url: 'ftp://"),
+    (('name = "suggest"', 'name = "remind"'), "ladder[1].name: 'remind' is used twice"),
+    (("[deadlines]", "[deadlines"), "not valid TOML"),
+])
+def test_policy_errors_name_the_field(edit: tuple[str, str], message: str) -> None:
+    with pytest.raises(InvalidPolicy) as exc:
+        parse_policy(GUIDE.replace(*edit, 1), "policy")
+    assert message in str(exc.value)
+
+
+def test_template_with_unknown_variable_is_refused_at_load() -> None:
+    bad = GUIDE.replace("I'm stepping in about this message", "{{ reporter }} reported this", 1)
+    policy = parse_policy(bad, "p.toml")
+    with pytest.raises(InvalidPolicy) as exc:
+        check_policy_texts(policy, "p.toml")
+    assert "p.toml: ladder[0].text" in str(exc.value)
+    assert "'reporter' is undefined" in str(exc.value)
+    assert "available variables: name, admin" in str(exc.value)
+
+
+def test_ladder_must_exist() -> None:
+    text = GUIDE.split("[[ladder]]")[0] + "[texts]\n" + GUIDE.split("[texts]")[1]
+    with pytest.raises(InvalidPolicy, match="ladder: missing; add at least one"):
+        parse_policy(text, "policy")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("24h", timedelta(hours=24)), ("90m", timedelta(minutes=90)), ("1d12h", timedelta(hours=36)),
+    ("2w", timedelta(days=14)), ("45s", timedelta(seconds=45)),
+])
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["24 hours", "h", "", "-1h", "1.5h"])
+def test_malformed_durations(text: str) -> None:
+    with pytest.raises(InvalidInput, match="24h, 90m"):
+        parse_duration(text)
+
+
+def test_humanize_age() -> None:
+    assert humanize_age(timedelta(seconds=10)) == "just now"
+    assert humanize_age(timedelta(days=3, hours=2)) == "3 days ago"
+    assert humanize_age(timedelta(hours=1)) == "1 hour ago"
+
+
+def test_zero_duration_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="is zero: give a positive duration"):
+        parse_duration("0h")
