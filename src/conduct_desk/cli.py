@@ -482,9 +482,10 @@ def serve(
     worker_thread.start()
     started = []
     try:
-        for adapter in a.adapters:
-            adapter.start()
-            started.append(adapter)
+        with friendly_errors():  # e.g. a platform refusing its token: one line, no traceback
+            for adapter in a.adapters:
+                adapter.start()
+                started.append(adapter)
         uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
     finally:
         stop.set()

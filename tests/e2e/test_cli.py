@@ -151,3 +151,15 @@ def test_demo_tells_the_whole_story() -> None:
     assert "Welcome back, sam" in out
     assert "consultation with jo recorded" in out
     assert "the timeline of case 1" in out
+
+
+def test_serve_says_in_one_line_when_slack_cannot_be_reached(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    err = conduct("serve", "--port", "1", code=2, env={
+        "CONDUCT_SLACK_BOT_TOKEN": "xoxb-secret-bot", "CONDUCT_SLACK_APP_TOKEN": "xapp-secret-app",
+        "CONDUCT_SLACK_ADMIN_CHANNEL": "C0ADMINS01",
+        "CONDUCT_SLACK_API_URL": "http://127.0.0.1:9/api/"})  # nothing listens on port 9
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "cannot reach Slack at http://127.0.0.1:9/api/" in errors[0]
+    assert "Traceback" not in err
+    assert "secret" not in err

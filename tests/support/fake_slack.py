@@ -41,6 +41,8 @@ from types import TracebackType
 from typing import Any, Final, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.fake_slack_socket import FakeSocketMode
+
 logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
@@ -400,7 +402,8 @@ class FakeSlack:
 
     ``tokens`` are the bearer tokens the Web API accepts (anything else answers
     ``invalid_auth``; no token at all answers ``not_authed``). Every accepted token acts as the
-    app's bot user ``bot_user_id``. ``scopes`` are the bot scopes granted (default
+    app's bot user ``bot_user_id``. ``app_tokens`` are app-level (``xapp-``) tokens: they serve
+    only ``apps.connections.open``, whose Socket Mode URL leads to :attr:`socket`. ``scopes`` are the bot scopes granted (default
     :data:`DEFAULT_BOT_SCOPES`). ``scim_tokens`` are the tokens the SCIM API accepts (default:
     ``tokens``); ``scim_enabled=False`` simulates a plan without SCIM.
 
@@ -412,6 +415,7 @@ class FakeSlack:
         self,
         *,
         tokens: Iterable[str] = ("xoxb-fake-bot-token",),
+        app_tokens: Iterable[str] = (),
         scopes: Iterable[str] | None = None,
         bot_user_id: str = "UFAKEBOT01",
         bot_name: str = "conduct-desk",
@@ -429,6 +433,8 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._tokens: set[str] = set(tokens)
+        self._app_tokens: set[str] = set(app_tokens)
+        self._socket: FakeSocketMode | None = None
         self._scim_tokens: set[str] | None = None if scim_tokens is None else set(scim_tokens)
         self._scopes: frozenset[str] = DEFAULT_BOT_SCOPES if scopes is None else frozenset(scopes)
         self.bot_user_id = bot_user_id
@@ -474,6 +480,7 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "reactions.add": self._reactions_add,
             "team.info": self._team_info,
+            "apps.connections.open": self._apps_connections_open,
         }
 
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
@@ -502,6 +509,9 @@ class FakeSlack:
         with self._lock:
             server, thread = self._server, self._thread
             self._server, self._thread = None, None
+        if self._socket is not None:
+            self._socket.stop()
+            self._socket = None
         if server is None:
             return
         server.shutdown()
@@ -545,6 +555,14 @@ class FakeSlack:
     def scim_v1_base_url(self) -> str:
         """SCIM 1.1 base for ``slack_sdk.scim.SCIMClient(base_url=...)``."""
         return f"{self.url}scim/v1/"
+
+    @property
+    def socket(self) -> FakeSocketMode:
+        """The Socket Mode endpoint (started on first use)."""
+        with self._lock:
+            if self._socket is None:
+                self._socket = FakeSocketMode(self.app_id).start()
+            return self._socket
 
     # ----------------------------------------------------------------- recorded calls
 
@@ -823,7 +841,10 @@ class FakeSlack:
             token = call.token
             if token is None:
                 return self._ok_false("not_authed")
-            if token not in self._tokens:
+            if (token in self._app_tokens) != (method == "apps.connections.open") \
+                    and token in self._app_tokens | self._tokens:
+                return self._ok_false("not_allowed_token_type")
+            if token not in self._tokens | self._app_tokens:
                 return self._ok_false("invalid_auth")
             failure = self._take_failure(method)
             if failure is not None:
@@ -1400,6 +1421,9 @@ class FakeSlack:
         else:
             message.reactions.append({"name": name, "users": [self.bot_user_id], "count": 1})
         return {}
+
+    def _apps_connections_open(self, params: JsonDict) -> JsonDict:
+        return {"url": self.socket.new_url()}
 
     def _team_info(self, params: JsonDict) -> JsonDict:
         return {

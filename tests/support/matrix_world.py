@@ -8,13 +8,12 @@ moderator, and the management room.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Engine
+from tests.support.polling import wait_for
 from tests.support.synapse import MatrixTestClient, SynapseServer
 
 from conduct_desk.bootstrap import App, bootstrap
@@ -22,20 +21,6 @@ from conduct_desk.config import Settings
 from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.matrix import MatrixAdapter, MatrixSettings, configure
 from conduct_desk.service.clock import FakeClock
-
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    """Bounded polling for the bot's own sync to catch up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

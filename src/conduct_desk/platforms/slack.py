@@ -509,7 +509,16 @@ class SlackAdapter:
         if self.app_token:
             self._socket = SocketModeHandler(self.bolt, self.app_token)
             self._socket.client.socket_mode_request_listeners[:] = [self._socket_handle]
-            self._socket.connect()  # type: ignore[no-untyped-call]
+            try:
+                self._socket.connect()  # type: ignore[no-untyped-call]
+            except SlackApiError as exc:
+                self.stop()
+                raise DeskError(_socket_refusal(exc)) from None
+            except OSError as exc:  # URLError included: Slack could not be reached
+                self.stop()
+                raise DeskError(f"cannot reach Slack at {self.settings.api_url} to open a Socket "
+                                f"Mode connection ({getattr(exc, 'reason', exc)}); check the "
+                                "network, or CONDUCT_SLACK_API_URL if you set it") from None
             logger.info("Slack: connected in Socket Mode")
             return
         adapter = self
@@ -999,6 +1008,22 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
 def form_body(payload: dict[str, Any]) -> bytes:
     """An interactivity body as Slack sends it: ``payload=<json>``, form-encoded."""
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _socket_refusal(exc: SlackApiError) -> str:
+    """Why Slack would not open a Socket Mode connection, and what to do about it."""
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    error = str(data.get("error") or f"HTTP {exc.response.status_code}")
+    fix = {
+        "invalid_auth": "check CONDUCT_SLACK_APP_TOKEN: copy the xapp- token from the app's "
+                        "Basic Information → App-Level Tokens",
+        "not_allowed_token_type": "CONDUCT_SLACK_APP_TOKEN must be the app-level xapp- token "
+                                  "(Basic Information → App-Level Tokens), not the bot's xoxb- token",
+        "missing_scope": "the app-level token lacks connections:write; generate one with that "
+                         "scope under Basic Information → App-Level Tokens",
+    }.get(error, "check the app's Socket Mode settings and CONDUCT_SLACK_APP_TOKEN, or unset it "
+                 "to use HTTP mode")
+    return f"Slack refused a Socket Mode connection ({error}): {fix}"
 
 
 def configure(app: DeskApp, settings: SlackSettings | None = None) -> SlackAdapter | None:
