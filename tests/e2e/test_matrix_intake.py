@@ -87,3 +87,21 @@ def test_a_direct_message_reports(world: World, engine: Engine, clock: FakeClock
     world.cara.client.send_text(dm, "hello?")
     wait_for(lambda: any("send me a link" in t for t in world.cara.texts_from(dm, world.bot.user_id)),
              "the help text")
+
+
+def test_show_sends_reporters_privately_when_the_person_reported_reads_the_room(
+        world: World, engine: Engine, clock: FakeClock, policy: Policy) -> None:
+    world.ana.client.invite(world.management, world.bob.user_id)  # bob helps run the room
+    world.bob.client.join(world.management)
+    app, adapter = world.app(engine, clock, policy)
+    said = world.bob.client.send_text(world.lobby, "an unkind thing from an admin")
+    world.cara.client.report_event(world.lobby, said, "cara: it is not the first time")
+    wait_for(lambda: world.card(1), "the card")
+
+    answer = world.ask("!coc show 1")
+    assert "sent you its details in a private message" in answer
+    room = " ".join(world.bob.texts_from(world.management, world.bot.user_id))
+    assert world.cara.user_id not in room and "not the first time" not in room
+    details = wait_for(lambda: [t for t in world.dm_texts(world.ana) if t.startswith("Case 1 ")],
+                       "the details in ana's direct room")
+    assert world.cara.user_id in details[-1] and "not the first time" in details[-1]

@@ -192,3 +192,24 @@ def _subject() -> object:
 
     return PersonRef("slack", SUBJECT)
 
+
+
+def test_a_card_about_someone_who_reads_the_admin_channel_leaves_out_who_reported(h: Harness) -> None:
+    h.fake.add_member(ADMINS, SUBJECT)  # the person reported is one of the admins
+    case_id = h.report(note="rae here: this keeps happening", harmed=(OTHER,))
+    card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
+    posted = json.dumps(card.blocks) + card.text
+    assert REPORTER not in posted and OTHER not in posted and "rae here" not in posted
+    assert "leaves out who reported" in posted and SAID in posted
+    # an admin who is not involved still sees everything, privately
+    shown = h.command(f"show {case_id}")
+    answer = h.responses[-1][2].decode()
+    assert shown and REPORTER in answer and OTHER in answer and "rae here" in answer
+    assert h.fake.calls_to("conversations.members")
+
+
+def test_when_slack_will_not_list_the_admin_channel_cards_leave_out_who_reported(h: Harness) -> None:
+    h.fake.set_scopes(h.fake.scopes - {"groups:read"})
+    case_id = h.report(harmed=(OTHER,))
+    card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
+    assert REPORTER not in json.dumps(card.blocks) and "leaves out who reported" in json.dumps(card.blocks)

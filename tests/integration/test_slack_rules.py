@@ -221,7 +221,7 @@ def test_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: App) -> 
 def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
     assert manifest_bot_scopes() == {
         "chat:write", "im:write", "im:history", "channels:history", "groups:history",
-        "channels:manage", "groups:write", "reactions:read", "users:read", "commands"}
+        "channels:manage", "groups:write", "groups:read", "reactions:read", "users:read", "commands"}
 
 
 class _SocketClient:

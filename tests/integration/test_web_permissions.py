@@ -134,6 +134,20 @@ def test_the_audit_log_hides_cases_the_viewer_is_in(app: App, clients: dict[str,
     assert "kim" in clients["ana"].get("/audit").text
 
 
+@pytest.mark.parametrize("subject", ["sandbox:jo", "slack:riley", "riley"])
+def test_an_admin_does_not_see_cases_about_themself(app: App, clients: dict[str, TestClient],
+                                                    subject: str) -> None:
+    about_sam = file_case(app)
+    about_them = file_case(app, subject=subject, reporter="kim", hurt=())
+    them = "jo-admin" if subject == "sandbox:jo" else "riley"
+    queue = clients[them].get("/queue").text
+    assert f'href="/cases/{about_sam}"' in queue and f'href="/cases/{about_them}"' not in queue
+    assert f'href="/cases/{about_them}"' in clients["ana"].get("/queue").text
+    page = clients[them].get(f"/people/{subject}").text
+    assert "This is you" in page and f"/cases/{about_them}" not in page
+    assert f"/cases/{about_them}" in clients["ana"].get(f"/people/{subject}").text
+
+
 def test_the_first_start_says_how_to_make_an_admin(app: App) -> None:
     from conduct_desk.web.app import create_app
 

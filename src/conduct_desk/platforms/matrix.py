@@ -985,7 +985,7 @@ class MatrixAdapter:
         assert isinstance(case_id, int)
         detail = self._detail(case_id, admin)
         if isinstance(request, mc.ShowCase):
-            return mc.show_text(detail)
+            return self._show(detail, admin)
         result = self.app.bus.handle(request)
         case = self._detail(case_id, admin).case
         match request:
@@ -1013,6 +1013,26 @@ class MatrixAdapter:
             raise Recused(f"{admin.name} is involved in case {case_id} and must step aside; "
                           "ask another admin")
         return detail
+
+    def _show(self, detail: views.CaseDetail, admin: mc.DeskAdmin) -> str:
+        """``!coc show`` names reporters; when the person the case is about can read the
+        management room, the names go to the asking admin privately instead."""
+        text = mc.show_text(detail)
+        room, subject = self.platform.management_room_id, detail.case.subject
+        try:
+            exposed = subject.platform == mc.PLATFORM and room is not None and \
+                subject.user_id in self.platform.api.joined_members(room)
+        except MatrixFailure:
+            exposed = True  # cannot tell who reads the room: assume the worst
+        if not exposed:
+            return text
+        case_id = detail.case.id
+        effect = self.platform.send_dm(mc.person(admin.user_id), text)
+        if effect.status is EffectStatus.DONE:
+            return (f"Case {case_id} is about someone who can read this room, so I've sent you "
+                    "its details in a private message.")
+        return (f"Case {case_id} is about someone who can read this room, and I could not "
+                f"message you privately ({effect.detail}); open it on the web desk instead.")
 
     def _say(self, text: str, reply_to: str | None = None) -> str | None:
         room = self.platform.management_room_id

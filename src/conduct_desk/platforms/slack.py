@@ -153,6 +153,7 @@ class DeskApp(Protocol):
 
 # -- errors ------------------------------------------------------------------------------------
 
+MEMBERS_TTL = 60.0  # seconds the admin channel's member list is trusted before asking again
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                         "request_timeout", "team_added_to_org"})
 
@@ -426,6 +427,8 @@ class SlackAdapter:
         self._watch_loaded = float("-inf")
         self._watch_lock = threading.Lock()
         self._socket: SocketModeHandler | None = None
+        self._members: tuple[float, frozenset[str] | None] = (0.0, None)
+        self._members_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         for event_type in (events.ReportFiled, events.CaseTaken, events.StepRecorded,
@@ -781,7 +784,8 @@ class SlackAdapter:
         detail = views.case_detail(self.app.uow(), self.app.desk, case_id)
         if detail.case.subject.platform != SLACK or not self.admin_channel:
             return
-        text, blocks = kit.case_card(detail, self.app.desk.policy)
+        text, blocks = kit.case_card(detail, self.app.desk.policy,
+                                     names_hidden=self._reads_admin_channel(detail.case.subject))
         with self.app.uow() as uow:
             ts = uow.cursors.get(card_key(case_id))
         if ts:
@@ -791,6 +795,38 @@ class SlackAdapter:
         with self.app.uow() as uow:
             uow.cursors.set(card_key(case_id), str(posted["ts"]))
             uow.commit()
+
+    def _reads_admin_channel(self, person: PersonRef) -> bool:
+        """True when ``person`` may read the admin channel: on the desk's admin list, a member,
+        or (when Slack will not say who the members are) possibly."""
+        if person.platform != SLACK:
+            return False
+        if person.user_id in self.roles:
+            return True
+        members = self._admin_channel_members()
+        return members is None or person.user_id in members
+
+    def _admin_channel_members(self) -> frozenset[str] | None:
+        with self._members_lock:
+            fetched_at, members = self._members
+            if members is not None and time.monotonic() - fetched_at < MEMBERS_TTL:
+                return members
+            found: set[str] = set()
+            cursor = ""
+            try:
+                while True:
+                    page = self.client.conversations_members(channel=self.admin_channel,
+                                                             limit=200, cursor=cursor or None)
+                    found.update(page.get("members") or [])
+                    cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+                    if not cursor:
+                        break
+            except SlackApiError as exc:
+                logger.warning("cannot list the admin channel's members, so cards leave out "
+                               "reporters' names: %s", slack_effect(exc, "listing members").detail)
+                return None
+            self._members = (time.monotonic(), frozenset(found))
+            return self._members[1]
 
     def _tell(self, body: dict[str, Any], text: str) -> None:
         """A private answer to the admin who pressed a button."""

@@ -62,8 +62,12 @@ def _when(at: datetime) -> str:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
 
 
-def case_card(detail: CaseDetail, policy: Policy) -> tuple[str, list[Block]]:
-    """The admin channel's card for one case: what happened, where it stands, what to do next."""
+def case_card(detail: CaseDetail, policy: Policy, *,
+              names_hidden: bool = False) -> tuple[str, list[Block]]:
+    """The admin channel's card for one case: what happened, where it stands, what to do next.
+
+    ``names_hidden``: the person the case is about can read the channel, so the card leaves
+    out who reported, who was hurt and the reporters' notes (``/coc show`` has them)."""
     case = detail.case
     state = {CaseState.NEW: "new — nobody has taken it yet", CaseState.TAKEN: "taken",
              CaseState.ACTING: "in progress", CaseState.RESOLVED: "resolved"}[case.state]
@@ -91,12 +95,20 @@ def case_card(detail: CaseDetail, policy: Policy) -> tuple[str, list[Block]]:
         name = reporter_label(case, i)
         by = "anonymous" if name == "anonymous" else who(r.reporter) if r.reporter else name
         note = f" — “{clip(r.note, 300)}”" if r.note else ""
+        if names_hidden:
+            by, note = "a report", ""
         reports.append(f"• {by}, {r.filed_at:%Y-%m-%d %H:%M} UTC via {r.source}{note}")
     hurt = [who(p) for p in _named_hurt(case)]
     summary = f"*Reports ({len(case.reports)})*\n" + "\n".join(reports)
-    if hurt:
+    if names_hidden and case.harmed:
+        summary += f"\n*Hurt:* {len(case.harmed)} (names left out here)"
+    elif hurt:
         summary += f"\n*Hurt:* {', '.join(hurt)}"
     blocks.append(_section(summary))
+    if names_hidden:
+        blocks.append(_context(f":lock: {who(case.subject)} can read this channel, so this card "
+                               "leaves out who reported, who was hurt and their notes. "
+                               f"`/coc show {case.id}` shows them to you alone."))
 
     if case.steps:
         steps = [_step_line(case, i) for i in range(len(case.steps))]

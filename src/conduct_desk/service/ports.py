@@ -125,6 +125,9 @@ class CaseFilter:
     subject: PersonRef | None = None
     limit: int = 200
     offset: int = 0
+    # names (``ana``, ``slack:U123``, ``@ana:example.org``) whose own cases are left out: an
+    # admin's queue does not show cases about that admin
+    not_about: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class PersonHistory:
     person: PersonRef
     cases: list[CaseSummary]
     steps: list[PastStep]
+    hidden: bool = False  # the viewer is this person: their cases are for other admins
 
 
 def parse_states(state: str) -> tuple[CaseState, ...]:
@@ -110,11 +111,13 @@ def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None) -> list
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
 
 
-def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int) -> QueuePage:
-    """The ``page``-th ``size`` open cases of the queue, and how many are open in all."""
+def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
+               viewer: tuple[str, ...] = ()) -> QueuePage:
+    """The ``page``-th ``size`` open cases of the queue, and how many are open in all.
+    Cases about the viewer (any of their names) are not theirs to see, so not counted."""
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
-    flt = CaseFilter(states=OPEN_STATES, limit=size, offset=(page - 1) * size)
+    flt = CaseFilter(states=OPEN_STATES, limit=size, offset=(page - 1) * size, not_about=viewer)
     with uow:
         rows = uow.cases.summaries(flt)
         total = uow.cases.count(flt)
@@ -158,7 +161,11 @@ def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: st
     return compose_step(case, rung, admin, desk, duration=duration, suggestion=suggestion)
 
 
-def person_history(uow: UnitOfWork, person: PersonRef) -> PersonHistory:
+def person_history(uow: UnitOfWork, person: PersonRef,
+                   viewer: tuple[str, ...] = ()) -> PersonHistory:
+    """A person's cases and steps; empty, with ``hidden`` set, when the viewer is that person."""
+    if any(person.matches(name) for name in viewer if name):
+        return PersonHistory(person, [], [], hidden=True)
     with uow:
         cases = uow.cases.summaries(CaseFilter(subject=person, limit=1000))
         steps = uow.cases.history(person)

@@ -275,6 +275,13 @@ class SqlCaseRepository:
         if flt.subject is not None:
             query = query.where(t.cases.c.subject_platform == flt.subject.platform,
                                 t.cases.c.subject_id == flt.subject.user_id)
+        names = {n.strip().lower() for n in flt.not_about if n.strip()}
+        if names:  # the SQL form of PersonRef.matches
+            c = t.cases.c
+            user = sa.func.lower(c.subject_id)
+            query = query.where(sa.not_(sa.or_(
+                user.in_(sorted(names | {"@" + n for n in names})),
+                sa.func.lower(c.subject_platform + ":" + c.subject_id).in_(sorted(names)))))
         return query
 
     def summaries(self, flt: CaseFilter) -> list[CaseSummary]:

@@ -19,5 +19,6 @@ PAGE_SIZE = 50  # as many as a person reads before acting; the rest are a link a
 def queue_page(request: Request, web: Web, admin: SignedIn,
                page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
     desk = web.app.desk
-    q = views.queue_page(web.app.uow(), desk.clock.now(), page, PAGE_SIZE)
+    q = views.queue_page(web.app.uow(), desk.clock.now(), page, PAGE_SIZE,
+                         (admin.name, *admin.identities))
     return render(request, "queue.html", {"q": q})
