@@ -159,7 +159,9 @@ def test_the_queue_works_with_the_keyboard_alone(app: App, page: Page) -> None:
     file_case(app, subject="sam", reporter="kim", hurt=())
     file_case(app, subject="max", reporter=None, hurt=(), flagrant=True)
     page.goto("/signin")
-    page.keyboard.type("ana")  # the name field has focus
+    # the name field has focus on arrival (wait for it: keys sent before it lands are lost)
+    expect(page.get_by_label("Name")).to_be_focused()
+    page.keyboard.type("ana")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
