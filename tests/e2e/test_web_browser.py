@@ -23,6 +23,8 @@ from conduct_desk.web.routes import queue
 from conduct_desk.web.security import WebConfig
 
 CHROMIUM = "/usr/bin/chromium"
+# a busy CI machine can take longer than Playwright's 5 s to render a page: wait up to 15 s
+expect.set_options(timeout=15_000)
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
