@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
 
@@ -105,3 +106,30 @@ def test_show_sends_reporters_privately_when_the_person_reported_reads_the_room(
     details = wait_for(lambda: [t for t in world.dm_texts(world.ana) if t.startswith("Case 1 ")],
                        "the details in ana's direct room")
     assert world.cara.user_id in details[-1] and "not the first time" in details[-1]
+
+
+def test_a_bot_stopped_right_after_filing_a_report_does_not_file_it_again(
+        world: World, engine: Engine, clock: FakeClock, policy: Policy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app, adapter = world.app(engine, clock, policy, start=False)
+    world.adapters.append(adapter)  # stopped (its connections closed) with the world
+    said = world.bob.client.send_text(world.lobby, "something unkind")
+    world.cara.client.report_event(world.lobby, said, "")
+    saved = adapter.cursors.set
+
+    def dies_before_saving_the_read_position(name: str, value: str) -> None:
+        if name == "event_reports":
+            raise KeyboardInterrupt("the process is stopped here")
+        saved(name, value)
+
+    monkeypatch.setattr(adapter.cursors, "set", dies_before_saving_the_read_position)
+    with pytest.raises(KeyboardInterrupt):
+        adapter.poll_reports()
+
+    app2, adapter2 = world.app(engine, clock, policy, start=False)  # the next start
+    world.adapters.append(adapter2)
+    adapter2.poll_reports()
+    adapter2.poll_reports()
+    with app2.uow() as uow:
+        assert uow.cases.count(CaseFilter()) == 1
+        assert len(uow.cases.get(1).reports) == 1

@@ -318,16 +318,6 @@ class MatrixApi:
 # -- the platform ------------------------------------------------------------------------------
 
 
-class CursorStore(Protocol):
-    def get(self, name: str) -> str | None: ...
-    def set(self, name: str, value: str) -> None: ...
-
-
-class DeskUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def cursors(self) -> CursorStore: ...
-
-
 class DeskApp(Protocol):
     """What the adapter needs of :class:`conduct_desk.bootstrap.App`."""
 
@@ -335,13 +325,13 @@ class DeskApp(Protocol):
     def desk(self) -> Desk: ...
     @property
     def bus(self) -> MessageBus: ...
-    def uow(self) -> DeskUnitOfWork: ...
+    def uow(self) -> UnitOfWork: ...
 
 
 class Cursors:
     """Small persisted values (read positions, direct rooms, case cards), one transaction each."""
 
-    def __init__(self, uow_factory: Callable[[], DeskUnitOfWork], prefix: str) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], prefix: str) -> None:
         self._uow_factory, self.prefix = uow_factory, prefix
 
     def get(self, name: str) -> str | None:
@@ -899,7 +889,7 @@ class MatrixAdapter:
         except MatrixFailure as exc:
             logger.warning("reading Synapse's reports failed: %s", exc.errcode)
 
-    def _poll(self, kind: str, handle: Callable[[JsonDict], None]) -> None:
+    def _poll(self, kind: str, handle: Callable[[JsonDict, tuple[str, str]], None]) -> None:
         last = int(self.cursors.get(kind) or 0)
         fresh: list[JsonDict] = []
         offset = 0
@@ -913,8 +903,8 @@ class MatrixAdapter:
                 break
             offset = int(page["next_token"])
         for report in sorted(fresh, key=lambda r: int(r["id"])):
-            try:
-                handle(report)
+            try:  # a filed report moves the read position in its own transaction
+                handle(report, (self.cursors.prefix + kind, str(report["id"])))
             except DeskError as exc:
                 logger.info("Synapse %s %s not filed: %s", kind, report["id"], exc)
             self.cursors.set(kind, str(report["id"]))
@@ -922,7 +912,7 @@ class MatrixAdapter:
     def _watched_ids(self) -> set[str]:
         return {self._rid(r) for r in self.config.rooms}
 
-    def _file_event_report(self, report: JsonDict) -> None:
+    def _file_event_report(self, report: JsonDict, mark: tuple[str, str]) -> None:
         room_id, event_id = str(report.get("room_id", "")), str(report.get("event_id", ""))
         sender, reporter = report.get("sender"), report.get("user_id")
         if room_id not in self._watched_ids() or not sender or not reporter:
@@ -932,9 +922,10 @@ class MatrixAdapter:
         self.app.bus.handle(commands.FileReport(
             subject=mc.person(str(sender)), reporter=mc.person(str(reporter)), source=Source.MATRIX,
             channel=room_id, message_id=event_id, message_text=str(body) if body else None,
-            message_link=mc.permalink(room_id, event_id), note=report.get("reason") or None))
+            message_link=mc.permalink(room_id, event_id), note=report.get("reason") or None,
+            mark=mark))
 
-    def _file_user_report(self, report: JsonDict) -> None:
+    def _file_user_report(self, report: JsonDict, mark: tuple[str, str]) -> None:
         target, reporter = report.get("target_user_id"), report.get("user_id")
         if not target or not reporter:
             return
@@ -948,7 +939,7 @@ class MatrixAdapter:
             return
         self.app.bus.handle(commands.FileReport(
             subject=mc.person(str(target)), reporter=mc.person(str(reporter)), source=Source.MATRIX,
-            note=report.get("reason") or None))
+            note=report.get("reason") or None, mark=mark))
 
     # -- the management room -----------------------------------------------------------------
     def _on_management(self, m: _Message) -> None:

@@ -132,23 +132,13 @@ class SlackSettings(BaseSettings):
         return roles
 
 
-class _Cursors(Protocol):
-    def get(self, name: str) -> str | None: ...
-    def set(self, name: str, value: str) -> None: ...
-
-
-class CursorUnitOfWork(UnitOfWork, Protocol):
-    @property
-    def cursors(self) -> _Cursors: ...
-
-
 class DeskApp(Protocol):
     """What the adapter needs from the wired app (``bootstrap.App``)."""
 
     desk: Desk
     bus: MessageBus
 
-    def uow(self) -> CursorUnitOfWork: ...
+    def uow(self) -> UnitOfWork: ...
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ class FileReport(Command):
     harmed: tuple[PersonRef, ...] = ()
     note: str | None = None
     flagrant: bool = False
+    # a cursor (name, value) saved in the same transaction as the report, e.g. a platform's
+    # read position: a crash can then neither lose the report nor file it twice
+    mark: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -123,14 +123,15 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
     )
     for attempt in range(3):
         try:
-            return _file(report, uow, desk, now)
+            return _file(report, uow, desk, now, cmd.mark)
         except Conflict:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime) -> Filed:
+def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
+          mark: tuple[str, str] | None) -> Filed:
     with uow:
         case = None
         if report.channel and report.message_id:
@@ -161,6 +162,8 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime) -> Filed:
                                      Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
         case.events.append(events.ReportFiled(case.id, report_id, opened, case.subject,
                                               report.reporter, case.flagrant, len(case.harmed)))
+        if mark is not None:
+            uow.cursors.set(*mark)
         uow.commit()
         assert report.status_token is not None
         return Filed(case.id, report_id, report.status_token, opened)
