@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 Admin = Annotated[str, typer.Option("--admin", "-a", help="The admin acting (you).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AccountName = Annotated[str, typer.Argument(help="The account's name; see `conduct admin list`.")]
+PasswordFile = Annotated[Path | None, typer.Option(
+    help="Read the password from this file instead of asking.")]
 
 
 @contextmanager
@@ -516,8 +519,7 @@ def admin_add(
     role: Annotated[str, typer.Option(help="observer, moderator or admin")] = "moderator",
     identity: Annotated[list[str] | None, typer.Option(
         help="Their account on a platform, e.g. slack:U123 (repeat); used for recusal.")] = None,
-    password_file: Annotated[Path | None, typer.Option(
-        help="Read the password from this file instead of asking.")] = None,
+    password_file: PasswordFile = None,
 ) -> None:
     """Make a web desk account (the password is stored as an argon2 hash)."""
     from conduct_desk.service import accounts
@@ -531,19 +533,82 @@ def admin_add(
                f"{a.settings.base_url or 'http://127.0.0.1:8000'}/signin")
 
 
+def _change(change: Callable[[Any], object | None], done: str, unchanged: str) -> None:
+    """Make one change to an account or a token; say what happened, or that nothing needed to.
+    ``change`` gets the app and returns None when there was nothing to change."""
+    with friendly_errors():
+        changed = change(_app())
+    typer.echo(done if changed is not None else unchanged)
+
+
 @admin_app.command("list")
-def admin_list() -> None:
-    """The web desk's accounts."""
+def admin_list(as_json: AsJson = False) -> None:
+    """The web desk's accounts (never their password hashes)."""
     from conduct_desk.service import accounts
 
     with friendly_errors():
         a = _app()
         found = accounts.account_list(a.uow())
+    if as_json:
+        _print_json([{"name": acc.name, "role": acc.role, "identities": acc.identities,
+                      "created_at": acc.created_at, "disabled": acc.disabled} for acc in found])
+        return
     if not found:
         typer.echo("no accounts yet; add one with `conduct admin add NAME --role admin`")
     for acc in found:
         ids = f" ({', '.join(acc.identities)})" if acc.identities else ""
-        typer.echo(f"{acc.name:<20} {acc.role}{ids}")
+        state = " disabled" if acc.disabled else ""
+        typer.echo(f"{acc.name:<20} {acc.role}{state}{ids}")
+
+
+@admin_app.command("password")
+def admin_password(name: AccountName, password_file: PasswordFile = None) -> None:
+    """Set a new password for an account; its open sessions end."""
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        a = _app()
+        account = accounts.find_admin(a.uow(), name)  # before asking for the password
+        password = _read_password(password_file)
+        accounts.set_password(a.uow(), a.desk.clock, account.name, password)
+    typer.echo(f"account {account.name}: password changed; its open sessions have ended")
+
+
+@admin_app.command("disable")
+def admin_disable(name: AccountName) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end at their next request."""
+    _set_disabled(name, True)
+
+
+@admin_app.command("enable")
+def admin_enable(name: AccountName) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(name, False)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    from conduct_desk.service import accounts
+
+    name = name.strip()
+    state = "disabled" if disabled else "enabled"
+    then = "it cannot sign in, and its open sessions have ended" if disabled \
+        else "it can sign in again"
+    _change(lambda a: accounts.set_disabled(a.uow(), a.desk.clock, name, disabled),
+            f"account {name} {state}: {then}", f"account {name} was already {state}; nothing changed")
+
+
+@admin_app.command("role")
+def admin_role(
+    name: AccountName,
+    role: Annotated[str, typer.Argument(help="observer, moderator or admin")],
+) -> None:
+    """Change an account's role; it applies from the account's next request."""
+    from conduct_desk.service import accounts
+
+    name, role = name.strip(), role.strip().lower()
+    _change(lambda a: accounts.set_role(a.uow(), a.desk.clock, name, role),
+            f"account {name} is now {role}",
+            f"account {name} already is {role}; nothing changed")
 
 
 @token_app.command("create")
@@ -561,6 +626,38 @@ def token_create(
     typer.echo(raw)
     typer.echo("Keep it safe: it is shown only this once. Send it as "
                "`Authorization: Bearer <token>`.", err=True)
+
+
+@token_app.command("list")
+def token_list(as_json: AsJson = False) -> None:
+    """The API tokens: name, role, when made, whether revoked (never a token or its hash)."""
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        a = _app()
+        found = accounts.token_list(a.uow())
+    if as_json:
+        _print_json([{"name": t.name, "role": t.role, "created_at": t.created_at,
+                      "revoked": t.revoked} for t in found])
+        return
+    if not found:
+        typer.echo("no API tokens yet; make one with `conduct token create --role observer`")
+    for t in found:
+        state = " revoked" if t.revoked else ""
+        typer.echo(f"{t.name:<20} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}{state}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name; see `conduct token list`.")],
+) -> None:
+    """Revoke an API token: the API refuses it (401) from now on."""
+    from conduct_desk.service import accounts
+
+    name = name.strip()
+    _change(lambda a: accounts.revoke_token(a.uow(), a.desk.clock, name),
+            f"token {name} revoked; the API refuses it from now on",
+            f"token {name} was already revoked; nothing changed")
 
 
 @app.command()

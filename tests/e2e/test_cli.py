@@ -9,20 +9,29 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
 
-from conduct_desk.storage.db import head_revision
+import conduct_desk
+from conduct_desk.storage import tables
+from conduct_desk.storage.db import create_engine, head_revision
 
 
 class Conduct:
     def __init__(self, cwd: Path, db_url: str) -> None:
         self.cwd = cwd
-        self.env = {**os.environ, "CONDUCT_DATABASE_URL": db_url}
+        # the processes run the code this test imported, whatever the working directory
+        here = str(Path(conduct_desk.__file__).parents[1])
+        self.env = {**os.environ, "CONDUCT_DATABASE_URL": db_url,
+                    "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
         self.env.pop("CONDUCT_POLICY", None)
+        self.printed: list[str] = []  # everything every call wrote, stdout and stderr
 
     def __call__(self, *args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
         done = subprocess.run([sys.executable, "-m", "conduct_desk", *args], cwd=self.cwd,
                               env={**self.env, **(env or {})}, capture_output=True, text=True,
                               timeout=120)
+        self.printed += [done.stdout, done.stderr]
         assert done.returncode == code, (args, done.stdout, done.stderr)
         return done.stdout if code == 0 else done.stderr
 
@@ -163,3 +172,143 @@ def test_serve_says_in_one_line_when_slack_cannot_be_reached(conduct: Conduct) -
     assert len(errors) == 1 and "cannot reach Slack at http://127.0.0.1:9/api/" in errors[0]
     assert "Traceback" not in err
     assert "secret" not in err
+
+
+# -- web accounts and API tokens ---------------------------------------------------------------
+
+PASSWORD = "a long enough password"
+NEW_PASSWORD = "a brand new password"
+
+
+def _rows(conduct: Conduct) -> tuple[object, ...]:
+    """Every account and token row and the audit log's length, read from the file itself."""
+    engine = create_engine(conduct.env["CONDUCT_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(sa.select(t).order_by(t.c[first])).all()
+                         for t, first in ((tables.admins, "id"), (tables.api_tokens, "id"),
+                                          (tables.audit, "id")))
+    finally:
+        engine.dispose()
+
+
+def _password_hash(conduct: Conduct, name: str) -> str:
+    admins = _rows(conduct)[0]
+    return next(r.password_hash for r in admins if r.name == name)  # type: ignore[attr-defined]
+
+
+def _write(conduct: Conduct, file: str, text: str) -> str:
+    (conduct.cwd / file).write_text(text + "\n")
+    return file
+
+
+def test_accounts_and_tokens_from_the_command_line(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    pw = _write(conduct, "pw", PASSWORD)
+    conduct("admin", "add", "ana", "--role", "admin", "--password-file", pw)
+    conduct("admin", "add", "bo", "--role", "moderator", "--identity", "slack:U1",
+            "--password-file", pw)
+
+    # ana is the only admin: neither disabled nor demoted
+    for args in (("disable", "ana"), ("role", "ana", "moderator")):
+        err = conduct("admin", *args, code=2)
+        assert one_line(err) == ("error: ana is the last active admin; add another admin first "
+                                 "(`conduct admin add NAME --role admin`)")
+    assert conduct("admin", "role", "bo", "ADMIN").strip() == "account bo is now admin"
+    assert "already is admin; nothing changed" in conduct("admin", "role", "bo", "admin")
+    assert "account ana disabled" in conduct("admin", "disable", "ana")
+    assert "already disabled" in conduct("admin", "disable", "ana")
+    # a disabled admin does not count: bo is the last active one now
+    err = conduct("admin", "role", "bo", "observer", code=2)
+    assert one_line(err).startswith("error: bo is the last active admin; add another admin first")
+
+    listed = conduct.json("admin", "list")
+    assert isinstance(listed, list)
+    assert [(a["name"], a["role"], a["identities"], a["disabled"]) for a in listed] == [
+        ("ana", "admin", [], True), ("bo", "admin", ["slack:U1"], False)]
+    assert all(set(a) == {"name", "role", "identities", "created_at", "disabled"} for a in listed)
+    lines = conduct("admin", "list").splitlines()
+    assert lines[0].split() == ["ana", "admin", "disabled"]
+    assert lines[1].split() == ["bo", "admin", "(slack:U1)"]
+
+    assert "account ana enabled" in conduct("admin", "enable", "ana")
+    assert conduct("admin", "role", "bo", "observer").strip() == "account bo is now observer"
+    old_hash = _password_hash(conduct, "bo")
+    new_pw = _write(conduct, "new-pw", NEW_PASSWORD)
+    out = conduct("admin", "password", "bo", "--password-file", new_pw)
+    assert out.strip() == "account bo: password changed; its open sessions have ended"
+    new_hash = _password_hash(conduct, "bo")
+    assert new_hash != old_hash and PasswordHasher().verify(new_hash, NEW_PASSWORD)
+
+    ci = conduct("token", "create", "--role", "observer", "--name", "ci-bot").strip()
+    conduct("token", "create", "--role", "admin", "--name", "deploy")
+    assert conduct("token", "revoke", "ci-bot").strip() == \
+        "token ci-bot revoked; the API refuses it from now on"
+    assert "already revoked; nothing changed" in conduct("token", "revoke", "ci-bot")
+    tokens = conduct.json("token", "list")
+    assert isinstance(tokens, list)
+    assert [(t["name"], t["role"], t["revoked"]) for t in tokens] == [
+        ("ci-bot", "observer", True), ("deploy", "admin", False)]
+    assert all(set(t) == {"name", "role", "created_at", "revoked"} for t in tokens)
+    lines = conduct("token", "list").splitlines()
+    assert lines[0].split()[:3] == ["ci-bot", "observer", "created"] and lines[0].endswith(" revoked")
+    assert not lines[1].endswith("revoked")
+
+    audit = conduct.json("audit")
+    assert isinstance(audit, list)
+    assert [(e["kind"], e["summary"]) for e in audit if e["kind"] not in (
+        "admin.added", "token.created")] == [
+        ("admin.role", "web account bo: role moderator -> admin"),
+        ("admin.disabled", "web account ana disabled"),
+        ("admin.enabled", "web account ana enabled"),
+        ("admin.role", "web account bo: role admin -> observer"),
+        ("admin.password", "web account bo: password changed"),
+        ("token.revoked", "API token ci-bot revoked"),
+    ]
+    # the token was printed once, by create; no password, hash or token anywhere else
+    assert sum(ci in text for text in conduct.printed) == 1
+    everything = "".join(conduct.printed) + str(_rows(conduct)[2])
+    for secret in (PASSWORD, NEW_PASSWORD, new_hash, "$argon2"):
+        assert secret not in everything
+
+
+@pytest.fixture(scope="module")
+def accounts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with one admin (ana) and one API token (ci-bot), made once and copied."""
+    path = tmp_path_factory.mktemp("accounts") / "conduct.db"
+    conduct = Conduct(path.parent, f"sqlite:///{path}")
+    conduct("db", "upgrade")
+    conduct("admin", "add", "ana", "--role", "admin", "--password-file",
+            _write(conduct, "pw", PASSWORD))
+    conduct("token", "create", "--role", "observer", "--name", "ci-bot")
+    engine = create_engine(conduct.env["CONDUCT_DATABASE_URL"])
+    engine.connect().close()
+    engine.dispose()  # the last connection closing folds the WAL into the file we copy
+    return path
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("admin", "disable", "nobody"), "error: no account named nobody; see `conduct admin list`"),
+    (("admin", "enable", "nobody"), "error: no account named nobody; see `conduct admin list`"),
+    (("admin", "role", "nobody", "admin"), "error: no account named nobody; see `conduct admin list`"),
+    (("admin", "password", "nobody", "--password-file", "pw"),
+     "error: no account named nobody; see `conduct admin list`"),
+    (("admin", "disable", "ana"), "error: ana is the last active admin; add another admin first"),
+    (("admin", "role", "ana", "observer"), "error: ana is the last active admin; add another admin"),
+    (("admin", "role", "ana", "boss"), "error: unknown role 'boss': use observer, moderator or admin"),
+    (("admin", "password", "ana", "--password-file", "short"),
+     "error: the password has 5 characters; use at least 10"),
+    (("admin", "password", "ana", "--password-file", "missing"), "error: cannot read missing"),
+    (("token", "revoke", "nope"), "error: no API token named nope; see `conduct token list`"),
+])
+def test_account_mistakes_get_one_line_and_change_nothing(
+        accounts_db: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    db = tmp_path / "conduct.db"
+    db.write_bytes(accounts_db.read_bytes())
+    conduct = Conduct(tmp_path, f"sqlite:///{db}")
+    _write(conduct, "pw", PASSWORD)
+    _write(conduct, "short", "short")
+    before = _rows(conduct)
+    err = conduct(*args, code=2)
+    assert one_line(err).startswith(message)
+    assert _rows(conduct) == before

@@ -9,6 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import Source
@@ -50,11 +51,16 @@ def file_case(app: App, subject: str = "sam", reporter: str | None = "riley",
     return int(filed.case_id)
 
 
-def sign_in(web: FastAPI, name: str) -> TestClient:
-    client = TestClient(web, follow_redirects=False)
+def try_sign_in(client: TestClient, name: str, password: str = PASSWORD) -> Response:
+    """Post the sign-in form as a person would: the CSRF token from the page, then the form."""
     page = client.get("/signin")
-    r = client.post("/signin", data={"csrf": csrf_of(page.text), "name": name,
-                                     "password": PASSWORD, "next": "/queue"})
+    return client.post("/signin", data={"csrf": csrf_of(page.text), "name": name,
+                                        "password": password, "next": "/queue"})
+
+
+def sign_in(web: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(web, follow_redirects=False)
+    r = try_sign_in(client, name, password)
     assert r.status_code == 303, r.text
     return client
 

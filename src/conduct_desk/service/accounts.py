@@ -1,4 +1,4 @@
-"""Admin accounts and API tokens: creating them, and checking a password or a token.
+"""Admin accounts and API tokens: creating and changing them, checking a password or a token.
 
 Passwords are hashed with argon2; tokens are random and only their SHA-256 is stored,
 so neither can be read back from the database.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from conduct_desk.domain.accounts import Account, ApiToken, Role
-from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service.handlers import audit
 from conduct_desk.service.ports import Clock, UnitOfWork
@@ -62,6 +63,82 @@ def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str
     return replace(account, id=admin_id)
 
 
+def find_admin(uow: UnitOfWork, name: str) -> Account:
+    """The account called ``name``, or NotFound; lets the CLI fail before asking for a password."""
+    name = check_name(name)
+    with uow:
+        account = uow.accounts.admin_by_name(name)
+    if account is None:
+        raise _no_account(name)
+    return account
+
+
+def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str) -> Account | None:
+    """Give an account a new password. Sessions carry a tag of the old hash, so they end."""
+    check_password(password)
+    password_hash = _hasher.hash(password)  # slow: before the transaction, not inside it
+    return _change_admin(uow, clock, name, lambda a: replace(a, password_hash=password_hash))
+
+
+def set_disabled(uow: UnitOfWork, clock: Clock, name: str, disabled: bool) -> Account | None:
+    """Disable an account (it cannot sign in; its sessions end at their next request), or
+    enable it again. None when it already was so."""
+    return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled))
+
+
+def set_role(uow: UnitOfWork, clock: Clock, name: str, role: str) -> Account | None:
+    """Change an account's role; it applies from the account's next request. None when the
+    account already has that role."""
+    parsed = Role.parse(role)
+    return _change_admin(uow, clock, name, lambda a: replace(a, role=parsed))
+
+
+def _active_admin(account: Account) -> bool:
+    return account.role is Role.ADMIN and not account.disabled
+
+
+def _no_account(name: str) -> NotFound:
+    return NotFound(f"no account named {name}; see `conduct admin list`")
+
+
+def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
+                  change: Callable[[Account], Account]) -> Account | None:
+    """The one path for changing an account: refuses to leave the desk without an active
+    admin, writes the row, and audits each change. None when nothing changed."""
+    name = check_name(name)
+    now = clock.now()
+    with uow:
+        # every row locked: two changes at once cannot both remove the last two admins
+        everyone = uow.accounts.admins(lock=True)
+        before = next((a for a in everyone if a.name == name), None)
+        if before is None:
+            raise _no_account(name)
+        after = change(before)
+        if after == before:
+            return None
+        if _active_admin(before) and not _active_admin(after) \
+                and not any(_active_admin(a) for a in everyone if a.id != before.id):
+            raise InvalidInput(f"{name} is the last active admin; add another admin first "
+                               "(`conduct admin add NAME --role admin`)")
+        uow.accounts.save_admin(after)
+        for kind, summary in _changes(before, after):
+            audit(uow, now, "cli", kind, summary)
+        uow.commit()
+    return after
+
+
+def _changes(before: Account, after: Account) -> Iterator[tuple[str, str]]:
+    """Audit kind and summary for each change; never the password or its hash."""
+    what = f"web account {after.name}"
+    if after.password_hash != before.password_hash:
+        yield "admin.password", f"{what}: password changed"
+    if after.disabled != before.disabled:
+        state = "disabled" if after.disabled else "enabled"
+        yield f"admin.{state}", f"{what} {state}"
+    if after.role != before.role:
+        yield "admin.role", f"{what}: role {before.role} -> {after.role}"
+
+
 def authenticate(uow: UnitOfWork, name: str, password: str) -> Account | None:
     """The account when the password is right and the account is active, else None."""
     if len(password) > MAX_PASSWORD or len(name) > 200:
@@ -106,6 +183,28 @@ def token_for(uow: UnitOfWork, raw: str) -> ApiToken | None:
     with uow:
         token = uow.accounts.token_by_hash(token_hash(raw))
     return token if token is not None and not token.revoked else None
+
+
+def revoke_token(uow: UnitOfWork, clock: Clock, name: str) -> ApiToken | None:
+    """Revoke a token: the API answers it with 401 from now on. None when it already was."""
+    name = check_name(name, "the token name")
+    now = clock.now()
+    with uow:
+        token = uow.accounts.token_by_name(name)
+        if token is None:
+            raise NotFound(f"no API token named {name}; see `conduct token list`")
+        if token.revoked:
+            return None
+        revoked = replace(token, revoked=True)
+        uow.accounts.save_token(revoked)
+        audit(uow, now, "cli", "token.revoked", f"API token {name} revoked")
+        uow.commit()
+    return revoked
+
+
+def token_list(uow: UnitOfWork) -> list[ApiToken]:
+    with uow:
+        return uow.accounts.tokens()
 
 
 def signing_secret(uow: UnitOfWork) -> str:

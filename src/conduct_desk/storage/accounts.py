@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -12,6 +13,8 @@ from conduct_desk.domain.accounts import Account, ApiToken, Role
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.storage import tables as w
 
+T = TypeVar("T")
+
 
 def _account(r: RowMapping) -> Account:
     return Account(name=r["name"], role=Role(r["role"]), password_hash=r["password_hash"],
@@ -19,9 +22,18 @@ def _account(r: RowMapping) -> Account:
                    disabled=r["disabled"], id=r["id"])
 
 
+def _token(r: RowMapping) -> ApiToken:
+    return ApiToken(name=r["name"], role=Role(r["role"]), token_hash=r["token_hash"],
+                    created_at=r["created_at"], revoked=r["revoked"], id=r["id"])
+
+
 class SqlAccounts:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def _first(self, table: sa.Table, where: Any, build: Callable[[RowMapping], T]) -> T | None:
+        row = self.conn.execute(sa.select(table).where(where)).mappings().first()
+        return build(row) if row is not None else None
 
     def add_admin(self, account: Account) -> int:
         if self.admin_by_name(account.name) is not None:
@@ -32,28 +44,27 @@ class SqlAccounts:
             disabled=account.disabled,
         ).returning(w.admins.c.id)).scalar_one())
 
-    def _one(self, where: Any) -> Account | None:
-        row = self.conn.execute(sa.select(w.admins).where(where)).mappings().first()
-        return _account(row) if row is not None else None
-
     def admin_by_name(self, name: str) -> Account | None:
-        return self._one(w.admins.c.name == name)
+        return self._first(w.admins, w.admins.c.name == name, _account)
 
     def admin_by_id(self, admin_id: int) -> Account | None:
-        return self._one(w.admins.c.id == admin_id)
+        return self._first(w.admins, w.admins.c.id == admin_id, _account)
 
-    def admins(self) -> list[Account]:
-        rows = self.conn.execute(sa.select(w.admins).order_by(w.admins.c.name)).mappings()
-        return [_account(r) for r in rows]
+    def admins(self, *, lock: bool = False) -> list[Account]:
+        """Every account by name; ``lock`` holds their rows until the transaction ends."""
+        query = sa.select(w.admins).order_by(w.admins.c.name)
+        if lock:  # SQLite already writes one transaction at a time and ignores FOR UPDATE
+            query = query.with_for_update()
+        return [_account(r) for r in self.conn.execute(query).mappings()]
 
-    def set_password(self, name: str, password_hash: str) -> None:
-        self.conn.execute(w.admins.update().where(w.admins.c.name == name)
-                          .values(password_hash=password_hash))
+    def save_admin(self, account: Account) -> None:
+        """Write what can change about an account: role, password hash, identities, disabled."""
+        self.conn.execute(w.admins.update().where(w.admins.c.id == account.id).values(
+            role=str(account.role), password_hash=account.password_hash,
+            identities=list(account.identities), disabled=account.disabled))
 
     def add_token(self, token: ApiToken) -> int:
-        exists = self.conn.execute(sa.select(w.api_tokens.c.id)
-                                   .where(w.api_tokens.c.name == token.name)).first()
-        if exists is not None:
+        if self.token_by_name(token.name) is not None:
             raise InvalidInput(f"there is already a token named {token.name}; pick another --name")
         return int(self.conn.execute(w.api_tokens.insert().values(
             name=token.name, role=str(token.role), token_hash=token.token_hash,
@@ -61,12 +72,19 @@ class SqlAccounts:
         ).returning(w.api_tokens.c.id)).scalar_one())
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
-        r = self.conn.execute(sa.select(w.api_tokens)
-                              .where(w.api_tokens.c.token_hash == token_hash)).mappings().first()
-        if r is None:
-            return None
-        return ApiToken(name=r["name"], role=Role(r["role"]), token_hash=r["token_hash"],
-                        created_at=r["created_at"], revoked=r["revoked"], id=r["id"])
+        return self._first(w.api_tokens, w.api_tokens.c.token_hash == token_hash, _token)
+
+    def token_by_name(self, name: str) -> ApiToken | None:
+        return self._first(w.api_tokens, w.api_tokens.c.name == name, _token)
+
+    def tokens(self) -> list[ApiToken]:
+        rows = self.conn.execute(sa.select(w.api_tokens).order_by(w.api_tokens.c.name)).mappings()
+        return [_token(r) for r in rows]
+
+    def save_token(self, token: ApiToken) -> None:
+        """Write what can change about a token: its role and whether it is revoked."""
+        self.conn.execute(w.api_tokens.update().where(w.api_tokens.c.id == token.id).values(
+            role=str(token.role), revoked=token.revoked))
 
     def secret(self, name: str, make: str) -> str:
         """The shared value called ``name``; stores ``make`` when there is none yet."""

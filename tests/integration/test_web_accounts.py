@@ -1,0 +1,124 @@
+"""Account and token changes made from the CLI, as the web desk and the API see them."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from tests.conftest import count_rows
+from tests.support.web import PASSWORD, sign_in, try_sign_in
+
+from conduct_desk.bootstrap import App
+from conduct_desk.domain.accounts import Role
+from conduct_desk.domain.errors import InvalidInput, NotFound
+from conduct_desk.service import accounts
+from conduct_desk.storage import tables
+
+NEW_PASSWORD = "another long password"
+
+
+def _sent_to_sign_in(client: TestClient) -> bool:
+    r = client.get("/queue")
+    return r.status_code == 303 and r.headers["location"].startswith("/signin?why=invalid")
+
+
+def test_a_disabled_account_is_signed_out_and_cannot_sign_in(
+        app: App, web: FastAPI, clients: dict[str, TestClient]) -> None:
+    mo = clients["mo"]
+    assert mo.get("/queue").status_code == 200
+    assert accounts.set_disabled(app.uow(), app.desk.clock, "mo", True) is not None
+    assert _sent_to_sign_in(mo)
+    r = try_sign_in(TestClient(web, follow_redirects=False), "mo")
+    assert r.status_code == 401 and "do not match" in r.text
+    assert clients["ana"].get("/queue").status_code == 200  # nobody else is signed out
+
+    assert accounts.set_disabled(app.uow(), app.desk.clock, "mo", False) is not None
+    assert sign_in(web, "mo").get("/queue").status_code == 200
+
+
+def test_a_new_password_ends_the_old_sessions(app: App, web: FastAPI,
+                                              clients: dict[str, TestClient]) -> None:
+    mo = clients["mo"]
+    accounts.set_password(app.uow(), app.desk.clock, "mo", NEW_PASSWORD)
+    assert _sent_to_sign_in(mo)
+    assert try_sign_in(TestClient(web, follow_redirects=False), "mo", PASSWORD).status_code == 401
+    assert sign_in(web, "mo", NEW_PASSWORD).get("/queue").status_code == 200
+    assert clients["ana"].get("/queue").status_code == 200
+
+
+def test_a_role_change_applies_at_the_next_request(app: App,
+                                                   clients: dict[str, TestClient]) -> None:
+    assert clients["obs"].get("/settings").status_code == 403
+    accounts.set_role(app.uow(), app.desk.clock, "obs", "admin")
+    assert clients["obs"].get("/settings").status_code == 200
+    accounts.set_role(app.uow(), app.desk.clock, "ana", "observer")
+    assert clients["ana"].get("/settings").status_code == 403
+
+
+def test_a_revoked_token_gets_401(app: App, web: FastAPI) -> None:
+    raw = accounts.create_token(app.uow(), app.desk.clock, "ci-bot", "observer")
+    other = accounts.create_token(app.uow(), app.desk.clock, "other", "observer")
+    bot = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    assert bot.get("/api/v1/cases").status_code == 200
+    assert accounts.revoke_token(app.uow(), app.desk.clock, "ci-bot") is not None
+    r = bot.get("/api/v1/cases")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert TestClient(web, headers={"Authorization": f"Bearer {other}"}
+                      ).get("/api/v1/cases").status_code == 200
+    assert accounts.revoke_token(app.uow(), app.desk.clock, "ci-bot") is None  # already
+    assert [(t.name, t.revoked) for t in accounts.token_list(app.uow())] == [
+        ("ci-bot", True), ("other", False)]
+
+
+def _accounts_and_audit(engine: Engine) -> tuple[object, ...]:
+    with engine.connect() as conn:
+        admins = conn.execute(tables.admins.select().order_by(tables.admins.c.id)).all()
+    return (admins, count_rows(engine, tables.audit))
+
+
+def test_the_last_active_admin_stays(app: App, engine: Engine, web: FastAPI) -> None:
+    clock = app.desk.clock
+    accounts.set_disabled(app.uow(), clock, "riley", True)  # "ana" and "jo-admin" remain
+    accounts.set_role(app.uow(), clock, "jo-admin", "moderator")
+    before = _accounts_and_audit(engine)
+    with pytest.raises(InvalidInput, match="ana is the last active admin; add another admin"):
+        accounts.set_disabled(app.uow(), clock, "ana", True)
+    with pytest.raises(InvalidInput, match="ana is the last active admin"):
+        accounts.set_role(app.uow(), clock, "ana", "moderator")
+    with pytest.raises(NotFound, match="no account named nobody; see `conduct admin list`"):
+        accounts.set_role(app.uow(), clock, "nobody", "admin")
+    with pytest.raises(NotFound, match="no API token named nope; see `conduct token list`"):
+        accounts.revoke_token(app.uow(), clock, "nope")
+    assert _accounts_and_audit(engine) == before
+
+    # a disabled admin does not count, but enabling one makes room to demote the other
+    accounts.set_disabled(app.uow(), clock, "riley", False)
+    assert accounts.set_role(app.uow(), clock, "ana", "moderator") is not None
+    roles = {a.name: (a.role, a.disabled) for a in accounts.account_list(app.uow())}
+    assert roles["ana"] == (Role.MODERATOR, False) and roles["riley"] == (Role.ADMIN, False)
+
+
+def test_every_change_is_audited_without_secrets(app: App, engine: Engine, web: FastAPI) -> None:
+    clock = app.desk.clock
+    raw = accounts.create_token(app.uow(), clock, "ci-bot", "observer")
+    accounts.set_password(app.uow(), clock, "mo", NEW_PASSWORD)
+    accounts.set_disabled(app.uow(), clock, "mo", True)
+    assert accounts.set_disabled(app.uow(), clock, "mo", True) is None  # nothing to do, no entry
+    accounts.set_disabled(app.uow(), clock, "mo", False)
+    accounts.set_role(app.uow(), clock, "mo", "admin")
+    accounts.revoke_token(app.uow(), clock, "ci-bot")
+    with app.uow() as uow:
+        entries = uow.audit.entries(actor="cli", limit=100)
+    changes = [(e.kind, e.summary) for e in entries if not e.kind.endswith((".added", ".created"))]
+    assert sorted(changes) == sorted([
+        ("admin.password", "web account mo: password changed"),
+        ("admin.disabled", "web account mo disabled"),
+        ("admin.enabled", "web account mo enabled"),
+        ("admin.role", "web account mo: role moderator -> admin"),
+        ("token.revoked", "API token ci-bot revoked"),
+    ])
+    with engine.connect() as conn:
+        written = str(conn.execute(tables.audit.select()).all())
+    assert NEW_PASSWORD not in written and raw not in written
+    assert accounts.token_hash(raw) not in written and "argon2" not in written
