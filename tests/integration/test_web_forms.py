@@ -183,6 +183,37 @@ def test_sign_in_errors_and_rate_limit(visitor: TestClient) -> None:
     assert r.status_code == 422
 
 
+def test_processes_sharing_the_database_share_the_sign_in_limit(
+        app: App, engine: object, clock: FakeClock, web: object) -> None:
+    from conduct_desk.bootstrap import bootstrap
+    from conduct_desk.config import Settings
+    from conduct_desk.web.app import create_app
+
+    other = bootstrap(Settings(database_url=app.settings.database_url), engine=app.engine,
+                      policy=app.desk.policy, clock=clock)
+    processes = [TestClient(web), TestClient(create_app(other))]  # type: ignore[arg-type]
+    for attempt in range(5):  # the attempts go to one process, then the other
+        client = processes[attempt % 2]
+        csrf = csrf_of(client.get("/signin").text)
+        r = client.post("/signin", data={"csrf": csrf, "name": "Ana", "password": "wrong one!"})
+        assert r.status_code == 401
+    for client in processes:
+        csrf = csrf_of(client.get("/signin").text)
+        r = client.post("/signin", data={"csrf": csrf, "name": "ana",
+                                         "password": "a long enough password"})
+        assert r.status_code == 429
+    # what is kept says neither who tried nor from where, and only for the window
+    with app.engine.connect() as conn:  # type: ignore[attr-defined]
+        kept = [tuple(row) for row in conn.execute(tables.rate_hits.select())]
+    assert len(kept) == 10 and not any("ana" in str(row) or "testclient" in str(row)
+                                       for row in kept)
+    clock.advance(timedelta(minutes=16))
+    csrf = csrf_of(processes[1].get("/signin").text)
+    assert processes[1].post("/signin", data={"csrf": csrf, "name": "ana",
+                                              "password": "nope, wrong"}).status_code == 401
+    assert count_rows(engine, tables.rate_hits) == 2  # type: ignore[arg-type]
+
+
 def test_session_cookie_flags(clients: dict[str, TestClient], visitor: TestClient) -> None:
     csrf = csrf_of(visitor.get("/signin").text)
     r = visitor.post("/signin", data={"csrf": csrf, "name": "mo",

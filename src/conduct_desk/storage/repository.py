@@ -427,6 +427,29 @@ class SqlCursors:
             self.conn.execute(t.cursors.insert().values(name=name, value=value))
 
 
+class SqlRateHits:
+    """Counted attempts for rate limits, shared by every process on the database."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def count(self, scope: str, key_hash: str, since: datetime) -> int:
+        h = t.rate_hits.c
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.rate_hits).where(
+            h.scope == scope, h.key_hash == key_hash, h.at > since)).scalar_one())
+
+    def add(self, scope: str, key_hash: str, at: datetime) -> None:
+        self.conn.execute(t.rate_hits.insert().values(scope=scope, key_hash=key_hash, at=at))
+
+    def clear(self, scope: str, key_hash: str) -> None:
+        h = t.rate_hits.c
+        self.conn.execute(t.rate_hits.delete().where(h.scope == scope, h.key_hash == key_hash))
+
+    def prune(self, scope: str, before: datetime) -> None:
+        h = t.rate_hits.c
+        self.conn.execute(t.rate_hits.delete().where(h.scope == scope, h.at <= before))
+
+
 class SqlNudgeRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -229,3 +229,16 @@ web_secrets = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+# -- rate limits shared by every process on the database (migration 0005) --------------------
+
+# One row per counted attempt (a failed sign-in, a report sent from the form), kept only for
+# the limit's window. The key (a client address, a name) is stored as a SHA-256, never as is.
+rate_hits = sa.Table(
+    "rate_hits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("scope", sa.String(32), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_rate_hits_key", rate_hits.c.scope, rate_hits.c.key_hash, rate_hits.c.at)

@@ -15,6 +15,7 @@ from conduct_desk.storage.repository import (
     SqlCaseRepository,
     SqlCursors,
     SqlNudgeRepository,
+    SqlRateHits,
     SqlTimerRepository,
 )
 
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     cursors: SqlCursors
     accounts: SqlAccounts
     nudges: SqlNudgeRepository
+    rate_hits: SqlRateHits
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
         self.cursors = SqlCursors(self._conn)
         self.accounts = SqlAccounts(self._conn)
         self.nudges = SqlNudgeRepository(self._conn)
+        self.rate_hits = SqlRateHits(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -12,10 +12,10 @@ from conduct_desk.bootstrap import App
 from conduct_desk.domain.accounts import Account, Role
 from conduct_desk.domain.policy import Action
 from conduct_desk.service import accounts
+from conduct_desk.service.limits import RateLimit
 from conduct_desk.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
-    RateLimiter,
     Signer,
     WebConfig,
     password_tag,
@@ -31,15 +31,17 @@ class WebState:
     config: WebConfig
     templates: Jinja2Templates
     secure_cookies: bool
-    signin_by_client: RateLimiter = field(init=False)
-    signin_by_name: RateLimiter = field(init=False)
-    reports_by_client: RateLimiter = field(init=False)
+    signin_by_client: RateLimit = field(init=False)
+    signin_by_name: RateLimit = field(init=False)
+    reports_by_client: RateLimit = field(init=False)
 
     def __post_init__(self) -> None:
-        c = self.config
-        self.signin_by_client = RateLimiter(c.signin_attempts * 4, c.signin_window)
-        self.signin_by_name = RateLimiter(c.signin_attempts, c.signin_window)
-        self.reports_by_client = RateLimiter(c.reports_per_client, c.report_window)
+        c, uow = self.config, self.app.uow
+        self.signin_by_client = RateLimit(uow, "signin-client", c.signin_attempts * 4,
+                                          c.signin_window)
+        self.signin_by_name = RateLimit(uow, "signin-name", c.signin_attempts, c.signin_window)
+        self.reports_by_client = RateLimit(uow, "report-client", c.reports_per_client,
+                                           c.report_window)
 
 
 class SignInRequired(Exception):

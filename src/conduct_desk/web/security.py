@@ -1,4 +1,4 @@
-"""Sessions, CSRF tokens, form timestamps and rate limits for the web desk.
+"""Sessions, CSRF tokens and form timestamps for the web desk (rate limits: service.limits).
 
 Sessions are signed cookies (no server-side store, so several processes can serve the
 same desk); they carry when they were issued, checked against the desk's clock.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -92,33 +90,3 @@ def password_tag(password_hash: str) -> str:
 
 def new_seed() -> str:
     return secrets.token_urlsafe(24)
-
-
-class RateLimiter:
-    """At most ``limit`` hits per key in a sliding ``window`` (per process, in memory)."""
-
-    def __init__(self, limit: int, window: timedelta, max_keys: int = 100_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._hits: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        return hits
-
-    def blocked(self, key: str, now: datetime) -> bool:
-        with self._lock:
-            return len(self._recent(key, now)) >= self.limit
-
-    def hit(self, key: str, now: datetime) -> None:
-        with self._lock:
-            if len(self._hits) >= self.max_keys:  # bounded memory: forget the oldest keys
-                for old in list(self._hits)[: self.max_keys // 10]:
-                    del self._hits[old]
-            self._recent(key, now).append(now)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
