@@ -16,6 +16,7 @@ import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from tests.support.polling import wait_for
 from tests.support.slack_harness import (
     ADMINS,
     REPORTER,
@@ -128,6 +129,20 @@ def test_ratelimited_keeps_the_step_and_the_timer_retries_it(h: Harness) -> None
     step = h.case(case_id).steps[0]
     assert step.status is StepStatus.DONE and step.attempts == 2
     assert h.fake.calls_to("chat.postMessage")[-1].params["thread_ts"] == h.message_ts
+
+
+def test_a_card_slack_refuses_for_a_moment_catches_up_with_the_case(h: Harness) -> None:
+    case_id = h.report()
+    card_ts = h.cursor(f"slack:card:{case_id}")
+    h.fake.fail_next("chat.update", "ratelimited", status=429, headers={"Retry-After": "1"})
+    assert "yours" in h.command(f"take {case_id}")
+
+    def card_says_taken() -> bool:
+        card = next(m for m in h.fake.messages(ADMINS) if m.ts == card_ts)
+        return "Taken by" in json.dumps(card.blocks)
+
+    wait_for(card_says_taken, "the card updated once Slack allowed it", timeout=20)
+    assert [c.params["ts"] for c in h.fake.calls_to("chat.update")] == [card_ts, card_ts]
 
 
 @pytest.mark.parametrize(("method", "error", "words"), [

@@ -143,6 +143,7 @@ class DeskApp(Protocol):
 
 # -- errors ------------------------------------------------------------------------------------
 
+CARD_ATTEMPTS = 5  # a card Slack refuses for a moment is tried this many times in all
 MEMBERS_TTL = 60.0  # seconds the admin channel's member list is trusted before asking again
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                         "request_timeout", "team_added_to_org"})
@@ -419,6 +420,9 @@ class SlackAdapter:
         self._socket: SocketModeHandler | None = None
         self._members: tuple[float, frozenset[str] | None] = (0.0, None)
         self._members_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._retries: list[threading.Timer] = []
+        self._retries_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         for event_type in (events.ReportFiled, events.CaseTaken, events.StepRecorded,
@@ -499,6 +503,7 @@ class SlackAdapter:
 
     def start(self) -> None:
         """Socket Mode in the background when an app token is set; else a small HTTP server."""
+        self._stopping.clear()
         if self.app_token:
             self._socket = SocketModeHandler(self.bolt, self.app_token)
             self._socket.client.socket_mode_request_listeners[:] = [self._socket_handle]
@@ -549,6 +554,11 @@ class SlackAdapter:
         return int(self._server.server_address[1]) if self._server else None
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._retries_lock:
+            retries, self._retries = self._retries, []
+        for retry in retries:
+            retry.cancel()
         if self._socket is not None:
             self._socket.close()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -767,7 +777,24 @@ class SlackAdapter:
     def _on_case_event(self, event: events.Event, uow: UnitOfWork) -> None:
         case_id = getattr(event, "case_id", None)
         if isinstance(case_id, int):
+            self._refresh_card_or_retry(case_id, attempt=1)
+
+    def _refresh_card_or_retry(self, case_id: int, attempt: int) -> None:
+        """Refresh the card; when Slack is rate limiting or down, try again after the time it
+        asks for (a few times), so the admins' card does not stay behind the case."""
+        try:
             self.refresh_card(case_id)
+        except SlackApiError as exc:
+            effect = slack_effect(exc, f"the card of case {case_id}")
+            if not effect.retryable or attempt >= CARD_ATTEMPTS or self._stopping.is_set():
+                logger.warning("the card of case %s was not updated: %s", case_id, effect.detail)
+                return
+            wait = (effect.retry_after or timedelta(seconds=5 * attempt)).total_seconds()
+            retry = threading.Timer(wait, self._refresh_card_or_retry, (case_id, attempt + 1))
+            retry.daemon = True
+            with self._retries_lock:
+                self._retries = [t for t in self._retries if t.is_alive()] + [retry]
+            retry.start()
 
     def refresh_card(self, case_id: int) -> None:
         """Post the case's card in the admin channel, or update it in place."""
