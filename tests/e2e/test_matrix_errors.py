@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
 
 from conduct_desk.domain.model import StepStatus
 from conduct_desk.domain.policy import Policy
+from conduct_desk.platforms.matrix import MatrixFailure
 from conduct_desk.service import commands
 from conduct_desk.service.clock import FakeClock
 
@@ -92,3 +95,25 @@ def test_rate_limit_is_retried_after_the_servers_wait(world: World, engine: Engi
     with app.uow() as uow:
         step = uow.cases.get(1).step(step.id)
     assert step.status is StepStatus.DONE and step.attempts == 2
+
+
+def test_a_card_edit_refused_for_a_moment_catches_up_with_the_case(
+        world: World, engine: Engine, clock: FakeClock, policy: Policy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app, adapter = world.app(engine, clock, policy)
+    said = world.bob.client.send_text(world.lobby, "get lost")
+    world.cara.client.report_event(world.lobby, said, "")
+    wait_for(lambda: world.card(1), "the card")
+    send, refused = adapter.platform.api.send, []
+
+    def limited_once(room_id: str, content: dict[str, Any], *args: Any) -> str:
+        if "m.new_content" in content and not refused:  # the homeserver's rate limit, once
+            refused.append(content)
+            raise MatrixFailure("M_LIMIT_EXCEEDED", "Too Many Requests", 429,
+                                timedelta(milliseconds=300))
+        return send(room_id, content, *args)
+
+    monkeypatch.setattr(adapter.platform.api, "send", limited_once)
+    assert "is yours" in world.ask("!coc take 1")
+    wait_for(lambda: "Taken by ana" in (world.card(1) or ""), "the card to catch up")
+    assert len(refused) == 1

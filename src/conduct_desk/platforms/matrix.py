@@ -50,6 +50,7 @@ from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import matrix_commands as mc
+from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
@@ -603,6 +604,7 @@ class MatrixAdapter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._long_poll: asyncio.Future[Any] | None = None  # the open sync request, if any
         self._stopping = threading.Event()
+        self._later = Later(CARD_ATTEMPTS)
         self.synced = threading.Event()  # set after each completed sync round (tests wait on it)
         self.rounds = 0
         self._dm_rooms: set[str] = set()
@@ -614,6 +616,7 @@ class MatrixAdapter:
         if self._thread is not None:
             return
         self._stopping.clear()
+        self._later.start()
         self._thread = threading.Thread(target=self._run, name="conduct-matrix", daemon=True)
         self._thread.start()
 
@@ -625,6 +628,7 @@ class MatrixAdapter:
         thread is left using the database or the homeserver once this returns.
         """
         self._stopping.set()
+        self._later.stop()
         loop = self._loop
         if loop is not None:
             try:
@@ -1042,10 +1046,22 @@ class MatrixAdapter:
     def _on_case_event(self, event: Event, uow: UnitOfWork) -> None:
         case_id = getattr(event, "case_id", None)
         if isinstance(case_id, int):
+            self._refresh_card_or_retry(case_id, attempt=1)
+
+    def _refresh_card_or_retry(self, case_id: int, attempt: int) -> None:
+        """Refresh the card; when the homeserver is rate limiting or unreachable, try again
+        after the time it asks for (a few times), so the card does not stay behind the case."""
+        try:
             self.refresh_card(case_id)
+        except MatrixFailure as exc:
+            wait = (exc.retry_after or timedelta(seconds=5 * attempt)).total_seconds()
+            retryable = exc.rate_limited or exc.errcode == "M_UNREACHABLE" or (exc.status or 0) >= 500
+            if not (retryable and self._later.again(
+                    attempt, wait, lambda n: self._refresh_card_or_retry(case_id, n))):
+                logger.warning("the card of case %s was not updated: %s", case_id, exc.errcode)
 
     def refresh_card(self, case_id: int) -> None:
-        """Post the case card, or edit it in place."""
+        """Post the case card, or edit it in place (a refusal is raised as MatrixFailure)."""
         if self.platform.management_room_id is None:
             return
         try:
@@ -1056,20 +1072,16 @@ class MatrixAdapter:
             return
         text = mc.card_text(detail)
         card = self.cursors.get(f"card:{case_id}")
-        if card is None:
-            event_id = self._say(text)
-            if event_id:
-                self.cursors.set(f"card:{case_id}", event_id)
-            return
         room = self.platform.management_room_id
-        try:
-            self.platform.api.send(room, {
-                "msgtype": "m.notice", "body": f"* {text}",
-                "m.new_content": {"msgtype": "m.notice", "body": text},
-                "m.relates_to": {"rel_type": "m.replace", "event_id": card},
-            })
-        except MatrixFailure as exc:
-            logger.warning("could not update the card of case %s: %s", case_id, exc.errcode)
+        if card is None:
+            event_id = self.platform.api.send(room, {"msgtype": "m.notice", "body": text})
+            self.cursors.set(f"card:{case_id}", event_id)
+            return
+        self.platform.api.send(room, {
+            "msgtype": "m.notice", "body": f"* {text}",
+            "m.new_content": {"msgtype": "m.notice", "body": text},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": card},
+        })
 
 
 # -- wiring ------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from conduct_desk.domain.model import Case, Source, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import slack_blocks as kit
+from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
@@ -143,7 +144,6 @@ class DeskApp(Protocol):
 
 # -- errors ------------------------------------------------------------------------------------
 
-CARD_ATTEMPTS = 5  # a card Slack refuses for a moment is tried this many times in all
 MEMBERS_TTL = 60.0  # seconds the admin channel's member list is trusted before asking again
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                         "request_timeout", "team_added_to_org"})
@@ -420,9 +420,7 @@ class SlackAdapter:
         self._socket: SocketModeHandler | None = None
         self._members: tuple[float, frozenset[str] | None] = (0.0, None)
         self._members_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._retries: list[threading.Timer] = []
-        self._retries_lock = threading.Lock()
+        self._later = Later(CARD_ATTEMPTS)
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         for event_type in (events.ReportFiled, events.CaseTaken, events.StepRecorded,
@@ -503,7 +501,7 @@ class SlackAdapter:
 
     def start(self) -> None:
         """Socket Mode in the background when an app token is set; else a small HTTP server."""
-        self._stopping.clear()
+        self._later.start()
         if self.app_token:
             self._socket = SocketModeHandler(self.bolt, self.app_token)
             self._socket.client.socket_mode_request_listeners[:] = [self._socket_handle]
@@ -554,11 +552,7 @@ class SlackAdapter:
         return int(self._server.server_address[1]) if self._server else None
 
     def stop(self) -> None:
-        self._stopping.set()
-        with self._retries_lock:
-            retries, self._retries = self._retries, []
-        for retry in retries:
-            retry.cancel()
+        self._later.stop()
         if self._socket is not None:
             self._socket.close()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -786,15 +780,10 @@ class SlackAdapter:
             self.refresh_card(case_id)
         except SlackApiError as exc:
             effect = slack_effect(exc, f"the card of case {case_id}")
-            if not effect.retryable or attempt >= CARD_ATTEMPTS or self._stopping.is_set():
-                logger.warning("the card of case %s was not updated: %s", case_id, effect.detail)
-                return
             wait = (effect.retry_after or timedelta(seconds=5 * attempt)).total_seconds()
-            retry = threading.Timer(wait, self._refresh_card_or_retry, (case_id, attempt + 1))
-            retry.daemon = True
-            with self._retries_lock:
-                self._retries = [t for t in self._retries if t.is_alive()] + [retry]
-            retry.start()
+            if not (effect.retryable and self._later.again(
+                    attempt, wait, lambda n: self._refresh_card_or_retry(case_id, n))):
+                logger.warning("the card of case %s was not updated: %s", case_id, effect.detail)
 
     def refresh_card(self, case_id: int) -> None:
         """Post the case's card in the admin channel, or update it in place."""
