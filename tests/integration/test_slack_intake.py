@@ -187,6 +187,33 @@ def test_no_answer_in_time_opens_a_case_for_the_admins(h: Harness) -> None:
     assert h.cursor(f"slack:card:{case.id}") is not None
 
 
+def _ask_for_a_nudge(h: Harness, reporter: str, note: str | None = None,
+                     harmed: tuple[str, ...] = (), anonymous: bool = False) -> None:
+    view = h.shortcut(reporter)
+    status, answer = h.submit(view, {
+        "route": {"type": "radio_buttons", "selected_option": {"value": "nudge"}},
+        "note": {"type": "plain_text_input", "value": note},
+        "harmed": {"type": "multi_users_select", "selected_users": list(harmed)},
+        "options": {"type": "checkboxes",
+                    "selected_options": [{"value": "anonymous"}] if anonymous else []},
+    }, reporter)
+    assert status == 200 and answer == {}
+
+
+def test_what_the_reporter_gave_with_a_nudge_reaches_the_case_if_one_opens(h: Harness) -> None:
+    _ask_for_a_nudge(h, REPORTER, note="it was aimed at oli", harmed=(OTHER,), anonymous=True)
+    _ask_for_a_nudge(h, OTHER)  # a second member asks too: one private word is enough
+    (word,) = h.dm_texts(SUBJECT)
+    assert "aimed at oli" not in word and REPORTER not in word and OTHER not in word
+    h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+    first, second = h.case(h.latest_case_id()).reports
+    assert first.anonymous and [p.user_id for p in first.harmed] == [OTHER]
+    assert first.note and first.note.startswith("it was aimed at oli") and "private word" in first.note
+    assert not second.anonymous and second.reporter is not None and second.reporter.user_id == OTHER
+    assert all(REPORTER not in text for text in h.admin_posts())  # anonymous stays anonymous
+    assert h.dm_texts(SUBJECT) == [word]
+
+
 def _subject() -> object:
     from conduct_desk.domain.people import PersonRef
 

@@ -45,6 +45,10 @@ class Nudge:
     due_at: datetime
     message_text: str | None = None
     message_link: str | None = None
+    # what the reporter gave besides, kept for the case if one opens
+    note: str | None = None
+    harmed: tuple[PersonRef, ...] = ()
+    anonymous: bool = False
     state: NudgeState = NudgeState.WAITING
     answer: Answer | None = None
     case_id: int | None = None

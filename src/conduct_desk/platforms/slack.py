@@ -733,8 +733,9 @@ class SlackAdapter:
         subject, who = PersonRef(SLACK, author), PersonRef(SLACK, reporter)
         if route == kit.ROUTE_NUDGE and "flagrant" not in chosen:
             try:
-                self.app.bus.handle(commands.Nudge(subject, who, Source.SLACK, channel, ts, text,
-                                                   link))
+                self.app.bus.handle(commands.Nudge(
+                    subject, who, Source.SLACK, channel, ts, text, link, note=note, harmed=harmed,
+                    anonymous="anonymous" in chosen))
             except DeskError as exc:
                 self.platform._dm(reporter, f"The private word could not be sent: {exc}")
                 return

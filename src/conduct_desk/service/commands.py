@@ -127,6 +127,10 @@ class Nudge(Command):
     message_id: str
     message_text: str | None = None
     message_link: str | None = None
+    # kept for the case that opens if no apology or edit comes; never shown to the author
+    note: str | None = None
+    harmed: tuple[PersonRef, ...] = ()
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,22 +40,27 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
     check_text(cmd.message_text, "the message text", MAX_TEXT)
     check_text(cmd.channel, "the channel", MAX_SHORT)
     check_text(cmd.message_id, "the message id", MAX_SHORT)
+    check_text(cmd.note, "the note", MAX_TEXT)
     now = desk.clock.now()
-    due = now + desk.policy.peer_wait
     with uow:
         waiting = uow.nudges.waiting_for(cmd.subject, cmd.channel, cmd.message_id)
-        if waiting:  # already raised: one private word is enough
-            assert waiting[0].id is not None
-            return waiting[0].id
+        # someone already asked: one private word is enough, but this request is kept too,
+        # so this reporter hears the outcome and their report reaches the admins if need be
+        due = waiting[0].due_at if waiting else now + desk.policy.peer_wait
         item = Nudge(subject=cmd.subject, reporter=cmd.reporter, source=cmd.source,
                      channel=cmd.channel, message_id=cmd.message_id, asked_at=now, due_at=due,
-                     message_text=cmd.message_text, message_link=cmd.message_link)
+                     message_text=cmd.message_text, message_link=cmd.message_link,
+                     note=cmd.note or None,
+                     harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject),
+                     anonymous=cmd.anonymous)
         nudge_id = uow.nudges.add(item)
         # for a peer-wait timer, step_id carries the nudge id (there is no case yet)
         uow.timers.schedule(Timer(TimerKind.PEER_WAIT, due, None, nudge_id))
         audit(uow, now, DESK, "nudge.asked", f"private word to {cmd.subject} asked for",
               nudge_id=nudge_id)
         uow.commit()
+    if waiting:
+        return nudge_id
     platform = desk.platform_for(cmd.subject)
     if platform is not None and Capability.DM in platform.capabilities:
         probe = Case(subject=cmd.subject, opened_at=now, channel=cmd.channel)
@@ -108,11 +113,12 @@ def _on_peer_wait(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         uow.nudges.save(item)
         uow.commit()
     waited = humanize_span(item.due_at - item.asked_at)
+    remark = f"A private word went to the author first; no apology or edit came within {waited}."
     filed = file_report(commands.FileReport(
         subject=item.subject, reporter=item.reporter, source=item.source, channel=item.channel,
         message_id=item.message_id, message_text=item.message_text,
-        message_link=item.message_link,
-        note=f"A private word went to the author first; no apology or edit came within {waited}.",
+        message_link=item.message_link, harmed=item.harmed, anonymous=item.anonymous,
+        note=f"{item.note}\n\n({remark})" if item.note else remark,
     ), uow, desk)
     with uow:
         item.case_id = filed.case_id

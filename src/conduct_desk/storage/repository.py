@@ -463,6 +463,7 @@ class SqlNudgeRepository:
             "message_text": n.message_text, "message_link": n.message_link,
             "asked_at": n.asked_at, "due_at": n.due_at, "state": str(n.state),
             "answer": str(n.answer) if n.answer else None, "case_id": n.case_id,
+            "note": n.note, "harmed": [p.key for p in n.harmed], "anonymous": n.anonymous,
         }
 
     @staticmethod
@@ -473,7 +474,9 @@ class SqlNudgeRepository:
             channel=r["channel"], message_id=r["message_id"], asked_at=r["asked_at"],
             due_at=r["due_at"], message_text=r["message_text"], message_link=r["message_link"],
             state=NudgeState(r["state"]), answer=Answer(r["answer"]) if r["answer"] else None,
-            case_id=r["case_id"], id=r["id"],
+            case_id=r["case_id"], note=r["note"],
+            harmed=tuple(PersonRef.parse(k) for k in r["harmed"] or ()), anonymous=r["anonymous"],
+            id=r["id"],
         )
 
     def add(self, nudge: Nudge) -> int:

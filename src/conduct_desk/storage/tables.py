@@ -195,6 +195,10 @@ nudges = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("answer", sa.String(16)),
     sa.Column("case_id", sa.Integer),
+    # the reporter's note, the people hurt and "keep me anonymous" (migration 0006)
+    sa.Column("note", sa.Text),
+    sa.Column("harmed", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 sa.Index("ix_nudges_message", nudges.c.subject_platform, nudges.c.subject_id, nudges.c.channel,
          nudges.c.message_id)
