@@ -19,6 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from tests.support.polling import wait_for
 from tests.support.slack_harness import (
     ADMINS,
+    OTHER,
     REPORTER,
     SECRET,
     SUBJECT,
@@ -86,7 +87,16 @@ def test_a_retried_delivery_is_not_filed_twice(h: Harness) -> None:
     case = h.case(h.latest_case_id())
     assert len(case.reports) == 1
     assert len(h.dm_texts(REPORTER)) == 1
-    assert h.cursor("slack:event:EvRETRY001") == "taken"
+    assert h.cursor("slack:event:EvRETRY001") == h.clock.now().isoformat()
+
+
+def test_event_ids_are_remembered_for_a_day_then_let_go(h: Harness) -> None:
+    assert h.event(_reaction(h), event_id="EvOLD00001") == 200
+    h.clock.advance(timedelta(days=2))
+    other = {**_reaction(h), "user": OTHER}
+    assert h.event(other, event_id="EvNEW00001") == 200
+    assert h.cursor("slack:event:EvOLD00001") is None
+    assert h.cursor("slack:event:EvNEW00001") is not None
 
 
 def test_a_retried_dm_is_not_filed_twice(h: Harness) -> None:

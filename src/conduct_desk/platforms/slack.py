@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -144,6 +144,8 @@ class DeskApp(Protocol):
 
 # -- errors ------------------------------------------------------------------------------------
 
+EVENT_PREFIX = "slack:event:"
+EVENT_MEMORY = timedelta(days=1)  # how long an event id is remembered against redelivery
 MEMBERS_TTL = 60.0  # seconds the admin channel's member list is trusted before asking again
 _RETRYABLE = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                         "request_timeout", "team_added_to_org"})
@@ -421,6 +423,7 @@ class SlackAdapter:
         self._members: tuple[float, frozenset[str] | None] = (0.0, None)
         self._members_lock = threading.Lock()
         self._later = Later(CARD_ATTEMPTS)
+        self._events_pruned_at = datetime.min.replace(tzinfo=UTC)
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         for event_type in (events.ReportFiled, events.CaseTaken, events.StepRecorded,
@@ -625,13 +628,18 @@ class SlackAdapter:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        key = f"slack:event:{event_id}"
+        key = f"{EVENT_PREFIX}{event_id}"
+        now = self.app.desk.clock.now()
         try:
             with self.app.uow() as uow:
                 if uow.cursors.get(key) is not None:
                     logger.info("Slack event %s delivered again; already taken in", event_id)
                     return False
-                uow.cursors.set(key, "taken")
+                uow.cursors.set(key, now.isoformat())  # when it was taken in
+                if now - self._events_pruned_at >= timedelta(hours=1):
+                    # Slack redelivers for minutes, not days: older ids need not be kept
+                    uow.cursors.forget(EVENT_PREFIX, (now - EVENT_MEMORY).isoformat())
+                    self._events_pruned_at = now
                 uow.commit()
         except Exception as exc:  # the same event arriving twice at once: one insert wins
             if type(exc).__name__ != "IntegrityError":

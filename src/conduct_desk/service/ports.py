@@ -228,6 +228,9 @@ class CursorRepository(Protocol):
 
     def get(self, name: str) -> str | None: ...
     def set(self, name: str, value: str) -> None: ...
+    def forget(self, prefix: str, before: str) -> int:
+        """Delete the values named ``prefix…`` that sort before ``before`` (ISO times)."""
+        ...
 
 
 class RateHits(Protocol):

@@ -426,6 +426,11 @@ class SqlCursors:
         if not updated:
             self.conn.execute(t.cursors.insert().values(name=name, value=value))
 
+    def forget(self, prefix: str, before: str) -> int:
+        c = t.cursors.c
+        return int(self.conn.execute(t.cursors.delete().where(
+            c.name.startswith(prefix, autoescape=True), c.value < before)).rowcount)
+
 
 class SqlRateHits:
     """Counted attempts for rate limits, shared by every process on the database."""
