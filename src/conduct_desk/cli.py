@@ -271,6 +271,17 @@ def case_take(case_id: str, admin: Admin) -> None:
          lambda _: f"case {case_id} is yours, {admin}")
 
 
+@case_app.command("hand-over")
+def case_hand_over(
+    case_id: str, admin: Admin,
+    to: Annotated[str, typer.Option("--to", help="The admin who takes the case over.")],
+) -> None:
+    """Give a case to another admin (its holder does this; from the command line, anyone may
+    when the holder is away)."""
+    _act(lambda: commands.HandOver(_case_id(case_id), admin, to, may_reassign=True),
+         lambda _: f"case {case_id} is {to}'s now")
+
+
 @case_app.command("step")
 def case_step(
     case_id: str,

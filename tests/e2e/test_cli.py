@@ -67,7 +67,12 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
 
     cases = conduct.json("case", "list")
     assert isinstance(cases, list) and cases[0]["id"] == 1 and cases[0]["deadline"] == "on time"
-    conduct("case", "take", "1", "--admin", "ana")
+    conduct("case", "take", "1", "--admin", "bo")
+    err = conduct("case", "step", "1", "remind", "--admin", "ana", code=2)
+    assert "taken by bo" in one_line(err) and "hand it over" in err
+    assert "case 1 is ana's now" in conduct("case", "hand-over", "1", "--admin", "bo", "--to", "ana")
+    assert "involved" in one_line(conduct("case", "hand-over", "1", "--admin", "ana", "--to", "jo",
+                                          code=2))
     assert "case 1: step #1 remind: done" in conduct("case", "step", "1", "remind", "--admin", "ana")
     preview = conduct("case", "preview", "1", "suggest", "--admin", "ana", "--suggestion",
                       "talk about code, not people")

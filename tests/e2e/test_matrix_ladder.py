@@ -140,3 +140,19 @@ def test_roles_recusal_and_a_locking_ban(world: World, engine: Engine, clock: Fa
     member = ana.client.call("GET", f"/_matrix/client/v3/rooms/{world.lobby}/state/"
                                     f"m.room.member/{bob.user_id}")
     assert member["membership"] == "ban"
+
+
+def test_a_case_is_handed_over_in_the_management_room(
+        world: World, engine: Engine, clock: FakeClock, policy: Policy) -> None:
+    cara = world.cara.user_id
+    app, adapter = world.app(engine, clock, policy,
+                             admins=f"ana={world.ana.user_id}, cy={cara} moderator")
+    said = world.bob.client.send_text(world.lobby, "an unkind thing")
+    world.cara.client.report_event(world.lobby, said, "")
+    wait_for(lambda: world.card(1), "the card")
+    assert "is yours" in world.ask("!coc take 1")
+    assert "not one of the desk's" in world.ask(f"!coc handover 1 {world.bob.user_id}")
+    # cara reported it, so cy (her admin name) must step aside
+    assert "involved" in world.ask("!coc handover 1 cy")
+    with app.uow() as uow:
+        assert uow.cases.get(1).taken_by == "ana"

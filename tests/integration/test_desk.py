@@ -332,3 +332,24 @@ def test_the_migrations_build_the_schema_the_code_uses(engine: Engine) -> None:
     assert "ix_cases_queue" in indexes
     assert [d for d in drift if not (isinstance(d, tuple) and d[0] in ("add_index", "remove_index")
                                      and d[1].name == "ix_cases_queue")] == []
+
+
+def test_a_case_given_to_an_admin_stops_the_take_reminders(app: App, sandbox: SandboxPlatform,
+                                                          clock: FakeClock) -> None:
+    case_id = file(app, sandbox)
+    app.bus.handle(c.HandOver(case_id, "ana", "bo"))
+    notices = len([call for call in sandbox.calls if call.method == "notify_admins"])
+    clock.advance(timedelta(hours=12))
+    app.bus.handle(c.RunDueTimers("w"))  # the take deadline is gone; the first-step one runs
+    reminders = [call for call in sandbox.calls if call.method == "notify_admins"][notices:]
+    assert reminders and all("no admin has taken it" not in (call.text or "") for call in reminders)
+    d = detail(app, case_id)
+    assert d.case.taken_by == "bo" and d.case.state is CaseState.TAKEN
+    with app.uow() as uow:
+        (entry,) = [e for e in uow.audit.entries(case_id=case_id) if e.kind == "case.handed_over"]
+    assert entry.actor == "ana" and "to bo" in entry.summary
+    with pytest.raises(InvalidInput, match="--to is empty"):
+        app.bus.handle(c.HandOver(case_id, "bo", " "))
+    with pytest.raises(IllegalTransition, match="only they"):
+        app.bus.handle(c.HandOver(case_id, "ana", "cy"))
+    assert detail(app, case_id).case.taken_by == "bo"

@@ -181,6 +181,20 @@ def test_roles(h: Harness) -> None:
     assert "already taken" in h.command(f"take {case_id}", ADMIN)
 
 
+def test_handover(h: Harness) -> None:
+    case_id = h.report()
+    assert "yours" in h.command(f"take {case_id}", MOD)
+    assert "@admin" in h.command(f"handover {case_id}", MOD)
+    assert "not one of the desk's" in h.command(f"handover {case_id} <@{OBSERVER}>", MOD)
+    assert "not one of the desk's" in h.command(f"handover {case_id} <@{STRANGER}>", MOD)
+    assert f"<@{ADMIN}>'s now" in h.command(f"handover {case_id} <@{ADMIN}>", MOD)
+    assert h.case(case_id).taken_by == f"slack:{ADMIN}"
+    assert "only they" in h.command(f"handover {case_id} <@{MOD}>", MOD)  # a moderator
+    assert f"<@{MOD}>'s now" in h.command(f"handover {case_id} <@{MOD}>", ADMIN)
+    card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
+    assert f"Taken by <@{MOD}>" in json.dumps(card.blocks)
+
+
 def test_step_modal_errors_stay_in_the_modal(h: Harness) -> None:
     case_id = h.report()
     # not the recommended step, no reason: the modal says why and nothing is recorded

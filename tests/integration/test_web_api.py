@@ -71,6 +71,23 @@ def test_the_whole_api(app: App, api: dict[str, TestClient]) -> None:
     assert "/api/v1/cases/{case_id}/steps" in schema["paths"]
 
 
+def test_hand_over(app: App, api: dict[str, TestClient]) -> None:
+    file_case(app)  # riley reported it
+    mod, boss = api["mod"], api["boss"]
+    assert mod.post("/api/v1/cases/1/take").json()["taken_by"] == "token:mod"
+    _error(boss.post("/api/v1/cases/1/hand-over", json={"to": "riley"}), 403, "recused")
+    # jo-admin's account is jo on the platform, who was hurt
+    _error(boss.post("/api/v1/cases/1/hand-over", json={"to": "jo-admin"}), 403, "recused")
+    _error(mod.post("/api/v1/cases/1/hand-over", json={"to": ""}), 422)
+    r = boss.post("/api/v1/cases/1/hand-over", json={"to": "slack:U0ADMIN001"})  # mod is away
+    assert r.status_code == 200 and r.json()["taken_by"] == "slack:U0ADMIN001"
+    _error(mod.post("/api/v1/cases/1/hand-over", json={"to": "token:mod"}), 409,
+           "illegal_transition")  # a moderator cannot take it back from its holder
+    _error(api["reader"].post("/api/v1/cases/1/hand-over", json={"to": "ana"}), 403, "forbidden")
+    assert "/api/v1/cases/{case_id}/hand-over" in api["none"].get("/api/v1/openapi.json").json()[
+        "paths"]
+
+
 def test_roles_and_tokens(app: App, engine: object, api: dict[str, TestClient]) -> None:
     file_case(app)  # riley reported it
     _error(api["none"].get("/api/v1/cases"), 401, "unauthorized")

@@ -297,3 +297,28 @@ def test_stats_and_person_pages(app: App, clients: dict[str, TestClient]) -> Non
     person = ana.get("/people/sandbox:sam").text
     assert "Case 1" in person and "remind" in person
     assert ana.get("/stats?days=0").status_code == 422
+
+
+def test_the_holder_hands_a_case_over_and_an_admin_can_reassign(
+        app: App, clients: dict[str, TestClient]) -> None:
+    file_case(app)  # riley reported it, jo was hurt: jo-admin and riley cannot take it over
+    mo, ana = clients["mo"], clients["ana"]
+    page = mo.get("/cases/1").text
+    assert "Give this case to" in page
+    offered = re.findall(r"<option>([^<]+)</option>", page)
+    assert offered == ["ana", "mo"]  # active, may act, not involved (obs only reads)
+    csrf = csrf_of(page)
+    r = mo.post("/cases/1/hand-over", data={"csrf": csrf, "to": "jo-admin"})
+    assert r.status_code == 422 and "cannot take this case over" in r.text
+    assert mo.post("/cases/1/hand-over", data={"csrf": csrf, "to": "mo"}).status_code == 303
+    assert "taken by mo" in mo.get("/cases/1").text
+    # ana (admin role) may take it from mo, who is away; mo can give it back, obs never sees it
+    assert "Hand this case over to" in ana.get("/cases/1").text
+    assert "Hand this case over to" not in clients["obs"].get("/cases/1").text
+    r = ana.post("/cases/1/hand-over", data={"csrf": csrf_of(ana.get("/cases/1").text),
+                                             "to": "ana"})
+    assert r.status_code == 303 and "handed over" in ana.get(r.headers["location"]).text
+    assert "Hand this case over to" not in mo.get("/cases/1").text  # a moderator, not the holder
+    r = mo.post("/cases/1/hand-over", data={"csrf": csrf, "to": "mo"})
+    assert r.status_code == 409 and "only they, or an admin with the admin role" in r.text
+    assert "taken by ana" in mo.get("/cases/1").text

@@ -16,6 +16,7 @@ ADMIN_PAGES = ["/queue", "/cases/1", "/cases/1?step=remind", "/people/sandbox:sa
 PUBLIC_PAGES = ["/", "/report", "/signin", "/static/htmx.min.js", "/static/desk.css"]
 CASE_FORMS = [
     ("/cases/1/take", {}),
+    ("/cases/1/hand-over", {"to": "ana"}),
     ("/cases/1/steps", {"step": "remind"}),
     ("/cases/1/consult", {"person": "sandbox:jo", "summary": "jo agrees"}),
     ("/cases/1/resolve", {"outcome": "apologized"}),

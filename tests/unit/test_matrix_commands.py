@@ -42,6 +42,8 @@ BOT = "@desk:example.org"
     ("!coc resolve 12 no-action it was a quote from a film",
      commands.ResolveCase(12, "ana", "no-action", "it was a quote from a film")),
     ("!coc reopen 12", commands.ReopenCase(12, "ana")),
+    ("!coc handover 12 bo", commands.HandOver(12, "ana", "bo")),
+    ("!coc handover 12 @bo:example.org", commands.HandOver(12, "ana", "@bo:example.org")),
     ("!coc retry 12 3", commands.RetryStep(12, 3)),
     ("!coc done 12 3", commands.MarkManualDone(12, 3, "ana")),
     ("!coc lift 12 3", commands.LiftSuspension(12, 3, "ana")),
@@ -66,6 +68,7 @@ def test_parse_coc(text: str, expected: object) -> None:
     ("!coc consult 12 --not-possible", "say why"),
     ("!coc resolve 12", "which outcome?"),
     ("!coc retry 12", "which step?"),
+    ("!coc handover 12", "to whom?"),
 ])
 def test_parse_coc_errors_say_what_to_type(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

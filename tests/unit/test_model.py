@@ -151,3 +151,26 @@ def test_a_summary_has_the_deadline_of_its_case(taken_by: str | None, first_step
     now = NOW + timedelta(hours=hours)
     assert deadline_of(summary, now) == (case.due_at, case.deadline_state(now))
     assert case.deadline_state(now).value == expected
+
+
+def test_a_case_is_handed_over_by_its_holder_or_by_someone_allowed_to_reassign() -> None:
+    case = make_case()
+    case.hand_over("ana", "bo", NOW, may_reassign=False)  # a new case: given to bo
+    assert case.state is CaseState.TAKEN and case.taken_by == "bo"
+    with pytest.raises(IllegalTransition, match="only they, or an admin with the admin role"):
+        case.hand_over("ana", "cy", NOW, may_reassign=False)
+    case.hand_over("bo", "cy", NOW, may_reassign=False)  # the holder passes it on
+    case.hand_over("ana", "dee", NOW, may_reassign=True)  # cy is away; an admin reassigns
+    assert case.taken_by == "dee" and [e.admin for e in case.events] == ["bo", "cy", "dee"]
+    with pytest.raises(IllegalTransition, match="already dee's"):
+        case.hand_over("dee", "dee", NOW, may_reassign=False)
+    with pytest.raises(Recused, match="jo is involved in case 12 and cannot take it over"):
+        case.hand_over("dee", "jo", NOW, may_reassign=False)  # jo was hurt
+    with pytest.raises(Recused):
+        case.hand_over("sam", "ana", NOW, may_reassign=True)  # the subject cannot reassign it
+    with pytest.raises(Recused, match="ria is involved"):  # ria's platform account reported it
+        case.hand_over("dee", "ria", NOW, may_reassign=False, to_aliases=("sandbox:riley",))
+    case.record_step(step("remind", Action.REMIND, actor="dee"), ban_needs_consultation=True)
+    case.resolve("dee", Outcome.STEPS_TAKEN, NOW, None)
+    with pytest.raises(IllegalTransition, match="reopen it first"):
+        case.hand_over("dee", "ana", NOW, may_reassign=True)

@@ -34,6 +34,11 @@ class Role(StrEnum):
     def may_act(self) -> bool:
         return self.includes(Role.MODERATOR)
 
+    @property
+    def may_reassign(self) -> bool:
+        """Hand over a case someone else holds (when they are away): admins only."""
+        return self.includes(Role.ADMIN)
+
     def may_take(self, action: Action) -> bool:
         """The one rule for every entry point: moderators act up to a suspension; a ban needs
         an admin."""

@@ -248,7 +248,8 @@ class Case:
             )
         if self.taken_by is not None and self.taken_by != admin:
             raise IllegalTransition(
-                f"case {self.id} is already taken by {self.taken_by}; ask them to hand it over"
+                f"case {self.id} is already taken by {self.taken_by}; ask them to hand it over "
+                "to you (or an admin with the admin role can)"
             )
         if self.taken_by == admin:
             raise IllegalTransition(f"case {self.id} is already yours; take a step next")
@@ -256,6 +257,32 @@ class Case:
         if self.state is CaseState.NEW:
             self.state = CaseState.TAKEN
         self.events.append(events.CaseTaken(self._id, admin))
+
+    def hand_over(self, by: str, to: str, now: datetime, *, may_reassign: bool,
+                  to_aliases: tuple[str, ...] = ()) -> None:
+        """Give the case to another admin: its holder may, and so may an admin allowed to
+        reassign cases (when the holder is away). The new holder must not be involved, by
+        name or by any of ``to_aliases`` (their accounts on the platforms)."""
+        self.check_not_recused(by)
+        if self.state is CaseState.RESOLVED:
+            raise IllegalTransition(
+                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`"
+            )
+        if self.taken_by == to:
+            raise IllegalTransition(f"case {self.id} is already {to}'s")
+        if self.taken_by is not None and self.taken_by != by and not may_reassign:
+            raise IllegalTransition(
+                f"case {self.id} is {self.taken_by}'s; only they, or an admin with the admin "
+                "role, can hand it over"
+            )
+        for name in (to, *to_aliases):
+            if self.involves(name):
+                raise Recused(f"{to} is involved in case {self.id} and cannot take it over; "
+                              "choose another admin")
+        self.taken_by, self.taken_at = to, now
+        if self.state is CaseState.NEW:
+            self.state = CaseState.TAKEN
+        self.events.append(events.CaseTaken(self._id, to))
 
     def record_step(self, step: Step, *, ban_needs_consultation: bool) -> None:
         """Add a decided step. Taking a step on a new case takes it first (no waiting)."""
@@ -266,7 +293,8 @@ class Case:
             )
         if self.taken_by is not None and self.taken_by != step.actor:
             raise IllegalTransition(
-                f"case {self.id} is taken by {self.taken_by}; only they act on it unless they hand it over"
+                f"case {self.id} is taken by {self.taken_by}; only they act on it, unless they "
+                "hand it over to you (or an admin with the admin role does)"
             )
         if step.action is Action.BAN and ban_needs_consultation and not self.consultations:
             raise ConsultationNeeded(

@@ -25,7 +25,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -981,11 +981,17 @@ class MatrixAdapter:
         detail = self._detail(case_id, admin)
         if isinstance(request, mc.ShowCase):
             return self._show(detail, admin)
+        if isinstance(request, commands.HandOver):
+            to = self._desk_admin(request.to)
+            request = replace(request, to=to.name, to_aliases=(to.user_id,),
+                              may_reassign=admin.role.may_reassign)
         result = self.app.bus.handle(request)
         case = self._detail(case_id, admin).case
         match request:
             case commands.TakeCase():
                 return f"Case {case_id} is yours, {admin.name}."
+            case commands.HandOver():
+                return f"Case {case_id} is {request.to}'s now."
             case commands.TakeStep():
                 return mc.step_result_text(case, case.step(int(result)))
             case commands.RetryStep() | commands.MarkManualDone():
@@ -1008,6 +1014,15 @@ class MatrixAdapter:
             raise Recused(f"{admin.name} is involved in case {case_id} and must step aside; "
                           "ask another admin")
         return detail
+
+    def _desk_admin(self, who: str) -> mc.DeskAdmin:
+        """An admin on CONDUCT_MATRIX_ADMINS, by Matrix id or by name, who may act."""
+        found = self.config.admins.get(who) or next(
+            (a for a in self.config.admins.values() if a.name.lower() == who.lower()), None)
+        if found is None or not found.role.may_act:
+            raise InvalidInput(f"{who} is not one of the desk's moderators or admins "
+                               "(CONDUCT_MATRIX_ADMINS); choose someone who is")
+        return found
 
     def _show(self, detail: views.CaseDetail, admin: mc.DeskAdmin) -> str:
         """``!coc show`` names reporters; when the person the case is about can read the

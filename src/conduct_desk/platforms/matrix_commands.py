@@ -119,6 +119,7 @@ HELP = """Conduct Desk commands (case numbers as on the cards):
 !coc list — open cases, most urgent first
 !coc show 12 — one case: reports, steps, what the desk recommends
 !coc take 12 — take a case
+!coc handover 12 bo — give it to another admin (a name or Matrix id from the admin list)
 !coc step 12 warn [--duration 24h] [--reason why] [--suggestion text] [--text own words]
 !coc consult 12 @someone:server what they said — before a ban
 !coc consult 12 --not-possible why not
@@ -169,6 +170,7 @@ def parse_coc(text: str, admin: str) -> Request | None:
         return ListCases()
     usage = {
         "show": "!coc show 12", "take": "!coc take 12", "reopen": "!coc reopen 12",
+        "handover": "!coc handover 12 bo",
         "step": "!coc step 12 warn [--duration 24h] [--reason why]",
         "consult": "!coc consult 12 @someone:server what they said",
         "resolve": "!coc resolve 12 steps-taken [reason]",
@@ -184,6 +186,10 @@ def parse_coc(text: str, admin: str) -> Request | None:
         return ShowCase(case_id)
     if verb == "take":
         return commands.TakeCase(case_id, admin)
+    if verb == "handover":  # the bot turns the name or Matrix id into the admin's desk name
+        if not rest:
+            raise InvalidInput(f"to whom? usage: {usage[verb]}")
+        return commands.HandOver(case_id, admin, rest[0])
     if verb == "reopen":
         return commands.ReopenCase(case_id, admin)
     if verb in ("retry", "done", "lift"):

@@ -1008,6 +1008,17 @@ class SlackAdapter:
         if verb == "take":
             bus.handle(commands.TakeCase(case_id, admin))
             return f"Case {case_id} is yours."
+        if verb in ("handover", "hand-over"):
+            mention = _MENTION.fullmatch(rest[0]) if rest else None
+            if mention is None:
+                raise InvalidInput(f"say who takes it over: `/coc handover {case_id} @admin`")
+            to = mention.group(1)
+            if not (to in self.roles and self.roles[to].may_act):
+                raise InvalidInput(f"<@{to}> is not one of the desk's moderators or admins "
+                                   "(CONDUCT_SLACK_ADMINS); choose someone who is")
+            bus.handle(commands.HandOver(case_id, admin, f"{SLACK}:{to}",
+                                         may_reassign=self.roles[user].may_reassign))
+            return f"Case {case_id} is <@{to}>'s now."
         if verb == "consult":
             if len(rest) < 2:
                 raise InvalidInput("`/coc consult 12 @person what they said` or "

@@ -266,7 +266,7 @@ HELP = """*Conduct Desk* — `/coc` commands
 • `/coc report @person what happened` — tell the admins (no reason or proof needed)
 Admins and moderators:
 • `/coc show 12` — the case card
-• `/coc take 12` — take case 12
+• `/coc take 12` — take case 12 · `/coc handover 12 @admin` — give it to another admin
 • `/coc step 12 warn` — open the exact text of a step, to edit and send
 • `/coc consult 12 @person what they said` (or `/coc consult 12 none why not possible`)
 • `/coc resolve 12 OUTCOME reason` — outcomes: apologized, steps-taken, no-action, duplicate

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from conduct_desk.domain.accounts import Account, ApiToken, Role
 from conduct_desk.domain.errors import InvalidInput, NotFound
+from conduct_desk.domain.model import Case
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service.handlers import audit
 from conduct_desk.service.ports import Clock, UnitOfWork
@@ -218,6 +219,18 @@ def signing_secret(uow: UnitOfWork) -> str:
 def account_by_id(uow: UnitOfWork, admin_id: int) -> Account | None:
     with uow:
         return uow.accounts.admin_by_id(admin_id)
+
+
+def takers(uow: UnitOfWork, case: Case | int) -> list[str]:
+    """The web accounts a case (or case id) can be handed over to: active, allowed to act,
+    not involved in it (by name or platform identity), and not its holder already."""
+    with uow:
+        everyone = uow.accounts.admins()
+        if isinstance(case, int):
+            case = uow.cases.get(case)
+    return [a.name for a in everyone
+            if not a.disabled and a.role.may_act and a.name != case.taken_by
+            and not any(case.involves(n) for n in (a.name, *a.identities))]
 
 
 def account_list(uow: UnitOfWork) -> list[Account]:

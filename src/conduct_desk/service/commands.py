@@ -37,6 +37,18 @@ class TakeCase(Command):
 
 
 @dataclass(frozen=True)
+class HandOver(Command):
+    """Give a case to another admin. ``may_reassign``: the acting admin may take a case from
+    its holder (the admin role); otherwise only the holder hands it over."""
+
+    case_id: int
+    admin: str
+    to: str
+    may_reassign: bool = False
+    to_aliases: tuple[str, ...] = ()  # the new holder's platform accounts, for recusal
+
+
+@dataclass(frozen=True)
 class TakeStep(Command):
     case_id: int
     rung: str

@@ -227,6 +227,26 @@ def take_case(cmd: commands.TakeCase, uow: UnitOfWork, desk: Desk) -> None:
         uow.commit()
 
 
+def hand_over(cmd: commands.HandOver, uow: UnitOfWork, desk: Desk) -> None:
+    _admin_name(cmd.admin)
+    if not cmd.to.strip():
+        raise InvalidInput("--to is empty: name the admin who takes the case over")
+    check_text(cmd.to, "the name of the admin taking over", 200)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        holder = case.taken_by
+        account = uow.accounts.admin_by_name(cmd.to)  # a web account: its identities count too
+        aliases = cmd.to_aliases + (account.identities if account else ())
+        case.hand_over(cmd.admin, cmd.to, now, may_reassign=cmd.may_reassign, to_aliases=aliases)
+        uow.cases.save(case)
+        uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION))
+        was = f" (it was {holder}'s)" if holder not in (None, cmd.admin) else ""
+        audit(uow, now, cmd.admin, "case.handed_over",
+              f"{cmd.admin} handed the case to {cmd.to}{was}", cmd.case_id)
+        uow.commit()
+
+
 def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
                  duration: str | None = None, text: str | None = None,
                  suggestion: str | None = None) -> Composed:
@@ -807,6 +827,7 @@ def _tell_admins(desk: Desk, case: Case, text: str) -> None:
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.FileReport: file_report,
     commands.TakeCase: take_case,
+    commands.HandOver: hand_over,
     commands.TakeStep: take_step,
     commands.Consult: consult,
     commands.ResolveCase: resolve_case,

@@ -71,6 +71,11 @@ class StepIn(Input):
     suggestion: str | None = Field(None, max_length=MAX_SHORT)
 
 
+class HandOverIn(Input):
+    to: str = Field(min_length=1, max_length=200, description="the admin who takes the case over",
+                    examples=["ana", "slack:U0123ADMIN"])
+
+
 class ConsultIn(Input):
     summary: str = Field(min_length=1, max_length=MAX_TEXT)
     person: Person | None = None
@@ -147,6 +152,16 @@ def preview(case_id: int, web: Web, caller: ApiActor,
 def take(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.TakeCase(case_id, caller.name))
+    return _json(_case(web, caller, case_id))
+
+
+@router.post("/cases/{case_id}/hand-over")
+def hand_over(case_id: int, body: HandOverIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Give the case to another admin: its holder may; a token with the admin role may also
+    take a case from a holder who is away."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.HandOver(case_id, caller.name, body.to.strip(),
+                                         may_reassign=caller.role.may_reassign))
     return _json(_case(web, caller, case_id))
 
 

@@ -12,7 +12,7 @@ from conduct_desk.domain.durations import format_duration
 from conduct_desk.domain.errors import DeskError, InvalidInput
 from conduct_desk.domain.model import Outcome
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.service import commands, views
+from conduct_desk.service import accounts, commands, views
 from conduct_desk.web.deps import (
     Acting,
     Csrf,
@@ -29,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 LONG = 100_000  # hard cap on a field; the desk's own limits give the friendly message
 DONE = {
     "taken": "The case is yours now.",
+    "handed-over": "The case is handed over.",
     "step": "The step is recorded; its status is below.",
     "consulted": "The consultation is recorded.",
     "resolved": "The case is resolved; the reporters are told how it ended.",
@@ -80,6 +81,8 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
                                        for i in range(len(case.reports))],
         "hurt": [p for p in case.harmed if not views._only_anonymous(case, p)],
         "policy": desk.policy,
+        "takers": accounts.takers(web.app.uow(), case) if case.is_open and admin.role.may_act
+        and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
     }, status)
 
 
@@ -128,6 +131,19 @@ def _act(request: Request, web: WebState, admin: Account, case_id: int, command:
 @router.post("/cases/{case_id}/take")
 def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
     return _act(request, web, admin, case_id, commands.TakeCase(case_id, admin.name), "taken")
+
+
+@router.post("/cases/{case_id}/hand-over")
+def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+              to: Annotated[str, Form(max_length=200)] = "") -> Response:
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    if to not in accounts.takers(web.app.uow(), case_id):
+        return case_page(request, web, admin, case_id, status=422, error=(
+            f"{to or 'Nobody'} cannot take this case over: choose an admin from the list "
+            "(active, allowed to act, and not involved in the case)"))
+    return _act(request, web, admin, case_id,
+                commands.HandOver(case_id, admin.name, to, may_reassign=admin.role.may_reassign),
+                "handed-over")
 
 
 @router.post("/cases/{case_id}/steps")
