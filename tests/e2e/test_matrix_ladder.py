@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -113,8 +114,8 @@ def test_roles_recusal_and_a_locking_ban(world: World, engine: Engine, clock: Fa
     for member in (sam, cara, bob):  # bob only to show that he cannot use !coc
         ana.client.invite(world.management, member.user_id)
         member.client.join(world.management)
-    app, adapter = world.app(
-        engine, clock, policy, ban_mode="lock",
+    app, adapter = world.app(  # the policy says a ban locks the account
+        engine, clock, replace(policy, ban_account="lock"),
         admins=f"ana={ana.user_id}, sam={sam.user_id} moderator, cy={cara.user_id}")
     said = bob.client.send_text(world.lobby, "a threat")
     cara.client.report_event(world.lobby, said, "")

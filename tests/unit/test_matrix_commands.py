@@ -129,6 +129,12 @@ def test_settings_files_and_secrets(tmp_path: Path) -> None:
     assert (config.homeserver, config.access_token, config.admin_token) == (
         "https://hs.example.org", "syt_tok_value_1", "syt_adm_value_2")
     assert config.rooms == ("!a:x.org", "#b:x.org") and config.ban_mode is BanMode.LOCK
+    # without the variable the policy's [ban] account decides; with it, the variable does
+    assert MatrixConfig.from_settings(settings.model_copy(update={"ban_mode": None}),
+                                      "lock").ban_mode is BanMode.LOCK
+    assert MatrixConfig.from_settings(settings.model_copy(update={"ban_mode": None})
+                                      ).ban_mode is BanMode.DEACTIVATE
+    assert MatrixConfig.from_settings(settings, "deactivate").ban_mode is BanMode.LOCK
     assert "value_" not in repr(config) and "value_" not in repr(settings)
 
 

@@ -39,6 +39,7 @@ def test_covenant_preset_has_four_steps() -> None:
     (('take_within = "2h"', 'take_within = "two hours"'), "deadlines.take_within: malformed"),
     (('attempts = 5', 'attempts = "five"'), "retry.attempts: must be a whole number from 1 to 50"),
     (('needs_consultation = true', 'needs_consultation = "yes"'), "ban.needs_consultation: must be true or false"),
+    (('account = "deactivate"', 'account = "delete"'), "ban.account: must be one of 'deactivate', 'lock'"),
     (('code_of_conduct_url = "https://', 'code_of_conduct_url = "ftp://'), "code_of_conduct_url: 'ftp://"),
     (('name = "suggest"', 'name = "remind"'), "ladder[1].name: 'remind' is used twice"),
     (("[deadlines]", "[deadlines"), "not valid TOML"),

@@ -98,6 +98,9 @@ class Retry:
     backoff: timedelta
 
 
+BAN_ACCOUNT = ("deactivate", "lock")
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
@@ -112,6 +115,9 @@ class Policy:
     on_duty: tuple[str, ...]
     backup: tuple[str, ...]
     texts: dict[str, str]
+    # what a ban does to the account where the platform has a choice: "deactivate" closes it
+    # for good, "lock" keeps it (an admin can unlock it)
+    ban_account: str = "deactivate"
 
     def rung(self, name: str) -> Rung:
         for r in self.ladder:
@@ -149,7 +155,7 @@ _RUNG = {"name", "action", "text", "label", "duration", "confirm"}
 _SECTIONS = {
     "deadlines": {"take_within", "first_step_within", "escalate_after"},
     "admins": {"on_duty", "backup"},
-    "ban": {"needs_consultation"},
+    "ban": {"needs_consultation", "account"},
     "retry": {"attempts", "backoff"},
     "peer": {"wait"},
     "texts": set(TEXT_KEYS),
@@ -219,6 +225,10 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     needs = ban.get("needs_consultation", True)
     if not isinstance(needs, bool):
         raise r.fail("ban.needs_consultation", f"must be true or false, found {needs!r}")
+    ban_account = ban.get("account", "deactivate")
+    if ban_account not in BAN_ACCOUNT:
+        raise r.fail("ban.account", f"must be one of {', '.join(repr(a) for a in BAN_ACCOUNT)}, "
+                                    f"found {ban_account!r}")
     attempts = retry.get("attempts", 5)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 50:
         raise r.fail("retry.attempts", f"must be a whole number from 1 to 50, found {attempts!r}")
@@ -290,7 +300,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             first_step_within=r.span(deadlines, "first_step_within", "deadlines.", "6h"),
             escalate_after=r.span(deadlines, "escalate_after", "deadlines.", "1h"),
         ),
-        ban_needs_consultation=needs,
+        ban_needs_consultation=needs, ban_account=ban_account,
         retry=Retry(attempts=attempts, backoff=r.span(retry, "backoff", "retry.", "1m")),
         peer_wait=r.span(peer, "wait", "peer.", "24h"),
         on_duty=r.names(admins, "on_duty", "admins."),

@@ -102,7 +102,7 @@ class MatrixSettings(BaseSettings):
     rooms: str = ""  # comma list of the rooms the desk looks after
     report_emoji: str = "🚩"
     nudge_emoji: str = "🕊️"
-    ban_mode: BanMode = BanMode.DEACTIVATE
+    ban_mode: BanMode | None = None  # set: overrides the policy's [ban] account
     admins: str = ""  # see matrix_commands.parse_admins
     poll_seconds: float = 5.0  # long-poll and report-poll interval
     request_timeout: float = 30.0
@@ -131,7 +131,9 @@ class MatrixConfig:
     request_timeout: float
 
     @classmethod
-    def from_settings(cls, s: MatrixSettings) -> MatrixConfig:
+    def from_settings(cls, s: MatrixSettings, policy_ban: str = "deactivate") -> MatrixConfig:
+        """Checked settings; ``policy_ban`` is the policy's ``[ban] account``, used unless
+        CONDUCT_MATRIX_BAN_MODE overrides it."""
         missing = [f"CONDUCT_MATRIX_{n.upper()}" for n in ("homeserver", "user_id")
                    if not getattr(s, n)]
         token = _secret(s.access_token, s.access_token_file, "ACCESS_TOKEN")
@@ -149,7 +151,8 @@ class MatrixConfig:
             password=password, admin_token=_secret(s.admin_token, s.admin_token_file, "ADMIN_TOKEN"),
             management_room=s.management_room or None,
             rooms=tuple(r.strip() for r in s.rooms.split(",") if r.strip()),
-            report_emoji=s.report_emoji, nudge_emoji=s.nudge_emoji, ban_mode=s.ban_mode,
+            report_emoji=s.report_emoji, nudge_emoji=s.nudge_emoji,
+            ban_mode=s.ban_mode or BanMode(policy_ban),
             admins=mc.parse_admins(s.admins), poll_seconds=s.poll_seconds,
             request_timeout=s.request_timeout,
         )
@@ -1110,7 +1113,7 @@ def configure(app: DeskApp, settings: MatrixSettings | None = None) -> MatrixAda
     if nio is None:
         raise DeskError("CONDUCT_MATRIX_* is set but matrix-nio is not installed; install the "
                         "matrix extra: pip install 'conduct-desk[matrix]'")
-    config = MatrixConfig.from_settings(settings)
+    config = MatrixConfig.from_settings(settings, app.desk.policy.ban_account)
     platform = MatrixPlatform(config, Cursors(app.uow, f"{NAME}:{config.user_id}:"))
     return MatrixAdapter(app, platform)
 
