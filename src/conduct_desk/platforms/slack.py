@@ -420,7 +420,7 @@ class SlackAdapter:
         self._watch_loaded = float("-inf")
         self._watch_lock = threading.Lock()
         self._socket: SocketModeHandler | None = None
-        self._members: tuple[float, frozenset[str] | None] = (0.0, None)
+        self._members: tuple[float, frozenset[str] | None] = (float("-inf"), None)
         self._members_lock = threading.Lock()
         self._later = Later(CARD_ATTEMPTS)
         self._events_pruned_at = datetime.min.replace(tzinfo=UTC)
@@ -824,7 +824,7 @@ class SlackAdapter:
     def _admin_channel_members(self) -> frozenset[str] | None:
         with self._members_lock:
             fetched_at, members = self._members
-            if members is not None and time.monotonic() - fetched_at < MEMBERS_TTL:
+            if time.monotonic() - fetched_at < MEMBERS_TTL:  # a refusal too: not asked again
                 return members
             found: set[str] = set()
             cursor = ""
@@ -839,6 +839,7 @@ class SlackAdapter:
             except SlackApiError as exc:
                 logger.warning("cannot list the admin channel's members, so cards leave out "
                                "reporters' names: %s", slack_effect(exc, "listing members").detail)
+                self._members = (time.monotonic(), None)
                 return None
             self._members = (time.monotonic(), frozenset(found))
             return self._members[1]
