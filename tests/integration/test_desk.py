@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -353,3 +354,21 @@ def test_a_case_given_to_an_admin_stops_the_take_reminders(app: App, sandbox: Sa
     with pytest.raises(IllegalTransition, match="only they"):
         app.bus.handle(c.HandOver(case_id, "ana", "cy"))
     assert detail(app, case_id).case.taken_by == "bo"
+
+
+def test_finding_the_open_case_of_a_message_uses_its_index_on_sqlite(tmp_path: Path) -> None:
+    """Filing looks up the open case of the message before anything else: on SQLite that
+    lookup must use the unique index, not walk every open case (each report would then cost
+    more the more cases are open)."""
+    from conduct_desk.storage import repository
+    from conduct_desk.storage.db import create_engine, upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            sql = str(repository._OPEN_CASE_FOR_MESSAGE.compile(engine))
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("p", "u", "c", "m")).all()
+    finally:
+        engine.dispose()
+    assert "ux_cases_open_message" in " ".join(str(row) for row in plan)
