@@ -1,6 +1,6 @@
 """Matrix bot latencies against a local Synapse, beside Synapse's own round trip.
 
-    PYTHONPATH=src:. python bench/matrix.py [--runs 200]
+    .venv/bin/python bench/matrix.py [--runs 200]     # from the repository
 
 Per run, on a fresh message:
 
@@ -20,14 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.matrix_world import Member, World
-from tests.support.synapse import SynapseServer, ensure_synapse_venv
+# the test suite's Synapse harness lives in tests/support: put the repository on the path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.matrix_world import Member, World  # noqa: E402
+from tests.support.synapse import SynapseServer, ensure_synapse_venv  # noqa: E402
 
 from conduct_desk.config import preset_text
 from conduct_desk.domain.policy import parse_policy
