@@ -6,21 +6,45 @@ Revises: 0002
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
-from conduct_desk.storage.tables import metadata
+from conduct_desk.storage.tables import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-TABLES = ("admins", "api_tokens", "web_secrets")
-
 
 def upgrade() -> None:
-    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in TABLES])
+    # Frozen: the tables as this revision made them; later revisions change them themselves.
+    op.create_table(
+        "admins",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("password_hash", sa.String(300), nullable=False),
+        sa.Column("identities", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("disabled", sa.Boolean, nullable=False),
+    )
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False),
+    )
+    op.create_table(
+        "web_secrets",
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("value", sa.String(200), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    metadata.drop_all(op.get_bind(), tables=[metadata.tables[name] for name in TABLES])
+    for name in ("web_secrets", "api_tokens", "admins"):
+        op.drop_table(name)
