@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.conftest import count_rows
-from tests.support.web import PASSWORD, sign_in, try_sign_in
+from tests.support.web import PASSWORD, csrf_of, sign_in, try_sign_in
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.accounts import Role
@@ -122,3 +122,59 @@ def test_every_change_is_audited_without_secrets(app: App, engine: Engine, web: 
         written = str(conn.execute(tables.audit.select()).all())
     assert NEW_PASSWORD not in written and raw not in written
     assert accounts.token_hash(raw) not in written and "argon2" not in written
+
+
+def test_an_admin_manages_accounts_and_tokens_on_the_settings_page(
+        app: App, web: FastAPI, clients: dict[str, TestClient]) -> None:
+    raw = accounts.create_token(app.uow(), app.desk.clock, "ci-bot", "observer")
+    bot = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    ana, mo = clients["ana"], clients["mo"]
+    page = ana.get("/settings").text
+    assert "ci-bot" in page and raw not in page and "(you)" in page
+    csrf = csrf_of(page)
+
+    r = ana.post("/settings/accounts/mo/disable", data={"csrf": csrf})
+    assert r.status_code == 303 and "is disabled" in ana.get(r.headers["location"]).text
+    assert _sent_to_sign_in(mo)
+    r = ana.post("/settings/accounts/obs/role", data={"csrf": csrf, "role": "moderator"})
+    assert r.status_code == 303
+    assert accounts.find_admin(app.uow(), "obs").role is Role.MODERATOR
+    assert bot.get("/api/v1/cases").status_code == 200
+    assert ana.post("/settings/tokens/ci-bot/revoke", data={"csrf": csrf}).status_code == 303
+    assert bot.get("/api/v1/cases").status_code == 401
+    with app.uow() as uow:
+        changes = {(e.kind, e.actor) for e in uow.audit.entries()
+                   if e.kind in ("admin.disabled", "admin.role", "token.revoked")}
+    assert changes == {("admin.disabled", "ana"), ("admin.role", "ana"), ("token.revoked", "ana")}
+
+    # mistakes: a clear message on the page, nothing changed
+    r = ana.post("/settings/accounts/ana/disable", data={"csrf": csrf})
+    assert r.status_code == 422 and "your own account" in r.text
+    r = ana.post("/settings/accounts/obs/role", data={"csrf": csrf, "role": "owner"})
+    assert r.status_code == 422 and "unknown role" in r.text
+    r = ana.post("/settings/accounts/nobody/disable", data={"csrf": csrf})
+    assert r.status_code == 404 and "no account named nobody" in r.text
+    assert ana.post("/settings/accounts/mo/enable", data={}).status_code == 403  # no CSRF token
+    assert accounts.find_admin(app.uow(), "mo").disabled
+    # only admins reach it
+    assert clients["obs"].get("/settings").status_code == 403
+    r = clients["riley"].post("/settings/accounts/ana/role",
+                              data={"csrf": csrf_of(clients["riley"].get("/settings").text),
+                                    "role": "observer"})
+    assert r.status_code == 303  # riley is an admin too; ana is no longer the only one
+    assert accounts.find_admin(app.uow(), "ana").role is Role.OBSERVER
+    assert ana.get("/settings").status_code == 403
+
+
+@pytest.mark.parametrize("who", ["mo", "obs"])
+def test_only_admins_change_accounts_and_tokens(app: App, clients: dict[str, TestClient],
+                                                who: str) -> None:
+    accounts.create_token(app.uow(), app.desk.clock, "ci-bot", "observer")
+    client = clients[who]
+    csrf = csrf_of(client.get("/queue").text)
+    for path, data in (("/settings/accounts/ana/disable", {}),
+                       ("/settings/accounts/ana/role", {"role": "observer"}),
+                       ("/settings/tokens/ci-bot/revoke", {})):
+        assert client.post(path, data={**data, "csrf": csrf}).status_code == 403
+    assert not accounts.find_admin(app.uow(), "ana").disabled
+    assert not accounts.token_list(app.uow())[0].revoked

@@ -74,24 +74,27 @@ def find_admin(uow: UnitOfWork, name: str) -> Account:
     return account
 
 
-def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str) -> Account | None:
+def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str,
+                 actor: str = "cli") -> Account | None:
     """Give an account a new password. Sessions carry a tag of the old hash, so they end."""
     check_password(password)
     password_hash = _hasher.hash(password)  # slow: before the transaction, not inside it
-    return _change_admin(uow, clock, name, lambda a: replace(a, password_hash=password_hash))
+    return _change_admin(uow, clock, name, lambda a: replace(a, password_hash=password_hash), actor)
 
 
-def set_disabled(uow: UnitOfWork, clock: Clock, name: str, disabled: bool) -> Account | None:
+def set_disabled(uow: UnitOfWork, clock: Clock, name: str, disabled: bool,
+                 actor: str = "cli") -> Account | None:
     """Disable an account (it cannot sign in; its sessions end at their next request), or
     enable it again. None when it already was so."""
-    return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled))
+    return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled), actor)
 
 
-def set_role(uow: UnitOfWork, clock: Clock, name: str, role: str) -> Account | None:
+def set_role(uow: UnitOfWork, clock: Clock, name: str, role: str,
+             actor: str = "cli") -> Account | None:
     """Change an account's role; it applies from the account's next request. None when the
     account already has that role."""
     parsed = Role.parse(role)
-    return _change_admin(uow, clock, name, lambda a: replace(a, role=parsed))
+    return _change_admin(uow, clock, name, lambda a: replace(a, role=parsed), actor)
 
 
 def _active_admin(account: Account) -> bool:
@@ -103,7 +106,7 @@ def _no_account(name: str) -> NotFound:
 
 
 def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
-                  change: Callable[[Account], Account]) -> Account | None:
+                  change: Callable[[Account], Account], actor: str) -> Account | None:
     """The one path for changing an account: refuses to leave the desk without an active
     admin, writes the row, and audits each change. None when nothing changed."""
     name = check_name(name)
@@ -123,7 +126,7 @@ def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
                                "(`conduct admin add NAME --role admin`)")
         uow.accounts.save_admin(after)
         for kind, summary in _changes(before, after):
-            audit(uow, now, "cli", kind, summary)
+            audit(uow, now, actor, kind, summary)
         uow.commit()
     return after
 
@@ -186,7 +189,8 @@ def token_for(uow: UnitOfWork, raw: str) -> ApiToken | None:
     return token if token is not None and not token.revoked else None
 
 
-def revoke_token(uow: UnitOfWork, clock: Clock, name: str) -> ApiToken | None:
+def revoke_token(uow: UnitOfWork, clock: Clock, name: str,
+                 actor: str = "cli") -> ApiToken | None:
     """Revoke a token: the API answers it with 401 from now on. None when it already was."""
     name = check_name(name, "the token name")
     now = clock.now()
@@ -198,7 +202,7 @@ def revoke_token(uow: UnitOfWork, clock: Clock, name: str) -> ApiToken | None:
             return None
         revoked = replace(token, revoked=True)
         uow.accounts.save_token(revoked)
-        audit(uow, now, "cli", "token.revoked", f"API token {name} revoked")
+        audit(uow, now, actor, "token.revoked", f"API token {name} revoked")
         uow.commit()
     return revoked
 

@@ -1,19 +1,84 @@
-"""Settings (admins only): the policy in force and who has an account."""
+"""Settings (admins only): the policy in force, the accounts and the API tokens.
+
+An admin can disable or enable an account, change its role and revoke a token here, as with
+``conduct admin`` and ``conduct token``; making accounts and tokens stays on the command
+line, where a password or a token is never shown in a browser.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from collections.abc import Callable
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from conduct_desk.domain.accounts import Account
+from conduct_desk.domain.errors import DeskError, InvalidInput
 from conduct_desk.service import accounts
-from conduct_desk.web.deps import FullAdmin, Web
-from conduct_desk.web.pages import render
+from conduct_desk.web.deps import Csrf, FullAdmin, Web, WebState
+from conduct_desk.web.pages import render, status_of
 
 router = APIRouter(include_in_schema=False)
+DONE = {
+    "disabled": "The account is disabled: it cannot sign in, and its sessions have ended.",
+    "enabled": "The account can sign in again.",
+    "role": "The role is changed; it applies from the account's next request.",
+    "revoked": "The token is revoked: the API refuses it from now on.",
+    "unchanged": "Nothing needed to change.",
+}
+
+
+def _page(request: Request, web: WebState, *, error: str | None = None,
+          status: int = 200) -> Response:
+    uow = web.app.uow
+    return render(request, "settings.html", {
+        "policy": web.app.desk.policy, "accounts": accounts.account_list(uow()),
+        "tokens": accounts.token_list(uow()), "roles": ["observer", "moderator", "admin"],
+        "done": DONE.get(request.query_params.get("done", "")), "error": error,
+    }, status)
 
 
 @router.get("/settings")
 def settings_page(request: Request, web: Web, admin: FullAdmin) -> Response:
-    return render(request, "settings.html", {
-        "policy": web.app.desk.policy, "accounts": accounts.account_list(web.app.uow()),
-    })
+    return _page(request, web)
+
+
+def _change(request: Request, web: WebState, change: Callable[[], Any], done: str, *,
+            not_by: tuple[Account, str, str] | None = None) -> Response:
+    """Run one change; ``not_by`` = (admin, account name, what): refuse it on one's own account."""
+    try:
+        if not_by is not None and not_by[0].name == not_by[1]:
+            raise InvalidInput(f"you cannot {not_by[2]} your own account here; ask another admin")
+        changed = change()
+    except DeskError as exc:
+        return _page(request, web, error=str(exc), status=status_of(exc))
+    return RedirectResponse(f"/settings?done={done if changed is not None else 'unchanged'}",
+                            status_code=303)
+
+
+@router.post("/settings/accounts/{name}/disable")
+def disable(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
+    return _change(request, web, lambda: accounts.set_disabled(
+        web.app.uow(), web.app.desk.clock, name, True, admin.name), "disabled",
+        not_by=(admin, name, "disable"))
+
+
+@router.post("/settings/accounts/{name}/enable")
+def enable(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
+    return _change(request, web, lambda: accounts.set_disabled(
+        web.app.uow(), web.app.desk.clock, name, False, admin.name), "enabled")
+
+
+@router.post("/settings/accounts/{name}/role")
+def role(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str,
+         role: Annotated[str, Form(max_length=20)] = "") -> Response:
+    return _change(request, web, lambda: accounts.set_role(
+        web.app.uow(), web.app.desk.clock, name, role, admin.name), "role",
+        not_by=(admin, name, "change the role of"))
+
+
+@router.post("/settings/tokens/{name}/revoke")
+def revoke(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
+    return _change(request, web, lambda: accounts.revoke_token(
+        web.app.uow(), web.app.desk.clock, name, admin.name), "revoked")
