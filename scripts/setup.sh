@@ -10,7 +10,8 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
+  # (this machine's pip config names local mirrors that may be absent: hide that noise)
+  "$VENV/bin/pip" install -q --upgrade pip 2>&1 | { grep -v "is neither a file nor a directory" || true; }
 fi
 stamp="$VENV/.conduct-installed-$EXTRAS"
 want="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)"

@@ -478,16 +478,12 @@ def serve(
     """Serve the web desk, run the timer worker and start every configured platform."""
     import uvicorn
 
-    from conduct_desk.service import accounts
     from conduct_desk.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with friendly_errors():
         a = _app()
-        web = create_app(a)
-        if not accounts.has_admins(a.uow()):
-            typer.echo("No admin accounts yet. Make the first one with:\n"
-                       "  conduct admin add NAME --role admin", err=True)
+        web = create_app(a)  # it says how to make the first admin account when there is none
     stop = threading.Event()
     name = f"{socket.gethostname()}-{os.getpid()}"
     worker_thread = threading.Thread(
