@@ -71,6 +71,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SCIM_URL = "https://api.slack.com/scim/v2/"
 WATCH_KEY = "slack:nudges"  # the messages under a nudge, for the cheap event filter
 WATCH_TTL = 5.0  # seconds a worker trusts its copy of the watch list
+MAX_BODY = 1 << 20  # bytes: Slack's payloads are far smaller; larger bodies are refused unread
+READ_TIMEOUT = 10.0  # seconds the HTTP listener waits for a request's bytes
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _PERMALINK = re.compile(r"/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})")
 _CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
@@ -449,27 +451,39 @@ class SlackAdapter:
         """One HTTP request from Slack. Events that concern nobody are answered before Bolt:
         the signature is checked, the JSON read once, and no database is touched."""
         lowered = {k.lower(): v for k, v in headers.items()}
+        refused = self._refusal(body, lowered)
+        if refused:
+            return refused, {}, b""
         if lowered.get("content-type", "").startswith("application/json"):
-            if not self._signed(body, lowered):
-                return 401, {}, b""
             try:
                 payload = json.loads(body)
             except ValueError:
                 return 400, {}, b""
             if isinstance(payload, dict) and self.ignorable(payload):
                 return 200, {}, b""
-        response = self.bolt.dispatch(BoltRequest(body=body.decode("utf-8"), query=query,
-                                                  headers=dict(lowered)))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, {}, b""
+        response = self.bolt.dispatch(BoltRequest(body=text, query=query, headers=dict(lowered)))
+        if response.status == 404:
+            # signed, but nothing here handles it (an event or interaction the app does not
+            # use): acknowledge it, so Slack never counts the app as failing
+            return 200, {}, b""
         out = {k: v[0] if isinstance(v, list) and v else str(v)
                for k, v in response.headers.items()}
         return response.status, out, (response.body or "").encode("utf-8")
 
-    def _signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        if self._verifier is None:
-            return False
-        return bool(self._verifier.is_valid(body=body,
-                                            timestamp=headers.get("x-slack-request-timestamp", ""),
-                                            signature=headers.get("x-slack-signature", "")))
+    def _refusal(self, body: bytes, headers: Mapping[str, str]) -> int:
+        """0 for a request Slack signed; else 400 (malformed) or 401 (unsigned, forged, stale)."""
+        timestamp = headers.get("x-slack-request-timestamp", "").strip()
+        signature = headers.get("x-slack-signature", "").strip()
+        if not timestamp or not signature or self._verifier is None:
+            return 401
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return 400
+        valid = self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        return 0 if valid else 401
 
     @property
     def http_handler(self) -> Callable[..., Any]:
@@ -479,10 +493,15 @@ class SlackAdapter:
                        send: Callable[..., Any]) -> None:
             if scope["type"] != "http":
                 return
-            chunks = []
+            chunks, size = [], 0
             while True:
                 message = await receive()
                 chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > MAX_BODY:
+                    await send({"type": "http.response.start", "status": 413, "headers": []})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
                 if not message.get("more_body"):
                     break
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -523,12 +542,25 @@ class SlackAdapter:
         adapter = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT  # a sender that stops half-way does not hold a thread
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 path, _, query = self.path.partition("?")
                 if path != adapter.settings.http_path:
                     self.send_error(404)
                     return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = (self.headers.get("Content-Length") or "").strip()
+                if not (raw.isascii() and raw.isdigit()):  # missing, negative or not a number
+                    self.send_error(400, "Content-Length must be a whole number of bytes")
+                    return
+                if int(raw) > MAX_BODY:
+                    self.send_error(413, f"Slack's requests are at most {MAX_BODY} bytes")
+                    return
+                try:
+                    body = self.rfile.read(int(raw))
+                except TimeoutError:
+                    self.close_connection = True
+                    return
                 status, headers, out = adapter.handle_http(body, dict(self.headers.items()), query)
                 self.send_response(status)
                 for key, value in headers.items():
