@@ -46,7 +46,7 @@ from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
-from conduct_desk.service.nudges import looks_like_apology
+from conduct_desk.service.nudges import says_enough
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage, UnitOfWork
 from conduct_desk.service.texts import check_confidential
 
@@ -609,7 +609,7 @@ class SlackAdapter:
             return True
         kind = event.get("type")
         if kind == "reaction_added":
-            return event.get("reaction") != self.emoji
+            return not self.app.desk.policy.reactions or event.get("reaction") != self.emoji
         if kind != "message":
             return False
         subtype = event.get("subtype")
@@ -690,8 +690,11 @@ class SlackAdapter:
     def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         author, reporter = event.get("item_user"), event.get("user")
-        if (event.get("reaction") != self.emoji or item.get("type") != "message" or not author
-                or not reporter or author == reporter or not self._first_delivery(body)):
+        # a reaction shows the channel who reacted: intake by reaction only when the policy
+        # turns it on ([intake] reactions = true)
+        if (not self.app.desk.policy.reactions or event.get("reaction") != self.emoji
+                or item.get("type") != "message" or not author or not reporter
+                or author == reporter or not self._first_delivery(body)):
             return
         self._file(reporter, commands.FileReport(
             subject=PersonRef(SLACK, author), reporter=PersonRef(SLACK, reporter),
@@ -708,10 +711,12 @@ class SlackAdapter:
         elif event.get("channel_type") == "im" and subtype is None:
             if event.get("user") and not event.get("bot_id") and self._first_delivery(body):
                 self._dm_intake(event)
-        elif subtype in (None, "thread_broadcast") and looks_like_apology(str(event.get("text"))):
+        elif subtype in (None, "thread_broadcast") and self._first_delivery(body):
+            # words close nothing: an apology is shown to the reporter, who may say it is enough
             for w in list(self._watched().values()):
                 if w.channel == channel and w.subject == event.get("user"):
-                    self._answered(channel, w.ts, "apology")
+                    self.app.bus.handle(commands.AuthorWrote(
+                        PersonRef(SLACK, w.subject), channel, w.ts, str(event.get("text") or "")))
 
     def _answered(self, channel: str, ts: str, how: str) -> None:
         watched = self._watched().get((channel, ts))
@@ -722,9 +727,16 @@ class SlackAdapter:
 
     def _dm_intake(self, event: dict[str, Any]) -> None:
         reporter, text = str(event["user"]), str(event.get("text") or "")
+        if says_enough(text):
+            if not self.app.bus.handle(commands.NudgeEnough(PersonRef(SLACK, reporter))):
+                self.platform._dm(reporter, "Thanks. Nothing of yours is waiting on an answer "
+                                            "right now.")
+            return
         channel = message_id = None
         subject = next((u for u in _MENTION.findall(text) if u != reporter), None)
         link = _PERMALINK.search(text)
+        if subject is None and link is None and self._author_wrote_privately(reporter, text):
+            return
         if link:
             channel, message_id = link.group(1), f"{link.group(2)}.{link.group(3)}"
             if subject is None:
@@ -739,6 +751,17 @@ class SlackAdapter:
         self._file(reporter, commands.FileReport(
             subject=PersonRef(SLACK, subject), reporter=PersonRef(SLACK, reporter),
             source=Source.SLACK, channel=channel, message_id=message_id, note=text))
+
+    def _author_wrote_privately(self, author: str, text: str) -> bool:
+        """The author of a nudged message wrote to the app: an apology goes to the reporter."""
+        shown = 0
+        for w in list(self._watched().values()):
+            if w.subject == author:
+                shown += int(self.app.bus.handle(commands.AuthorWrote(
+                    PersonRef(SLACK, author), w.channel, w.ts, text)))
+        if shown:
+            self.platform._dm(author, "Thank you for writing; we'll pass your words on.")
+        return bool(shown)
 
     def _on_report_shortcut(self, ack: Callable[..., Any], body: dict[str, Any],
                             client: WebClient) -> None:
