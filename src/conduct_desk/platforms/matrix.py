@@ -51,6 +51,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import matrix_commands as mc
 from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
+from conduct_desk.platforms.quiet import quiet_libraries
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
@@ -812,7 +813,8 @@ class MatrixAdapter:
     def _tell(self, user_id: str, text: str) -> None:
         effect = self.platform.send_dm(mc.person(user_id), text)
         if effect.status is not EffectStatus.DONE:
-            logger.warning("could not answer %s privately: %s", user_id, effect.detail)
+            # not who: the person may be a reporter
+            logger.warning("could not answer someone privately: %s", effect.detail)
 
     # -- the peer step: answers ------------------------------------------------------------
     def _remember_nudge(self, author: str, room_id: str, event_id: str) -> None:
@@ -1134,6 +1136,8 @@ def configure(app: DeskApp, settings: MatrixSettings | None = None) -> MatrixAda
         raise DeskError("CONDUCT_MATRIX_* is set but matrix-nio is not installed; install the "
                         "matrix extra: pip install 'conduct-desk[matrix]'")
     config = MatrixConfig.from_settings(settings, app.desk.policy.ban_account)
+    # httpx logs each URL at INFO (Matrix URLs carry user ids); nio logs what it syncs
+    quiet_libraries("nio", "httpx", "httpcore")
     platform = MatrixPlatform(config, Cursors(app.uow, f"{NAME}:{config.user_id}:"))
     return MatrixAdapter(app, platform)
 

@@ -43,6 +43,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import slack_blocks as kit
 from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
+from conduct_desk.platforms.quiet import quiet_libraries
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
@@ -1152,6 +1153,8 @@ def configure(app: DeskApp, settings: SlackSettings | None = None) -> SlackAdapt
     if _MISSING is not None:
         raise DeskError("CONDUCT_SLACK_* is set but Slack support is not installed: "
                         "pip install 'conduct-desk[slack]'")
+    # Bolt logs refused and unhandled requests with their whole body (report text, user ids)
+    quiet_libraries("slack_bolt", "slack_sdk", "conduct-desk", "httpx", "httpcore")
     bot_token = settings.secret("bot_token")
     signing_secret = settings.secret("signing_secret")
     app_token = settings.secret("app_token")
