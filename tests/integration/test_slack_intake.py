@@ -287,3 +287,21 @@ def test_when_slack_will_not_list_the_admin_channel_cards_leave_out_who_reported
     case_id = h.report(harmed=(OTHER,))
     card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
     assert REPORTER not in json.dumps(card.blocks) and "leaves out who reported" in json.dumps(card.blocks)
+
+
+def test_nudge_with_a_link_in_a_dm_asks_privately(h: Harness) -> None:
+    """The private way to ask for a private word, besides the shortcut: a DM to the app."""
+    dm = h.fake.dm_channel_id(REPORTER)
+    link = f"https://x.slack.com/archives/{TALK}/p{h.message_ts.replace('.', '')}"
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": f"nudge <{link}>", "ts": "1700000030.000100"})
+    with h.app.uow() as uow:
+        (waiting,) = uow.nudges.waiting_for(_subject(), TALK, h.message_ts)
+        assert uow.cases.case_ids_for(_subject()) == []
+    assert waiting.reporter.user_id == REPORTER
+    (to_author,) = h.dm_texts(SUBJECT)
+    assert SAID in to_author and REPORTER not in to_author and "rae" not in to_author.lower()
+    assert "privately" in h.dm_texts(REPORTER)[-1]
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": "nudge please", "ts": "1700000031.000100"})
+    assert "link to the message" in h.dm_texts(REPORTER)[-1]

@@ -41,7 +41,9 @@ MANIFEST = Path(__file__).parents[2] / "src/conduct_desk/platforms/slack_manifes
 
 def reactions_policy() -> Policy:
     """The guide preset with reaction intake turned on (it is off by default)."""
-    return parse_policy(preset_text("guide") + "\n[intake]\nreactions = true\n", "guide+reactions")
+    text = preset_text("guide")
+    assert "\nreactions = false" in text
+    return parse_policy(text.replace("\nreactions = false", "\nreactions = true"), "guide+reactions")
 
 
 def manifest_bot_scopes() -> set[str]:

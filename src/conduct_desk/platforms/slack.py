@@ -733,6 +733,9 @@ class SlackAdapter:
                 self.platform._dm(reporter, "Thanks. Nothing of yours is waiting on an answer "
                                             "right now.")
             return
+        if text.strip().lower().lstrip("!").startswith("nudge"):
+            self._dm_nudge(reporter, text)
+            return
         channel = message_id = None
         subject = next((u for u in _MENTION.findall(text) if u != reporter), None)
         link = _PERMALINK.search(text)
@@ -796,25 +799,49 @@ class SlackAdapter:
         text, link = self._message(channel, ts)
         subject, who = PersonRef(SLACK, author), PersonRef(SLACK, reporter)
         if route == kit.ROUTE_NUDGE and "flagrant" not in chosen:
-            try:
-                self.app.bus.handle(commands.Nudge(
-                    subject, who, Source.SLACK, channel, ts, text, link, note=note, harmed=harmed,
-                    anonymous="anonymous" in chosen))
-            except DeskError as exc:
-                self.platform._dm(reporter, f"The private word could not be sent: {exc}")
-                return
-            due = self.app.desk.clock.now() + self.app.desk.policy.peer_wait
-            self._change_watch(add=Watched(channel, ts, author, due))
-            self.platform._dm(reporter, "Thank you. The desk has written to them privately, "
-                                        "without your name. If nothing changes within "
-                                        f"{humanize_span(self.app.desk.policy.peer_wait)}, the "
-                                        "admins take it from there. There is nothing more you "
-                                        "need to do.")
+            self._ask_nudge(commands.Nudge(subject, who, Source.SLACK, channel, ts, text, link,
+                                           note=note, harmed=harmed,
+                                           anonymous="anonymous" in chosen))
             return
         self._file(reporter, commands.FileReport(
             subject=subject, reporter=who, source=Source.SLACK, anonymous="anonymous" in chosen,
             channel=channel, message_id=ts, message_text=text, message_link=link, harmed=harmed,
             note=note, flagrant="flagrant" in chosen))
+
+    def _ask_nudge(self, command: commands.Nudge) -> None:
+        """The peer step on the reporter's behalf: write to the author, watch the message."""
+        reporter = command.reporter.user_id
+        try:
+            self.app.bus.handle(command)
+        except DeskError as exc:
+            self.platform._dm(reporter, f"The private word could not be sent: {exc}")
+            return
+        due = self.app.desk.clock.now() + self.app.desk.policy.peer_wait
+        self._change_watch(add=Watched(command.channel, command.message_id,
+                                       command.subject.user_id, due))
+        self.platform._dm(reporter, "Thank you. The desk has written to them privately, "
+                                    "without your name. If nothing changes within "
+                                    f"{humanize_span(self.app.desk.policy.peer_wait)}, the "
+                                    "admins take it from there. There is nothing more you "
+                                    "need to do.")
+
+    def _dm_nudge(self, reporter: str, text: str) -> None:
+        """``nudge <link>`` in a DM to the app: the private way to ask for a private word."""
+        link = _PERMALINK.search(text)
+        if link is None:
+            self.platform._dm(reporter, "To ask for a private word with the author, send `nudge` "
+                                        "and a link to the message (⋯ → *Copy link*), or use "
+                                        "*Report to admins* in the message's ⋯ menu.")
+            return
+        channel, ts = link.group(1), f"{link.group(2)}.{link.group(3)}"
+        fetched = self.platform.fetch_message(channel, ts)
+        if fetched is None or fetched.author is None:
+            self.platform._dm(reporter, "I could not read that message, so nothing was sent. Is "
+                                        "the app in that channel? You can also use *Report to "
+                                        "admins* in the message's ⋯ menu.")
+            return
+        self._ask_nudge(commands.Nudge(fetched.author, PersonRef(SLACK, reporter), Source.SLACK,
+                                       channel, ts, fetched.text, fetched.link))
 
     def _message(self, channel: str, ts: str) -> tuple[str | None, str | None]:
         fetched = self.platform.fetch_message(channel, ts)
