@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from tests.conftest import count_rows
+from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.errors import (
@@ -405,3 +407,15 @@ def test_finding_the_open_case_of_a_message_uses_its_index_on_sqlite(tmp_path: P
     finally:
         engine.dispose()
     assert "ux_cases_open_message" in " ".join(str(row) for row in plan)
+
+
+def test_the_apology_is_on_the_case_page_for_the_admins(
+        app: App, clock: FakeClock, web: FastAPI) -> None:
+    kim = PersonRef("sandbox", "kim")
+    app.bus.handle(c.Nudge(SAM, kim, Source.CLI, "#general", "m9", "that was mean"))
+    app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", "Pardon me, but I stand by every word"))
+    clock.advance(timedelta(hours=24, seconds=1))
+    app.bus.handle(c.RunDueTimers("w"))
+    (item,) = views.queue(app.uow(), clock.now())
+    page = sign_in(web, "ana").get(f"/cases/{item.summary.id}").text
+    assert "I stand by every word" in page and "looks like an apology" in page
