@@ -90,6 +90,8 @@ def bootstrap(
         **handlers.COMMAND_HANDLERS,
         commands.Nudge: nudges.nudge,
         commands.NudgeAnswered: nudges.nudge_answered,
+        commands.AuthorWrote: nudges.author_wrote,
+        commands.NudgeEnough: nudges.nudge_enough,
     }
     bus = MessageBus(
         uow_factory=uow_factory,

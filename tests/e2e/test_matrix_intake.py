@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
@@ -45,7 +47,8 @@ def test_synapse_reports_are_read_once_across_a_restart(
 
 def test_a_reaction_reports_privately(world: World, engine: Engine, clock: FakeClock,
                                       policy: Policy) -> None:
-    app, adapter = world.app(engine, clock, policy)
+    # reaction intake is off by default (a reaction shows who reacted); this policy turns it on
+    app, adapter = world.app(engine, clock, replace(policy, reactions=True))
     said = world.bob.client.send_text(world.lobby, "that was a nasty thing to say")
     reaction = world.cara.client.call(
         "PUT", f"/_matrix/client/v3/rooms/{world.lobby}/send/m.reaction/r1",

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from tests.conftest import count_rows
+from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.errors import (
@@ -296,12 +298,45 @@ def test_nudge_answered_keeps_it_between_peers(app: App, sandbox: SandboxPlatfor
     (word,) = sandbox.to(SAM)
     private = word.text or ""
     assert "> that was mean" in private and "riley" not in private.lower()
-    assert app.bus.handle(c.NudgeAnswered(SAM, "#general", "m9", "apology")) == 2
-    assert "apologized" in (sandbox.to(RILEY)[-1].text or "")
-    assert "apologized" in (sandbox.to(JO)[-1].text or "")
+    assert app.bus.handle(c.NudgeAnswered(SAM, "#general", "m9", "edit")) == 2
+    assert "edited the message" in (sandbox.to(RILEY)[-1].text or "")
+    assert "edited the message" in (sandbox.to(JO)[-1].text or "")
     clock.advance(timedelta(days=2))
     app.bus.handle(c.RunDueTimers("w"))
     assert count_rows(engine, tables.cases) == 0
+
+
+def test_words_alone_close_no_nudge_the_reporters_see_them_and_the_admins_get_them(
+        app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    app.bus.handle(c.Nudge(SAM, RILEY, Source.CLI, "#general", "m9", "that was mean"))
+    app.bus.handle(c.Nudge(SAM, JO, Source.CLI, "#general", "m9"))
+    # neither "sorry" nor "pardon" answers it any more: apologies by word cannot be told apart
+    # from "sorry not sorry"
+    with pytest.raises(InvalidInput, match="edit or redaction"):
+        app.bus.handle(c.NudgeAnswered(SAM, "#general", "m9", "apology"))
+    assert app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", "as I was saying")) == 0
+    assert len(sandbox.to(RILEY)) == len(sandbox.to(JO)) == 0
+    said = "sorry not sorry, someone had to say it"
+    assert app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", said)) == 2
+    for reporter in (RILEY, JO):
+        (shown,) = sandbox.to(reporter)
+        assert said in (shown.text or "") and "enough" in (shown.text or "")
+        assert "apologized" not in (shown.text or "")
+    # a second apology is kept for the admins, without writing to the reporters again
+    app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", "Pardon me, but I stand by every word"))
+    assert len(sandbox.to(RILEY)) == 1
+    # jo finds it enough; riley says nothing (and does not have to)
+    assert app.bus.handle(c.NudgeEnough(JO)) == 1
+    assert "leave it there" in (sandbox.to(JO)[-1].text or "")
+    assert app.bus.handle(c.NudgeEnough(JO)) == 0
+    clock.advance(timedelta(hours=24, seconds=1))
+    app.bus.handle(c.RunDueTimers("w"))
+    (item,) = views.queue(app.uow(), clock.now())
+    d = detail(app, item.summary.id)
+    assert [r.reporter for r in d.case.reports] == [RILEY]
+    (note,) = d.case.notes
+    assert note.kind == "apology" and said in note.text and "stand by every word" in note.text
+    assert "looks like an apology" in (d.case.reports[0].note or "")
 
 
 def test_unanswered_nudge_goes_to_the_admins(app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
@@ -372,3 +407,15 @@ def test_finding_the_open_case_of_a_message_uses_its_index_on_sqlite(tmp_path: P
     finally:
         engine.dispose()
     assert "ux_cases_open_message" in " ".join(str(row) for row in plan)
+
+
+def test_the_apology_is_on_the_case_page_for_the_admins(
+        app: App, clock: FakeClock, web: FastAPI) -> None:
+    kim = PersonRef("sandbox", "kim")
+    app.bus.handle(c.Nudge(SAM, kim, Source.CLI, "#general", "m9", "that was mean"))
+    app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", "Pardon me, but I stand by every word"))
+    clock.advance(timedelta(hours=24, seconds=1))
+    app.bus.handle(c.RunDueTimers("w"))
+    (item,) = views.queue(app.uow(), clock.now())
+    page = sign_in(web, "ana").get(f"/cases/{item.summary.id}").text
+    assert "I stand by every word" in page and "looks like an apology" in page

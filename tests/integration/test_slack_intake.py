@@ -17,6 +17,7 @@ from tests.support.slack_harness import (
     Harness,
     channel_message,
     harness,
+    reactions_policy,
 )
 
 from conduct_desk.bootstrap import App
@@ -81,6 +82,7 @@ def test_reporting_your_own_message_is_refused_kindly(h: Harness) -> None:
 
 
 def test_reaction_with_the_configured_emoji_files_a_report(h: Harness) -> None:
+    h.app.desk.policy = reactions_policy()  # [intake] reactions = true
     event = {"type": "reaction_added", "user": REPORTER, "reaction": "triangular_flag_on_post",
              "item_user": SUBJECT, "item": {"type": "message", "channel": TALK, "ts": h.message_ts},
              "event_ts": "1700000001.000200"}
@@ -91,7 +93,24 @@ def test_reaction_with_the_configured_emoji_files_a_report(h: Harness) -> None:
     assert h.fake.calls_to("conversations.history")
 
 
+def test_with_the_default_policy_a_reaction_files_nothing(h: Harness) -> None:
+    """A reaction shows the channel who reacted, so it is no way to report unless the policy
+    turns it on: nothing is filed, nothing is fetched, nobody is written to."""
+    assert not h.app.desk.policy.reactions
+    event = {"type": "reaction_added", "user": REPORTER, "reaction": "triangular_flag_on_post",
+             "item_user": SUBJECT, "item": {"type": "message", "channel": TALK, "ts": h.message_ts},
+             "event_ts": "1700000001.000200"}
+    calls = len(h.fake.calls)
+    assert h.event(event) == 200
+    assert len(h.fake.calls) == calls
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(_subject()) == []
+        assert uow.nudges.waiting_for(_subject(), TALK, h.message_ts) == []
+    assert h.dm_texts(REPORTER) == [] and h.dm_texts(SUBJECT) == []
+
+
 def test_other_reactions_do_nothing(h: Harness) -> None:
+    h.app.desk.policy = reactions_policy()
     event = {"type": "reaction_added", "user": REPORTER, "reaction": "tada", "item_user": SUBJECT,
              "item": {"type": "message", "channel": TALK, "ts": h.message_ts}, "event_ts": "1.2"}
     calls = len(h.fake.calls)
@@ -162,11 +181,39 @@ def test_an_edit_answers_the_nudge(h: Harness) -> None:
         assert uow.cases.case_ids_for(_subject()) == []
 
 
-def test_an_apology_in_the_channel_answers_the_nudge(h: Harness) -> None:
+@pytest.mark.parametrize("said", ["sorry not sorry, someone had to say it",
+                                  "Pardon me, but I stand by every word"])
+def test_words_that_look_like_an_apology_do_not_close_the_nudge(h: Harness, said: str) -> None:
     _nudge(h)
-    h.event(channel_message("ok, that was out of line, I'm sorry", user=SUBJECT,
+    h.event(channel_message(said, user=SUBJECT, thread_ts=h.message_ts))
+    with h.app.uow() as uow:
+        (waiting,) = uow.nudges.waiting_for(_subject(), TALK, h.message_ts)
+    assert waiting.state is NudgeState.WAITING
+    shown = h.dm_texts(REPORTER)[-1]
+    assert said in shown and "enough" in shown and "apologized" not in shown
+    assert "why" not in shown.lower()  # the reporter is never asked to explain
+    # the wait ends without "enough": the case opens, with what the author wrote for the admins
+    h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+    case = h.case(h.latest_case_id())
+    assert [(n.kind, n.text) for n in case.notes] == [("apology", said)]
+    assert any(said in post for post in h.admin_posts())
+    assert not any("apologized" in text for text in h.dm_texts(REPORTER))
+
+
+def test_the_reporter_may_say_an_apology_is_enough(h: Harness) -> None:
+    _nudge(h)
+    h.event(channel_message("I'm sorry, that was out of line", user=SUBJECT,
                             thread_ts=h.message_ts))
-    assert "apologized" in h.dm_texts(REPORTER)[-1]
+    assert "out of line" in h.dm_texts(REPORTER)[-1]
+    dm = h.fake.dm_channel_id(REPORTER)
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": "enough", "ts": "1700000020.000100"})
+    with h.app.uow() as uow:
+        assert uow.nudges.waiting_for(_subject(), TALK, h.message_ts) == []
+    assert "leave it there" in h.dm_texts(REPORTER)[-1]
+    h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(_subject()) == []
 
 
 def test_a_deleted_message_answers_the_nudge(h: Harness) -> None:
@@ -240,3 +287,21 @@ def test_when_slack_will_not_list_the_admin_channel_cards_leave_out_who_reported
     case_id = h.report(harmed=(OTHER,))
     card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
     assert REPORTER not in json.dumps(card.blocks) and "leaves out who reported" in json.dumps(card.blocks)
+
+
+def test_nudge_with_a_link_in_a_dm_asks_privately(h: Harness) -> None:
+    """The private way to ask for a private word, besides the shortcut: a DM to the app."""
+    dm = h.fake.dm_channel_id(REPORTER)
+    link = f"https://x.slack.com/archives/{TALK}/p{h.message_ts.replace('.', '')}"
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": f"nudge <{link}>", "ts": "1700000030.000100"})
+    with h.app.uow() as uow:
+        (waiting,) = uow.nudges.waiting_for(_subject(), TALK, h.message_ts)
+        assert uow.cases.case_ids_for(_subject()) == []
+    assert waiting.reporter.user_id == REPORTER
+    (to_author,) = h.dm_texts(SUBJECT)
+    assert SAID in to_author and REPORTER not in to_author and "rae" not in to_author.lower()
+    assert "privately" in h.dm_texts(REPORTER)[-1]
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": REPORTER,
+             "text": "nudge please", "ts": "1700000031.000100"})
+    assert "link to the message" in h.dm_texts(REPORTER)[-1]

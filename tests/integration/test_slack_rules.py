@@ -29,6 +29,7 @@ from tests.support.slack_harness import (
     event_body,
     harness,
     manifest_bot_scopes,
+    reactions_policy,
 )
 
 from conduct_desk.bootstrap import App, bootstrap
@@ -36,8 +37,15 @@ from conduct_desk.config import Settings
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.domain.model import StepStatus
+from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.slack import SlackSettings, configure, form_body, sign
 from conduct_desk.service.clock import FakeClock
+
+
+@pytest.fixture
+def policy() -> Policy:
+    """These tests use reactions as Slack's simplest event: reaction intake is on."""
+    return reactions_policy()
 
 
 @pytest.fixture

@@ -21,14 +21,22 @@ from tests.support.slack_harness import (
     channel_message,
     event_body,
     manifest_bot_scopes,
+    reactions_policy,
 )
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.errors import DeskError
 from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.slack import SlackAdapter, SlackSettings, configure
 
 APP_TOKEN = "xapp-1-AFAKEAPP01-1-test"
+@pytest.fixture
+def policy() -> Policy:
+    """These tests use reactions as Slack's simplest event: reaction intake is on."""
+    return reactions_policy()
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack(tokens={BOT_TOKEN}, app_tokens={APP_TOKEN}, scopes=manifest_bot_scopes()) as f:

@@ -21,7 +21,9 @@ from urllib.parse import urlencode
 from tests.support.fake_slack import FakeSlack
 
 from conduct_desk.bootstrap import App
+from conduct_desk.config import preset_text
 from conduct_desk.domain.model import Case
+from conduct_desk.domain.policy import Policy, parse_policy
 from conduct_desk.platforms.slack import SlackAdapter, SlackSettings, configure, form_body, sign
 from conduct_desk.service import commands
 from conduct_desk.service.clock import FakeClock
@@ -35,6 +37,13 @@ TALK, ADMINS = "C0TALK0001", "C0ADMINS01"
 SAID = "nobody wants your opinion, go back to where you came from"
 _ids = itertools.count(1)
 MANIFEST = Path(__file__).parents[2] / "src/conduct_desk/platforms/slack_manifest.yaml"
+
+
+def reactions_policy() -> Policy:
+    """The guide preset with reaction intake turned on (it is off by default)."""
+    text = preset_text("guide")
+    assert "\nreactions = false" in text
+    return parse_policy(text.replace("\nreactions = false", "\nreactions = true"), "guide+reactions")
 
 
 def manifest_bot_scopes() -> set[str]:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from conduct_desk.config import preset_text
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import DeskError, InvalidInput
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import Policy, parse_policy
 from conduct_desk.platforms import matrix_commands as mc
 from conduct_desk.platforms.matrix import (
     BanMode,
+    MatrixAdapter,
     MatrixConfig,
     MatrixFailure,
     MatrixSettings,
+    _Message,
     configure,
 )
 from conduct_desk.service import commands
+from conduct_desk.service.ports import Effect, FetchedMessage
 
 BOT = "@desk:example.org"
 
@@ -173,3 +180,135 @@ def test_homeserver_errors_become_effects() -> None:
     assert not gone.retryable and "gone" in gone.detail
     down = MatrixFailure("M_UNREACHABLE", "no answer", None).effect("posting")
     assert down.retryable
+
+
+# -- the listener's decisions, over fakes (no homeserver) ----------------------------------------
+
+LOBBY, ELSEWHERE = "!lobby:example.org", "!private:example.org"
+RILEY, SAM = "@riley:example.org", "@sam:example.org"
+
+
+class _Cursors:
+    prefix = "matrix:"
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+class _Api:
+    def __init__(self) -> None:
+        self.redacted: list[tuple[str, str]] = []
+
+    def redact(self, room_id: str, event_id: str) -> None:
+        self.redacted.append((room_id, event_id))
+
+
+class _Platform:
+    """What the adapter asks of the Matrix platform, recorded."""
+
+    def __init__(self, config: MatrixConfig) -> None:
+        self.config, self.cursors, self.api = config, _Cursors(), _Api()
+        self.fetched: list[tuple[str, str]] = []
+        self.dms: list[tuple[str, str]] = []
+
+    def room_id(self, room: str) -> str:
+        return room
+
+    def fetch_message(self, channel: str, message_id: str) -> FetchedMessage:
+        self.fetched.append((channel, message_id))
+        return FetchedMessage(channel, message_id, "what sam said", mc.person(SAM),
+                              mc.permalink(channel, message_id))
+
+    def send_dm(self, person: PersonRef, text: str) -> Effect:
+        self.dms.append((person.user_id, text))
+        return Effect.done("sent")
+
+    def remember_dm(self, user_id: str, room_id: str) -> None:
+        pass
+
+
+class _Bus:
+    def __init__(self) -> None:
+        self.handled: list[object] = []
+
+    def handle(self, command: object) -> int:
+        self.handled.append(command)
+        return 1
+
+    def subscribe(self, *args: object) -> None:
+        pass
+
+
+def _adapter(policy: Policy) -> tuple[MatrixAdapter, _Platform, _Bus]:
+    config = MatrixConfig.from_settings(MatrixSettings(
+        homeserver="https://hs.example.org", user_id=BOT, access_token="t", rooms=LOBBY))
+    platform, bus = _Platform(config), _Bus()
+    app = SimpleNamespace(desk=SimpleNamespace(policy=policy), bus=bus, uow=None)
+    return MatrixAdapter(app, platform), platform, bus  # type: ignore[arg-type]
+
+
+def _event(room: str, sender: str, kind: str, content: dict[str, object],
+           event_id: str = "$ev1") -> _Message:
+    return _Message.of(room, {"event_id": event_id, "sender": sender, "type": kind,
+                              "content": content})
+
+
+def _guide(reactions: bool = False) -> Policy:
+    text = preset_text("guide")
+    return parse_policy(text.replace("reactions = false", f"reactions = {str(reactions).lower()}"))
+
+
+@pytest.mark.parametrize("ask", ["", "!nudge "])
+def test_a_link_by_dm_is_only_opened_in_rooms_the_desk_looks_after(ask: str) -> None:
+    adapter, platform, bus = _adapter(_guide())
+    dm = "!dm:example.org"
+    adapter._on_direct(_event(dm, RILEY, "m.room.message", {
+        "msgtype": "m.text", "body": f"{ask}https://matrix.to/#/{ELSEWHERE}/$secret"}))
+    assert platform.fetched == [] and bus.handled == []
+    assert "does not look after" in platform.dms[-1][1]
+    assert "what sam said" not in platform.dms[-1][1]
+    adapter._on_direct(_event(dm, RILEY, "m.room.message", {
+        "msgtype": "m.text", "body": f"{ask}https://matrix.to/#/{LOBBY}/$said"}, "$ev2"))
+    assert platform.fetched == [(LOBBY, "$said")]
+    expected = commands.Nudge if ask else commands.FileReport
+    assert [type(c) for c in bus.handled] == [expected]
+
+
+@pytest.mark.parametrize("emoji", ["🚩", "🕊️", "🕊"])
+def test_with_the_default_policy_a_reaction_files_nothing_and_nudges_nobody(emoji: str) -> None:
+    adapter, platform, bus = _adapter(_guide())
+    adapter._on_room_event(_event(LOBBY, RILEY, "m.reaction", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": "$said", "key": emoji}}))
+    assert bus.handled == [] and platform.fetched == [] and platform.dms == []
+    assert platform.api.redacted == []  # the bot does not draw more eyes to it either
+    adapter, platform, bus = _adapter(_guide(reactions=True))  # the policy turns them on
+    adapter._on_room_event(_event(LOBBY, RILEY, "m.reaction", {"m.relates_to": {
+        "rel_type": "m.annotation", "event_id": "$said", "key": emoji}}))
+    expected = commands.FileReport if emoji == "🚩" else commands.Nudge
+    assert [type(c) for c in bus.handled] == [expected]
+
+
+@pytest.mark.parametrize("said", ["sorry not sorry, someone had to say it",
+                                  "Pardon me, but I stand by every word"])
+def test_an_apology_after_a_nudge_answers_nothing_by_itself(said: str) -> None:
+    adapter, platform, bus = _adapter(_guide())
+    adapter._remember_nudge(SAM, LOBBY, "$said")
+    adapter._on_room_event(_event(LOBBY, SAM, "m.room.message", {"msgtype": "m.text", "body": said}))
+    assert bus.handled == [commands.AuthorWrote(mc.person(SAM), LOBBY, "$said", said)]
+    assert not any(isinstance(c, commands.NudgeAnswered) for c in bus.handled)
+    assert adapter._nudged(SAM, LOBBY) == ["$said"]  # an edit or a removal still answers it
+    adapter._on_room_event(_Message(LOBBY, "$r", SAM, "m.room.redaction", {}, "$said"))
+    assert bus.handled[-1] == commands.NudgeAnswered(mc.person(SAM), LOBBY, "$said", "redaction")
+
+
+def test_the_reporter_says_enough_by_dm() -> None:
+    adapter, platform, bus = _adapter(_guide())
+    adapter._on_direct(_event("!dm:example.org", RILEY, "m.room.message",
+                              {"msgtype": "m.text", "body": "Enough."}))
+    assert bus.handled == [commands.NudgeEnough(mc.person(RILEY))]

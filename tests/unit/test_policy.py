@@ -90,3 +90,34 @@ def test_humanize_age() -> None:
 def test_zero_duration_is_refused() -> None:
     with pytest.raises(InvalidInput, match="is zero: give a positive duration"):
         parse_duration("0h")
+
+
+@pytest.mark.parametrize("preset", ["guide", "contributor-covenant-2.1"])
+def test_reaction_intake_is_off_unless_the_policy_turns_it_on(preset: str) -> None:
+    text = preset_text(preset)
+    assert not parse_policy(text, preset).reactions
+    assert "reactions = false" in text and "who reacted" in text  # the file says why
+    assert parse_policy(text.replace("reactions = false", "reactions = true"), preset).reactions
+    assert not parse_policy(text.replace("[intake]\n", "[unused]\n").replace(
+        "[unused]", "").replace("reactions = false", ""), preset).reactions
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("reactions = false", "reaction = true"),
+     "intake.reaction: unknown key (did you mean 'reactions'?)"),
+    (("reactions = false", 'reactions = "yes"'), "intake.reactions: must be true or false"),
+    (("[intake]", "[intak]"), "intak: unknown key (did you mean 'intake'?)"),
+])
+def test_intake_errors_name_the_field(edit: tuple[str, str], message: str) -> None:
+    with pytest.raises(InvalidPolicy, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("?", r"\?")):
+        parse_policy(GUIDE.replace(*edit), "policy")
+
+
+@pytest.mark.parametrize("preset", ["guide", "contributor-covenant-2.1"])
+def test_the_apology_texts_are_in_both_presets_and_checked(preset: str) -> None:
+    text = preset_text(preset)
+    assert "nudge_apology_seen = " in text and "nudge_enough = " in text
+    broken = text.replace("> {{ apology }}", "> {{ apologie }}")
+    with pytest.raises(InvalidPolicy, match="texts.nudge_apology_seen"):
+        check_policy_texts(parse_policy(broken, preset), preset)

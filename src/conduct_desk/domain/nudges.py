@@ -1,8 +1,10 @@
 """The peer step, by proxy: the desk tells the author privately, on the reporter's behalf.
 
 The guide's first step is a member saying "hey, that's not ok". When that is not safe, the
-reporter can ask the desk to say it for them, without naming them. If no apology or edit
-comes in the policy's time, the admins get the report as a case.
+reporter can ask the desk to say it for them, without naming them. An edit or removal of
+the message answers it. A message that looks like an apology does not close it by itself:
+the reporter sees it and may say it is enough; if they don't, the admins get the report as a
+case in the policy's time, with the apology attached.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from conduct_desk.domain.people import PersonRef
 
 class NudgeState(StrEnum):
     WAITING = "waiting"
-    ANSWERED = "answered"  # the author apologized, edited or removed the message
+    ANSWERED = "answered"  # the author edited or removed the message, or the reporter said
+    # the author's apology was enough
     ESCALATED = "escalated"  # nothing came in time; a case was opened
 
 
 class Answer(StrEnum):
-    APOLOGY = "apology"
+    APOLOGY = "apology"  # the reporter said the author's apology was enough
     EDIT = "edit"
     REDACTION = "redaction"
 
@@ -52,4 +55,8 @@ class Nudge:
     state: NudgeState = NudgeState.WAITING
     answer: Answer | None = None
     case_id: int | None = None
+    # what the author wrote afterwards that looked like an apology (for the reporter, and for
+    # the admins if a case opens); it does not close the nudge by itself
+    apology: str | None = None
+    apology_at: datetime | None = None
     id: int | None = None

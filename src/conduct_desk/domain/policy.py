@@ -51,6 +51,8 @@ TEXT_KEYS = (
     "escalation",
     "nudge",
     "nudge_answered",
+    "nudge_apology_seen",
+    "nudge_enough",
 )
 
 # Texts added after the first release: a policy written before them still loads.
@@ -64,6 +66,16 @@ DEFAULT_TEXTS = {
     "nudge_answered": (
         "About the message you asked us to raise privately: the author {{ how }}. "
         "Thank you for speaking up."
+    ),
+    "nudge_apology_seen": (
+        "About the message you asked us to raise privately: the author has since written\n"
+        "> {{ apology }}\n"
+        "If that is enough for you, reply `enough` and we'll leave it there. You don't have to "
+        "do anything: otherwise the admins will look at it as planned."
+    ),
+    "nudge_enough": (
+        "Thank you. We'll leave it there, and it won't go to the admins. If anything else "
+        "happens, we're here."
     ),
 }
 
@@ -118,6 +130,9 @@ class Policy:
     # what a ban does to the account where the platform has a choice: "deactivate" closes it
     # for good, "lock" keeps it (an admin can unlock it)
     ban_account: str = "deactivate"
+    # reactions as a way to report or ask for a nudge: off unless the policy turns them on,
+    # because a reaction is a public room event (others see who reacted, with what)
+    reactions: bool = False
 
     def rung(self, name: str) -> Rung:
         for r in self.ladder:
@@ -149,7 +164,7 @@ class InvalidPolicyStep(DeskError):
 
 _TOP = {
     "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
-    "ban", "retry", "peer", "ladder", "texts",
+    "ban", "retry", "peer", "intake", "ladder", "texts",
 }
 _RUNG = {"name", "action", "text", "label", "duration", "confirm"}
 _SECTIONS = {
@@ -158,6 +173,7 @@ _SECTIONS = {
     "ban": {"needs_consultation", "account"},
     "retry": {"attempts", "backoff"},
     "peer": {"wait"},
+    "intake": {"reactions"},
     "texts": set(TEXT_KEYS),
     "duration": {"default", "min", "max"},
 }
@@ -219,6 +235,10 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     ban = r.table(data, "ban")
     retry = r.table(data, "retry")
     peer = r.table(data, "peer")
+    intake = r.table(data, "intake")
+    reactions = intake.get("reactions", False)
+    if not isinstance(reactions, bool):
+        raise r.fail("intake.reactions", f"must be true or false, found {reactions!r}")
     texts_table = r.table(data, "texts")
     texts = {k: r.text(texts_table, k, "texts.", DEFAULT_TEXTS.get(k)) for k in TEXT_KEYS}
 
@@ -305,5 +325,5 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         peer_wait=r.span(peer, "wait", "peer.", "24h"),
         on_duty=r.names(admins, "on_duty", "admins."),
         backup=r.names(admins, "backup", "admins."),
-        texts=texts,
+        texts=texts, reactions=reactions,
     )

@@ -51,10 +51,11 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import matrix_commands as mc
 from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
+from conduct_desk.platforms.quiet import quiet_libraries
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
-from conduct_desk.service.nudges import looks_like_apology
+from conduct_desk.service.nudges import says_enough
 from conduct_desk.service.ports import (
     Capability,
     CaseFilter,
@@ -755,6 +756,8 @@ class MatrixAdapter:
     # -- looked-after rooms ------------------------------------------------------------------
     def _on_room_event(self, m: _Message) -> None:
         if m.type == "m.reaction":
+            if not self.app.desk.policy.reactions:
+                return  # a reaction shows the room who reacted: only when the policy allows it
             rel = m.relates
             key, target = _key(str(rel.get("key", ""))), rel.get("event_id")
             if rel.get("rel_type") != "m.annotation" or not isinstance(target, str):
@@ -769,9 +772,10 @@ class MatrixAdapter:
             rel = m.relates
             if rel.get("rel_type") == "m.replace" and isinstance(rel.get("event_id"), str):
                 self._answered(m.sender, m.room_id, rel["event_id"], "edit")
-            elif looks_like_apology(m.body):
+            else:  # words close nothing: an apology is shown to the reporter
                 for target in self._nudged(m.sender, m.room_id):
-                    self._answered(m.sender, m.room_id, target, "apology")
+                    self.app.bus.handle(commands.AuthorWrote(mc.person(m.sender), m.room_id,
+                                                             target, m.body))
 
     def _reaction_intake(self, m: _Message, target: str, *, nudge: bool) -> None:
         """A private report: the reaction is taken away again and nothing is said in the room."""
@@ -809,7 +813,8 @@ class MatrixAdapter:
     def _tell(self, user_id: str, text: str) -> None:
         effect = self.platform.send_dm(mc.person(user_id), text)
         if effect.status is not EffectStatus.DONE:
-            logger.warning("could not answer %s privately: %s", user_id, effect.detail)
+            # not who: the person may be a reporter
+            logger.warning("could not answer someone privately: %s", effect.detail)
 
     # -- the peer step: answers ------------------------------------------------------------
     def _remember_nudge(self, author: str, room_id: str, event_id: str) -> None:
@@ -835,6 +840,15 @@ class MatrixAdapter:
         if count:
             self._tell(author, "Thank you — that's all that was needed.")
 
+    def _author_wrote_privately(self, author: str, text: str) -> bool:
+        """The author of a nudged message wrote to the bot: an apology goes to the reporter."""
+        shown = sum(int(self.app.bus.handle(commands.AuthorWrote(mc.person(author), room_id,
+                                                                 event_id, text)))
+                    for room_id, event_id in self._load_nudged(author))
+        if shown:
+            self._tell(author, "Thank you for writing; we'll pass your words on.")
+        return bool(shown)
+
     # -- direct messages ---------------------------------------------------------------------
     def _on_direct(self, m: _Message) -> None:
         if m.type == "m.reaction" and _key(str(m.relates.get("key", ""))) in _CONFIRM_KEYS:
@@ -844,7 +858,10 @@ class MatrixAdapter:
             return
         self.platform.remember_dm(m.sender, m.room_id)
         request = mc.parse_dm(m.body, self.bot)
-        if isinstance(request, mc.ConfirmRereadRequest):
+        if says_enough(m.body):
+            if not self.app.bus.handle(commands.NudgeEnough(mc.person(m.sender))):
+                self._tell(m.sender, "Thanks. Nothing of yours is waiting on an answer right now.")
+        elif isinstance(request, mc.ConfirmRereadRequest):
             self._confirm_reread(m.sender)
         elif isinstance(request, mc.NudgeRequest | mc.ReportRequest) and (
                 link := request.link) is not None:
@@ -853,6 +870,12 @@ class MatrixAdapter:
             except MatrixFailure:
                 self._tell(m.sender, f"I don't know the room {link.room}; could you send a link "
                                      "with the room id?")
+                return
+            if room_id not in self._watched_ids():
+                # the bot may be able to read other rooms; the desk only looks after these
+                self._tell(m.sender, "That link is to a room this desk does not look after, so "
+                                     "I did not open it. You can still tell the admins: send me "
+                                     "the person's Matrix id and anything you want to add.")
                 return
             self._report_message(m.sender, room_id, link.event_id, nudge=isinstance(
                 request, mc.NudgeRequest), note=request.note if isinstance(
@@ -864,9 +887,8 @@ class MatrixAdapter:
                     source=Source.MATRIX, note=request.note))
             except DeskError as exc:
                 self._tell(m.sender, f"I could not file that: {exc}")
-        elif self._nudged(m.sender, None) and looks_like_apology(m.body):
-            for room_id, event_id in self._load_nudged(m.sender):
-                self._answered(m.sender, room_id, event_id, "apology")
+        elif self._nudged(m.sender, None) and self._author_wrote_privately(m.sender, m.body):
+            pass
         elif isinstance(request, mc.DmHelp):
             self._tell(m.sender, f"{request.reason} {mc.DM_HELP}".strip())
 
@@ -1114,6 +1136,8 @@ def configure(app: DeskApp, settings: MatrixSettings | None = None) -> MatrixAda
         raise DeskError("CONDUCT_MATRIX_* is set but matrix-nio is not installed; install the "
                         "matrix extra: pip install 'conduct-desk[matrix]'")
     config = MatrixConfig.from_settings(settings, app.desk.policy.ban_account)
+    # httpx logs each URL at INFO (Matrix URLs carry user ids); nio logs what it syncs
+    quiet_libraries("nio", "httpx", "httpcore")
     platform = MatrixPlatform(config, Cursors(app.uow, f"{NAME}:{config.user_id}:"))
     return MatrixAdapter(app, platform)
 

@@ -43,10 +43,11 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import slack_blocks as kit
 from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
+from conduct_desk.platforms.quiet import quiet_libraries
 from conduct_desk.service import commands, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
-from conduct_desk.service.nudges import looks_like_apology
+from conduct_desk.service.nudges import says_enough
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage, UnitOfWork
 from conduct_desk.service.texts import check_confidential
 
@@ -71,6 +72,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_SCIM_URL = "https://api.slack.com/scim/v2/"
 WATCH_KEY = "slack:nudges"  # the messages under a nudge, for the cheap event filter
 WATCH_TTL = 5.0  # seconds a worker trusts its copy of the watch list
+MAX_BODY = 1 << 20  # bytes: Slack's payloads are far smaller; larger bodies are refused unread
+READ_TIMEOUT = 10.0  # seconds the HTTP listener waits for a request's bytes
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _PERMALINK = re.compile(r"/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})")
 _CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
@@ -449,27 +452,39 @@ class SlackAdapter:
         """One HTTP request from Slack. Events that concern nobody are answered before Bolt:
         the signature is checked, the JSON read once, and no database is touched."""
         lowered = {k.lower(): v for k, v in headers.items()}
+        refused = self._refusal(body, lowered)
+        if refused:
+            return refused, {}, b""
         if lowered.get("content-type", "").startswith("application/json"):
-            if not self._signed(body, lowered):
-                return 401, {}, b""
             try:
                 payload = json.loads(body)
             except ValueError:
                 return 400, {}, b""
             if isinstance(payload, dict) and self.ignorable(payload):
                 return 200, {}, b""
-        response = self.bolt.dispatch(BoltRequest(body=body.decode("utf-8"), query=query,
-                                                  headers=dict(lowered)))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, {}, b""
+        response = self.bolt.dispatch(BoltRequest(body=text, query=query, headers=dict(lowered)))
+        if response.status == 404:
+            # signed, but nothing here handles it (an event or interaction the app does not
+            # use): acknowledge it, so Slack never counts the app as failing
+            return 200, {}, b""
         out = {k: v[0] if isinstance(v, list) and v else str(v)
                for k, v in response.headers.items()}
         return response.status, out, (response.body or "").encode("utf-8")
 
-    def _signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        if self._verifier is None:
-            return False
-        return bool(self._verifier.is_valid(body=body,
-                                            timestamp=headers.get("x-slack-request-timestamp", ""),
-                                            signature=headers.get("x-slack-signature", "")))
+    def _refusal(self, body: bytes, headers: Mapping[str, str]) -> int:
+        """0 for a request Slack signed; else 400 (malformed) or 401 (unsigned, forged, stale)."""
+        timestamp = headers.get("x-slack-request-timestamp", "").strip()
+        signature = headers.get("x-slack-signature", "").strip()
+        if not timestamp or not signature or self._verifier is None:
+            return 401
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return 400
+        valid = self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        return 0 if valid else 401
 
     @property
     def http_handler(self) -> Callable[..., Any]:
@@ -479,10 +494,15 @@ class SlackAdapter:
                        send: Callable[..., Any]) -> None:
             if scope["type"] != "http":
                 return
-            chunks = []
+            chunks, size = [], 0
             while True:
                 message = await receive()
                 chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > MAX_BODY:
+                    await send({"type": "http.response.start", "status": 413, "headers": []})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
                 if not message.get("more_body"):
                     break
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -523,12 +543,25 @@ class SlackAdapter:
         adapter = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT  # a sender that stops half-way does not hold a thread
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 path, _, query = self.path.partition("?")
                 if path != adapter.settings.http_path:
                     self.send_error(404)
                     return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = (self.headers.get("Content-Length") or "").strip()
+                if not (raw.isascii() and raw.isdigit()):  # missing, negative or not a number
+                    self.send_error(400, "Content-Length must be a whole number of bytes")
+                    return
+                if int(raw) > MAX_BODY:
+                    self.send_error(413, f"Slack's requests are at most {MAX_BODY} bytes")
+                    return
+                try:
+                    body = self.rfile.read(int(raw))
+                except TimeoutError:
+                    self.close_connection = True
+                    return
                 status, headers, out = adapter.handle_http(body, dict(self.headers.items()), query)
                 self.send_response(status)
                 for key, value in headers.items():
@@ -577,7 +610,7 @@ class SlackAdapter:
             return True
         kind = event.get("type")
         if kind == "reaction_added":
-            return event.get("reaction") != self.emoji
+            return not self.app.desk.policy.reactions or event.get("reaction") != self.emoji
         if kind != "message":
             return False
         subtype = event.get("subtype")
@@ -658,8 +691,11 @@ class SlackAdapter:
     def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         author, reporter = event.get("item_user"), event.get("user")
-        if (event.get("reaction") != self.emoji or item.get("type") != "message" or not author
-                or not reporter or author == reporter or not self._first_delivery(body)):
+        # a reaction shows the channel who reacted: intake by reaction only when the policy
+        # turns it on ([intake] reactions = true)
+        if (not self.app.desk.policy.reactions or event.get("reaction") != self.emoji
+                or item.get("type") != "message" or not author or not reporter
+                or author == reporter or not self._first_delivery(body)):
             return
         self._file(reporter, commands.FileReport(
             subject=PersonRef(SLACK, author), reporter=PersonRef(SLACK, reporter),
@@ -676,10 +712,12 @@ class SlackAdapter:
         elif event.get("channel_type") == "im" and subtype is None:
             if event.get("user") and not event.get("bot_id") and self._first_delivery(body):
                 self._dm_intake(event)
-        elif subtype in (None, "thread_broadcast") and looks_like_apology(str(event.get("text"))):
+        elif subtype in (None, "thread_broadcast") and self._first_delivery(body):
+            # words close nothing: an apology is shown to the reporter, who may say it is enough
             for w in list(self._watched().values()):
                 if w.channel == channel and w.subject == event.get("user"):
-                    self._answered(channel, w.ts, "apology")
+                    self.app.bus.handle(commands.AuthorWrote(
+                        PersonRef(SLACK, w.subject), channel, w.ts, str(event.get("text") or "")))
 
     def _answered(self, channel: str, ts: str, how: str) -> None:
         watched = self._watched().get((channel, ts))
@@ -690,9 +728,19 @@ class SlackAdapter:
 
     def _dm_intake(self, event: dict[str, Any]) -> None:
         reporter, text = str(event["user"]), str(event.get("text") or "")
+        if says_enough(text):
+            if not self.app.bus.handle(commands.NudgeEnough(PersonRef(SLACK, reporter))):
+                self.platform._dm(reporter, "Thanks. Nothing of yours is waiting on an answer "
+                                            "right now.")
+            return
+        if text.strip().lower().lstrip("!").startswith("nudge"):
+            self._dm_nudge(reporter, text)
+            return
         channel = message_id = None
         subject = next((u for u in _MENTION.findall(text) if u != reporter), None)
         link = _PERMALINK.search(text)
+        if subject is None and link is None and self._author_wrote_privately(reporter, text):
+            return
         if link:
             channel, message_id = link.group(1), f"{link.group(2)}.{link.group(3)}"
             if subject is None:
@@ -707,6 +755,17 @@ class SlackAdapter:
         self._file(reporter, commands.FileReport(
             subject=PersonRef(SLACK, subject), reporter=PersonRef(SLACK, reporter),
             source=Source.SLACK, channel=channel, message_id=message_id, note=text))
+
+    def _author_wrote_privately(self, author: str, text: str) -> bool:
+        """The author of a nudged message wrote to the app: an apology goes to the reporter."""
+        shown = 0
+        for w in list(self._watched().values()):
+            if w.subject == author:
+                shown += int(self.app.bus.handle(commands.AuthorWrote(
+                    PersonRef(SLACK, author), w.channel, w.ts, text)))
+        if shown:
+            self.platform._dm(author, "Thank you for writing; we'll pass your words on.")
+        return bool(shown)
 
     def _on_report_shortcut(self, ack: Callable[..., Any], body: dict[str, Any],
                             client: WebClient) -> None:
@@ -740,25 +799,49 @@ class SlackAdapter:
         text, link = self._message(channel, ts)
         subject, who = PersonRef(SLACK, author), PersonRef(SLACK, reporter)
         if route == kit.ROUTE_NUDGE and "flagrant" not in chosen:
-            try:
-                self.app.bus.handle(commands.Nudge(
-                    subject, who, Source.SLACK, channel, ts, text, link, note=note, harmed=harmed,
-                    anonymous="anonymous" in chosen))
-            except DeskError as exc:
-                self.platform._dm(reporter, f"The private word could not be sent: {exc}")
-                return
-            due = self.app.desk.clock.now() + self.app.desk.policy.peer_wait
-            self._change_watch(add=Watched(channel, ts, author, due))
-            self.platform._dm(reporter, "Thank you. The desk has written to them privately, "
-                                        "without your name. If nothing changes within "
-                                        f"{humanize_span(self.app.desk.policy.peer_wait)}, the "
-                                        "admins take it from there. There is nothing more you "
-                                        "need to do.")
+            self._ask_nudge(commands.Nudge(subject, who, Source.SLACK, channel, ts, text, link,
+                                           note=note, harmed=harmed,
+                                           anonymous="anonymous" in chosen))
             return
         self._file(reporter, commands.FileReport(
             subject=subject, reporter=who, source=Source.SLACK, anonymous="anonymous" in chosen,
             channel=channel, message_id=ts, message_text=text, message_link=link, harmed=harmed,
             note=note, flagrant="flagrant" in chosen))
+
+    def _ask_nudge(self, command: commands.Nudge) -> None:
+        """The peer step on the reporter's behalf: write to the author, watch the message."""
+        reporter = command.reporter.user_id
+        try:
+            self.app.bus.handle(command)
+        except DeskError as exc:
+            self.platform._dm(reporter, f"The private word could not be sent: {exc}")
+            return
+        due = self.app.desk.clock.now() + self.app.desk.policy.peer_wait
+        self._change_watch(add=Watched(command.channel, command.message_id,
+                                       command.subject.user_id, due))
+        self.platform._dm(reporter, "Thank you. The desk has written to them privately, "
+                                    "without your name. If nothing changes within "
+                                    f"{humanize_span(self.app.desk.policy.peer_wait)}, the "
+                                    "admins take it from there. There is nothing more you "
+                                    "need to do.")
+
+    def _dm_nudge(self, reporter: str, text: str) -> None:
+        """``nudge <link>`` in a DM to the app: the private way to ask for a private word."""
+        link = _PERMALINK.search(text)
+        if link is None:
+            self.platform._dm(reporter, "To ask for a private word with the author, send `nudge` "
+                                        "and a link to the message (⋯ → *Copy link*), or use "
+                                        "*Report to admins* in the message's ⋯ menu.")
+            return
+        channel, ts = link.group(1), f"{link.group(2)}.{link.group(3)}"
+        fetched = self.platform.fetch_message(channel, ts)
+        if fetched is None or fetched.author is None:
+            self.platform._dm(reporter, "I could not read that message, so nothing was sent. Is "
+                                        "the app in that channel? You can also use *Report to "
+                                        "admins* in the message's ⋯ menu.")
+            return
+        self._ask_nudge(commands.Nudge(fetched.author, PersonRef(SLACK, reporter), Source.SLACK,
+                                       channel, ts, fetched.text, fetched.link))
 
     def _message(self, channel: str, ts: str) -> tuple[str | None, str | None]:
         fetched = self.platform.fetch_message(channel, ts)
@@ -1097,6 +1180,8 @@ def configure(app: DeskApp, settings: SlackSettings | None = None) -> SlackAdapt
     if _MISSING is not None:
         raise DeskError("CONDUCT_SLACK_* is set but Slack support is not installed: "
                         "pip install 'conduct-desk[slack]'")
+    # Bolt logs refused and unhandled requests with their whole body (report text, user ids)
+    quiet_libraries("slack_bolt", "slack_sdk", "conduct-desk", "httpx", "httpcore")
     bot_token = settings.secret("bot_token")
     signing_secret = settings.secret("signing_secret")
     app_token = settings.secret("app_token")

@@ -105,6 +105,10 @@ def case_card(detail: CaseDetail, policy: Policy, *,
     elif hurt:
         summary += f"\n*Hurt:* {', '.join(hurt)}"
     blocks.append(_section(summary))
+    for n in case.notes:
+        if n.kind == "apology":  # what the author wrote after the private word
+            blocks.append(_section("*The author wrote, after the private word* (the message "
+                                   "stayed as it was):\n" + quoted(clip(n.text, 1500))))
     if names_hidden:
         blocks.append(_context(f":lock: {who(case.subject)} can read this channel, so this card "
                                "leaves out who reported, who was hurt and their notes. "

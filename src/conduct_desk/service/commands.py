@@ -147,9 +147,27 @@ class Nudge(Command):
 
 @dataclass(frozen=True)
 class NudgeAnswered(Command):
-    """The author apologized, edited or removed the message (how: apology, edit, redaction)."""
+    """The author edited or removed the message (how: edit or redaction)."""
 
     subject: PersonRef
     channel: str
     message_id: str
     how: str
+
+
+@dataclass(frozen=True)
+class AuthorWrote(Command):
+    """The author of a nudged message wrote something afterwards, in the channel or to the
+    desk; if it looks like an apology, the reporters see it (it closes nothing by itself)."""
+
+    subject: PersonRef
+    channel: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NudgeEnough(Command):
+    """A reporter says the author's apology is enough: their waiting nudges close."""
+
+    reporter: PersonRef

@@ -1,8 +1,10 @@
 """The peer step by proxy: nudge the author privately, then hand over to the admins.
 
-The author is never told who asked. If they apologize, edit or remove the message within
-the policy's time, the reporter hears so and no case opens; otherwise the report goes to
-the admins as an ordinary case, with a note that a private word came first.
+The author is never told who asked. If they edit or remove the message within the
+policy's time, the reporter hears so and no case opens. Words alone ("sorry not sorry") do
+not close it: what the author writes that looks like an apology is shown to the reporter,
+who may say it is enough (never asked to); otherwise the report goes to the admins as an
+ordinary case, with a note that a private word came first and the apology attached.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import InvalidInput
-from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Case, check_text
+from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Case, Note, check_text
 from conduct_desk.domain.nudges import ANSWER_WORDS, Answer, Nudge, NudgeState
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
@@ -28,8 +30,18 @@ _APOLOGY = re.compile(
 )
 
 
+_ENOUGH = re.compile(r"^\s*!?\s*(?:that'?s |it'?s |that is |it is )?enough\s*[.!]*\s*$",
+                     re.IGNORECASE)
+
+
+def says_enough(text: str) -> bool:
+    """The reporter's reply to an apology shown to them: ``enough`` (or "that's enough")."""
+    return bool(_ENOUGH.match(text or ""))
+
+
 def looks_like_apology(text: str) -> bool:
-    """A generous guess: adapters use it on the author's replies after a nudge."""
+    """A generous guess at the author's later messages: a match is only shown to the reporter,
+    it never closes the nudge by itself."""
     return bool(_APOLOGY.search(text or ""))
 
 
@@ -79,11 +91,13 @@ def _nudge_context(probe: Case, item: Nudge, desk: Desk, now: datetime) -> Subje
 
 
 def nudge_answered(cmd: commands.NudgeAnswered, uow: UnitOfWork, desk: Desk) -> int:
-    """The author made it right: close the waiting nudges and tell each reporter."""
+    """The author edited or removed the message: close the waiting nudges, tell each reporter."""
     try:
         how = Answer(cmd.how)
     except ValueError:
-        raise InvalidInput(f"unknown answer {cmd.how!r}: use apology, edit or redaction") from None
+        how = None
+    if how is None or how is Answer.APOLOGY:  # words close nothing: see author_wrote
+        raise InvalidInput(f"unknown answer {cmd.how!r}: use edit or redaction")
     now = desk.clock.now()
     with uow:
         waiting = uow.nudges.waiting_for(cmd.subject, cmd.channel, cmd.message_id)
@@ -102,8 +116,59 @@ def nudge_answered(cmd: commands.NudgeAnswered, uow: UnitOfWork, desk: Desk) -> 
     return len(waiting)
 
 
+def author_wrote(cmd: commands.AuthorWrote, uow: UnitOfWork, desk: Desk) -> int:
+    """The author wrote again after a nudge. If it looks like an apology, keep it and show it
+    to each reporter waiting on that message (once), who may say it is enough. It closes
+    nothing: an apology in words alone goes to the admins with the case if one opens."""
+    text = (cmd.text or "").strip()
+    if not looks_like_apology(text):
+        return 0
+    now = desk.clock.now()
+    first: list[Nudge] = []
+    with uow:
+        waiting = uow.nudges.waiting_for(cmd.subject, cmd.channel, cmd.message_id)
+        for item in waiting:
+            if item.apology is None:
+                first.append(item)
+            kept = f"{item.apology}\n\n{text}" if item.apology else text
+            item.apology, item.apology_at = kept[:MAX_TEXT], now
+            uow.nudges.save(item)
+            audit(uow, now, cmd.subject.key, "nudge.apology",
+                  "the author wrote something that looks like an apology; shown to the reporter",
+                  nudge_id=item.id)
+        uow.commit()
+    said = " ".join(text.split())[:600]  # one line for the quote
+    message = render(desk.policy.texts["nudge_apology_seen"], {"apology": said},
+                     "texts.nudge_apology_seen")
+    for item in first:
+        platform = desk.platform_for(item.reporter)
+        if platform is not None and Capability.DM in platform.capabilities:
+            platform.send_dm(item.reporter, message)
+    return len(waiting)
+
+
+def nudge_enough(cmd: commands.NudgeEnough, uow: UnitOfWork, desk: Desk) -> int:
+    """The reporter says the author's apology is enough: close their nudges that have one.
+    Returns how many closed (0: nothing of theirs was waiting on an apology)."""
+    now = desk.clock.now()
+    with uow:
+        closed = [n for n in uow.nudges.waiting_from(cmd.reporter) if n.apology is not None]
+        for item in closed:
+            item.state, item.answer = NudgeState.ANSWERED, Answer.APOLOGY
+            uow.nudges.save(item)
+            audit(uow, now, DESK, "nudge.enough",
+                  "the person who asked found the author's apology enough", nudge_id=item.id)
+        uow.commit()
+    if closed:
+        platform = desk.platform_for(cmd.reporter)
+        if platform is not None and Capability.DM in platform.capabilities:
+            platform.send_dm(cmd.reporter, render(desk.policy.texts["nudge_enough"], {},
+                                                  "texts.nudge_enough"))
+    return len(closed)
+
+
 def _on_peer_wait(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
-    """Nothing came in time: the report goes to the admins."""
+    """Nothing closed it in time: the report goes to the admins, with any apology attached."""
     assert timer.step_id is not None
     with uow:
         item = uow.nudges.get(timer.step_id)
@@ -113,7 +178,13 @@ def _on_peer_wait(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         uow.nudges.save(item)
         uow.commit()
     waited = humanize_span(item.due_at - item.asked_at)
-    remark = f"A private word went to the author first; no apology or edit came within {waited}."
+    if item.apology:
+        remark = (f"A private word went to the author first. Within {waited} they wrote "
+                  "something that looks like an apology (attached to the case); the message "
+                  "stayed as it was and the person who asked did not say it was enough.")
+    else:
+        remark = (f"A private word went to the author first; no apology or edit came within "
+                  f"{waited}.")
     filed = file_report(commands.FileReport(
         subject=item.subject, reporter=item.reporter, source=item.source, channel=item.channel,
         message_id=item.message_id, message_text=item.message_text,
@@ -123,6 +194,12 @@ def _on_peer_wait(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     with uow:
         item.case_id = filed.case_id
         uow.nudges.save(item)
+        if item.apology:
+            case = uow.cases.get(filed.case_id)
+            if not any(n.kind == "apology" and n.text == item.apology for n in case.notes):
+                case.add_note(Note("apology", item.apology_at or item.due_at, item.subject.key,
+                                   item.apology))
+                uow.cases.save(case)
         uow.commit()
 
 

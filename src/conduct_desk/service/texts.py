@@ -55,7 +55,9 @@ _SAMPLES: dict[str, dict[str, Any]] = {
     "take_reminder": _ADMIN_SAMPLE,
     "step_reminder": _ADMIN_SAMPLE,
     "escalation": _ADMIN_SAMPLE,
-    "nudge_answered": {"how": "apologized"},
+    "nudge_answered": {"how": "edited the message"},
+    "nudge_apology_seen": {"apology": "sorry"},
+    "nudge_enough": {},
 }
 
 

@@ -471,6 +471,7 @@ class SqlNudgeRepository:
             "asked_at": n.asked_at, "due_at": n.due_at, "state": str(n.state),
             "answer": str(n.answer) if n.answer else None, "case_id": n.case_id,
             "note": n.note, "harmed": [p.key for p in n.harmed], "anonymous": n.anonymous,
+            "apology": n.apology, "apology_at": n.apology_at,
         }
 
     @staticmethod
@@ -483,7 +484,7 @@ class SqlNudgeRepository:
             state=NudgeState(r["state"]), answer=Answer(r["answer"]) if r["answer"] else None,
             case_id=r["case_id"], note=r["note"],
             harmed=tuple(PersonRef.parse(k) for k in r["harmed"] or ()), anonymous=r["anonymous"],
-            id=r["id"],
+            apology=r["apology"], apology_at=r["apology_at"], id=r["id"],
         )
 
     def add(self, nudge: Nudge) -> int:
@@ -504,5 +505,14 @@ class SqlNudgeRepository:
         rows = self.conn.execute(sa.select(t.nudges).where(
             c.subject_platform == subject.platform, c.subject_id == subject.user_id,
             c.channel == channel, c.message_id == message_id, c.state == str(NudgeState.WAITING),
+        ).order_by(c.id).with_for_update()).mappings()
+        return [self._load(r) for r in rows]
+
+    def waiting_from(self, reporter: PersonRef) -> list[Nudge]:
+        """The reporter's own nudges that still wait for an answer."""
+        c = t.nudges.c
+        rows = self.conn.execute(sa.select(t.nudges).where(
+            c.reporter_platform == reporter.platform, c.reporter_id == reporter.user_id,
+            c.state == str(NudgeState.WAITING),
         ).order_by(c.id).with_for_update()).mappings()
         return [self._load(r) for r in rows]

@@ -199,6 +199,9 @@ nudges = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("harmed", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
+    # what the author wrote that looked like an apology, and when (migration 0011)
+    sa.Column("apology", sa.Text),
+    sa.Column("apology_at", UTCDateTime),
 )
 sa.Index("ix_nudges_message", nudges.c.subject_platform, nudges.c.subject_id, nudges.c.channel,
          nudges.c.message_id)
