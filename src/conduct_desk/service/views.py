@@ -103,9 +103,13 @@ def deadline_of(s: CaseSummary, now: datetime) -> tuple[datetime | None, Deadlin
     return due, deadline_state(due, s.opened_at, now)
 
 
-def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None) -> list[QueueItem]:
-    """Open cases by urgency: flagrant first, then with people hurt, then nearest deadline."""
+def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
+          viewer: tuple[str, ...] = ()) -> list[QueueItem]:
+    """Open cases by urgency: flagrant first, then with people hurt, then nearest deadline.
+    Cases about the viewer (any of their names) are left out, as on the queue page."""
     flt = flt or CaseFilter(states=OPEN_STATES)
+    if viewer:
+        flt = dataclasses.replace(flt, not_about=(*flt.not_about, *viewer))
     with uow:
         rows = uow.cases.summaries(flt)
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
