@@ -271,3 +271,35 @@ def test_the_public_form_messages_no_id_typed_into_it(
     ana.post("/api/v1/cases/1/resolve", json={"outcome": "no-action", "reason": "fine"})
     assert sandbox.to(PersonRef("sandbox", "victim")) == []
 
+
+
+def test_the_upgrade_seals_the_ids_of_earlier_anonymous_reports(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, policy: Policy) -> None:
+    from conduct_desk.storage.db import create_engine, upgrade
+    from conduct_desk.storage.sealing import new_key
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO cases (subject_platform, subject_id, state, opened_at, flagrant, hurt, "
+            "report_count, is_open) VALUES ('sandbox', 'sam', 'new', '2026-01-01 00:00:00', 0, "
+            "1, 1, 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO reports (case_id, subject_platform, subject_id, reporter_platform, "
+            "reporter_id, anonymous, filed_at, source, harmed, flagrant) VALUES (1, 'sandbox', "
+            "'sam', 'sandbox', 'U0OLDANON', 1, '2026-01-01 00:00:00', 'cli', '[]', 0)")
+    monkeypatch.delenv("CONDUCT_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CONDUCT_SECRET_KEY_FILE", raising=False)
+    with pytest.raises(SecretKeyError, match="conduct db upgrade"):
+        upgrade(engine)
+    key_file = tmp_path / "key"
+    key_file.write_text(new_key() + "\n")
+    monkeypatch.setenv("CONDUCT_SECRET_KEY_FILE", str(key_file))
+    upgrade(engine)
+    assert "U0OLDANON" not in _raw_rows(engine)
+    app = bootstrap(Settings(database_url=str(engine.url)), engine=engine, policy=policy,
+                    clock=clock)
+    with app.uow() as uow:
+        assert uow.cases.get(1).reporters == (PersonRef("sandbox", "U0OLDANON"),)
+    engine.dispose()
