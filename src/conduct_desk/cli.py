@@ -659,15 +659,18 @@ def token_list(as_json: AsJson = False) -> None:
     with friendly_errors():
         a = _app()
         found = accounts.token_list(a.uow())
+        owners = {acc.id: acc.name for acc in accounts.account_list(a.uow())}
     if as_json:
-        _print_json([{"name": t.name, "role": t.role, "created_at": t.created_at,
-                      "revoked": t.revoked} for t in found])
+        _print_json([{"name": t.name, "role": t.role, "account": owners.get(t.account_id),
+                      "created_at": t.created_at, "revoked": t.revoked} for t in found])
         return
     if not found:
         typer.echo("no API tokens yet; make one with `conduct token create --account NAME`")
     for t in found:
         state = " revoked" if t.revoked else ""
-        typer.echo(f"{t.name:<20} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}{state}")
+        owner = owners.get(t.account_id) or "(role only)"
+        typer.echo(f"{t.name:<20} {t.role:<9} {owner:<20} "
+                   f"created {t.created_at:%Y-%m-%d %H:%M}{state}")
 
 
 @token_app.command("revoke")

@@ -303,3 +303,12 @@ def test_the_upgrade_seals_the_ids_of_earlier_anonymous_reports(
     with app.uow() as uow:
         assert uow.cases.get(1).reporters == (PersonRef("sandbox", "U0OLDANON"),)
     engine.dispose()
+
+
+def test_token_list_says_whose_each_token_is(app: App, web: FastAPI,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_app", lambda: app)
+    _token(app, "obs")
+    accounts.create_token(app.uow(), app.desk.clock, "old-ci", "observer")
+    out = CliRunner().invoke(cli.app, ["token", "list", "--json"]).output
+    assert {t["name"]: t["account"] for t in json.loads(out)} == {"obs-t": "obs", "old-ci": None}
