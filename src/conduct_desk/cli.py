@@ -231,7 +231,7 @@ def render_case(detail: views.CaseDetail) -> str:
         lines.append(f"  taken by {c.taken_by}")
     if c.channel:
         lines.append(f"  where: {c.channel}")
-    hurt = [str(p) for p in c.harmed if not views._only_anonymous(c, p)]
+    hurt = [str(p) for p in views.named_hurt(c)]
     if hurt:
         lines.append(f"  people hurt: {', '.join(hurt)}")
     lines.append("  reports:")

@@ -53,7 +53,8 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
                      channel=cmd.channel, message_id=cmd.message_id, asked_at=now, due_at=due,
                      message_text=cmd.message_text, message_link=cmd.message_link,
                      note=cmd.note or None,
-                     harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject),
+                     harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject
+                                  and not (cmd.anonymous and p == cmd.reporter)),
                      anonymous=cmd.anonymous)
         nudge_id = uow.nudges.add(item)
         # for a peer-wait timer, step_id carries the nudge id (there is no case yet)

@@ -41,9 +41,11 @@ def _seal_existing() -> None:
     tables = {name: sa.table(name, sa.column("id", sa.Integer), sa.column("anonymous", sa.Boolean),
                              sa.column("reporter_platform", sa.String),
                              sa.column("reporter_id", sa.String),
-                             sa.column("reporter_sealed", sa.Text))
+                             sa.column("reporter_sealed", sa.Text),
+                             sa.column("harmed", sa.JSON))
               for name in ("reports", "nudges")}
-    found = {name: conn.execute(sa.select(t.c.id, t.c.reporter_platform, t.c.reporter_id).where(
+    found = {name: conn.execute(sa.select(t.c.id, t.c.reporter_platform, t.c.reporter_id,
+                                          t.c.harmed).where(
         t.c.anonymous == sa.true(), t.c.reporter_id.is_not(None))).all()
         for name, t in tables.items()}
     if not any(found.values()):
@@ -57,8 +59,11 @@ def _seal_existing() -> None:
     for name, rows in found.items():
         t = tables[name]
         for row in rows:
-            sealed = sealer.seal(PersonRef(row.reporter_platform, row.reporter_id))
-            values: dict[str, object] = {"reporter_id": None, "reporter_sealed": sealed}
+            reporter = PersonRef(row.reporter_platform, row.reporter_id)
+            # naming themself hurt named them to the admins: they count as the reporter
+            harmed = [k for k in row.harmed or () if k != reporter.key]
+            values: dict[str, object] = {"reporter_id": None, "harmed": harmed,
+                                         "reporter_sealed": sealer.seal(reporter)}
             if name == "reports":
                 values["reporter_platform"] = None
             conn.execute(t.update().where(t.c.id == row.id).values(**values))
