@@ -149,6 +149,11 @@ def test_without_a_key_the_report_is_filed_keeping_no_id_and_the_desk_says_so(
     assert QUIET.user_id not in _raw_rows(engine)
     thanks = sandbox.to(QUIET)[0].text or ""
     assert "only message" in thanks and f"/r/{filed.status_token}" in thanks
+    app.bus.handle(commands.Nudge(subject=PersonRef("sandbox", "kim"), reporter=NUDGER,
+                                  source=Source.CLI, channel="#random", message_id="m9",
+                                  anonymous=True))
+    app.bus.handle(commands.NudgeAnswered(PersonRef("sandbox", "kim"), "#random", "m9", "edit"))
+    assert NUDGER.user_id not in _raw_rows(engine)
     create_app(app)  # nothing sealed yet: the desk starts
 
 
