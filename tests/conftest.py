@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from conduct_desk.bootstrap import App, bootstrap
@@ -26,6 +28,8 @@ from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine, upgrade
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# seals anonymous reporters' ids, as a production desk's CONDUCT_SECRET_KEY does
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 def postgres_admin_url() -> str | None:
@@ -106,8 +110,8 @@ def policy() -> Policy:
 
 @pytest.fixture
 def app(engine: Engine, clock: FakeClock, sandbox: SandboxPlatform, policy: Policy) -> App:
-    return bootstrap(Settings(database_url=str(engine.url)), engine=engine, policy=policy,
-                     clock=clock, platforms={"sandbox": sandbox})
+    return bootstrap(Settings(database_url=str(engine.url), secret_key=SecretStr(SECRET_KEY)), engine=engine,
+                     policy=policy, clock=clock, platforms={"sandbox": sandbox})
 
 
 def count_rows(engine: Engine, table: sa.Table) -> int:

@@ -19,6 +19,7 @@ from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.ports import Adapter, Clock, Platform, UnitOfWork
 from conduct_desk.storage.db import check_migrated, create_engine
+from conduct_desk.storage.sealing import Sealer, check_sealing
 from conduct_desk.storage.uow import SqlUnitOfWork
 
 # Each module has ``configure(app) -> Adapter | None``: None when its CONDUCT_<NAME>_*
@@ -37,9 +38,15 @@ class App:
     desk: Desk
     bus: MessageBus
     adapters: list[Adapter] = field(default_factory=list)
+    sealer: Sealer | None = None  # anonymous reporters' ids; None: no key set
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.sealer)
+
+    def check_secret_key(self) -> None:
+        """Refuse to start (one line, with the fix) when the database holds sealed ids of
+        anonymous reporters and no key is set, or the key set is not the one they use."""
+        check_sealing(self.engine, self.sealer)
 
 
 def load_adapters(app: App) -> list[Adapter]:
@@ -75,13 +82,15 @@ def bootstrap(
     engine = engine or create_engine(settings.database_url)
     if check_schema:
         check_migrated(engine)
+    key = settings.sealing_key()
+    sealer = Sealer(key) if key is not None else None
     if platforms is None:
         platforms = {"sandbox": SandboxPlatform()}
     desk = Desk(policy=policy, clock=clock or SystemClock(), platforms=platforms,
                 base_url=settings.base_url)
 
     def uow_factory() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, sealer)
 
     def inject(handler: Callable[..., Any]) -> Callable[..., Any]:
         return functools.partial(handler, desk=desk)
@@ -98,7 +107,7 @@ def bootstrap(
         command_handlers={k: inject(h) for k, h in command_handlers.items()},
         event_handlers={k: [inject(h) for h in hs] for k, hs in handlers.EVENT_HANDLERS.items()},
     )
-    app = App(settings=settings, engine=engine, desk=desk, bus=bus)
+    app = App(settings=settings, engine=engine, desk=desk, bus=bus, sealer=sealer)
     if with_adapters:
         app.adapters = load_adapters(app)
     return app

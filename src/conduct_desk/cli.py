@@ -115,6 +115,15 @@ def policy_check(path: Annotated[Path, typer.Argument()] = Path("conduct.toml"))
     typer.echo(f"{path}: valid — ladder: {' → '.join(r.name for r in policy.ladder)}")
 
 
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a fresh key for sealing anonymous reporters' ids; keep it in a file and point
+    CONDUCT_SECRET_KEY_FILE at it (losing it loses the way to reach those reporters)."""
+    from conduct_desk.storage.sealing import new_key
+
+    typer.echo(new_key())
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or update the database schema (safe to run again)."""
@@ -222,7 +231,7 @@ def render_case(detail: views.CaseDetail) -> str:
         lines.append(f"  taken by {c.taken_by}")
     if c.channel:
         lines.append(f"  where: {c.channel}")
-    hurt = [str(p) for p in c.harmed if not views._only_anonymous(c, p)]
+    hurt = [str(p) for p in views.named_hurt(c)]
     if hurt:
         lines.append(f"  people hurt: {', '.join(hurt)}")
     lines.append("  reports:")
@@ -431,6 +440,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with friendly_errors():
         a = _app()
+        a.check_secret_key()
         name = f"{socket.gethostname()}-{id(a)}"
         ran = run_worker(a, name, batch=batch, interval=interval, once=once)
     typer.echo(f"worker stopped after running {ran} timer(s)")
@@ -620,16 +630,22 @@ def admin_role(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="observer, moderator or admin")],
+    account: Annotated[str, typer.Option(
+        help="The web account the token acts for: its name and platform identities "
+             "(recusal, cases about them hidden), at most its role.")],
+    role: Annotated[str | None, typer.Option(
+        help="observer, moderator or admin; at most the account's (default: the account's)")]
+    = None,
     name: Annotated[str | None, typer.Option(help="What the token is for, e.g. ci-bot.")] = None,
 ) -> None:
-    """Make an API token; it is printed once and only its hash is stored."""
+    """Make an API token for an account; it is printed once and only its hash is stored."""
     from conduct_desk.service import accounts
 
     with friendly_errors():
         a = _app()
         raw = accounts.create_token(a.uow(), a.desk.clock,
-                                    name or f"token-{secrets.token_hex(3)}", role)
+                                    name or f"{account.strip()}-{secrets.token_hex(3)}", role,
+                                    account=account)
     typer.echo(raw)
     typer.echo("Keep it safe: it is shown only this once. Send it as "
                "`Authorization: Bearer <token>`.", err=True)
@@ -643,15 +659,18 @@ def token_list(as_json: AsJson = False) -> None:
     with friendly_errors():
         a = _app()
         found = accounts.token_list(a.uow())
+        owners = {acc.id: acc.name for acc in accounts.account_list(a.uow())}
     if as_json:
-        _print_json([{"name": t.name, "role": t.role, "created_at": t.created_at,
-                      "revoked": t.revoked} for t in found])
+        _print_json([{"name": t.name, "role": t.role, "account": owners.get(t.account_id),
+                      "created_at": t.created_at, "revoked": t.revoked} for t in found])
         return
     if not found:
-        typer.echo("no API tokens yet; make one with `conduct token create --role observer`")
+        typer.echo("no API tokens yet; make one with `conduct token create --account NAME`")
     for t in found:
         state = " revoked" if t.revoked else ""
-        typer.echo(f"{t.name:<20} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}{state}")
+        owner = owners.get(t.account_id) or "(role only)"
+        typer.echo(f"{t.name:<20} {t.role:<9} {owner:<20} "
+                   f"created {t.created_at:%Y-%m-%d %H:%M}{state}")
 
 
 @token_app.command("revoke")

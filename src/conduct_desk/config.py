@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from conduct_desk.domain.errors import NotFound
+from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.policy import Policy, parse_policy
 
 PRESETS = ("guide", "contributor-covenant-2.1")
@@ -23,6 +24,24 @@ class Settings(BaseSettings):
     preset: str = "guide"
     base_url: str | None = None  # the web desk's public address, for private links
     default_platform: str = "sandbox"
+    # seals anonymous reporters' platform ids at rest (make one with `conduct secret-key`)
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+
+    def sealing_key(self) -> str | None:
+        """The key for anonymous reporters' ids: CONDUCT_SECRET_KEY, else the file named by
+        CONDUCT_SECRET_KEY_FILE, else None (anonymous reports then keep no id at all)."""
+        if self.secret_key is not None and self.secret_key.get_secret_value().strip():
+            return self.secret_key.get_secret_value().strip()
+        if self.secret_key_file is None:
+            return None
+        try:
+            return self.secret_key_file.read_text("utf-8").strip() or None
+        except OSError as exc:
+            raise InvalidInput(
+                f"CONDUCT_SECRET_KEY_FILE {self.secret_key_file} cannot be read ({exc.strerror}); "
+                "fix the path, or make a key with `conduct secret-key > FILE`"
+            ) from None
 
 
 def preset_text(name: str) -> str:

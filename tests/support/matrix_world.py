@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
+from tests.conftest import SECRET_KEY
 from tests.support.polling import wait_for
 from tests.support.synapse import MatrixTestClient, SynapseServer
 
@@ -102,8 +104,8 @@ class World:
     def app(self, engine: Engine, clock: FakeClock, policy: Policy,
             start: bool = True, **overrides: Any) -> tuple[App, MatrixAdapter]:
         """A desk app whose only platform is the Matrix bot (no sandbox)."""
-        app = bootstrap(Settings(database_url=str(engine.url)), engine=engine, policy=policy,
-                        clock=clock, platforms={})
+        app = bootstrap(Settings(database_url=str(engine.url), secret_key=SecretStr(SECRET_KEY)),
+                        engine=engine, policy=policy, clock=clock, platforms={})
         adapter = configure(app, self.settings(**overrides))
         assert adapter is not None
         app.desk.platforms[adapter.platform.name] = adapter.platform

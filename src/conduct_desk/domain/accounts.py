@@ -26,6 +26,10 @@ class Role(StrEnum):
                 f"unknown role {text!r}: use observer, moderator or admin"
             ) from None
 
+    def at_most(self, other: Role) -> Role:
+        """The lower of the two roles (a token never does more than its account)."""
+        return self if other.includes(self) else other
+
     def includes(self, other: Role) -> bool:
         """True when this role may do everything ``other`` may (admin ⊇ moderator ⊇ observer)."""
         return _RANK[self] >= _RANK[other]
@@ -75,4 +79,7 @@ class ApiToken:
     token_hash: str
     created_at: datetime
     revoked: bool = False
+    # the account it acts for; None: a role-only token made before tokens had accounts,
+    # whose own name is its only identity
+    account_id: int | None = None
     id: int | None = None

@@ -43,3 +43,7 @@ class NotMigrated(DeskError):
 
 class Conflict(DeskError):
     """Someone else changed the same thing at the same moment; trying again resolves it."""
+
+
+class SecretKeyError(DeskError):
+    """The key that seals anonymous reporters' ids is missing, malformed or not the one used."""

@@ -22,6 +22,13 @@ class ReportFiled(Event):
     reporter: PersonRef | None
     flagrant: bool
     hurt: int
+    anonymous: bool = False
+    # False: the reporter typed their id into the public form (anyone can type anyone's),
+    # so no message goes to it; they follow the status link
+    message_reporter: bool = True
+    # False: anonymous, and no key to keep their id sealed: the thanks is the last message
+    reporter_kept: bool = True
+    status_token: str | None = None
 
 
 @dataclass(frozen=True)

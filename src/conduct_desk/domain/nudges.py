@@ -40,7 +40,7 @@ ANSWER_WORDS = {
 @dataclass
 class Nudge:
     subject: PersonRef
-    reporter: PersonRef
+    reporter: PersonRef | None  # None: anonymous, and no key to keep their id sealed
     source: Source
     channel: str
     message_id: str

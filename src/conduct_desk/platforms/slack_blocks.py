@@ -13,7 +13,7 @@ from typing import Any
 from conduct_desk.domain.model import Case, CaseState, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy
-from conduct_desk.service.views import CaseDetail, reporter_label
+from conduct_desk.service.views import CaseDetail, named_hurt, reporter_label
 
 Block = dict[str, Any]
 
@@ -133,9 +133,7 @@ def _admin(name: str) -> str:
 
 
 def _named_hurt(case: Case) -> list[PersonRef]:
-    named = {p for r in case.reports for p in r.harmed}
-    named |= {r.reporter for r in case.reports if r.reporter is not None and not r.anonymous}
-    return [p for p in case.harmed if p in named]
+    return named_hurt(case)
 
 
 def _step_line(case: Case, index: int) -> str:

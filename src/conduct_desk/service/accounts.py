@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -167,26 +167,76 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_token(uow: UnitOfWork, clock: Clock, name: str, role: str) -> str:
-    """Make an API token and return it; it is shown once and only its hash is kept."""
+def create_token(uow: UnitOfWork, clock: Clock, name: str, role: str | None,
+                 account: str | None = None) -> str:
+    """Make an API token and return it; it is shown once and only its hash is kept.
+
+    With ``account`` the token acts for that account: its name and platform identities
+    (recusal, "not about the viewer"), and a role at most the account's (the account's role
+    when ``role`` is None). Without one it is a role-only token whose own name is its only
+    identity, as tokens made before accounts were."""
     name = check_name(name, "the token name")
-    parsed_role = Role.parse(role)
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = clock.now()
     with uow:
+        owner = None
+        if account is not None:
+            owner = uow.accounts.admin_by_name(check_name(account, "--account"))
+            if owner is None:
+                raise _no_account(account.strip())
+            if owner.disabled:
+                raise InvalidInput(f"account {owner.name} is disabled; enable it first "
+                                   f"(`conduct admin enable {owner.name}`)")
+        if role is None:
+            if owner is None:
+                raise InvalidInput("give --account NAME (the token acts for that account) "
+                                   "or --role")
+            parsed_role = owner.role
+        else:
+            parsed_role = Role.parse(role)
+        if owner is not None and not owner.role.includes(parsed_role):
+            raise InvalidInput(f"a token of {owner.name} can have at most their role "
+                               f"({owner.role}); use --role {owner.role} or lower")
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         uow.accounts.add_token(ApiToken(name=name, role=parsed_role, token_hash=token_hash(raw),
-                                        created_at=now))
-        audit(uow, now, "cli", "token.created", f"API token {name} created ({parsed_role})")
+                                        created_at=now,
+                                        account_id=owner.id if owner is not None else None))
+        whose = f" for {owner.name}" if owner is not None else ""
+        audit(uow, now, "cli", "token.created", f"API token {name}{whose} created ({parsed_role})")
         uow.commit()
     return raw
 
 
-def token_for(uow: UnitOfWork, raw: str) -> ApiToken | None:
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who an API call acts as: the token's account, or (a role-only token made before tokens
+    had accounts) the token itself, whose name is then its only identity."""
+
+    name: str  # recorded as the actor
+    role: Role
+    aliases: tuple[str, ...]  # the account's platform identities (or the token's bare name)
+    account: Account | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the holder goes by: cases about any of them are not theirs to see."""
+        return (self.name, *self.aliases)
+
+
+def token_for(uow: UnitOfWork, raw: str) -> TokenHolder | None:
+    """Who a raw token acts as; None when it is unknown, revoked, or its account is disabled."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     with uow:
         token = uow.accounts.token_by_hash(token_hash(raw))
-    return token if token is not None and not token.revoked else None
+        if token is None or token.revoked:
+            return None
+        if token.account_id is None:
+            return TokenHolder(f"token:{token.name}", token.role, (token.name,))
+        account = uow.accounts.admin_by_id(token.account_id)
+    if account is None or account.disabled:
+        return None
+    return TokenHolder(account.name, token.role.at_most(account.role), account.identities,
+                       account)
 
 
 def revoke_token(uow: UnitOfWork, clock: Clock, name: str,

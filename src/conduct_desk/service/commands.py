@@ -28,6 +28,8 @@ class FileReport(Command):
     # a cursor (name, value) saved in the same transaction as the report, e.g. a platform's
     # read position: a crash can then neither lose the report nor file it twice
     mark: tuple[str, str] | None = None
+    # who filed it on the reporter's behalf (an API token's account), for the audit log
+    filed_by: str | None = None
 
 
 @dataclass(frozen=True)

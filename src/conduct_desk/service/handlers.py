@@ -26,6 +26,7 @@ from conduct_desk.domain.model import (
     Note,
     Outcome,
     Report,
+    Source,
     Step,
     StepStatus,
     check_text,
@@ -114,16 +115,21 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
             if fetched is not None:
                 text, link = fetched.text, link or fetched.link
     now = desk.clock.now()
+    anonymous = cmd.anonymous or cmd.reporter is None
+    # an anonymous reporter named as hurt would be named to the admins: they count as
+    # hurt as the reporter already, unnamed
+    harmed = tuple(p for p in dict.fromkeys(cmd.harmed)
+                   if p != cmd.subject and not (anonymous and p == cmd.reporter))
     report = Report(
         subject=cmd.subject, reporter=cmd.reporter, filed_at=now, source=cmd.source,
-        anonymous=cmd.anonymous or cmd.reporter is None, channel=cmd.channel,
+        anonymous=anonymous, channel=cmd.channel,
         message_id=cmd.message_id, message_text=text, message_link=link,
-        harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject),
+        harmed=harmed,
         note=cmd.note or None, flagrant=cmd.flagrant, status_token=secrets.token_urlsafe(24),
     )
     for attempt in range(3):
         try:
-            return _file(report, uow, desk, now, cmd.mark)
+            return _file(report, uow, desk, now, cmd.mark, cmd.filed_by)
         except Conflict:
             if attempt == 2:
                 raise
@@ -131,8 +137,12 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
 
 
 def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
-          mark: tuple[str, str] | None) -> Filed:
+          mark: tuple[str, str] | None, filed_by: str | None = None) -> Filed:
     with uow:
+        reporter = report.reporter  # who to thank now, even when their id is not kept
+        kept = not (report.anonymous and reporter is not None and not uow.can_seal)
+        if not kept:  # no key to seal an anonymous id: keep none (nothing else is lost)
+            report = replace(report, reporter=None)
         case = None
         if report.channel and report.message_id:
             case = uow.cases.open_case_for_message(report.subject, report.channel, report.message_id)
@@ -153,15 +163,22 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
         who = "anonymous report" if report.anonymous else f"report by {report.reporter}"
         flag = ", marked flagrant" if report.flagrant else ""
         verb = "opened the case" if opened else "joined the case"
-        audit(uow, now, str(report.reporter) if not report.anonymous else "anonymous", "report.filed",
-              f"{who} via {report.source}{flag}; {verb}", case.id,
+        actor = str(report.reporter) if not report.anonymous else "anonymous"
+        if filed_by is not None:  # never names an anonymous reporter, even so
+            actor = filed_by
+            whom = "an anonymous reporter" if report.anonymous else str(report.reporter)
+            verb += f"; filed by {filed_by} on behalf of {whom}"
+        audit(uow, now, actor, "report.filed", f"{who} via {report.source}{flag}; {verb}", case.id,
               report_id=report_id, hurt=len(report.harmed))
         if opened:
             assert case.take_due_at is not None and case.step_due_at is not None
             uow.timers.schedule_all([Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
                                      Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
-        case.events.append(events.ReportFiled(case.id, report_id, opened, case.subject,
-                                              report.reporter, case.flagrant, len(case.harmed)))
+        case.events.append(events.ReportFiled(
+            case.id, report_id, opened, case.subject, reporter, case.flagrant,
+            len(case.harmed), anonymous=report.anonymous,
+            message_reporter=report.source is not Source.WEB, reporter_kept=kept,
+            status_token=report.status_token))
         if mark is not None:
             uow.cursors.set(*mark)
         uow.commit()
@@ -177,18 +194,22 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
     """
     now = desk.clock.now()
     problems: list[AuditEntry] = []
-    if event.reporter is not None:
+    if event.reporter is not None and event.message_reporter:
         platform = desk.platform_for(event.reporter)
         if platform is not None and Capability.DM in platform.capabilities:
             text = render(desk.policy.texts["acknowledgement"], {
                 "case_id": event.case_id,
                 "take_within": humanize_span(desk.policy.deadlines.take_within),
             }, "texts.acknowledgement")
+            if not event.reporter_kept:
+                text += "\n\n" + unkept_reporter_line(desk, event.status_token)
             effect = platform.send_dm(event.reporter, text)
             if effect.status is not EffectStatus.DONE:
+                # a platform's refusal may name the person: never for an anonymous reporter
+                detail = "" if event.anonymous else effect.detail
                 problems.append(_entry(now, "reporter.not-acknowledged",
                                        "the reporter could not be thanked; please reach them "
-                                       "another way", event.case_id, effect.detail))
+                                       "another way", event.case_id, detail))
     if event.opened_case:
         for platform in _admin_platforms(desk, event.subject):
             hurt = event.hurt
@@ -205,6 +226,14 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
         with uow:
             uow.audit.append_all(problems)
             uow.commit()
+
+
+def unkept_reporter_line(desk: Desk, status_token: str | None) -> str:
+    """Said to an anonymous reporter whose id the desk cannot keep (no key is set)."""
+    where = (f" Follow your report here instead: {desk.base_url}/r/{status_token}"
+             if desk.base_url and status_token else "")
+    return ("To keep you anonymous, the desk does not keep your id, so this is the only "
+            f"message you will get from it about this report.{where}")
 
 
 def _entry(at: datetime, kind: str, summary: str, case_id: int, detail: str) -> AuditEntry:
@@ -509,7 +538,11 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
         "reason": case.outcome_reason or "",
     }, "texts.outcome")
     results = []
-    for reporter in case.reporters:
+    # a reporter who typed an id into the public form follows the status link instead:
+    # anyone can type anyone's id
+    messaged = (r.reporter for r in case.reports
+                if r.reporter is not None and r.source is not Source.WEB)
+    for reporter in dict.fromkeys(messaged):
         platform = desk.platform_for(reporter)
         if platform is not None and Capability.DM in platform.capabilities:
             results.append(platform.send_dm(reporter, text).status)

@@ -59,11 +59,14 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
         # someone already asked: one private word is enough, but this request is kept too,
         # so this reporter hears the outcome and their report reaches the admins if need be
         due = waiting[0].due_at if waiting else now + desk.policy.peer_wait
-        item = Nudge(subject=cmd.subject, reporter=cmd.reporter, source=cmd.source,
+        # anonymous: the id is kept only sealed; with no key, not at all
+        reporter = cmd.reporter if uow.can_seal or not cmd.anonymous else None
+        item = Nudge(subject=cmd.subject, reporter=reporter, source=cmd.source,
                      channel=cmd.channel, message_id=cmd.message_id, asked_at=now, due_at=due,
                      message_text=cmd.message_text, message_link=cmd.message_link,
                      note=cmd.note or None,
-                     harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject),
+                     harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject
+                                  and not (cmd.anonymous and p == cmd.reporter)),
                      anonymous=cmd.anonymous)
         nudge_id = uow.nudges.add(item)
         # for a peer-wait timer, step_id carries the nudge id (there is no case yet)
@@ -110,6 +113,8 @@ def nudge_answered(cmd: commands.NudgeAnswered, uow: UnitOfWork, desk: Desk) -> 
     text = render(desk.policy.texts["nudge_answered"], {"how": ANSWER_WORDS[how]},
                   "texts.nudge_answered")
     for item in waiting:
+        if item.reporter is None:
+            continue
         platform = desk.platform_for(item.reporter)
         if platform is not None and Capability.DM in platform.capabilities:
             platform.send_dm(item.reporter, text)

@@ -103,9 +103,13 @@ def deadline_of(s: CaseSummary, now: datetime) -> tuple[datetime | None, Deadlin
     return due, deadline_state(due, s.opened_at, now)
 
 
-def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None) -> list[QueueItem]:
-    """Open cases by urgency: flagrant first, then with people hurt, then nearest deadline."""
+def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
+          viewer: tuple[str, ...] = ()) -> list[QueueItem]:
+    """Open cases by urgency: flagrant first, then with people hurt, then nearest deadline.
+    Cases about the viewer (any of their names) are left out, as on the queue page."""
     flt = flt or CaseFilter(states=OPEN_STATES)
+    if viewer:
+        flt = dataclasses.replace(flt, not_about=(*flt.not_about, *viewer))
     with uow:
         rows = uow.cases.summaries(flt)
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
@@ -193,11 +197,12 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
         "flagrant": case.flagrant,
         "deadline": detail.deadline,
         "due_at": case.due_at,
-        "hurt": [str(p) for p in case.harmed if not _only_anonymous(case, p)],
+        "hurt": [str(p) for p in named_hurt(case)],
         "reports": [
             {"id": r.id, "reporter": reporter_label(case, i), "filed_at": r.filed_at,
              "source": r.source, "message_text": r.message_text, "message_link": r.message_link,
-             "note": r.note, "flagrant": r.flagrant, "hurt": [str(p) for p in r.harmed]}
+             "note": r.note, "flagrant": r.flagrant,
+             "hurt": [str(p) for p in r.harmed if not (r.anonymous and p == r.reporter)]}
             for i, r in enumerate(case.reports)
         ],
         "steps": [
@@ -223,9 +228,16 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
 
 def _only_anonymous(case: Case, person: PersonRef) -> bool:
     """True when the person is known only as an anonymous reporter (hide from admins too)."""
-    named = any(person in r.harmed for r in case.reports) or any(
+    named = any(person in r.harmed for r in case.reports
+                if not (r.anonymous and r.reporter == person)) or any(
         r.reporter == person and not r.anonymous for r in case.reports)
     return not named
+
+
+def named_hurt(case: Case) -> list[PersonRef]:
+    """The people hurt whom admins may see: never someone known only as an anonymous
+    reporter (nor as one naming themself hurt, as reports filed before 0008 may)."""
+    return [p for p in case.harmed if not _only_anonymous(case, p)]
 
 
 def timeline_json(e: AuditEntry) -> dict[str, Any]:

@@ -24,7 +24,8 @@ def _account(r: RowMapping) -> Account:
 
 def _token(r: RowMapping) -> ApiToken:
     return ApiToken(name=r["name"], role=Role(r["role"]), token_hash=r["token_hash"],
-                    created_at=r["created_at"], revoked=r["revoked"], id=r["id"])
+                    created_at=r["created_at"], revoked=r["revoked"],
+                    account_id=r["account_id"], id=r["id"])
 
 
 class SqlAccounts:
@@ -68,7 +69,7 @@ class SqlAccounts:
             raise InvalidInput(f"there is already a token named {token.name}; pick another --name")
         return int(self.conn.execute(w.api_tokens.insert().values(
             name=token.name, role=str(token.role), token_hash=token.token_hash,
-            created_at=token.created_at, revoked=token.revoked,
+            created_at=token.created_at, revoked=token.revoked, account_id=token.account_id,
         ).returning(w.api_tokens.c.id)).scalar_one())
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:

@@ -30,6 +30,7 @@ from conduct_desk.domain.policy import Action
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, CaseTimes
 from conduct_desk.storage import tables as t
+from conduct_desk.storage.sealing import Sealer, open_sealed
 
 # Statements on the hot paths (filing, loading a case, timers, the audit log) are built once:
 # executing a prebuilt statement with parameters skips building it and its cache key each time.
@@ -61,9 +62,23 @@ def _person(platform: str | None, user_id: str | None) -> PersonRef | None:
     return PersonRef(platform, user_id) if platform and user_id else None
 
 
+def _reporter_columns(reporter: PersonRef | None, anonymous: bool,
+                      sealer: Sealer | None) -> dict[str, str | None]:
+    """How a reporter is stored: in plain, or, when anonymous, only sealed (and with no key,
+    not at all: the service has then dropped the id already, see ``UnitOfWork.can_seal``)."""
+    if reporter is None:
+        return {"reporter_platform": None, "reporter_id": None, "reporter_sealed": None}
+    if not anonymous:
+        return {"reporter_platform": reporter.platform, "reporter_id": reporter.user_id,
+                "reporter_sealed": None}
+    return {"reporter_platform": None, "reporter_id": None,
+            "reporter_sealed": sealer.seal(reporter) if sealer is not None else None}
+
+
 class SqlCaseRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
+        self.sealer = sealer
         self.seen: dict[int, Case] = {}
         self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
 
@@ -104,8 +119,7 @@ class SqlCaseRepository:
                 rid = self.conn.execute(_INSERT_REPORT, {
                     "case_id": case.id, "subject_platform": report.subject.platform,
                     "subject_id": report.subject.user_id,
-                    "reporter_platform": report.reporter.platform if report.reporter else None,
-                    "reporter_id": report.reporter.user_id if report.reporter else None,
+                    **_reporter_columns(report.reporter, report.anonymous, self.sealer),
                     "anonymous": report.anonymous, "filed_at": report.filed_at,
                     "source": str(report.source), "channel": report.channel,
                     "message_id": report.message_id, "message_text": report.message_text,
@@ -188,11 +202,13 @@ class SqlCaseRepository:
                                    id=n["id"]))
         return case
 
-    @staticmethod
-    def _report(r: RowMapping) -> Report:
+    def _report(self, r: RowMapping) -> Report:
+        sealed = r["reporter_sealed"]
+        reporter = (open_sealed(self.sealer, sealed) if sealed
+                    else _person(r["reporter_platform"], r["reporter_id"]))
         return Report(
             subject=PersonRef(r["subject_platform"], r["subject_id"]),
-            reporter=_person(r["reporter_platform"], r["reporter_id"]), filed_at=r["filed_at"],
+            reporter=reporter, filed_at=r["filed_at"],
             source=Source(r["source"]), anonymous=r["anonymous"], channel=r["channel"],
             message_id=r["message_id"], message_text=r["message_text"],
             message_link=r["message_link"],
@@ -458,14 +474,16 @@ class SqlRateHits:
 
 
 class SqlNudgeRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
+        self.sealer = sealer
 
-    @staticmethod
-    def _row(n: Nudge) -> dict[str, Any]:
+    def _row(self, n: Nudge) -> dict[str, Any]:
+        who = _reporter_columns(n.reporter, n.anonymous, self.sealer)
         return {
             "subject_platform": n.subject.platform, "subject_id": n.subject.user_id,
-            "reporter_platform": n.reporter.platform, "reporter_id": n.reporter.user_id,
+            # the platform says where to reach them, never who: kept in plain
+            **who, "reporter_platform": n.reporter.platform if n.reporter else n.source.value,
             "source": str(n.source), "channel": n.channel, "message_id": n.message_id,
             "message_text": n.message_text, "message_link": n.message_link,
             "asked_at": n.asked_at, "due_at": n.due_at, "state": str(n.state),
@@ -474,11 +492,13 @@ class SqlNudgeRepository:
             "apology": n.apology, "apology_at": n.apology_at,
         }
 
-    @staticmethod
-    def _load(r: RowMapping) -> Nudge:
+    def _load(self, r: RowMapping) -> Nudge:
+        sealed = r["reporter_sealed"]
+        reporter = (open_sealed(self.sealer, sealed) if sealed
+                    else _person(r["reporter_platform"], r["reporter_id"]))
         return Nudge(
             subject=PersonRef(r["subject_platform"], r["subject_id"]),
-            reporter=PersonRef(r["reporter_platform"], r["reporter_id"]), source=Source(r["source"]),
+            reporter=reporter, source=Source(r["source"]),
             channel=r["channel"], message_id=r["message_id"], asked_at=r["asked_at"],
             due_at=r["due_at"], message_text=r["message_text"], message_link=r["message_link"],
             state=NudgeState(r["state"]), answer=Answer(r["answer"]) if r["answer"] else None,

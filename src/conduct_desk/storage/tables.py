@@ -100,6 +100,8 @@ reports = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("flagrant", sa.Boolean, nullable=False),
     sa.Column("status_token", sa.String(64), unique=True),
+    # an anonymous reporter's id, sealed (storage/sealing.py); reporter_* are then NULL
+    sa.Column("reporter_sealed", sa.Text),
 )
 sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
 
@@ -184,7 +186,7 @@ nudges = sa.Table(
     sa.Column("subject_platform", sa.String(64), nullable=False),
     sa.Column("subject_id", sa.String(255), nullable=False),
     sa.Column("reporter_platform", sa.String(64), nullable=False),
-    sa.Column("reporter_id", sa.String(255), nullable=False),
+    sa.Column("reporter_id", sa.String(255)),  # NULL when anonymous (migration 0008)
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("channel", sa.String(2000), nullable=False),
     sa.Column("message_id", sa.String(2000), nullable=False),
@@ -199,6 +201,7 @@ nudges = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("harmed", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reporter_sealed", sa.Text),  # as reports.reporter_sealed (migration 0008)
     # what the author wrote that looked like an apology, and when (migration 0011)
     sa.Column("apology", sa.Text),
     sa.Column("apology_at", UTCDateTime),
@@ -228,6 +231,8 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256, hex
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    # the account the token acts for (migration 0008); NULL: a role-only token made before
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("admins.id")),
 )
 
 # Values every web process must share, e.g. the key that signs session cookies.

@@ -18,6 +18,7 @@ from conduct_desk.storage.repository import (
     SqlRateHits,
     SqlTimerRepository,
 )
+from conduct_desk.storage.sealing import Sealer
 
 
 class SqlUnitOfWork:
@@ -29,8 +30,9 @@ class SqlUnitOfWork:
     nudges: SqlNudgeRepository
     rate_hits: SqlRateHits
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
+        self.sealer = sealer
         self._conn: Connection | None = None
         self._events: list[Event] = []
 
@@ -39,12 +41,12 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work is already open; nested transactions are not used")
         self._conn = self.engine.connect()
         self._conn.begin()
-        self.cases = SqlCaseRepository(self._conn)
+        self.cases = SqlCaseRepository(self._conn, self.sealer)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
         self.cursors = SqlCursors(self._conn)
         self.accounts = SqlAccounts(self._conn)
-        self.nudges = SqlNudgeRepository(self._conn)
+        self.nudges = SqlNudgeRepository(self._conn, self.sealer)
         self.rate_hits = SqlRateHits(self._conn)
         return self
 
@@ -60,6 +62,11 @@ class SqlUnitOfWork:
             if exc_type is not None:
                 for case in self.cases.seen.values():
                     case.events.clear()
+
+    @property
+    def can_seal(self) -> bool:
+        """True when an anonymous reporter's id can be kept (sealed); else none is kept."""
+        return self.sealer is not None
 
     def commit(self) -> None:
         assert self._conn is not None

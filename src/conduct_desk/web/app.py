@@ -81,6 +81,7 @@ class CsrfSeedMiddleware:
 
 def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
     """The FastAPI application serving the desk ``app`` (its database must be migrated)."""
+    app.check_secret_key()  # sealed anonymous reporters' ids need the key: refuse without it
     secure = bool(app.settings.base_url and app.settings.base_url.startswith("https://"))
     templates = Jinja2Templates(directory=HERE / "templates")
     filters.install(templates.env)
@@ -91,7 +92,7 @@ def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         description="Reports, cases, people and the audit log of a Conduct Desk. "
                     "Authenticate with `Authorization: Bearer <token>` "
-                    "(`conduct token create --role ...`).",
+                    "(`conduct token create --account NAME`).",
     )
     api_app.state.web = web
     api_app.add_middleware(CsrfSeedMiddleware, secure=secure)

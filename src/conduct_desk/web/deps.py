@@ -66,11 +66,17 @@ class Unauthorized(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls the API: a token's name and role."""
+    """Who calls the API: the token's account (name, role, platform identities), or for a
+    role-only token made before tokens had accounts, ``token:NAME`` with the bare name."""
 
     name: str
     role: Role
-    aliases: tuple[str, ...] = ()  # the token's bare name: recusal matches it too
+    aliases: tuple[str, ...] = ()  # recusal and "not about the viewer" match these too
+    account: Account | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
 
 def get_web(request: Request) -> WebState:
@@ -135,12 +141,12 @@ def api_caller(request: Request, web: Web) -> Caller:
     scheme, _, raw = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise Unauthorized("send your API token as `Authorization: Bearer <token>`; "
-                           "make one with `conduct token create --role observer --name NAME`")
-    token = accounts.token_for(web.app.uow(), raw.strip())
-    if token is None:
-        raise Unauthorized("this API token is not valid (unknown or revoked); make a new one "
-                           "with `conduct token create`")
-    return Caller(f"token:{token.name}", token.role, (token.name,))
+                           "make one with `conduct token create --account NAME`")
+    holder = accounts.token_for(web.app.uow(), raw.strip())
+    if holder is None:
+        raise Unauthorized("this API token is not valid (unknown, revoked, or its account is "
+                           "disabled); make a new one with `conduct token create --account NAME`")
+    return Caller(holder.name, holder.role, holder.aliases, holder.account)
 
 
 ApiCaller = Annotated[Caller, Depends(api_caller)]

@@ -17,8 +17,17 @@ from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
-from conduct_desk.web.deps import ApiActor, ApiCaller, Caller, Web, WebState, require_step_role
+from conduct_desk.web.deps import (
+    ApiActor,
+    ApiCaller,
+    Caller,
+    Forbidden,
+    Web,
+    WebState,
+    require_step_role,
+)
 
+WEB_PEOPLE = "web"  # the platform of people known by their web desk account name
 Person = Annotated[str, Field(min_length=1, max_length=300, examples=["slack:U024BE7LH"])]
 
 
@@ -51,7 +60,9 @@ class ReportIn(Input):
 
     subject: Person
     message_text: str | None = Field(None, max_length=MAX_TEXT)
-    reporter: Person | None = None
+    reporter: Person | None = Field(None, description="file on this person's behalf "
+                                    "(moderator and admin tokens only); by default the report "
+                                    "is the token's account's")
     anonymous: bool = False
     hurt: list[Person] = Field(default_factory=list, max_length=20)
     note: str | None = Field(None, max_length=MAX_TEXT)
@@ -105,15 +116,44 @@ def _person(web: WebState, text: str) -> PersonRef:
 
 
 
+def _own_identity(caller: Caller, subject: PersonRef) -> PersonRef | None:
+    """Who a token's own report is from: its account's identity on the subject's platform,
+    else the account name as a web person; a role-only token has no one to be."""
+    if caller.account is None:
+        return None
+    for identity in caller.account.identities:
+        ref = PersonRef.parse(identity, WEB_PEOPLE)
+        if ref.platform == subject.platform:
+            return ref
+    return PersonRef(WEB_PEOPLE, caller.account.name)
+
+
 @router.post("/reports", status_code=201)
 def create_report(body: ReportIn, web: Web, caller: ApiCaller) -> JSONResponse:
-    """File a report; one report opens a case (or joins the open one about the same message)."""
+    """File a report; one report opens a case (or joins the open one about the same message).
+
+    The report is the token's account's. ``reporter`` files it on someone else's behalf:
+    only moderator and admin tokens may, and the audit log says who filed it."""
+    subject = _person(web, body.subject)
+    own = _own_identity(caller, subject)
+    reporter, filed_by = own, None
+    if body.reporter:
+        named = _person(web, body.reporter)
+        if named != own and (caller.account is None
+                             or not any(PersonRef.parse(i, WEB_PEOPLE) == named
+                                        for i in caller.account.identities)):
+            if not caller.role.may_act:
+                raise Forbidden("this token has the observer role, so it files reports only as "
+                                "its own account: leave out reporter (filing on someone's behalf "
+                                "needs the moderator or admin role)")
+            filed_by = caller.name
+        reporter = named
     filed = web.app.bus.handle(commands.FileReport(
-        subject=_person(web, body.subject),
-        reporter=_person(web, body.reporter) if body.reporter else None, source=Source.API,
+        subject=subject, reporter=reporter, source=Source.API,
         anonymous=body.anonymous, channel=body.channel, message_id=body.message_id,
         message_text=body.message_text, message_link=body.message_link,
-        harmed=tuple(_person(web, h) for h in body.hurt), note=body.note, flagrant=body.flagrant))
+        harmed=tuple(_person(web, h) for h in body.hurt), note=body.note, flagrant=body.flagrant,
+        filed_by=filed_by))
     base = web.app.settings.base_url or ""
     return _json({**views.jsonable(filed), "status_url": f"{base}/r/{filed.status_token}"}, 201)
 
@@ -125,7 +165,8 @@ def list_cases(web: Web, caller: ApiCaller,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> JSONResponse:
     """Cases, most urgent first: ``open`` (default), ``all``, or one state."""
     items = views.queue(web.app.uow(), web.app.desk.clock.now(),
-                        CaseFilter(states=views.parse_states(state), limit=limit, offset=offset))
+                        CaseFilter(states=views.parse_states(state), limit=limit, offset=offset),
+                        caller.names)
     return _json({"cases": [{**views.jsonable(i.summary), "due_at": i.due_at,
                              "deadline": i.deadline} for i in items]})
 
@@ -209,7 +250,7 @@ def person(person: str, web: Web, caller: ApiCaller) -> JSONResponse:
     """One person's cases and steps, across platforms' cases about them."""
     if len(person) > 300:
         raise InvalidInput("a person's id has at most 300 characters, e.g. slack:U123")
-    return _json(views.person_history(web.app.uow(), _person(web, person)))
+    return _json(views.person_history(web.app.uow(), _person(web, person), caller.names))
 
 
 @router.get("/audit")

@@ -79,7 +79,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
         "form": form or {}, "outcomes": OUTCOMES, "done": DONE.get(request.query_params.get(
             "done", "")), "reporters": [views.reporter_label(case, i)
                                        for i in range(len(case.reports))],
-        "hurt": [p for p in case.harmed if not views._only_anonymous(case, p)],
+        "hurt": views.named_hurt(case),
         "policy": desk.policy,
         "takers": accounts.takers(web.app.uow(), case) if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],

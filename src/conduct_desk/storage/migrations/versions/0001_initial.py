@@ -42,10 +42,25 @@ INDEXES = (
 )
 
 
+# Columns later revisions add to these tables: this one must not make them.
+LATER_COLUMNS = {"reports": ("reporter_sealed",)}  # 0008
+
+
+def _frozen(tables: list[sa.Table]) -> list[sa.Table]:
+    """The tables as this revision made them: today's, less the columns added later."""
+    frozen = sa.MetaData()
+    return [sa.Table(t.name, frozen,
+                     *(c._copy() for c in t.columns if c.name not in LATER_COLUMNS.get(t.name, ())),
+                     *(sa.ForeignKeyConstraint([c.name for c in fk.columns],
+                                               [e.target_fullname for e in fk.elements])
+                       for fk in t.foreign_key_constraints))
+            for t in tables]
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     tables = [table for table in metadata.sorted_tables if table.name in TABLES]
-    for table in tables:
+    for table in _frozen(tables):
         op.execute(sa.schema.CreateTable(table))
     for table in tables:
         for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
