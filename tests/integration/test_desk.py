@@ -419,3 +419,14 @@ def test_the_apology_is_on_the_case_page_for_the_admins(
     (item,) = views.queue(app.uow(), clock.now())
     page = sign_in(web, "ana").get(f"/cases/{item.summary.id}").text
     assert "I stand by every word" in page and "looks like an apology" in page
+
+
+def test_an_anonymous_asker_may_say_enough_too(app: App, sandbox: SandboxPlatform) -> None:
+    # an anonymous asker's id is kept only sealed, so it is matched by opening the seal
+    app.bus.handle(c.Nudge(SAM, RILEY, Source.CLI, "#general", "m9", "that was mean",
+                           anonymous=True))
+    assert app.bus.handle(c.AuthorWrote(SAM, "#general", "m9", "sorry about that")) == 1
+    (shown,) = sandbox.to(RILEY)
+    assert "sorry about that" in (shown.text or "")
+    assert app.bus.handle(c.NudgeEnough(RILEY)) == 1
+    assert app.bus.handle(c.NudgeEnough(JO)) == 0

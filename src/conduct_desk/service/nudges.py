@@ -146,6 +146,8 @@ def author_wrote(cmd: commands.AuthorWrote, uow: UnitOfWork, desk: Desk) -> int:
     message = render(desk.policy.texts["nudge_apology_seen"], {"apology": said},
                      "texts.nudge_apology_seen")
     for item in first:
+        if item.reporter is None:  # anonymous, with no key to keep their id: nobody to tell
+            continue
         platform = desk.platform_for(item.reporter)
         if platform is not None and Capability.DM in platform.capabilities:
             platform.send_dm(item.reporter, message)

@@ -529,10 +529,14 @@ class SqlNudgeRepository:
         return [self._load(r) for r in rows]
 
     def waiting_from(self, reporter: PersonRef) -> list[Nudge]:
-        """The reporter's own nudges that still wait for an answer."""
+        """The reporter's own nudges that still wait for an answer. An anonymous reporter's id
+        is sealed (and sealing is not deterministic), so the waiting sealed ones are opened and
+        compared: few nudges wait at any time."""
         c = t.nudges.c
         rows = self.conn.execute(sa.select(t.nudges).where(
-            c.reporter_platform == reporter.platform, c.reporter_id == reporter.user_id,
             c.state == str(NudgeState.WAITING),
+            sa.or_(sa.and_(c.reporter_platform == reporter.platform,
+                           c.reporter_id == reporter.user_id),
+                   c.reporter_sealed.is_not(None)),
         ).order_by(c.id).with_for_update()).mappings()
-        return [self._load(r) for r in rows]
+        return [n for n in map(self._load, rows) if n.reporter == reporter]
