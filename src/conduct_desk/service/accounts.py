@@ -238,9 +238,9 @@ def account_by_id(uow: UnitOfWork, admin_id: int) -> Account | None:
         return uow.accounts.admin_by_id(admin_id)
 
 
-def takers(uow: UnitOfWork, case: Case | int, actor: str | None = None) -> list[str]:
+def takers(uow: UnitOfWork, case: Case | int) -> list[str]:
     """The web accounts a case (or case id) can be handed over to: active, allowed to act,
-    not the actor nor its holder already, and not involved in it as every admin can see
+    not its holder already, and not involved in it as every admin can see
     (subject, named reporter, confirmed hurt, stepped aside). An anonymous reporter stays on
     the list, like any other admin: leaving them out would show who reported (see
     :meth:`Case.hand_over`)."""
@@ -249,7 +249,7 @@ def takers(uow: UnitOfWork, case: Case | int, actor: str | None = None) -> list[
         if isinstance(case, int):
             case = uow.cases.get(case)
     return [a.name for a in everyone
-            if not a.disabled and a.role.may_act and a.name not in (case.taken_by, actor)
+            if not a.disabled and a.role.may_act and a.name != case.taken_by
             and not any(case.visibly_involves(n) for n in (a.name, *a.identities))]
 
 

@@ -82,7 +82,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
                                        for i in range(len(case.reports))],
         "hurt": [p for p in case.harmed if not views._only_anonymous(case, p)],
         "policy": desk.policy,
-        "takers": accounts.takers(web.app.uow(), case, admin.name)
+        "takers": accounts.takers(web.app.uow(), case)
         if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
     }, status)
@@ -141,7 +141,7 @@ def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: i
     # a recused admin is refused by case_page or by _act, whichever runs. The list offers
     # everyone an admin may see as free; one message for every other name, which never says
     # why (an anonymous reporter is on the list like anyone else: see Case.hand_over)
-    if to not in accounts.takers(web.app.uow(), case_id, admin.name):
+    if to not in accounts.takers(web.app.uow(), case_id):
         return case_page(request, web, admin, case_id, status=422, error=(
             "Choose an admin from the list to hand this case over to."))
     return _act(request, web, admin, case_id,
