@@ -4,17 +4,18 @@ who may resolve, self-demotion by another spelling, and an anonymous reporter am
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from tests.support.accounts import add_admins
+from tests.support.names import spellings
 from tests.support.web import ACCOUNTS, PASSWORD, csrf_of, file_case, sign_in
-from tests.unit.test_names import spellings
 
 from conduct_desk.bootstrap import App
-from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.errors import IllegalTransition, InvalidInput
 from conduct_desk.service import accounts, commands, views
 
 
@@ -137,3 +138,22 @@ def test_generated_spellings_never_reach_ones_own_account(app: App, spelling: st
             change()
     me = next(a for a in accounts.account_list(app.uow()) if a.name == "ana")
     assert me.role.value == "admin" and not me.disabled
+
+
+def test_matrix_coc_resolve_and_reopen_respect_the_holder(app: App) -> None:
+    """``!coc`` passes the Matrix admin's role: a moderator cannot close an admin's case."""
+    from conduct_desk.platforms import matrix
+    from conduct_desk.platforms import matrix_commands as mc
+
+    admins = mc.parse_admins("ana=@ana:x.org admin, mo=@mo:x.org moderator")
+    room = SimpleNamespace(config=SimpleNamespace(admins=admins, user_id="@conduct:x.org"),
+                           cursors=None, management_room_id=None)  # no room: no cards to post
+    adapter = matrix.MatrixAdapter(app, room)  # type: ignore[arg-type]
+    ana, mo = admins["@ana:x.org"], admins["@mo:x.org"]
+    file_case(app)
+    adapter.run_command("!coc take 1", ana)
+    with pytest.raises(IllegalTransition, match="only they, or an admin with the admin role"):
+        adapter.run_command("!coc resolve 1 apologized", mo)
+    assert "resolved" in adapter.run_command("!coc resolve 1 apologized", ana)
+    with pytest.raises(IllegalTransition, match="only they, or an admin"):
+        adapter.run_command("!coc reopen 1", mo)
