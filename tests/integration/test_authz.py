@@ -157,3 +157,13 @@ def test_matrix_coc_resolve_and_reopen_respect_the_holder(app: App) -> None:
     assert "resolved" in adapter.run_command("!coc resolve 1 apologized", ana)
     with pytest.raises(IllegalTransition, match="only they, or an admin"):
         adapter.run_command("!coc reopen 1", mo)
+
+
+@pytest.mark.parametrize("spelling", ["ANA", " ana", "ａｎａ"])
+def test_a_second_account_by_another_spelling_is_refused(web: FastAPI, app: App,
+                                                         spelling: str) -> None:
+    with pytest.raises(InvalidInput, match="an account named ana already exists"):
+        accounts.add_admin(app.uow(), app.desk.clock, spelling, "admin", PASSWORD)
+    with pytest.raises(InvalidInput, match="invisible or control character"):
+        accounts.add_admin(app.uow(), app.desk.clock, "an\u200ba", "admin", PASSWORD)
+    assert [a.name for a in accounts.account_list(app.uow())].count("ana") == 1
