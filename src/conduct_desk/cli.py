@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from conduct_desk.domain.errors import DeskError, InvalidInput
-from conduct_desk.domain.model import Source
+from conduct_desk.domain.model import NoteKind, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
@@ -212,7 +212,9 @@ def case_show(case_id: str, admin: Annotated[str | None, typer.Option(
     """One case: reports, steps, the recommended next step, and its timeline."""
     with friendly_errors():
         a = _app()
-        detail = views.case_detail(a.uow(), a.desk, _case_id(case_id), admin)
+        known = views.known_admin(a.uow(), a.desk, admin) if admin is not None else None
+        detail = views.case_detail(a.uow(), a.desk, _case_id(case_id),
+                                   known.name if known else None, known.aliases if known else ())
     if as_json:
         _print_json(views.case_json(detail))
         return
@@ -234,6 +236,18 @@ def render_case(detail: views.CaseDetail) -> str:
     hurt = [str(p) for p in views.named_hurt(c)]
     if hurt:
         lines.append(f"  people hurt: {', '.join(hurt)}")
+    for h in detail.hurt_admins:
+        lines.append(f"  admin named as hurt: {h.admin} (as {h.person}); not recused unless they "
+                     f"step aside or another admin confirms it: `conduct case confirm-hurt {c.id} "
+                     f"--person {h.person} --admin YOU`")
+    if c.confirmed_hurt:
+        lines.append(f"  confirmed hurt: {', '.join(map(str, c.confirmed_hurt))}")
+    if detail.stepped_aside:
+        lines.append(f"  stepped aside: {', '.join(detail.stepped_aside)}")
+    if detail.backup is not None:
+        lines.append("  EVERY ADMIN IS INVOLVED: this case goes to the backup admins ("
+                     + (", ".join(detail.backup) or "none set: add them under [admins] backup")
+                     + ")")
     lines.append("  reports:")
     for i, r in enumerate(c.reports):
         lines.append(f"    #{r.id} {r.filed_at:%Y-%m-%d %H:%M} by {views.reporter_label(c, i)} "
@@ -254,7 +268,8 @@ def render_case(detail: views.CaseDetail) -> str:
         who = f"with {con.person}" if con.person else "not possible"
         lines.append(f"  consultation {who} by {con.admin}: {con.summary}")
     for n in c.notes:
-        lines.append(f"  {n.kind} {n.at:%Y-%m-%d %H:%M}: {n.text}")
+        if n.kind in (NoteKind.REREAD, NoteKind.APPEAL):
+            lines.append(f"  {n.kind} {n.at:%Y-%m-%d %H:%M}: {n.text}")
     if detail.history:
         lines.append("  earlier, in other cases: " + ", ".join(
             f"{p.rung} (case {p.case_id}, {p.at:%Y-%m-%d})" for p in detail.history))
@@ -273,6 +288,17 @@ def _act(build: Callable[[], commands.Command], done: Callable[[Any], str]) -> N
     typer.echo(done(result))
 
 
+def _act_as(admin: str, build: Callable[[bool], commands.Command],
+            done: Callable[[Any], str]) -> None:
+    """Run a command that depends on the acting admin's role: the command line has no
+    sign-in, so the role is the named admin's (their account, or their platform's setting)."""
+    with friendly_errors():
+        a = _app()
+        known = views.known_admin(a.uow(), a.desk, admin)
+        result = a.bus.handle(build(known.role.may_reassign))
+    typer.echo(done(result))
+
+
 @case_app.command("take")
 def case_take(case_id: str, admin: Admin) -> None:
     """Take a case: you are the admin on it now."""
@@ -285,10 +311,29 @@ def case_hand_over(
     case_id: str, admin: Admin,
     to: Annotated[str, typer.Option("--to", help="The admin who takes the case over.")],
 ) -> None:
-    """Give a case to another admin (its holder does this; from the command line, anyone may
+    """Give a case to another admin (its holder does this; an admin with the admin role may
     when the holder is away)."""
-    _act(lambda: commands.HandOver(_case_id(case_id), admin, to, may_reassign=True),
-         lambda _: f"case {case_id} is {to}'s now")
+    _act_as(admin, lambda reassign: commands.HandOver(_case_id(case_id), admin, to,
+                                                      may_reassign=reassign),
+            lambda _: f"case {case_id} is {to}'s now")
+
+
+@case_app.command("recuse")
+def case_recuse(case_id: str, admin: Admin) -> None:
+    """Step aside from a case (e.g. when you were named as hurt); if it is yours, it is free
+    for another admin. No reason is asked."""
+    _act(lambda: commands.Recuse(_case_id(case_id), admin),
+         lambda _: f"case {case_id}: {admin} stepped aside")
+
+
+@case_app.command("confirm-hurt")
+def case_confirm_hurt(
+    case_id: str, admin: Admin,
+    person: Annotated[str, typer.Option(help="The person named as hurt, as the case shows.")],
+) -> None:
+    """Confirm that a person named as hurt was hurt: an admin so confirmed steps aside."""
+    _act(lambda: commands.ConfirmHurt(_case_id(case_id), admin, person),
+         lambda _: f"case {case_id}: {person} confirmed as hurt")
 
 
 @case_app.command("step")
@@ -352,14 +397,16 @@ def case_resolve(
     = None,
 ) -> None:
     """Close a case with its outcome; the reporter is told."""
-    _act(lambda: commands.ResolveCase(_case_id(case_id), admin, outcome, reason),
-         lambda _: f"case {case_id}: resolved — {outcome}")
+    _act_as(admin, lambda reassign: commands.ResolveCase(_case_id(case_id), admin, outcome,
+                                                         reason, may_reassign=reassign),
+            lambda _: f"case {case_id}: resolved — {outcome}")
 
 
 @case_app.command("reopen")
 def case_reopen(case_id: str, admin: Admin) -> None:
-    """Reopen a resolved case."""
-    _act(lambda: commands.ReopenCase(_case_id(case_id), admin),
+    """Reopen a resolved case (its former holder, or an admin with the admin role)."""
+    _act_as(admin, lambda reassign: commands.ReopenCase(_case_id(case_id), admin,
+                                                        may_reassign=reassign),
          lambda _: f"case {case_id}: reopened, taken by {admin}")
 
 

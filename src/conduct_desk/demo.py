@@ -6,6 +6,7 @@ itself, so a day-long suspension passes in an instant and nothing leaves this ma
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import parse_policy
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import commands, views
+from conduct_desk.service import accounts, commands, views
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage.db import create_engine, upgrade
 
@@ -37,6 +38,8 @@ def run_demo(say: Callable[[str], None], pause: float = 0.0) -> None:
         policy = parse_policy(preset_text("guide"), "preset guide")
         app = bootstrap(Settings(database_url="sqlite://"), engine=engine, policy=policy,
                         clock=clock, platforms={"sandbox": sandbox})
+        # the desk acts only for admins it knows: ana gets an account (no one signs in with it)
+        accounts.add_admin(app.uow(), clock, ADMIN, "admin", secrets.token_urlsafe(24))
         try:
             _story(app, clock, sandbox, say, pause)
         finally:

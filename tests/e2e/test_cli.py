@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,18 @@ def conduct(tmp_path: Path) -> Conduct:
     return Conduct(tmp_path, f"sqlite:///{tmp_path / 'conduct.db'}")
 
 
+def add_accounts(conduct: Conduct, **roles: str) -> None:
+    """Accounts the commands can name with --admin (the desk acts only for admins it knows),
+    written straight to the database: `conduct admin add` is tested on its own below."""
+    engine = create_engine(conduct.env["CONDUCT_DATABASE_URL"])
+    with engine.begin() as conn:
+        for name, role in roles.items():
+            conn.execute(tables.admins.insert().values(
+                name=name, role=role, password_hash="not a hash", identities=[],
+                created_at=datetime.now(UTC), disabled=False))
+    engine.dispose()
+
+
 def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
@@ -57,6 +70,7 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
     head = f"revision {head_revision()}"
     assert head in conduct("db", "upgrade")
     assert head in conduct("db", "upgrade")  # safe to run again
+    add_accounts(conduct, ana="admin", bo="admin", riley="moderator", mo="moderator")
 
     out = conduct("report", "--subject", "sam", "--reporter", "riley", "--channel", "#general",
                   "--message-id", "m1", "--text", "you people are the problem", "--hurt", "jo")
@@ -71,8 +85,13 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
     err = conduct("case", "step", "1", "remind", "--admin", "ana", code=2)
     assert "taken by bo" in one_line(err) and "hand it over" in err
     assert "case 1 is ana's now" in conduct("case", "hand-over", "1", "--admin", "bo", "--to", "ana")
-    assert "involved" in one_line(conduct("case", "hand-over", "1", "--admin", "ana", "--to", "jo",
-                                          code=2))
+    assert "involved" in one_line(conduct("case", "hand-over", "1", "--admin", "ana", "--to",
+                                          "riley", code=2))  # riley reported it
+    err = conduct("case", "take", "1", "--admin", "nobody", code=2)
+    assert one_line(err) == ("error: unknown admin 'nobody' (--admin); known: ana, bo, mo, riley — "
+                             "add one with `conduct admin add NAME --role moderator`")
+    err = conduct("case", "resolve", "1", "--admin", "mo", "--outcome", "apologized", code=2)
+    assert "case 1 is ana's; only they, or an admin with the admin role" in one_line(err)
     assert "case 1: step #1 remind: done" in conduct("case", "step", "1", "remind", "--admin", "ana")
     preview = conduct("case", "preview", "1", "suggest", "--admin", "ana", "--suggestion",
                       "talk about code, not people")
@@ -115,10 +134,15 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
     (("case", "take", "1", "--admin", "riley"), "error: riley is involved in case 1 and must step aside"),
     (("case", "step", "1", "kick", "--admin", "ana"), "error: no step 'kick' in the guide ladder"),
     (("person", "show", "nobody"), "error: no case is about sandbox:nobody"),
+    (("case", "take", "1", "--admin", "nobody"), "error: unknown admin 'nobody' (--admin); known: "
+                                                 "ana, riley — add one with `conduct admin add"),
+    (("case", "hand-over", "1", "--admin", "ana", "--to", "nobody"),
+     "error: unknown admin 'nobody' (--to); known: ana, riley"),
     (("case", "list", "--state", "weird"), "error: unknown state 'weird'"),
 ])
 def test_mistakes_get_one_line_and_lose_nothing(conduct: Conduct, args: tuple[str, ...], message: str) -> None:
     conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin", riley="admin")
     conduct("report", "--subject", "sam", "--reporter", "riley")
     err = conduct(*args, code=2)
     assert one_line(err).startswith(message)
@@ -142,6 +166,7 @@ def test_policy_file_with_a_typo(conduct: Conduct) -> None:
 
 def test_covenant_preset(conduct: Conduct) -> None:
     conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin")
     conduct("init", "--preset", "contributor-covenant-2.1")
     assert "correction → warning → temporary-ban → permanent-ban" in conduct("policy", "check")
     conduct("report", "--subject", "sam", "--reporter", "riley")

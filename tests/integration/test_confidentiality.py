@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.support.accounts import add_admins
 
 from conduct_desk.bootstrap import bootstrap
 from conduct_desk.config import Settings, preset_text
@@ -45,6 +46,7 @@ def test_subject_never_learns_who_reported(sqlite_template: Path, reporters: lis
         policy = parse_policy(preset_text(preset), preset)
         app = bootstrap(Settings(), engine=engine, policy=policy, clock=clock,
                         platforms={"sandbox": sandbox})
+        add_admins(app, "admin")
         subject = PersonRef("sandbox", "subject_person")
         people = [PersonRef("sandbox", r) for r in reporters]
         case_id = 0

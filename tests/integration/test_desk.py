@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,9 +12,11 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from tests.conftest import count_rows
+from tests.support.accounts import add_admins
 from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
+from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import (
     ConfidentialityError,
     ConsultationNeeded,
@@ -30,6 +33,12 @@ from conduct_desk.service import views
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.service.ports import Capability
 from conduct_desk.storage import tables
+
+
+@pytest.fixture(autouse=True)
+def _admins(app: App) -> None:
+    """The admins these tests name: the desk acts only for admins it knows."""
+    add_admins(app, "ana", "bo", "cy")
 
 SAM, RILEY, JO = PersonRef("sandbox", "sam"), PersonRef("sandbox", "riley"), PersonRef("sandbox", "jo")
 
@@ -146,6 +155,8 @@ def test_unknown_case_and_step(app: App, sandbox: SandboxPlatform) -> None:
 
 def test_recused_admin_cannot_take_act_or_see(app: App, sandbox: SandboxPlatform) -> None:
     case_id = file(app, sandbox)
+    add_admins(app, "riley", "jo", "sam", role=Role.MODERATOR)
+    app.bus.handle(c.ConfirmHurt(case_id, "ana", "jo"))  # named as hurt, confirmed by ana
     for admin in ("riley", "jo", "sam"):
         with pytest.raises(Recused):
             app.bus.handle(c.TakeCase(case_id, admin))
@@ -261,7 +272,7 @@ def test_resolve_and_reopen(app: App, sandbox: SandboxPlatform) -> None:
     with pytest.raises(IllegalTransition, match=f"case {newer} about the same message is open"):
         app.bus.handle(c.ReopenCase(case_id, "bo"))
     app.bus.handle(c.ResolveCase(newer, "bo", "duplicate", f"same as case {case_id}"))
-    app.bus.handle(c.ReopenCase(case_id, "bo"))
+    app.bus.handle(c.ReopenCase(case_id, "bo", may_reassign=True))  # ana's: bo is an admin
     d = detail(app, case_id)
     assert d.case.state is CaseState.TAKEN and d.case.taken_by == "bo"
 
@@ -430,3 +441,83 @@ def test_an_anonymous_asker_may_say_enough_too(app: App, sandbox: SandboxPlatfor
     assert "sorry about that" in (shown.text or "")
     assert app.bus.handle(c.NudgeEnough(RILEY)) == 1
     assert app.bus.handle(c.NudgeEnough(JO)) == 0
+
+
+# -- issue 8 -------------------------------------------------------------------------------
+
+
+def test_naming_every_admin_as_hurt_does_not_lock_them_out(app: App, sandbox: SandboxPlatform) -> None:
+    """A second reporter joins the open case naming every admin as hurt: they still act."""
+    case_id = file(app, sandbox)
+    app.bus.handle(c.FileReport(subject=SAM, reporter=PersonRef("sandbox", "mallory"),
+                                source=Source.API, channel="#general", message_id="m1",
+                                harmed=tuple(PersonRef("web", n) for n in ("ana", "bo", "cy"))))
+    d = detail(app, case_id)
+    assert [h.admin for h in d.hurt_admins] == ["ana", "bo", "cy"] and d.backup is None
+    app.bus.handle(c.TakeCase(case_id, "ana"))
+    app.bus.handle(c.TakeStep(case_id, "remind", "ana"))
+    # bo confirms ana was hurt: ana steps aside and the case is free for bo
+    app.bus.handle(c.ConfirmHurt(case_id, "bo", "web:ana"))
+    with pytest.raises(Recused):
+        app.bus.handle(c.TakeStep(case_id, "warn", "ana", reason="x"))
+    assert detail(app, case_id).case.taken_by is None
+    app.bus.handle(c.TakeCase(case_id, "bo"))
+    # cy and bo step aside by choice: nobody is left, so the case goes to the backup admins
+    app.bus.handle(c.Recuse(case_id, "cy"))
+    assert detail(app, case_id).backup is None
+    app.bus.handle(c.Recuse(case_id, "bo"))
+    d = views.case_detail(app.uow(), app.desk, case_id)
+    assert d.backup == () and d.stepped_aside == ("cy", "bo")  # the guide preset names none
+    # the command line, the Slack card and the Matrix card say so
+    from conduct_desk.cli import render_case
+    from conduct_desk.platforms import matrix_commands, slack_blocks
+
+    assert "EVERY ADMIN IS INVOLVED: this case goes to the backup admins" in render_case(d)
+    _, blocks = slack_blocks.case_card(d, app.desk.policy)
+    assert "Every admin is involved in this case, so it goes to the backup admins" in str(blocks)
+    assert "Every admin is involved: this case goes to the backup admins" in \
+        matrix_commands.card_text(d)
+    kinds = [e.kind for e in d.timeline]
+    assert {"case.hurt-confirmed", "case.recused", "case.to-backup"} <= set(kinds)
+    assert any("every admin of the desk is involved" in (m.text or "") for m in sandbox.calls)
+
+
+def test_a_moderator_cannot_resolve_someone_elses_case(app: App, sandbox: SandboxPlatform) -> None:
+    case_id = file(app, sandbox)
+    add_admins(app, "mo", role=Role.MODERATOR)
+    app.bus.handle(c.TakeCase(case_id, "ana"))
+    told = len(sandbox.to(RILEY))
+    for may_reassign in (False, True):  # an entry point cannot lift a moderator's role
+        with pytest.raises(IllegalTransition, match="case 1 is ana's; only they, or an admin"):
+            app.bus.handle(c.ResolveCase(case_id, "mo", "apologized", may_reassign=may_reassign))
+    assert len(sandbox.to(RILEY)) == told and detail(app, case_id).case.is_open
+    app.bus.handle(c.ResolveCase(case_id, "bo", "apologized", may_reassign=True))
+    with pytest.raises(IllegalTransition, match="only they, or an admin"):
+        app.bus.handle(c.ReopenCase(case_id, "mo", may_reassign=True))
+    app.bus.handle(c.ReopenCase(case_id, "ana"))  # ana held it
+
+
+@pytest.mark.parametrize("command", [
+    lambda: c.TakeCase(1, "nobody"),
+    lambda: c.TakeStep(1, "remind", "nobody"),
+    lambda: c.ResolveCase(1, "nobody", "apologized"),
+    lambda: c.Consult(1, "nobody", "talked"),
+    lambda: c.HandOver(1, "ana", "nobody"),
+])
+def test_an_admin_nobody_knows_is_refused_with_who_is_known(
+        app: App, sandbox: SandboxPlatform, command: Callable[[], c.Command]) -> None:
+    file(app, sandbox)
+    with pytest.raises(InvalidInput) as refused:
+        app.bus.handle(command())
+    assert "unknown admin 'nobody'" in str(refused.value)
+    assert "known: ana, bo, cy — add one with `conduct admin add NAME --role moderator`" \
+        in str(refused.value)
+    d = detail(app, 1)
+    assert d.case.taken_by is None and d.case.is_open and not d.case.steps
+    assert all(e.actor != "nobody" for e in d.timeline)
+
+
+def test_names_are_matched_in_any_spelling(app: App, sandbox: SandboxPlatform) -> None:
+    case_id = file(app, sandbox)
+    app.bus.handle(c.TakeCase(case_id, " ＡＮＡ"))  # full-width, upper case, a leading space
+    assert detail(app, case_id).case.taken_by == "ana"

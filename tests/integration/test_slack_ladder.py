@@ -227,3 +227,13 @@ def test_coc_commands(h: Harness) -> None:
     assert "reopened" in h.command(f"reopen {case_id}")
     assert "unknown command" in h.command(f"frobnicate {case_id}")
     assert "no case" in h.command("show 999").lower() or "999" in h.command("show 999")
+
+
+def test_a_moderator_cannot_resolve_or_reopen_an_admins_case(h: Harness) -> None:
+    case_id = h.report()
+    assert "yours" in h.command(f"take {case_id}")  # the admin's
+    refused = h.command(f"resolve {case_id} apologized", user=MOD)
+    assert "only they, or an admin with the admin role, can resolve it" in refused
+    assert h.case(case_id).is_open
+    assert "resolved" in h.command(f"resolve {case_id} apologized")
+    assert "only they, or an admin" in h.command(f"reopen {case_id}", user=MOD)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from tests.support.accounts import add_admins
 
 from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.config import Settings
@@ -21,6 +22,12 @@ from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine
 
 from .test_desk import SAM, file
+
+
+@pytest.fixture(autouse=True)
+def _admins(app: App) -> None:
+    """The admins these tests name: the desk acts only for admins it knows."""
+    add_admins(app, "ana", "bo")
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from tests.conftest import count_rows
 from tests.support.web import file_case
 
 from conduct_desk.bootstrap import App
-from conduct_desk.service import accounts
+from conduct_desk.domain.accounts import Role
+from conduct_desk.service import accounts, commands
+from conduct_desk.service.roster import PlatformAdmin
 from conduct_desk.storage import tables
 
 
@@ -76,9 +78,14 @@ def test_hand_over(app: App, api: dict[str, TestClient]) -> None:
     mod, boss = api["mod"], api["boss"]
     assert mod.post("/api/v1/cases/1/take").json()["taken_by"] == "token:mod"
     _error(boss.post("/api/v1/cases/1/hand-over", json={"to": "riley"}), 403, "recused")
-    # jo-admin's account is jo on the platform, who was hurt
+    # jo-admin's account is jo on the platform, who was hurt (as an admin confirmed)
+    app.bus.handle(commands.ConfirmHurt(1, "ana", "sandbox:jo"))
     _error(boss.post("/api/v1/cases/1/hand-over", json={"to": "jo-admin"}), 403, "recused")
     _error(mod.post("/api/v1/cases/1/hand-over", json={"to": ""}), 422)
+    assert "unknown admin 'nobody' (--to); known: ana, " in _error(
+        boss.post("/api/v1/cases/1/hand-over", json={"to": "nobody"}), 422)
+    # a Slack admin (CONDUCT_SLACK_ADMINS) is someone the desk knows
+    app.desk.platform_admins["slack:U0ADMIN001"] = PlatformAdmin("slack:U0ADMIN001", Role.ADMIN)
     r = boss.post("/api/v1/cases/1/hand-over", json={"to": "slack:U0ADMIN001"})  # mod is away
     assert r.status_code == 200 and r.json()["taken_by"] == "slack:U0ADMIN001"
     _error(mod.post("/api/v1/cases/1/hand-over", json={"to": "token:mod"}), 409,

@@ -8,7 +8,7 @@ from tests.conftest import count_rows
 from tests.support.web import csrf_of, file_case
 
 from conduct_desk.bootstrap import App
-from conduct_desk.service import accounts
+from conduct_desk.service import accounts, commands
 from conduct_desk.storage import tables
 
 ADMIN_PAGES = ["/queue", "/cases/1", "/cases/1?step=remind", "/people/sandbox:sam", "/audit",
@@ -110,6 +110,7 @@ def test_a_moderator_takes_steps_but_not_a_ban(app: App, engine: object,
 def test_a_recused_admin_cannot_open_the_case(app: App, clients: dict[str, TestClient], who: str,
                                               path: str) -> None:
     file_case(app)  # riley reported it; jo was hurt
+    app.bus.handle(commands.ConfirmHurt(1, "ana", "sandbox:jo"))  # naming alone recuses nobody
     r = clients[who].get(path)
     assert r.status_code == 403
     assert "step aside" in r.text

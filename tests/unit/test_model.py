@@ -42,7 +42,9 @@ def test_states_move_new_taken_acting_resolved_and_reopen() -> None:
         case.resolve("ana", Outcome.STEPS_TAKEN, NOW, None)
     with pytest.raises(IllegalTransition, match="reopen it"):
         case.take("bo", NOW)
-    case.reopen("bo", NOW)
+    with pytest.raises(IllegalTransition, match="only they, or an admin with the admin role"):
+        case.reopen("bo", NOW)  # a moderator: only ana, who held it, reopens it
+    case.reopen("bo", NOW, may_reassign=True)
     assert case.state is CaseState.ACTING and case.taken_by == "bo" and case.outcome is None
 
 
@@ -59,7 +61,7 @@ def test_illegal_transitions_say_what_to_do() -> None:
         case.resolve("ana", Outcome.NO_ACTION, NOW, " ")
 
 
-@pytest.mark.parametrize("admin", ["sam", "sandbox:riley", "JO"])
+@pytest.mark.parametrize("admin", ["sam", "sandbox:riley"])
 def test_people_involved_are_recused(admin: str) -> None:
     case = make_case()
     with pytest.raises(Recused, match="must step aside"):
@@ -164,8 +166,9 @@ def test_a_case_is_handed_over_by_its_holder_or_by_someone_allowed_to_reassign()
     assert case.taken_by == "dee" and [e.admin for e in case.events] == ["bo", "cy", "dee"]
     with pytest.raises(IllegalTransition, match="already dee's"):
         case.hand_over("dee", "dee", NOW, may_reassign=False)
+    case.confirm_hurt("dee", JO, NOW)
     with pytest.raises(Recused, match="jo is involved in case 12 and cannot take it over"):
-        case.hand_over("dee", "jo", NOW, may_reassign=False)  # jo was hurt
+        case.hand_over("dee", "jo", NOW, may_reassign=False)  # jo was hurt, as dee confirmed
     with pytest.raises(Recused):
         case.hand_over("sam", "ana", NOW, may_reassign=True)  # the subject cannot reassign it
     with pytest.raises(Recused, match="ria is involved"):  # ria's platform account reported it
@@ -174,3 +177,75 @@ def test_a_case_is_handed_over_by_its_holder_or_by_someone_allowed_to_reassign()
     case.resolve("dee", Outcome.STEPS_TAKEN, NOW, None)
     with pytest.raises(IllegalTransition, match="reopen it first"):
         case.hand_over("dee", "ana", NOW, may_reassign=True)
+
+
+# -- issue 8: naming admins as hurt, holders, anonymity of a hand-over ------------------------
+
+
+def hurt_everyone_case() -> Case:
+    """A second reporter (or an observer's token) joins naming every admin as hurt."""
+    case = make_case()
+    case.add_report(Report(subject=SAM, reporter=PersonRef("sandbox", "mallory"), filed_at=NOW,
+                           source=Source.API, harmed=tuple(PersonRef("web", n) for n in
+                                                           ("ana", "bo", "cy")), id=2))
+    return case
+
+
+def test_naming_every_admin_as_hurt_locks_nobody_out() -> None:
+    case = hurt_everyone_case()
+    for admin in ("ana", "bo", "cy"):
+        assert not case.involves(admin) and case.named_as_hurt(admin)
+    case.take("ana", NOW)
+    case.record_step(step("remind", Action.REMIND), ban_needs_consultation=True)
+    assert case.taken_by == "ana"
+
+
+def test_a_named_admin_steps_aside_by_choice_or_when_another_confirms() -> None:
+    case = hurt_everyone_case()
+    case.take("bo", NOW)
+    assert case.recuse("bo", NOW, ("slack:U2",)) is True  # bo held it: the case is free again
+    assert case.taken_by is None and case.state is CaseState.NEW
+    with pytest.raises(Recused):
+        case.take("slack:U2", NOW)  # bo's other names step aside too
+    with pytest.raises(InvalidInput, match="recuse"):
+        case.confirm_hurt("cy", PersonRef("web", "cy"), NOW)  # oneself: step aside instead
+    case.confirm_hurt("ana", PersonRef("sandbox", "cy"), NOW)  # as written: cy
+    assert case.involves("cy") and not case.named_as_hurt("cy")
+    with pytest.raises(Recused):
+        case.take("cy", NOW)
+    with pytest.raises(InvalidInput, match="not named as hurt"):
+        case.confirm_hurt("ana", PersonRef("web", "dee"), NOW)
+    with pytest.raises(Recused):  # a recused admin confirms nothing
+        case.confirm_hurt("bo", PersonRef("web", "ana"), NOW)
+
+
+def test_only_the_holder_or_an_admin_resolves() -> None:
+    case = make_case()
+    case.take("ana", NOW)
+    with pytest.raises(IllegalTransition, match="case 12 is ana's; only they, or an admin"):
+        case.resolve("bo", Outcome.APOLOGIZED, NOW, None)  # bo, a moderator
+    assert case.is_open and not case.events[1:]
+    case.resolve("cy", Outcome.APOLOGIZED, NOW, None, may_reassign=True)  # cy has the admin role
+    assert not case.is_open
+    untaken = make_case()
+    untaken.resolve("bo", Outcome.APOLOGIZED, NOW, None)  # nobody's: it becomes bo's
+    assert untaken.taken_by == "bo"
+    untaken.reopen("bo", NOW)  # the former holder reopens it
+
+
+def anonymous_case() -> Case:
+    case = Case(subject=SAM, opened_at=NOW, id=7)
+    case.add_report(Report(subject=SAM, reporter=PersonRef("web", "bo"), anonymous=True,
+                           filed_at=NOW, source=Source.WEB, id=1))
+    return case
+
+
+def test_handing_a_case_to_an_anonymous_reporter_looks_like_any_hand_over() -> None:
+    case = anonymous_case()
+    case.take("ana", NOW)
+    case.hand_over("ana", "bo", NOW, may_reassign=False)  # refusing would name the reporter
+    assert case.taken_by == "bo"
+    with pytest.raises(Recused, match="recuse 7 --admin bo") as refused:
+        case.take("bo", NOW)  # bo alone learns it, and how to step aside
+    assert refused.value.holds_case == 7
+    assert case.recuse("bo", NOW) and case.taken_by is None

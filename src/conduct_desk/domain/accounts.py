@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +51,30 @@ class Role(StrEnum):
 
 
 _RANK = {Role.OBSERVER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
+
+MAX_NAME = 200
+
+
+def normalize_name(name: str, what: str = "the admin name") -> str:
+    """An account (or token) name as the desk stores and compares it: surrounding spaces
+    gone, Unicode NFKC (so full-width and other compatibility spellings fold together), one
+    word, no control, zero-width or bidi characters. Compare the result with
+    :func:`name_key`, which ignores case. Every entry point reads names through here."""
+    name = unicodedata.normalize("NFKC", name).strip()
+    if not name:
+        raise InvalidInput(f"{what} is empty; give a name such as ana")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
+        raise InvalidInput(f"{what} contains an invisible or control character; type it again "
+                           "with letters, digits and punctuation only")
+    if len(name) > MAX_NAME or any(ch.isspace() for ch in name):
+        raise InvalidInput(f"{what} must be one word of at most {MAX_NAME} characters, e.g. ana")
+    return name
+
+
+def name_key(name: str) -> str:
+    """The form two names are compared in: normalised as :func:`normalize_name` does (without
+    refusing anything), then case-folded; "Ana", " ana" and "ａｎａ" are one name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).strip().casefold())
 
 
 @dataclass(frozen=True)

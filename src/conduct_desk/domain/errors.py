@@ -22,7 +22,12 @@ class IllegalTransition(DeskError):
 
 
 class Recused(DeskError):
-    """The admin is involved in the case (subject, reporter or hurt) and must step aside."""
+    """The admin is involved in the case (subject, reporter or confirmed hurt) and must step
+    aside. ``holds_case``: the case id when they hold it, so the page can offer to step aside."""
+
+    def __init__(self, message: str, holds_case: int | None = None) -> None:
+        super().__init__(message)
+        self.holds_case = holds_case
 
 
 class ConsultationNeeded(DeskError):

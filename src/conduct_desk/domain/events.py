@@ -67,3 +67,10 @@ class CaseResolved(Event):
 @dataclass(frozen=True)
 class CaseReopened(Event):
     case_id: int
+
+
+@dataclass(frozen=True)
+class InvolvementChanged(Event):
+    """An admin stepped aside, or another admin confirmed that someone named as hurt was hurt."""
+
+    case_id: int

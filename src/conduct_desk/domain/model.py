@@ -126,11 +126,20 @@ class Consultation:
     id: int | None = None
 
 
+class NoteKind(StrEnum):
+    REREAD = "reread"  # the subject confirmed re-reading the Code of Conduct
+    APPEAL = "appeal"  # the subject asked the admins to look again
+    RECUSED = "recused"  # an admin stepped aside (``by``; ``text``: every name of theirs)
+    HURT_CONFIRMED = "hurt-confirmed"  # an admin confirmed a named person was hurt (``text``: key)
+    APOLOGY = "apology"  # the author wrote words like an apology after a private word (not closing it)
+
+
 @dataclass(frozen=True)
 class Note:
-    """Something recorded on the case that is not a step: a confirmation, an appeal."""
+    """Something recorded on the case that is not a step: a confirmation, an appeal, a
+    recusal, a confirmed hurt person."""
 
-    kind: str
+    kind: NoteKind
     at: datetime
     by: str
     text: str
@@ -224,16 +233,49 @@ class Case:
         raise InvalidInput(f"case {self.id} has no step {step_id}; see `conduct case show {self.id}`")
 
     def involves(self, admin: str) -> bool:
-        """True when the admin is the subject, a reporter or one of the hurt."""
-        people = (self.subject, *self.reporters, *self.harmed)
-        return any(p.matches(admin) for p in people)
+        """True when the admin must stay out of the case: they are its subject, one of its
+        reporters (named or anonymous), a hurt person an admin confirmed, or they stepped
+        aside. Being named as hurt does not by itself count (anyone who can report could
+        otherwise lock every admin out)."""
+        return self._involved(admin, anonymous_too=True)
+
+    def visibly_involves(self, admin: str) -> bool:
+        """Like :meth:`involves`, but only for what every admin can see on the case: an
+        anonymous reporter does not count, so refusing on it reveals nothing."""
+        return self._involved(admin, anonymous_too=False)
+
+    def _involved(self, admin: str, *, anonymous_too: bool) -> bool:
+        if self.subject.matches(admin):
+            return True
+        for r in self.reports:
+            if r.reporter is not None and r.reporter.matches(admin) \
+                    and (anonymous_too or not r.anonymous):
+                return True
+        return any(p.matches(admin) for p in self.confirmed_hurt) or self.stepped_aside(admin)
+
+    @property
+    def confirmed_hurt(self) -> tuple[PersonRef, ...]:
+        """The hurt people an admin confirmed (they recuse, if they are admins)."""
+        return tuple(PersonRef.parse(n.text) for n in self.notes
+                     if n.kind is NoteKind.HURT_CONFIRMED)
+
+    def stepped_aside(self, admin: str) -> bool:
+        """True when the admin (by any of the names recorded with the recusal) stepped aside."""
+        key = admin.strip().casefold()
+        return any(key in (name.casefold() for name in (n.by, *n.text.split()))
+                   for n in self.notes if n.kind is NoteKind.RECUSED)
+
+    def named_as_hurt(self, admin: str) -> bool:
+        """True when someone named the admin as hurt and that alone does not recuse them."""
+        return any(p.matches(admin) for p in self.harmed) and not self.involves(admin)
 
     # -- changing ------------------------------------------------------------------------
     def check_not_recused(self, admin: str) -> None:
         if self.involves(admin):
-            raise Recused(
-                f"{admin} is involved in case {self.id} and must step aside; ask another admin"
-            )
+            fix = (f"; step aside with `conduct case recuse {self.id} --admin {admin}` so that "
+                   "another admin can take it" if self.taken_by == admin else "; ask another admin")
+            raise Recused(f"{admin} is involved in case {self.id} and must step aside{fix}",
+                          self.id if self.taken_by == admin else None)
 
     def add_report(self, report: Report) -> None:
         if not self.is_open:
@@ -261,8 +303,14 @@ class Case:
     def hand_over(self, by: str, to: str, now: datetime, *, may_reassign: bool,
                   to_aliases: tuple[str, ...] = ()) -> None:
         """Give the case to another admin: its holder may, and so may an admin allowed to
-        reassign cases (when the holder is away). The new holder must not be involved, by
-        name or by any of ``to_aliases`` (their accounts on the platforms)."""
+        reassign cases (when the holder is away).
+
+        Anonymity: only what every admin sees on the case refuses a new holder (the subject,
+        a named reporter, a confirmed hurt person, someone who stepped aside). An anonymous
+        reporter is handed the case like anyone else: refusing would tell the admin who
+        reported. The new holder then sees, privately, that they must step aside
+        (:meth:`recuse`), which frees the case; any admin may step aside for their own
+        reasons, so that tells the others nothing certain."""
         self.check_not_recused(by)
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(
@@ -276,13 +324,50 @@ class Case:
                 "role, can hand it over"
             )
         for name in (to, *to_aliases):
-            if self.involves(name):
+            if self.visibly_involves(name):
                 raise Recused(f"{to} is involved in case {self.id} and cannot take it over; "
                               "choose another admin")
         self.taken_by, self.taken_at = to, now
         if self.state is CaseState.NEW:
             self.state = CaseState.TAKEN
         self.events.append(events.CaseTaken(self._id, to))
+
+    def recuse(self, admin: str, now: datetime, names: tuple[str, ...] = ()) -> bool:
+        """The admin steps aside (``names``: their other names, e.g. platform accounts). A
+        holder who steps aside frees the case for another admin. True when it was theirs."""
+        if self.stepped_aside(admin):
+            raise IllegalTransition(f"{admin} has already stepped aside from case {self.id}")
+        self.notes.append(Note(NoteKind.RECUSED, now, admin,
+                               " ".join(dict.fromkeys((admin, *names)))))
+        freed = self.taken_by is not None and (
+            self.taken_by == admin or self.stepped_aside(self.taken_by))
+        if freed:
+            self.taken_by = self.taken_at = None
+            if self.state is CaseState.TAKEN:
+                self.state = CaseState.NEW
+        self.events.append(events.InvolvementChanged(self._id))
+        return freed
+
+    def confirm_hurt(self, by: str, person: PersonRef, now: datetime) -> None:
+        """Another admin confirms that ``person``, named as hurt, was hurt: if they are an
+        admin, they step aside from now on."""
+        self.check_not_recused(by)
+        named = next((p for p in self.harmed if p == person or p.matches(person.user_id)
+                      or p.matches(person.key)), None)
+        if named is None:
+            raise InvalidInput(f"{person} is not named as hurt in case {self.id}; see "
+                               f"`conduct case show {self.id}`")
+        if named.matches(by):
+            raise InvalidInput(f"to step aside yourself, use `conduct case recuse {self.id} "
+                               f"--admin {by}`")
+        if named in self.confirmed_hurt:
+            raise IllegalTransition(f"{named} is already confirmed as hurt in case {self.id}")
+        self.notes.append(Note(NoteKind.HURT_CONFIRMED, now, by, named.key))
+        if self.taken_by is not None and named.matches(self.taken_by):
+            self.taken_by = self.taken_at = None
+            if self.state is CaseState.TAKEN:
+                self.state = CaseState.NEW
+        self.events.append(events.InvolvementChanged(self._id))
 
     def record_step(self, step: Step, *, ban_needs_consultation: bool) -> None:
         """Add a decided step. Taking a step on a new case takes it first (no waiting)."""
@@ -319,10 +404,21 @@ class Case:
             )
         self.consultations.append(consultation)
 
-    def resolve(self, admin: str, outcome: Outcome, now: datetime, reason: str | None) -> None:
+    def _check_holder(self, admin: str, may_reassign: bool, what: str) -> None:
+        if self.taken_by is not None and self.taken_by != admin and not may_reassign:
+            raise IllegalTransition(
+                f"case {self.id} is {self.taken_by}'s; only they, or an admin with the admin "
+                f"role, can {what} it"
+            )
+
+    def resolve(self, admin: str, outcome: Outcome, now: datetime, reason: str | None, *,
+                may_reassign: bool = False) -> None:
+        """Close the case. Only its holder, or an admin allowed to reassign cases, may; an
+        untaken case becomes the resolving admin's."""
         self.check_not_recused(admin)
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(f"case {self.id} is already resolved ({self.outcome})")
+        self._check_holder(admin, may_reassign, "resolve")
         if outcome in (Outcome.NO_ACTION, Outcome.DUPLICATE) and not (reason and reason.strip()):
             hint = "why no action is needed" if outcome is Outcome.NO_ACTION else "which case it repeats"
             raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}")
@@ -330,14 +426,19 @@ class Case:
             raise IllegalTransition(
                 f"case {self.id} has no steps yet; take one, or pick another outcome"
             )
+        if self.taken_by is None:
+            self.taken_by, self.taken_at = admin, now
         self.state, self.outcome, self.outcome_reason = CaseState.RESOLVED, outcome, reason
         self.resolved_at = now
         self.events.append(events.CaseResolved(self._id))
 
-    def reopen(self, admin: str, now: datetime) -> None:
+    def reopen(self, admin: str, now: datetime, *, may_reassign: bool = False) -> None:
+        """Open a resolved case again: its former holder may, or an admin allowed to
+        reassign cases; it becomes the reopening admin's."""
         self.check_not_recused(admin)
         if self.state is not CaseState.RESOLVED:
             raise IllegalTransition(f"case {self.id} is {self.state}, not resolved; nothing to reopen")
+        self._check_holder(admin, may_reassign, "reopen")
         self.state = CaseState.ACTING if self.steps else CaseState.TAKEN
         self.taken_by, self.taken_at = admin, now
         self.outcome = self.outcome_reason = self.resolved_at = None

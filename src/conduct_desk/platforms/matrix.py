@@ -43,10 +43,11 @@ from conduct_desk.domain.events import (
     CaseResolved,
     CaseTaken,
     Event,
+    InvolvementChanged,
     ReportFiled,
     StepRecorded,
 )
-from conduct_desk.domain.model import Source
+from conduct_desk.domain.model import NoteKind, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import matrix_commands as mc
@@ -64,6 +65,7 @@ from conduct_desk.service.ports import (
     FetchedMessage,
     UnitOfWork,
 )
+from conduct_desk.service.roster import PlatformAdmin
 
 try:
     import aiohttp  # matrix-nio's HTTP client
@@ -602,6 +604,10 @@ class MatrixAdapter:
 
     def __init__(self, app: DeskApp, platform: MatrixPlatform) -> None:
         self.app, self.platform, self.config = app, platform, platform.config
+        # the desk knows these admins by name, with their Matrix ids (for --admin and recusal)
+        app.desk.platform_admins.update({
+            a.name: PlatformAdmin(a.name, a.role, (a.user_id, f"{NAME}:{a.user_id}"))
+            for a in self.config.admins.values()})
         self.cursors = platform.cursors
         self.bot = self.config.user_id
         self._thread: threading.Thread | None = None
@@ -612,7 +618,8 @@ class MatrixAdapter:
         self.synced = threading.Event()  # set after each completed sync round (tests wait on it)
         self.rounds = 0
         self._dm_rooms: set[str] = set()
-        for event_type in (ReportFiled, CaseTaken, StepRecorded, CaseResolved, CaseReopened):
+        for event_type in (ReportFiled, CaseTaken, StepRecorded, CaseResolved, CaseReopened,
+                           InvolvementChanged):
             app.bus.subscribe(event_type, self._on_case_event)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -898,7 +905,7 @@ class MatrixAdapter:
             open_cases = uow.cases.summaries(CaseFilter(states=views.OPEN_STATES, subject=who))
             cases = [uow.cases.get(s.id) for s in open_cases]
         waiting = [c for c in cases if any(s.action is Action.WARN and s.counts for s in c.steps)
-                   and not any(n.kind == "reread" for n in c.notes)]
+                   and not any(n.kind is NoteKind.REREAD for n in c.notes)]
         if not waiting:
             self._tell(user_id, "Thanks — there is no warning waiting for a confirmation from you.")
             return
@@ -1010,6 +1017,8 @@ class MatrixAdapter:
             to = self._desk_admin(request.to)
             request = replace(request, to=to.name, to_aliases=(to.user_id,),
                               may_reassign=admin.role.may_reassign)
+        elif isinstance(request, commands.ResolveCase | commands.ReopenCase):
+            request = replace(request, may_reassign=admin.role.may_reassign)
         result = self.app.bus.handle(request)
         case = self._detail(case_id, admin).case
         match request:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import InvalidInput
-from conduct_desk.domain.model import OUTCOME_WORDS, Case, Step, StepStatus
+from conduct_desk.domain.model import OUTCOME_WORDS, Case, NoteKind, Step, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 
@@ -353,6 +353,10 @@ def card_text(detail: views.CaseDetail) -> str:
     if link:
         lines.append(link)
     lines.append(f"Taken by {case.taken_by}" if case.taken_by else "Not taken yet")
+    if detail.backup is not None:
+        lines.append("Every admin is involved: this case goes to the backup admins"
+                     + (f" ({', '.join(detail.backup)})" if detail.backup else
+                        " (none set: add them under [admins] backup)"))
     if case.due_at:
         lines.append(f"Due {_when(case.due_at)} ({detail.deadline})")
     for step in case.steps:
@@ -377,8 +381,14 @@ def show_text(detail: views.CaseDetail) -> str:
     for c in case.consultations:
         who = c.person.user_id if c.person else "no consultation possible"
         lines.append(f"Consulted ({c.admin}, {who}): {_short(c.summary, 200)}")
+    for h in detail.hurt_admins:
+        lines.append(f"Admin named as hurt: {h.admin} (not recused unless they step aside or "
+                     "another admin confirms it on the web desk)")
+    if detail.stepped_aside:
+        lines.append(f"Stepped aside: {', '.join(detail.stepped_aside)}")
     for n in case.notes:
-        lines.append(f"Note ({n.kind}, {_when(n.at)}): {_short(n.text, 200)}")
+        if n.kind in (NoteKind.REREAD, NoteKind.APPEAL):
+            lines.append(f"Note ({n.kind}, {_when(n.at)}): {_short(n.text, 200)}")
     if detail.history:
         past = ", ".join(f"{p.rung} in case {p.case_id}" for p in detail.history[:10])
         lines.append(f"Earlier: {past}")

@@ -49,6 +49,7 @@ from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.nudges import says_enough
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage, UnitOfWork
+from conduct_desk.service.roster import PlatformAdmin
 from conduct_desk.service.texts import check_confidential
 
 try:
@@ -405,6 +406,9 @@ class SlackAdapter:
         self.app = app
         self.settings = settings
         self.roles = settings.roles()
+        # the desk knows these admins (for --admin, hand-over and the backup rule)
+        app.desk.platform_admins.update({f"{SLACK}:{user}": PlatformAdmin(f"{SLACK}:{user}", role)
+                                         for user, role in self.roles.items()})
         self.emoji = settings.report_emoji.strip(":")
         self.admin_channel = settings.admin_channel or ""
         # no automatic retries: a refused call is a failed step the desk's timer retries
@@ -430,7 +434,8 @@ class SlackAdapter:
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
         for event_type in (events.ReportFiled, events.CaseTaken, events.StepRecorded,
-                           events.StepUpdated, events.CaseResolved, events.CaseReopened):
+                           events.StepUpdated, events.CaseResolved, events.CaseReopened,
+                           events.InvolvementChanged):
             app.bus.subscribe(event_type, self._on_case_event)
 
     # -- wiring --------------------------------------------------------------------------------
@@ -1117,10 +1122,12 @@ class SlackAdapter:
             if not rest:
                 raise InvalidInput("`/coc resolve 12 OUTCOME reason`: apologized, steps-taken, "
                                    "no-action or duplicate")
-            bus.handle(commands.ResolveCase(case_id, admin, rest[0], " ".join(rest[1:]) or None))
+            bus.handle(commands.ResolveCase(case_id, admin, rest[0], " ".join(rest[1:]) or None,
+                                            may_reassign=self.roles[user].may_reassign))
             return f"Case {case_id} resolved ({rest[0]})."
         if verb == "reopen":
-            bus.handle(commands.ReopenCase(case_id, admin))
+            bus.handle(commands.ReopenCase(case_id, admin,
+                                           may_reassign=self.roles[user].may_reassign))
             return f"Case {case_id} reopened; it is yours."
         if verb in ("done", "lift"):
             if not rest or not rest[0].isdigit():

@@ -82,6 +82,10 @@ def case_card(detail: CaseDetail, policy: Policy, *,
     if case.outcome:
         reason = f": {case.outcome_reason}" if case.outcome_reason else ""
         lines.append(f"Outcome: {case.outcome}{reason}")
+    if detail.backup is not None:
+        lines.append(":rotating_light: Every admin is involved in this case, so it goes to the "
+                     "backup admins" + (f": {', '.join(detail.backup)}" if detail.backup else
+                                        " (none set: add them under [admins] backup)"))
     blocks: list[Block] = [_section("\n".join(lines))]
 
     report = next((r for r in case.reports if r.message_text), None)
@@ -104,6 +108,11 @@ def case_card(detail: CaseDetail, policy: Policy, *,
         summary += f"\n*Hurt:* {len(case.harmed)} (names left out here)"
     elif hurt:
         summary += f"\n*Hurt:* {', '.join(hurt)}"
+    if not names_hidden and detail.hurt_admins:
+        summary += ("\n*Admins named as hurt* (not recused unless they step aside or another "
+                    "admin confirms it): " + ", ".join(_admin(h.admin) for h in detail.hurt_admins))
+    if detail.stepped_aside:
+        summary += "\n*Stepped aside:* " + ", ".join(_admin(n) for n in detail.stepped_aside)
     blocks.append(_section(summary))
     for n in case.notes:
         if n.kind == "apology":  # what the author wrote after the private word

@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from conduct_desk.domain.accounts import Account, ApiToken, Role
+from conduct_desk.domain.accounts import Account, ApiToken, Role, normalize_name
 from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.model import Case
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service.handlers import audit
 from conduct_desk.service.ports import Clock, UnitOfWork
+from conduct_desk.service.roster import named
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1000
@@ -30,12 +31,13 @@ _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
 
 def check_name(name: str, what: str = "the admin name") -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput(f"{what} is empty; give a name such as ana")
-    if len(name) > 200 or any(ch.isspace() for ch in name):
-        raise InvalidInput(f"{what} must be one word of at most 200 characters, e.g. ana")
-    return name
+    """A name read at the boundary: see :func:`normalize_name`."""
+    return normalize_name(name, what)
+
+
+def account_named(uow: UnitOfWork, name: str) -> Account | None:
+    """The account called ``name`` in any spelling; call inside a unit of work."""
+    return named(uow.accounts.admins(), name)
 
 
 def check_password(password: str) -> str:
@@ -58,6 +60,10 @@ def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str
     account = Account(name=name, role=parsed_role, password_hash=_hasher.hash(password),
                       created_at=now, identities=ids)
     with uow:
+        existing = account_named(uow, name)
+        if existing is not None:
+            raise InvalidInput(f"an account named {existing.name} already exists (names ignore "
+                               "case); choose another name")
         admin_id = uow.accounts.add_admin(account)
         audit(uow, now, "cli", "admin.added", f"web account {name} added ({parsed_role})")
         uow.commit()
@@ -68,7 +74,7 @@ def find_admin(uow: UnitOfWork, name: str) -> Account:
     """The account called ``name``, or NotFound; lets the CLI fail before asking for a password."""
     name = check_name(name)
     with uow:
-        account = uow.accounts.admin_by_name(name)
+        account = account_named(uow, name)
     if account is None:
         raise _no_account(name)
     return account
@@ -83,18 +89,21 @@ def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str,
 
 
 def set_disabled(uow: UnitOfWork, clock: Clock, name: str, disabled: bool,
-                 actor: str = "cli") -> Account | None:
+                 actor: str = "cli", *, by_account: str | None = None) -> Account | None:
     """Disable an account (it cannot sign in; its sessions end at their next request), or
-    enable it again. None when it already was so."""
-    return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled), actor)
+    enable it again. None when it already was so. ``by_account``: the signed-in admin doing
+    it, who cannot disable themselves."""
+    return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled), actor,
+                         not_self="disable" if disabled else None, by_account=by_account)
 
 
 def set_role(uow: UnitOfWork, clock: Clock, name: str, role: str,
-             actor: str = "cli") -> Account | None:
+             actor: str = "cli", *, by_account: str | None = None) -> Account | None:
     """Change an account's role; it applies from the account's next request. None when the
-    account already has that role."""
+    account already has that role. ``by_account`` cannot change their own role."""
     parsed = Role.parse(role)
-    return _change_admin(uow, clock, name, lambda a: replace(a, role=parsed), actor)
+    return _change_admin(uow, clock, name, lambda a: replace(a, role=parsed), actor,
+                         not_self="change the role of", by_account=by_account)
 
 
 def _active_admin(account: Account) -> bool:
@@ -106,7 +115,8 @@ def _no_account(name: str) -> NotFound:
 
 
 def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
-                  change: Callable[[Account], Account], actor: str) -> Account | None:
+                  change: Callable[[Account], Account], actor: str, *,
+                  not_self: str | None = None, by_account: str | None = None) -> Account | None:
     """The one path for changing an account: refuses to leave the desk without an active
     admin, writes the row, and audits each change. None when nothing changed."""
     name = check_name(name)
@@ -114,9 +124,12 @@ def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
     with uow:
         # every row locked: two changes at once cannot both remove the last two admins
         everyone = uow.accounts.admins(lock=True)
-        before = next((a for a in everyone if a.name == name), None)
+        before = named(everyone, name)
         if before is None:
             raise _no_account(name)
+        # the names compared after normalising, so " ana", "ANA" or "ａｎａ" are ana too
+        if not_self and by_account is not None and named([before], by_account) is not None:
+            raise InvalidInput(f"you cannot {not_self} your own account; ask another admin")
         after = change(before)
         if after == before:
             return None
@@ -148,7 +161,7 @@ def authenticate(uow: UnitOfWork, name: str, password: str) -> Account | None:
     if len(password) > MAX_PASSWORD or len(name) > 200:
         return None
     with uow:
-        account = uow.accounts.admin_by_name(name.strip())
+        account = account_named(uow, name)
     try:
         _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -277,14 +290,17 @@ def account_by_id(uow: UnitOfWork, admin_id: int) -> Account | None:
 
 def takers(uow: UnitOfWork, case: Case | int) -> list[str]:
     """The web accounts a case (or case id) can be handed over to: active, allowed to act,
-    not involved in it (by name or platform identity), and not its holder already."""
+    not its holder already, and not involved in it as every admin can see
+    (subject, named reporter, confirmed hurt, stepped aside). An anonymous reporter stays on
+    the list, like any other admin: leaving them out would show who reported (see
+    :meth:`Case.hand_over`)."""
     with uow:
         everyone = uow.accounts.admins()
         if isinstance(case, int):
             case = uow.cases.get(case)
     return [a.name for a in everyone
             if not a.disabled and a.role.may_act and a.name != case.taken_by
-            and not any(case.involves(n) for n in (a.name, *a.identities))]
+            and not any(case.visibly_involves(n) for n in (a.name, *a.identities))]
 
 
 def account_list(uow: UnitOfWork) -> list[Account]:

@@ -71,16 +71,40 @@ class Consult(Command):
 
 @dataclass(frozen=True)
 class ResolveCase(Command):
+    """Close a case: its holder may, or an admin with ``may_reassign`` (the admin role)."""
+
     case_id: int
     admin: str
     outcome: str
     reason: str | None = None
+    may_reassign: bool = False
 
 
 @dataclass(frozen=True)
 class ReopenCase(Command):
+    """Open a resolved case again: its former holder, or an admin with ``may_reassign``."""
+
     case_id: int
     admin: str
+    may_reassign: bool = False
+
+
+@dataclass(frozen=True)
+class Recuse(Command):
+    """An admin steps aside from a case (e.g. someone named them as hurt)."""
+
+    case_id: int
+    admin: str
+
+
+@dataclass(frozen=True)
+class ConfirmHurt(Command):
+    """An admin confirms that a person named as hurt was hurt; an admin so confirmed steps
+    aside from the case."""
+
+    case_id: int
+    admin: str
+    person: str  # as named on the case (``bo``, ``slack:U123``)
 
 
 @dataclass(frozen=True)

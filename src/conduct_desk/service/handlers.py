@@ -24,6 +24,7 @@ from conduct_desk.domain.model import (
     Case,
     Consultation,
     Note,
+    NoteKind,
     Outcome,
     Report,
     Source,
@@ -44,6 +45,7 @@ from conduct_desk.service.ports import (
     Platform,
     UnitOfWork,
 )
+from conduct_desk.service.roster import KnownAdmin, PlatformAdmin, acting, everyone, identify
 from conduct_desk.service.texts import (
     check_confidential,
     render,
@@ -65,6 +67,8 @@ class Desk:
     clock: Clock
     platforms: dict[str, Platform] = field(default_factory=dict)
     base_url: str | None = None  # the web desk's public address, for private links
+    # admins configured on chat platforms, by the name cases record; adapters fill it in
+    platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
 
     def platform_for(self, person: PersonRef) -> Platform | None:
         return self.platforms.get(person.platform)
@@ -244,36 +248,128 @@ def _entry(at: datetime, kind: str, summary: str, case_id: int, detail: str) -> 
 # -- admins' commands ----------------------------------------------------------------------
 
 
+def _acting(uow: UnitOfWork, desk: Desk, case: Case, name: str) -> KnownAdmin:
+    """The admin a command names, known to the desk and allowed to act, and not involved in
+    the case by any of their names (account, platform ids)."""
+    _admin_name(name)
+    admin = acting(uow, desk.platform_admins, name)
+    for alias in admin.names:
+        case.check_not_recused(alias)
+    return admin
+
+
 def take_case(cmd: commands.TakeCase, uow: UnitOfWork, desk: Desk) -> None:
-    _admin_name(cmd.admin)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
-        case.take(cmd.admin, now)
+        admin = _acting(uow, desk, case, cmd.admin).name
+        case.take(admin, now)
         uow.cases.save(case)
         uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION))
-        audit(uow, now, cmd.admin, "case.taken", f"{cmd.admin} took the case", cmd.case_id)
+        audit(uow, now, admin, "case.taken", f"{admin} took the case", cmd.case_id)
         uow.commit()
 
 
 def hand_over(cmd: commands.HandOver, uow: UnitOfWork, desk: Desk) -> None:
-    _admin_name(cmd.admin)
+    """Hand a case over. A new holder who is involved only in a way the other admins cannot
+    see (an anonymous reporter) gets the case like anyone else, and is told on the case that
+    they must step aside; see :meth:`Case.hand_over` for why."""
     if not cmd.to.strip():
         raise InvalidInput("--to is empty: name the admin who takes the case over")
     check_text(cmd.to, "the name of the admin taking over", 200)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
+        admin = _acting(uow, desk, case, cmd.admin)
+        to = acting(uow, desk.platform_admins, cmd.to, "--to")
         holder = case.taken_by
-        account = uow.accounts.admin_by_name(cmd.to)  # a web account: its identities count too
-        aliases = cmd.to_aliases + (account.identities if account else ())
-        case.hand_over(cmd.admin, cmd.to, now, may_reassign=cmd.may_reassign, to_aliases=aliases)
+        case.hand_over(admin.name, to.name, now,
+                       may_reassign=cmd.may_reassign and admin.role.may_reassign,
+                       to_aliases=tuple(dict.fromkeys(cmd.to_aliases + to.aliases)))
         uow.cases.save(case)
         uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION))
-        was = f" (it was {holder}'s)" if holder not in (None, cmd.admin) else ""
-        audit(uow, now, cmd.admin, "case.handed_over",
-              f"{cmd.admin} handed the case to {cmd.to}{was}", cmd.case_id)
+        was = f" (it was {holder}'s)" if holder not in (None, admin.name) else ""
+        audit(uow, now, admin.name, "case.handed_over",
+              f"{admin.name} handed the case to {to.name}{was}", cmd.case_id)
         uow.commit()
+
+
+def recuse(cmd: commands.Recuse, uow: UnitOfWork, desk: Desk) -> None:
+    """An admin steps aside. No reason is asked or recorded: any admin may, so a recusal says
+    nothing about why (an anonymous reporter handed the case steps aside this way too)."""
+    _admin_name(cmd.admin)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        admin = identify(uow, desk.platform_admins, cmd.admin)
+        freed = case.recuse(admin.name, now, admin.aliases)
+        uow.cases.save(case)
+        if freed and case.is_open:
+            uow.timers.schedule(Timer(TimerKind.TAKE_DEADLINE,
+                                      now + desk.policy.deadlines.take_within, cmd.case_id))
+        audit(uow, now, admin.name, "case.recused", f"{admin.name} stepped aside"
+              + ("; the case is free for another admin" if freed else ""), cmd.case_id)
+        backup = _everyone_recused(uow, desk, case, now)
+        uow.commit()
+    _after_involvement(desk, case, freed, backup)
+
+
+def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None:
+    """Another admin confirms that someone named as hurt was hurt: an admin so confirmed
+    steps aside from now on (naming alone does not recuse anyone)."""
+    if not cmd.person.strip():
+        raise InvalidInput("--person is empty: name the person who was hurt, as the case shows")
+    check_text(cmd.person, "the person", MAX_SHORT)
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        admin = _acting(uow, desk, case, cmd.admin)
+        holder = case.taken_by
+        case.confirm_hurt(admin.name, PersonRef.parse(cmd.person), now)
+        person = case.confirmed_hurt[-1]
+        freed = holder is not None and case.taken_by is None
+        uow.cases.save(case)
+        if freed:
+            uow.timers.schedule(Timer(TimerKind.TAKE_DEADLINE,
+                                      now + desk.policy.deadlines.take_within, cmd.case_id))
+        audit(uow, now, admin.name, "case.hurt-confirmed",
+              f"{admin.name} confirmed that {person} was hurt", cmd.case_id)
+        backup = _everyone_recused(uow, desk, case, now)
+        uow.commit()
+    _after_involvement(desk, case, freed, backup)
+
+
+def everyone_recused(case: Case, known: list[KnownAdmin]) -> bool:
+    """True when no admin the desk knows may act on the case: it goes to the backup admins.
+
+    Only what every admin sees counts (an anonymous reporter's own admin account does not):
+    otherwise the card would show that some admin is involved for a hidden reason. An
+    anonymous reporter who is asked to act steps aside, which then counts."""
+    return all(any(case.visibly_involves(n) for n in k.names) for k in known if k.role.may_act)
+
+
+def _everyone_recused(uow: UnitOfWork, desk: Desk, case: Case, now: datetime) -> bool:
+    if not case.is_open or not everyone_recused(case, everyone(uow, desk.platform_admins)):
+        return False
+    assert case.id is not None
+    audit(uow, now, DESK, "case.to-backup", "every admin is involved; the case goes to the "
+          f"backup admins ({', '.join(desk.policy.backup) or 'none set'})", case.id)
+    return True
+
+
+def _after_involvement(desk: Desk, case: Case, freed: bool, backup: bool) -> None:
+    if backup:
+        _tell_admins(desk, case, backup_text(case, desk.policy))
+    elif freed:
+        _tell_admins(desk, case, f"Case {case.id} has no admin on it now; please take it.")
+
+
+def backup_text(case: Case, policy: Policy) -> str:
+    """What the admins (and backups) are told when every admin is involved in a case."""
+    who = ", ".join(policy.backup)
+    return (f"Case {case.id}: every admin of the desk is involved in it, so it goes to the "
+            + (f"backup admins: {who}. Please take it." if who else
+               "backup admins, but the policy names none ([admins] backup); add them."))
 
 
 def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
@@ -318,14 +414,17 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
 
 def take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
     """Record a step (never lost), then let the event carry it out on the platform."""
-    _admin_name(cmd.admin)
     check_text(cmd.reason, "the reason", MAX_SHORT)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
-        case.check_not_recused(cmd.admin)
+        known = _acting(uow, desk, case, cmd.admin)
+        cmd = replace(cmd, admin=known.name)
         composed = compose_step(case, cmd.rung, cmd.admin, desk, duration=cmd.duration,
                                 text=cmd.text, suggestion=cmd.suggestion)
+        if not known.role.may_take(composed.rung.action):
+            raise InvalidInput(f"{known.name} has the {known.role} role; a {composed.rung.name} "
+                               "needs an admin with the admin role")
         rec = recommend(case, uow.cases.history(case.subject), desk.policy, now)
         if rec.rung.name != composed.rung.name and not (cmd.reason and cmd.reason.strip()):
             raise InvalidInput(
@@ -474,7 +573,7 @@ def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) 
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
-        case.check_not_recused(cmd.admin)
+        cmd = replace(cmd, admin=_acting(uow, desk, case, cmd.admin).name)
         step = case.step(cmd.step_id)
         if step.status not in (StepStatus.MANUAL, StepStatus.FAILED):
             raise IllegalTransition(
@@ -491,7 +590,6 @@ def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) 
 
 
 def consult(cmd: commands.Consult, uow: UnitOfWork, desk: Desk) -> None:
-    _admin_name(cmd.admin)
     if not cmd.summary.strip():
         raise InvalidInput("--summary is empty; say briefly what the people hurt said, or why "
                            "no consultation was possible")
@@ -499,6 +597,7 @@ def consult(cmd: commands.Consult, uow: UnitOfWork, desk: Desk) -> None:
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
+        cmd = replace(cmd, admin=_acting(uow, desk, case, cmd.admin).name)
         case.consult(Consultation(cmd.admin, now, cmd.summary.strip(), cmd.person))
         uow.cases.save(case)
         what = (f"consulted {cmd.person}" if cmd.person
@@ -508,7 +607,8 @@ def consult(cmd: commands.Consult, uow: UnitOfWork, desk: Desk) -> None:
 
 
 def resolve_case(cmd: commands.ResolveCase, uow: UnitOfWork, desk: Desk) -> None:
-    _admin_name(cmd.admin)
+    """Resolve a case: its holder, or an admin with the admin role (an untaken case becomes
+    the resolving admin's). The reporters are then told the outcome."""
     try:
         outcome = Outcome(cmd.outcome)
     except ValueError:
@@ -518,7 +618,10 @@ def resolve_case(cmd: commands.ResolveCase, uow: UnitOfWork, desk: Desk) -> None
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
-        case.resolve(cmd.admin, outcome, now, cmd.reason)
+        admin = _acting(uow, desk, case, cmd.admin)
+        cmd = replace(cmd, admin=admin.name)
+        case.resolve(cmd.admin, outcome, now, cmd.reason,
+                     may_reassign=cmd.may_reassign and admin.role.may_reassign)
         uow.cases.save(case)
         uow.timers.cancel(cmd.case_id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION,
                                         TimerKind.STEP_DEADLINE, TimerKind.PEER_WAIT))
@@ -554,10 +657,12 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
 
 
 def reopen_case(cmd: commands.ReopenCase, uow: UnitOfWork, desk: Desk) -> None:
-    _admin_name(cmd.admin)
+    """Reopen a case: its former holder, or an admin with the admin role."""
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
+        admin = _acting(uow, desk, case, cmd.admin)
+        cmd = replace(cmd, admin=admin.name)
         if case.channel and case.message_id and not case.is_open:
             newer = uow.cases.open_case_for_message(case.subject, case.channel, case.message_id)
             if newer is not None:
@@ -565,7 +670,7 @@ def reopen_case(cmd: commands.ReopenCase, uow: UnitOfWork, desk: Desk) -> None:
                     f"case {newer.id} about the same message is open; work on it there, or "
                     f"resolve it as a duplicate before reopening case {case.id}"
                 )
-        case.reopen(cmd.admin, now)
+        case.reopen(cmd.admin, now, may_reassign=cmd.may_reassign and admin.role.may_reassign)
         uow.cases.save(case)
         audit(uow, now, cmd.admin, "case.reopened", f"{cmd.admin} reopened the case", cmd.case_id)
         uow.commit()
@@ -577,7 +682,7 @@ def confirm_reread(cmd: commands.ConfirmReread, uow: UnitOfWork, desk: Desk) -> 
         case = uow.cases.get(cmd.case_id, lock=True)
         if cmd.person != case.subject:
             raise InvalidInput("only the person the case is about can confirm re-reading")
-        case.add_note(Note("reread", now, cmd.person.key,
+        case.add_note(Note(NoteKind.REREAD, now, cmd.person.key,
                            "confirmed re-reading the Code of Conduct"))
         uow.cases.save(case)
         audit(uow, now, cmd.person.key, "subject.reread",
@@ -594,7 +699,7 @@ def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
         case = uow.cases.get(cmd.case_id, lock=True)
         if cmd.person != case.subject:
             raise InvalidInput("only the person the case is about can appeal")
-        case.add_note(Note("appeal", now, cmd.person.key, cmd.text.strip()))
+        case.add_note(Note(NoteKind.APPEAL, now, cmd.person.key, cmd.text.strip()))
         uow.cases.save(case)
         audit(uow, now, cmd.person.key, "subject.appealed", "the subject appealed", cmd.case_id)
         uow.commit()
@@ -688,10 +793,9 @@ def _on_suspension_ends(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
 
 def lift_suspension(cmd: commands.LiftSuspension, uow: UnitOfWork, desk: Desk) -> None:
     """An admin ends a suspension early: the same path as the timer, so it happens once."""
-    _admin_name(cmd.admin)
     with uow:
         case = uow.cases.get(cmd.case_id)
-        case.check_not_recused(cmd.admin)
+        cmd = replace(cmd, admin=_acting(uow, desk, case, cmd.admin).name)
         step = case.step(cmd.step_id)
         if step.action is not Action.SUSPEND or step.restored_at is not None:
             raise IllegalTransition(f"step {step.id} is not a running suspension; nothing to lift")
@@ -865,6 +969,8 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.Consult: consult,
     commands.ResolveCase: resolve_case,
     commands.ReopenCase: reopen_case,
+    commands.Recuse: recuse,
+    commands.ConfirmHurt: confirm_hurt,
     commands.MarkManualDone: mark_manual_done,
     commands.RetryStep: run_step,
     commands.LiftSuspension: lift_suspension,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import InvalidInput
-from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Case, Note, check_text
+from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Case, Note, NoteKind, check_text
 from conduct_desk.domain.nudges import ANSWER_WORDS, Answer, Nudge, NudgeState
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
@@ -203,8 +203,8 @@ def _on_peer_wait(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         uow.nudges.save(item)
         if item.apology:
             case = uow.cases.get(filed.case_id)
-            if not any(n.kind == "apology" and n.text == item.apology for n in case.notes):
-                case.add_note(Note("apology", item.apology_at or item.due_at, item.subject.key,
+            if not any(n.kind is NoteKind.APOLOGY and n.text == item.apology for n in case.notes):
+                case.add_note(Note(NoteKind.APOLOGY, item.apology_at or item.due_at, item.subject.key,
                                    item.apology))
                 uow.cases.save(case)
         uow.commit()

@@ -18,12 +18,14 @@ from conduct_desk.domain.model import (
     Case,
     CaseState,
     DeadlineState,
+    NoteKind,
     deadline_state,
     next_deadline,
 )
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
-from conduct_desk.service.handlers import Composed, Desk, compose_step
+from conduct_desk.service import roster
+from conduct_desk.service.handlers import Composed, Desk, compose_step, everyone_recused
 from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, UnitOfWork
 
 OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
@@ -74,6 +76,16 @@ class CaseDetail:
     history: list[PastStep]  # the subject's steps in other cases
     timeline: list[AuditEntry]
     deadline: DeadlineState
+    # admins someone named as hurt: not recused by that alone; another admin may confirm it
+    hurt_admins: tuple[HurtAdmin, ...] = ()
+    stepped_aside: tuple[str, ...] = ()  # admins who stepped aside (no reason is recorded)
+    backup: tuple[str, ...] | None = None  # every admin is involved: the backup admins
+
+
+@dataclass(frozen=True)
+class HurtAdmin:
+    admin: str  # the admin's name on the desk
+    person: PersonRef  # as named on the case
 
 
 @dataclass(frozen=True)
@@ -151,9 +163,35 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         check_viewer(case, viewer, aliases)
         history = uow.cases.history(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
+        known = roster.everyone(uow, desk.platform_admins)
     rec = recommend(case, history, desk.policy, now) if case.is_open else None
     others = [p for p in history if p.case_id != case_id]
-    return CaseDetail(case, rec, others, timeline, case.deadline_state(now))
+    backup = desk.policy.backup if case.is_open and everyone_recused(case, known) else None
+    return CaseDetail(case, rec, others, timeline, case.deadline_state(now),
+                      hurt_admins=hurt_admins(case, known),
+                      stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
+                      backup=backup)
+
+
+def known_admin(uow: UnitOfWork, desk: Desk, name: str, flag: str = "--admin") -> roster.KnownAdmin:
+    """The admin called ``name`` (account, platform admin or token), or
+    :class:`~conduct_desk.service.roster.UnknownAdmin` listing who is known. The command
+    line has no sign-in: it acts with the named admin's role."""
+    with uow:
+        return roster.identify(uow, desk.platform_admins, name, flag)
+
+
+def hurt_admins(case: Case, known: list[roster.KnownAdmin]) -> tuple[HurtAdmin, ...]:
+    """Admins named as hurt (by a name every admin sees) who have not stepped aside and are
+    not confirmed: shown to the other admins, who may confirm it. An anonymous reporter is
+    listed like anyone else, so the list gives nobody away."""
+    found: list[HurtAdmin] = []
+    visible = [p for p in case.harmed if not _only_anonymous(case, p)]
+    for k in known:
+        person = next((p for p in visible if any(p.matches(n) for n in k.names)), None)
+        if person is not None and not any(case.visibly_involves(n) for n in k.names):
+            found.append(HurtAdmin(k.name, person))
+    return tuple(found)
 
 
 def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: str, *,
@@ -161,7 +199,9 @@ def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: st
     """The exact text a step would send now, for the admin to read and edit first."""
     with uow:
         case = uow.cases.get(case_id)
-    case.check_not_recused(admin)
+        known = roster.identify(uow, desk.platform_admins, admin)
+    for name in known.names:
+        case.check_not_recused(name)
     return compose_step(case, rung, admin, desk, duration=duration, suggestion=suggestion)
 
 
@@ -216,7 +256,12 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
             {"admin": c.admin, "at": c.at, "person": str(c.person) if c.person else None,
              "summary": c.summary} for c in case.consultations
         ],
-        "notes": [{"kind": n.kind, "at": n.at, "text": n.text} for n in case.notes],
+        "notes": [{"kind": n.kind, "at": n.at, "by": n.by, "text": n.text}
+                  for n in case.notes if n.kind in (NoteKind.REREAD, NoteKind.APPEAL)],
+        "hurt_admins": [{"admin": h.admin, "person": str(h.person)} for h in detail.hurt_admins],
+        "confirmed_hurt": [str(p) for p in case.confirmed_hurt],
+        "stepped_aside": list(detail.stepped_aside),
+        "backup_admins": list(detail.backup) if detail.backup is not None else None,
         "recommendation": (
             {"step": detail.recommendation.rung.name, "reason": detail.recommendation.reason}
             if detail.recommendation else None
@@ -334,14 +379,14 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
     if case is None:
         return None
     assert case.id is not None
-    confirmed = [n.at for n in case.notes if n.kind == "reread"]
+    confirmed = [n.at for n in case.notes if n.kind is NoteKind.REREAD]
     return SubjectPage(
         case_id=case.id, coc_url=desk.policy.code_of_conduct_url,
         community=desk.policy.community,
         messages=[SentMessage(s.recorded_at, s.rung, s.text) for s in case.steps
                   if s.counts and s.action is not Action.RESTORE],
         confirmed_at=confirmed[-1] if confirmed else None,
-        appeals=[n.at for n in case.notes if n.kind == "appeal"], is_open=case.is_open,
+        appeals=[n.at for n in case.notes if n.kind is NoteKind.APPEAL], is_open=case.is_open,
     )
 
 

@@ -18,6 +18,7 @@ from conduct_desk.domain.model import (
     CaseState,
     Consultation,
     Note,
+    NoteKind,
     Outcome,
     Report,
     Source,
@@ -198,7 +199,7 @@ class SqlCaseRepository:
                 admin=c["admin"], at=c["at"], summary=c["summary"],
                 person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
         for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
-            case.notes.append(Note(kind=n["kind"], at=n["at"], by=n["by"], text=n["text"],
+            case.notes.append(Note(kind=NoteKind(n["kind"]), at=n["at"], by=n["by"], text=n["text"],
                                    id=n["id"]))
         return case
 

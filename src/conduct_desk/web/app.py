@@ -112,8 +112,10 @@ def _install_error_handlers(api_app: FastAPI) -> None:
         status = status_of(exc)
         if is_api(request):
             return api_error(status, error_code(exc), str(exc))
-        return render(request, "error.html", {"title": "That did not work", "message": str(exc)},
-                      status)
+        return render(request, "error.html", {
+            "title": "That did not work", "message": str(exc),
+            # the admin holds a case they are involved in: they may step aside (privately)
+            "step_aside": exc.holds_case if isinstance(exc, errors.Recused) else None}, status)
 
     @api_app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

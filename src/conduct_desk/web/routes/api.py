@@ -234,14 +234,36 @@ def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONRe
 @router.post("/cases/{case_id}/resolve")
 def resolve(case_id: int, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
-    web.app.bus.handle(commands.ResolveCase(case_id, caller.name, body.outcome, body.reason))
+    web.app.bus.handle(commands.ResolveCase(case_id, caller.name, body.outcome, body.reason,
+                                            may_reassign=caller.role.may_reassign))
     return _json(_case(web, caller, case_id))
 
 
 @router.post("/cases/{case_id}/reopen")
 def reopen(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
-    web.app.bus.handle(commands.ReopenCase(case_id, caller.name))
+    web.app.bus.handle(commands.ReopenCase(case_id, caller.name,
+                                           may_reassign=caller.role.may_reassign))
+    return _json(_case(web, caller, case_id))
+
+
+class ConfirmHurtIn(Input):
+    person: str = Field(min_length=1, max_length=300, description="a person named as hurt, as "
+                        "the case's hurt_admins list shows it", examples=["web:bo"])
+
+
+@router.post("/cases/{case_id}/recuse")
+def recuse(case_id: int, web: Web, caller: ApiCaller) -> JSONResponse:
+    """Step aside from the case (no reason is asked); the caller cannot see it afterwards."""
+    web.app.bus.handle(commands.Recuse(case_id, caller.name))
+    return _json({"case_id": case_id, "stepped_aside": caller.name})
+
+
+@router.post("/cases/{case_id}/confirm-hurt")
+def confirm_hurt(case_id: int, body: ConfirmHurtIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Confirm that a person named as hurt was hurt: an admin so confirmed steps aside."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.ConfirmHurt(case_id, caller.name, body.person))
     return _json(_case(web, caller, case_id))
 
 

@@ -33,6 +33,7 @@ DONE = {
     "step": "The step is recorded; its status is below.",
     "consulted": "The consultation is recorded.",
     "resolved": "The case is resolved; the reporters are told how it ended.",
+    "hurt-confirmed": "Confirmed: that admin steps aside from this case.",
     "reopened": "The case is open again, and yours.",
     "marked-done": "The step is marked done.",
     "lifted": "The suspension is lifted.",
@@ -81,7 +82,8 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
                                        for i in range(len(case.reports))],
         "hurt": views.named_hurt(case),
         "policy": desk.policy,
-        "takers": accounts.takers(web.app.uow(), case) if case.is_open and admin.role.may_act
+        "takers": accounts.takers(web.app.uow(), case)
+        if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
     }, status)
 
@@ -136,11 +138,12 @@ def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -
 @router.post("/cases/{case_id}/hand-over")
 def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
               to: Annotated[str, Form(max_length=200)] = "") -> Response:
-    # a recused admin is refused by case_page or by _act, whichever runs
+    # a recused admin is refused by case_page or by _act, whichever runs. The list offers
+    # everyone an admin may see as free; one message for every other name, which never says
+    # why (an anonymous reporter is on the list like anyone else: see Case.hand_over)
     if to not in accounts.takers(web.app.uow(), case_id):
         return case_page(request, web, admin, case_id, status=422, error=(
-            f"{to or 'Nobody'} cannot take this case over: choose an admin from the list "
-            "(active, allowed to act, and not involved in the case)"))
+            "Choose an admin from the list to hand this case over to."))
     return _act(request, web, admin, case_id,
                 commands.HandOver(case_id, admin.name, to, may_reassign=admin.role.may_reassign),
                 "handed-over")
@@ -199,13 +202,34 @@ def resolve(
     reason: Annotated[str, Form(max_length=LONG)] = "",
 ) -> Response:
     return _act(request, web, admin, case_id, commands.ResolveCase(
-        case_id, admin.name, outcome, reason.strip() or None), "resolved",
+        case_id, admin.name, outcome, reason.strip() or None,
+        may_reassign=admin.role.may_reassign), "resolved",
         form={"outcome": outcome, "reason": reason})
 
 
 @router.post("/cases/{case_id}/reopen")
 def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
-    return _act(request, web, admin, case_id, commands.ReopenCase(case_id, admin.name), "reopened")
+    return _act(request, web, admin, case_id, commands.ReopenCase(
+        case_id, admin.name, may_reassign=admin.role.may_reassign), "reopened")
+
+
+@router.post("/cases/{case_id}/recuse")
+def recuse(request: Request, web: Web, admin: SignedIn, _csrf: Csrf, case_id: int) -> Response:
+    """Step aside. Open to an admin who is involved (the one thing they may do on the case);
+    afterwards they can no longer see it, so they go back to the queue."""
+    try:
+        web.app.bus.handle(commands.Recuse(case_id, admin.name))
+    except DeskError as exc:
+        return render(request, "error.html", {"title": "That did not work", "message": str(exc)},
+                      status_of(exc))
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.post("/cases/{case_id}/confirm-hurt")
+def confirm_hurt(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+                 person: Annotated[str, Form(max_length=300)] = "") -> Response:
+    return _act(request, web, admin, case_id, commands.ConfirmHurt(case_id, admin.name, person),
+                "hurt-confirmed")
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/done")

@@ -1,0 +1,94 @@
+"""Who the desk knows as an admin: the active web accounts, the admins configured for each
+chat platform, and the API tokens. Every command names its admin; the handlers ask here, so
+no entry point can record a name that is nobody (``--admin nobody``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from conduct_desk.domain.accounts import Account, Role, name_key
+from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.service.ports import UnitOfWork
+
+TOKEN_PREFIX = "token:"  # the name an API token acts under (web/deps.py)
+MAX_LISTED = 20
+
+
+class UnknownAdmin(InvalidInput):
+    """A command named an admin the desk does not know, or one who may not act."""
+
+
+@dataclass(frozen=True)
+class PlatformAdmin:
+    """An admin configured for a chat platform (CONDUCT_SLACK_ADMINS, CONDUCT_MATRIX_ADMINS):
+    ``name`` is what cases record (``slack:U123``, or ``ana`` on Matrix), ``aliases`` their
+    platform ids (they count for recusal)."""
+
+    name: str
+    role: Role
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownAdmin:
+    name: str
+    role: Role
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def named(everyone: list[Account], name: str) -> Account | None:
+    """The account called ``name`` in any spelling (case, spaces, NFKC variants)."""
+    key = name_key(name)
+    return next((a for a in everyone if name_key(a.name) == key), None)
+
+
+def known_admins(accounts: list[Account],
+                 platform_admins: Mapping[str, PlatformAdmin]) -> list[KnownAdmin]:
+    """Every admin who may be named: active accounts, then configured platform admins."""
+    known = [KnownAdmin(a.name, a.role, a.identities) for a in accounts if not a.disabled]
+    taken = {name_key(k.name) for k in known}
+    known += [KnownAdmin(p.name, p.role, p.aliases) for p in platform_admins.values()
+              if name_key(p.name) not in taken]
+    return known
+
+
+def everyone(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin]) -> list[KnownAdmin]:
+    """:func:`known_admins` from storage; call inside a unit of work."""
+    return known_admins(uow.accounts.admins(), platform_admins)
+
+
+def identify(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name: str,
+             flag: str = "--admin") -> KnownAdmin:
+    """The admin called ``name`` (in any spelling), or :class:`UnknownAdmin` listing who is
+    known. Call inside a unit of work. An API token acts as ``token:NAME``."""
+    if name.startswith(TOKEN_PREFIX):
+        token = uow.accounts.token_by_name(name.removeprefix(TOKEN_PREFIX))
+        if token is not None and not token.revoked:
+            return KnownAdmin(name, token.role, (token.name,))
+    known = everyone(uow, platform_admins)
+    key = name_key(name)
+    for admin in known:  # names first: an account's platform id is also a platform admin
+        if name_key(admin.name) == key:
+            return admin
+    for admin in known:
+        if key in (name_key(n) for n in admin.aliases):
+            return admin
+    listed = ", ".join(k.name for k in known[:MAX_LISTED]) or "nobody yet"
+    more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
+    raise UnknownAdmin(f"unknown admin {name.strip()!r} ({flag}); known: {listed}{more} — add "
+                       "one with `conduct admin add NAME --role moderator`")
+
+
+def acting(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name: str,
+           flag: str = "--admin") -> KnownAdmin:
+    """Like :func:`identify`, for an admin who changes a case: observers may not."""
+    admin = identify(uow, platform_admins, name, flag)
+    if not admin.role.may_act:
+        raise UnknownAdmin(f"{admin.name} has the observer role: they can read cases but not "
+                           "act on them; an admin can give them the moderator role")
+    return admin
