@@ -100,6 +100,8 @@ reports = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("flagrant", sa.Boolean, nullable=False),
     sa.Column("status_token", sa.String(64), unique=True),
+    sa.Column("said_from", sa.String(16)),  # where message_text came from; None: not quotable
+    sa.Column("account", sa.Text),  # the reporter's own account, for admins only
 )
 sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
 
