@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,7 +149,7 @@ def subject_context(
 
 
 def render_for_subject(template: str, ctx: SubjectContext) -> str:
-    return render(template, asdict(ctx))
+    return render(template, {f.name: getattr(ctx, f.name) for f in fields(ctx)})
 
 
 def person_names(person: PersonRef, known: Iterable[str] = ()) -> list[str]:
