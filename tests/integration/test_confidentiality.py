@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from tests.support.web import csrf_of, stamp_of
 
 from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.config import Settings, preset_text
@@ -35,7 +36,6 @@ from conduct_desk.service.handlers import Desk, compose_step
 from conduct_desk.storage.db import create_engine
 from conduct_desk.web.app import create_app
 from conduct_desk.web.security import WebConfig
-from tests.support.web import csrf_of, stamp_of
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=4, max_size=12).map(
     lambda s: f"rep_{s}")

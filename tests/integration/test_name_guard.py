@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.errors import ConfidentialityError
@@ -13,7 +14,6 @@ from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
-from tests.support.web import sign_in
 
 SAM, RILEY, AL = (PersonRef("sandbox", n) for n in ("sam", "U024RILEY", "al"))
 

@@ -12,6 +12,7 @@ import re
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.support.web import advance, csrf_of, sign_in, stamp_of
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import Source
@@ -20,7 +21,6 @@ from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage.db import create_engine
-from tests.support.web import advance, csrf_of, sign_in, stamp_of
 
 SAM = PersonRef("sandbox", "sam")
 ACCOUNT = "sam called my talk proposal garbage in front of everyone"
