@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
-from conduct_desk.domain.errors import DeskError, InvalidInput
-from conduct_desk.domain.model import NoteKind, Source
+from conduct_desk.domain.errors import ConfidentialityError, DeskError, InvalidInput
+from conduct_desk.domain.model import NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
@@ -53,6 +53,11 @@ def friendly_errors() -> Iterator[None]:
     """A user's mistake prints one line naming the fix, exit code 2; nothing half-written."""
     try:
         yield
+    except ConfidentialityError as exc:
+        where = {"text": "--text", "suggestion": "--suggestion"}.get(
+            exc.field, f"{exc.field} in the policy file")
+        typer.echo(f"error: {exc} (change {where})", err=True)
+        raise typer.Exit(exc.exit_code) from None
     except DeskError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
@@ -150,7 +155,12 @@ def report(
     channel: Annotated[str | None, typer.Option(help="Where it was said.")] = None,
     message_id: Annotated[str | None, typer.Option(help="The message's id on the platform.")]
     = None,
-    text: Annotated[str | None, typer.Option(help="What was said, as it was.")] = None,
+    text: Annotated[str | None, typer.Option(
+        help="The reporter's account of what happened: for the admins only, never quoted to "
+             "the person.")] = None,
+    said: Annotated[str | None, typer.Option(
+        help="The exact words that were said, as the reporter pasted them: these may be "
+             "quoted to the person.")] = None,
     link: Annotated[str | None, typer.Option(help="A link to the message.")] = None,
     hurt: Annotated[list[str] | None, typer.Option(help="Someone else who was hurt (repeat).")]
     = None,
@@ -164,7 +174,8 @@ def report(
         filed = a.bus.handle(commands.FileReport(
             subject=_person(subject), reporter=_person(reporter) if reporter else None,
             anonymous=anonymous, source=Source.CLI, channel=channel, message_id=message_id,
-            message_text=text, message_link=link, harmed=tuple(_person(h) for h in hurt or ()),
+            message_text=said, said_from=SaidFrom.PASTED if said else None, account=text,
+            message_link=link, harmed=tuple(_person(h) for h in hurt or ()),
             note=note, flagrant=flagrant))
     if as_json:
         _print_json(filed)
@@ -252,8 +263,12 @@ def render_case(detail: views.CaseDetail) -> str:
     for i, r in enumerate(c.reports):
         lines.append(f"    #{r.id} {r.filed_at:%Y-%m-%d %H:%M} by {views.reporter_label(c, i)} "
                      f"via {r.source}" + (" (flagrant)" if r.flagrant else ""))
-        if r.message_text:
-            lines.append(f"      > {r.message_text}")
+        if r.words_said:
+            lines.append(f"      words said ({r.said_origin}; may be quoted to the person):")
+            lines.append(f"      > {r.words_said}")
+        if r.account:
+            lines.append("      the reporter's account (admins only):")
+            lines.append(f"      {r.account}")
         if r.message_link:
             lines.append(f"      {r.message_link}")
         if r.note:
@@ -370,6 +385,8 @@ def case_preview(case_id: str, step: str, admin: Admin,
         composed = views.preview_step(a.uow(), a.desk, _case_id(case_id), step, admin,
                                       duration=duration, suggestion=suggestion)
     typer.echo(composed.text)
+    if composed.quote_from:
+        typer.echo(f"(the quote was {composed.quote_from})", err=True)
 
 
 @case_app.command("consult")

@@ -73,7 +73,8 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
     add_accounts(conduct, ana="admin", bo="admin", riley="moderator", mo="moderator")
 
     out = conduct("report", "--subject", "sam", "--reporter", "riley", "--channel", "#general",
-                  "--message-id", "m1", "--text", "you people are the problem", "--hurt", "jo")
+                  "--message-id", "m1", "--said", "you people are the problem",
+                  "--text", "it was aimed at my team", "--hurt", "jo")
     assert out.strip() == "case 1: report 1 opened"
     out = conduct("report", "--subject", "sam", "--anonymous", "--channel", "#general",
                   "--message-id", "m1")
@@ -120,6 +121,9 @@ def test_an_admin_works_a_case_from_the_command_line(conduct: Conduct) -> None:
     assert shown["state"] == "resolved"
     text = conduct("case", "show", "1")
     assert "> you people are the problem" in text and "consultation with sandbox:jo" in text
+    assert "pasted by the reporter; may be quoted" in text
+    assert "the reporter's account (admins only)" in text and "aimed at my team" in text
+    assert "aimed at my team" not in " ".join(s["text"] for s in shown["steps"])
 
     person = conduct.json("person", "show", "sam")
     assert isinstance(person, dict) and [c["id"] for c in person["cases"]] == [1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conduct_desk.bootstrap import App
-from conduct_desk.domain.model import Source
+from conduct_desk.domain.model import SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import commands as c
@@ -13,7 +13,7 @@ SAM, RILEY, JO = PersonRef("sandbox", "sam"), PersonRef("sandbox", "riley"), Per
 
 def test_a_new_case_thanks_the_reporter_and_tells_the_admins(app: App, sandbox: SandboxPlatform) -> None:
     filed = app.bus.handle(c.FileReport(subject=SAM, reporter=RILEY, source=Source.CLI, channel="#general",
-                                        message_id="m1", message_text="hostile", harmed=(JO,), flagrant=True))
+                                        message_id="m1", message_text="hostile", said_from=SaidFrom.PASTED, harmed=(JO,), flagrant=True))
     assert [call.method for call in sandbox.calls] == ["send_dm", "notify_admins"]
     thanks, notice = sandbox.calls
     assert thanks.person == RILEY and f"{filed.case_id}" in (thanks.text or "")
@@ -39,10 +39,10 @@ def test_messages_that_did_not_go_through_are_recorded(app: App, sandbox: Sandbo
 
 def test_joining_a_case_thanks_the_reporter_only(app: App, sandbox: SandboxPlatform) -> None:
     first = app.bus.handle(c.FileReport(subject=SAM, reporter=RILEY, source=Source.CLI, channel="#general",
-                                        message_id="m1", message_text="hostile"))
+                                        message_id="m1", message_text="hostile", said_from=SaidFrom.PASTED))
     sandbox.calls.clear()
     again = app.bus.handle(c.FileReport(subject=SAM, reporter=JO, source=Source.CLI, channel="#general",
-                                        message_id="m1", message_text="hostile"))
+                                        message_id="m1", message_text="hostile", said_from=SaidFrom.PASTED))
     assert again.case_id == first.case_id and not again.opened_case
     assert [(call.method, call.person) for call in sandbox.calls] == [("send_dm", JO)]
 

@@ -39,7 +39,16 @@ class InvalidPolicy(DeskError):
 
 
 class ConfidentialityError(DeskError):
-    """A text meant for the subject would reveal who reported."""
+    """A text meant for the subject would reveal who reported.
+
+    ``field`` says what to change, for each entry point to name in its own words: "text"
+    (the admin's own text), "suggestion", or a policy text ("ladder.warn", "texts.restore").
+    ``matched`` is the name that was found: for the admin only, never for the subject."""
+
+    def __init__(self, message: str, *, field: str = "text", matched: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.matched = matched
 
 
 class NotMigrated(DeskError):

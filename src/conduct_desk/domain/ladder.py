@@ -12,7 +12,7 @@ from datetime import datetime
 
 from conduct_desk.domain.durations import format_duration, humanize_age
 from conduct_desk.domain.model import Case
-from conduct_desk.domain.policy import Action, Policy, Rung
+from conduct_desk.domain.policy import DEFAULT_NOUNS, Action, Policy, Rung
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,26 @@ def _label(policy: Policy, past: PastStep) -> str:
     index = policy.index_of(past.rung, past.action)
     assert index is not None
     return policy.ladder[index].label
+
+
+
+def earlier_rungs(history: list[PastStep], policy: Policy, now: datetime) -> tuple[Rung, ...]:
+    """The steps actually taken on the subject that still count (inside the history window),
+    oldest first, each once: what a text may truthfully say happened before."""
+    start = now - policy.history_window
+    seen: dict[str, Rung] = {}
+    for past in sorted(history, key=lambda p: p.at):
+        if past.action is Action.RESTORE or past.at < start:
+            continue
+        index = policy.index_of(past.rung, past.action)
+        if index is not None:
+            seen.setdefault(policy.ladder[index].name, policy.ladder[index])
+    return tuple(seen.values())
+
+
+def earlier_phrase(rungs: tuple[Rung, ...]) -> str:
+    """"a reminder, a warning and a suspension"; empty when nothing was done before."""
+    nouns = list(dict.fromkeys(r.noun or DEFAULT_NOUNS[r.action] for r in rungs))
+    if len(nouns) <= 1:
+        return "".join(nouns)
+    return ", ".join(nouns[:-1]) + " and " + nouns[-1]

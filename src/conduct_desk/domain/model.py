@@ -58,6 +58,18 @@ class Source(StrEnum):
     API = "api"
 
 
+class SaidFrom(StrEnum):
+    """Where the words that were said come from. Only such words may be quoted to the subject;
+    anything else a reporter writes is their account, for the admins only."""
+
+    FETCHED = "fetched"  # read from the platform itself
+    PASTED = "pasted"  # pasted by the reporter into a field that says it may be shown
+
+
+PLATFORM_NAMES = {"slack": "Slack", "matrix": "Matrix", "discord": "Discord",
+                  "sandbox": "the sandbox"}
+
+
 class StepStatus(StrEnum):
     PENDING = "pending"  # recorded, platform not asked yet (or waiting to retry)
     DONE = "done"
@@ -85,13 +97,32 @@ class Report:
     anonymous: bool = False
     channel: str | None = None
     message_id: str | None = None
-    message_text: str | None = None
+    message_text: str | None = None  # the words said: quotable only with ``said_from``
     message_link: str | None = None
     harmed: tuple[PersonRef, ...] = ()
     note: str | None = None
     flagrant: bool = False
     status_token: str | None = None
     id: int | None = None
+    said_from: SaidFrom | None = None
+    account: str | None = None  # the reporter's own account: admins only, never quoted
+
+    @property
+    def words_said(self) -> str | None:
+        """The words that were said, when their origin is known; None otherwise."""
+        if self.said_from is None or not (self.message_text or "").strip():
+            return None
+        return self.message_text
+
+    @property
+    def said_origin(self) -> str:
+        """Where the quote came from, for the admin: "fetched from Slack", "pasted by the reporter"."""
+        if self.said_from is SaidFrom.FETCHED:
+            where = PLATFORM_NAMES.get(self.subject.platform, self.subject.platform)
+            return f"fetched from {where}"
+        if self.said_from is SaidFrom.PASTED:
+            return "pasted by the reporter"
+        return ""
 
 
 @dataclass
@@ -225,6 +256,14 @@ class Case:
 
     def deadline_state(self, now: datetime) -> DeadlineState:
         return deadline_state(self.due_at, self.opened_at, now)
+
+    @property
+    def quoted_report(self) -> Report | None:
+        """The report whose words said may be quoted to the subject (fetched ones first)."""
+        quotable = [r for r in self.reports if r.words_said]
+        fetched = [r for r in quotable if r.said_from is SaidFrom.FETCHED]
+        chosen = fetched or quotable
+        return chosen[0] if chosen else None
 
     def step(self, step_id: int) -> Step:
         for s in self.steps:

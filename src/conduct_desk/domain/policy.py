@@ -41,6 +41,17 @@ DEFAULT_LABELS = {
     Action.RESTORE: "restored",
 }
 
+# How a text names a step that was taken before ("after a reminder and a warning")
+DEFAULT_NOUNS = {
+    Action.REMIND: "a reminder",
+    Action.SUGGEST: "a suggestion",
+    Action.REMOVE: "a removal from the channel",
+    Action.WARN: "a warning",
+    Action.SUSPEND: "a suspension",
+    Action.BAN: "a ban",
+    Action.RESTORE: "the end of a suspension",
+}
+
 TEXT_KEYS = (
     "acknowledgement",
     "outcome",
@@ -95,6 +106,7 @@ class Rung:
     label: str
     duration: DurationBounds | None = None
     confirm: bool = False
+    noun: str = ""  # how later texts name this step once taken, e.g. "a warning"
 
 
 @dataclass(frozen=True)
@@ -166,7 +178,7 @@ _TOP = {
     "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
     "ban", "retry", "peer", "intake", "ladder", "texts",
 }
-_RUNG = {"name", "action", "text", "label", "duration", "confirm"}
+_RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun"}
 _SECTIONS = {
     "deadlines": {"take_within", "first_step_within", "escalate_after"},
     "admins": {"on_duty", "backup"},
@@ -303,6 +315,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
                 label=r.text(raw, "label", where, DEFAULT_LABELS[action]),
                 duration=bounds,
                 confirm=confirm,
+                noun=r.text(raw, "noun", where, DEFAULT_NOUNS[action]),
             )
         )
 

@@ -530,6 +530,17 @@ class MatrixPlatform:
                               mc.person(str(sender)) if sender else None,
                               mc.permalink(channel, message_id))
 
+    def known_names(self, person: PersonRef) -> tuple[str, ...]:
+        """The person's Matrix display name (their profile); the localpart comes from the id."""
+        try:
+            profile = self.api.cs("GET", f"/_matrix/client/v3/profile/{_q(person.user_id)}"
+                                         "/displayname")
+        except MatrixFailure as exc:
+            logger.info("could not read a display name: %s", exc.errcode)
+            return ()
+        name = profile.get("displayname")
+        return (str(name),) if name else ()
+
     def notify_admins(self, text: str) -> Effect:
         room = self.config.management_room
         if not room:

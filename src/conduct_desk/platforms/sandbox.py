@@ -34,6 +34,7 @@ class SandboxPlatform:
     suspended: dict[PersonRef, datetime] = field(default_factory=dict)
     banned: set[PersonRef] = field(default_factory=set)
     channel_members: dict[str, set[PersonRef]] = field(default_factory=dict)
+    names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict)  # display names
     _failures: dict[str, list[Effect]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -100,6 +101,10 @@ class SandboxPlatform:
     def fetch_message(self, channel: str, message_id: str) -> FetchedMessage | None:
         self._record(Call("fetch_message", channel=channel))
         return self.messages.get((channel, message_id))
+
+    def known_names(self, person: PersonRef) -> tuple[str, ...]:
+        """The display names set in :attr:`names` (tests script them)."""
+        return self.names.get(person, ())
 
     def notify_admins(self, text: str) -> Effect:
         return self._record(Call("notify_admins", text=text)) or Effect.done("admins told")

@@ -340,6 +340,18 @@ class SlackPlatform:
         return FetchedMessage(channel, message_id, str(message.get("text") or ""), author,
                               link.get("permalink"))
 
+    def known_names(self, person: PersonRef) -> tuple[str, ...]:
+        """The person's Slack user name, real name and display name (users.info)."""
+        try:
+            user = self.client.users_info(user=person.user_id)["user"]
+        except (SlackApiError, OSError) as exc:
+            logger.warning("could not read a person's names: %s", _error_name(exc))
+            return ()
+        profile = user.get("profile") or {}
+        found = (user.get("name"), user.get("real_name"), profile.get("display_name"),
+                 profile.get("real_name"))
+        return tuple(str(n) for n in found if n)
+
     def notify_admins(self, text: str) -> Effect:
         """Post to the admin channel; about a case, in the thread under its card."""
         channel = self.settings.admin_channel or ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conduct_desk.domain.model import Source
+from conduct_desk.domain.model import SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 
 
@@ -20,11 +20,16 @@ class FileReport(Command):
     anonymous: bool = False
     channel: str | None = None
     message_id: str | None = None
+    # the words that were said. Quoted to the subject only with ``said_from``; from a chat
+    # platform they are the message itself (fetched); from elsewhere, without ``said_from``,
+    # their origin is unclear and they are kept as the reporter's account instead
     message_text: str | None = None
     message_link: str | None = None
     harmed: tuple[PersonRef, ...] = ()
     note: str | None = None
     flagrant: bool = False
+    said_from: SaidFrom | None = None
+    account: str | None = None  # the reporter's own account: admins only
     # a cursor (name, value) saved in the same transaction as the report, e.g. a platform's
     # read position: a crash can then neither lose the report nor file it twice
     mark: tuple[str, str] | None = None

@@ -16,8 +16,14 @@ from typing import Any
 
 from conduct_desk.domain import events
 from conduct_desk.domain.durations import format_duration, humanize_span, parse_duration
-from conduct_desk.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from conduct_desk.domain.ladder import recommend
+from conduct_desk.domain.errors import (
+    ConfidentialityError,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
+from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.model import (
     MAX_SHORT,
     MAX_TEXT,
@@ -27,6 +33,7 @@ from conduct_desk.domain.model import (
     NoteKind,
     Outcome,
     Report,
+    SaidFrom,
     Source,
     Step,
     StepStatus,
@@ -47,6 +54,7 @@ from conduct_desk.service.ports import (
 )
 from conduct_desk.service.roster import KnownAdmin, PlatformAdmin, acting, everyone, identify
 from conduct_desk.service.texts import (
+    NameGuard,
     check_confidential,
     render,
     render_for_subject,
@@ -57,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 DESK = "desk"  # the actor recorded for what the desk does by itself
 RUN_STEP_GRACE = timedelta(minutes=5)
+# sources whose message text is the message itself, as the platform gave it
+CHAT_SOURCES = frozenset({Source.SLACK, Source.MATRIX, Source.DISCORD})
 
 
 @dataclass
@@ -69,9 +79,27 @@ class Desk:
     base_url: str | None = None  # the web desk's public address, for private links
     # admins configured on chat platforms, by the name cases record; adapters fill it in
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
+    _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def platform_for(self, person: PersonRef) -> Platform | None:
         return self.platforms.get(person.platform)
+
+    def known_names(self, person: PersonRef) -> tuple[str, ...]:
+        """The names the person's platform knows them by (display name, real name...);
+        remembered for this process. A failed look-up gives none: the id still counts."""
+        if person not in self._names:
+            platform = self.platform_for(person)
+            try:
+                names = platform.known_names(person) if platform is not None else ()
+            except Exception:  # a look-up must never stop a step; the id is still guarded
+                logger.warning("could not look up a person's names on %s", person.platform)
+                return ()
+            self._names[person] = tuple(n for n in names if isinstance(n, str) and n.strip())
+        return self._names[person]
+
+    def name_guard(self, case: Case) -> NameGuard:
+        """The reporters' and the hurt people's names to keep out of the subject's texts."""
+        return NameGuard.for_case(case, self.known_names)
 
     def confirm_hint(self, case: Case) -> str:
         if self.base_url and case.subject_token:
@@ -97,6 +125,7 @@ class Composed:
     text: str
     until: datetime | None
     duration: timedelta | None
+    quote_from: str = ""  # where a quoted message came from: "fetched from Slack", ...
 
 
 # -- intake --------------------------------------------------------------------------------
@@ -111,13 +140,21 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         check_text(value, what, MAX_SHORT)
     if cmd.reporter is not None and cmd.reporter == cmd.subject:
         raise InvalidInput("the reporter and the subject are the same person; name who it is about")
-    text, link = cmd.message_text, cmd.message_link
+    check_text(cmd.account, "the account of what happened")
+    text, link, said_from = cmd.message_text, cmd.message_link, cmd.said_from
+    account = (cmd.account or "").strip() or None
+    if text and said_from is None:
+        if cmd.source in CHAT_SOURCES:
+            said_from = SaidFrom.FETCHED  # a chat platform hands over the message itself
+        else:  # where it came from is unclear: the reporter's account, never quoted
+            account = "\n\n".join(x for x in (account, text.strip()) if x) or None
+            text = None
     if cmd.channel and cmd.message_id and not text:
         platform = desk.platform_for(cmd.subject)
         if platform is not None and Capability.FETCH in platform.capabilities:
             fetched = platform.fetch_message(cmd.channel, cmd.message_id)
             if fetched is not None:
-                text, link = fetched.text, link or fetched.link
+                text, link, said_from = fetched.text, link or fetched.link, SaidFrom.FETCHED
     now = desk.clock.now()
     anonymous = cmd.anonymous or cmd.reporter is None
     # an anonymous reporter named as hurt would be named to the admins: they count as
@@ -130,6 +167,7 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         message_id=cmd.message_id, message_text=text, message_link=link,
         harmed=harmed,
         note=cmd.note or None, flagrant=cmd.flagrant, status_token=secrets.token_urlsafe(24),
+        said_from=said_from if text else None, account=account,
     )
     for attempt in range(3):
         try:
@@ -374,8 +412,12 @@ def backup_text(case: Case, policy: Policy) -> str:
 
 def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
                  duration: str | None = None, text: str | None = None,
-                 suggestion: str | None = None) -> Composed:
-    """The exact text a step would send, and its end time: used by the step and its preview."""
+                 suggestion: str | None = None, history: list[PastStep] | None = None,
+                 guard: NameGuard | None = None) -> Composed:
+    """The exact text a step would send, and its end time: used by the step and its preview.
+
+    Every text is checked for the names of the reporters and the hurt (``guard``); a refusal
+    names the field to change: the text, the suggestion, or the policy text."""
     rung = desk.policy.rung(rung_name)
     now = desk.clock.now()
     span: timedelta | None = None
@@ -398,18 +440,28 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
             "choose another step"
         )
     check_text(suggestion, "the suggestion", MAX_SHORT)
+    guard = guard or desk.name_guard(case)
     if text is not None:
         check_text(text, "the text", MAX_TEXT)
         if not text.strip():
             raise InvalidInput("the text is empty; leave --text out to use the policy's text")
-        check_confidential(text, case)
+        check_confidential(text, case, guard, field="text")
         body = text.strip()
     else:
+        if suggestion and suggestion.strip():
+            check_confidential(suggestion, case, guard, field="suggestion")
+        elif rung.action is Action.SUGGEST:
+            check_confidential(desk.policy.texts["suggest_default"], case, guard,
+                               field="texts.suggest_default")
         ctx = subject_context(case, desk.policy, admin, suggestion=suggestion or "",
                               until=until, duration=span,
-                              confirm_hint=desk.confirm_hint(case) if rung.confirm else "")
+                              confirm_hint=desk.confirm_hint(case) if rung.confirm else "",
+                              history=history, now=now)
         body = render_for_subject(rung.text, ctx)
-    return Composed(rung, body, until, span)
+        check_confidential(body, case, guard, field=f"ladder.{rung.name}")
+    quoted = case.quoted_report
+    quote_from = quoted.said_origin if quoted is not None and text is None else ""
+    return Composed(rung, body, until, span, quote_from)
 
 
 def take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
@@ -420,12 +472,13 @@ def take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
         case = uow.cases.get(cmd.case_id, lock=True)
         known = _acting(uow, desk, case, cmd.admin)
         cmd = replace(cmd, admin=known.name)
+        history = uow.cases.history(case.subject)
         composed = compose_step(case, cmd.rung, cmd.admin, desk, duration=cmd.duration,
-                                text=cmd.text, suggestion=cmd.suggestion)
+                                text=cmd.text, suggestion=cmd.suggestion, history=history)
         if not known.role.may_take(composed.rung.action):
             raise InvalidInput(f"{known.name} has the {known.role} role; a {composed.rung.name} "
                                "needs an admin with the admin role")
-        rec = recommend(case, uow.cases.history(case.subject), desk.policy, now)
+        rec = recommend(case, history, desk.policy, now)
         if rec.rung.name != composed.rung.name and not (cmd.reason and cmd.reason.strip()):
             raise InvalidInput(
                 f"the desk recommends {rec.rung.name} ({rec.reason}); to take "
@@ -815,8 +868,13 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
     ):
         return
     platform = desk.platform_for(case.subject)
-    text = render_for_subject(desk.policy.texts["restore"],
-                              subject_context(case, desk.policy, actor))
+    text: str | None = render_for_subject(desk.policy.texts["restore"],
+                                          subject_context(case, desk.policy, actor))
+    refused = ""
+    try:
+        check_confidential(text or "", case, desk.name_guard(case), field="texts.restore")
+    except ConfidentialityError as exc:  # the account comes back all the same, without the text
+        text, refused = None, f"the welcome-back message was not sent: {exc}"
     if platform is None or Capability.RESTORE not in platform.capabilities:
         instructions = (platform.manual_instructions(Action.RESTORE, case.subject, case.channel, None)
                         if platform else f"Re-enable {case.subject.user_id}'s account.")
@@ -835,7 +893,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
             uow.commit()
         return
     welcome = None
-    if effect.status is EffectStatus.DONE and platform is not None \
+    if effect.status is EffectStatus.DONE and platform is not None and text is not None \
             and Capability.DM in platform.capabilities:
         welcome = platform.send_dm(case.subject, text)
     with uow:
@@ -849,8 +907,10 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         detail = effect.detail
         if welcome is not None and welcome.status is not EffectStatus.DONE:
             detail = f"{detail}; the welcome-back message failed ({welcome.detail})".lstrip("; ")
+        if refused:
+            detail = f"{detail}; {refused}".lstrip("; ")
         case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor, recorded_at=now,
-                               text=text, status=status, detail=detail or None, attempts=attempts + 1,
+                               text=text or "", status=status, detail=detail or None, attempts=attempts + 1,
                                completed_at=now if status is StepStatus.DONE else None))
         uow.cases.save(case)
         restored = case.steps[-1].id

@@ -14,14 +14,29 @@ from dataclasses import replace
 from datetime import datetime
 
 from conduct_desk.domain.durations import humanize_span
-from conduct_desk.domain.errors import InvalidInput
-from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Case, Note, NoteKind, check_text
+from conduct_desk.domain.errors import ConfidentialityError, InvalidInput
+from conduct_desk.domain.model import (
+    MAX_SHORT,
+    MAX_TEXT,
+    Case,
+    Note,
+    NoteKind,
+    Report,
+    SaidFrom,
+    check_text,
+)
 from conduct_desk.domain.nudges import ANSWER_WORDS, Answer, Nudge, NudgeState
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
 from conduct_desk.service.handlers import DESK, TIMER_HANDLERS, Desk, audit, file_report
 from conduct_desk.service.ports import Capability, UnitOfWork
-from conduct_desk.service.texts import SubjectContext, render, render_for_subject, subject_context
+from conduct_desk.service.texts import (
+    SubjectContext,
+    check_confidential,
+    render,
+    render_for_subject,
+    subject_context,
+)
 
 _APOLOGY = re.compile(
     r"\b(sorry|apolog\w*|my bad|i was wrong|didn'?t mean|did not mean|won'?t happen again|"
@@ -78,8 +93,19 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
         return nudge_id
     platform = desk.platform_for(cmd.subject)
     if platform is not None and Capability.DM in platform.capabilities:
-        probe = Case(subject=cmd.subject, opened_at=now, channel=cmd.channel)
+        probe = Case(subject=cmd.subject, opened_at=now, channel=cmd.channel,
+                     reports=[Report(subject=cmd.subject, reporter=cmd.reporter, filed_at=now,
+                                     source=cmd.source, harmed=item.harmed,
+                                     message_text=cmd.message_text, said_from=SaidFrom.FETCHED)])
         text = render_for_subject(desk.policy.texts["nudge"], _nudge_context(probe, item, desk, now))
+        try:
+            check_confidential(text, probe, desk.name_guard(probe), field="texts.nudge")
+        except ConfidentialityError as exc:  # nothing is sent; the wait runs, then the admins
+            with uow:
+                audit(uow, now, DESK, "nudge.not-sent", f"the private word was not sent: {exc}",
+                      nudge_id=nudge_id)
+                uow.commit()
+            return nudge_id
         effect = platform.send_dm(cmd.subject, text)
         with uow:
             audit(uow, now, DESK, "nudge.sent", f"private word to {cmd.subject}: {effect.status}",

@@ -1,15 +1,16 @@
 """Rendering the policy's texts (Jinja2, sandboxed), and keeping the reporter out of them.
 
 Subject-facing texts are rendered from :class:`SubjectContext`, which has no field that
-could carry who reported: the reporter cannot leak through a template. Text an admin types
-by hand is checked for the reporters' names before it is sent.
+could carry who reported, and quotes only the words that were said (never a reporter's
+account). Every text that reaches the subject — rendered or typed by an admin — is then
+checked for the names of the reporters and the hurt (:func:`check_confidential`).
 """
 
 from __future__ import annotations
 
 import functools
-import re
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidPolicy
-from conduct_desk.domain.model import Case
+from conduct_desk.domain.ladder import PastStep, earlier_phrase, earlier_rungs
+from conduct_desk.domain.model import COUNTING, Case
+from conduct_desk.domain.names import Named, find_name, names_of
+from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import TEXT_KEYS, Policy
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -40,6 +44,8 @@ class SubjectContext:
     until: str = ""
     flagrant: bool = False
     confirm_hint: str = ""
+    earlier: str = ""  # the steps already taken, "a reminder and a warning"; empty when none
+    earlier_steps: tuple[str, ...] = ()  # their names on the ladder, e.g. ("remind", "warn")
 
 
 _ADMIN_SAMPLE: dict[str, Any] = {
@@ -84,7 +90,8 @@ def check_policy_texts(policy: Policy, source: str) -> None:
     sample = SubjectContext(
         name="someone", admin="ana", community=policy.community,
         coc_url=policy.code_of_conduct_url, quote="q", channel="#c", link="l", suggestion="s",
-        duration="1 day", until="Tuesday", confirm_hint="h",
+        duration="1 day", until="Tuesday", confirm_hint="h", earlier="a warning",
+        earlier_steps=("warn",),
     )
     subject_vars = ", ".join(asdict(sample))
     for i, rung in enumerate(policy.ladder):
@@ -113,15 +120,24 @@ def subject_context(
     until: datetime | None = None,
     duration: timedelta | None = None,
     confirm_hint: str = "",
+    history: list[PastStep] | None = None,
+    now: datetime | None = None,
 ) -> SubjectContext:
-    quoted = next((r for r in case.reports if r.message_text), None)
+    """What the texts to the subject may say. ``history`` is the subject's counting steps
+    (all cases); without it, this case's own steps are what happened before."""
+    quoted = case.quoted_report
     linked = next((r.message_link for r in case.reports if r.message_link), None)
+    if history is None:
+        history = [PastStep(case.id or 0, s.rung, s.action, s.recorded_at) for s in case.steps
+                   if s.status in COUNTING]
+    when = now or max((p.at for p in history), default=case.opened_at)
+    earlier = earlier_rungs(history, policy, when)
     return SubjectContext(
         name=case.subject.user_id,
         admin=admin,
         community=policy.community,
         coc_url=policy.code_of_conduct_url,
-        quote=(quoted.message_text or "").strip() if quoted else "",
+        quote=(quoted.words_said or "").strip() if quoted else "",
         channel=case.channel or "",
         link=linked or "",
         suggestion=suggestion or policy.texts["suggest_default"].strip(),
@@ -129,23 +145,67 @@ def subject_context(
         until=format_when(until) if until else "",
         flagrant=case.flagrant,
         confirm_hint=confirm_hint,
+        earlier=earlier_phrase(earlier),
+        earlier_steps=tuple(r.name for r in earlier),
     )
 
 
 def render_for_subject(template: str, ctx: SubjectContext) -> str:
-    return render(template, asdict(ctx))
+    return render(template, {f.name: getattr(ctx, f.name) for f in fields(ctx)})
 
 
-def check_confidential(text: str, case: Case) -> None:
-    """Refuse a hand-written subject text that names a reporter (outside the quoted message)."""
-    quote = next((r.message_text for r in case.reports if r.message_text), "") or ""
-    visible = text.replace(quote, " ") if quote else text
-    for reporter in case.reporters:
-        for name in {reporter.user_id, reporter.user_id.lstrip("@"), reporter.key}:
-            if len(name) >= 3 and re.search(
-                rf"(?<![\w]){re.escape(name)}(?![\w])", visible, re.IGNORECASE
-            ):
-                raise ConfidentialityError(
-                    f"this text names someone who reported ({name!r}); the person it goes to "
-                    "must never learn who reported, so rewrite it without the name"
-                )
+def person_names(person: PersonRef, known: Iterable[str] = ()) -> list[str]:
+    """Every name a person goes by: id, key, Matrix localpart, and the names the platform
+    knows (display name, real name, user name)."""
+    user = person.user_id
+    local = user.lstrip("@").split(":", 1)[0]
+    return [user, person.key, local, *known]
+
+
+@dataclass(frozen=True)
+class NameGuard:
+    """The names that must not reach the subject, and the subject's own (masked first)."""
+
+    protected: tuple[Named, ...]
+    subject: tuple[Named, ...]
+    said: tuple[str, ...]  # the words that were said: they may be quoted as they are
+
+    @classmethod
+    def for_case(cls, case: Case,
+                 known: Callable[[PersonRef], tuple[str, ...]] | None = None) -> NameGuard:
+        def names(person: PersonRef) -> list[str]:
+            return person_names(person, known(person) if known else ())
+
+        protected: list[str] = []
+        for person in (*case.reporters, *case.harmed):
+            if person != case.subject:
+                protected.extend(names(person))
+        said = tuple(r.words_said for r in case.reports if r.words_said)
+        return cls(names_of(protected), names_of(names(case.subject)), said)
+
+
+def check_confidential(text: str, case: Case, guard: NameGuard | None = None, *,
+                       field: str = "text") -> None:
+    """Refuse a text for the subject that names a reporter or a hurt person (outside the
+    words that were said, which may be quoted). ``field`` is what the admin should change."""
+    guard = guard or NameGuard.for_case(case)
+    visible = text
+    for said in guard.said:
+        visible = visible.replace(said.strip(), " ") if said.strip() else visible
+    found = find_name(visible, guard.protected, mask=guard.subject)
+    if found is not None:
+        raise ConfidentialityError(
+            f"{field_words(field)} names someone who reported or was hurt ({found.name!r}); "
+            "the person it goes to must never learn who reported, so change it to leave the "
+            "name out",
+            field=field, matched=found.name)
+
+
+def field_words(field: str) -> str:
+    """How a refusal names the field to change, before each entry point adds its own hint."""
+    if field == "text":
+        return "the text"
+    if field == "suggestion":
+        return "the suggestion"
+    return f"the policy text {field}"
+

@@ -21,6 +21,7 @@ from conduct_desk.domain.model import (
     NoteKind,
     Outcome,
     Report,
+    SaidFrom,
     Source,
     Step,
     StepStatus,
@@ -127,6 +128,8 @@ class SqlCaseRepository:
                     "message_link": report.message_link, "harmed": [p.key for p in report.harmed],
                     "note": report.note, "flagrant": report.flagrant,
                     "status_token": report.status_token,
+                    "said_from": str(report.said_from) if report.said_from else None,
+                    "account": report.account,
                 }).scalar_one()
                 case.reports[i] = replace(report, id=rid)
         for step in case.steps:
@@ -215,6 +218,7 @@ class SqlCaseRepository:
             message_link=r["message_link"],
             harmed=tuple(PersonRef.parse(k) for k in r["harmed"]), note=r["note"],
             flagrant=r["flagrant"], status_token=r["status_token"], id=r["id"],
+            said_from=SaidFrom(r["said_from"]) if r["said_from"] else None, account=r["account"],
         )
 
     def open_case_for_message(self, subject: PersonRef, channel: str,

@@ -102,6 +102,8 @@ reports = sa.Table(
     sa.Column("status_token", sa.String(64), unique=True),
     # an anonymous reporter's id, sealed (storage/sealing.py); reporter_* are then NULL
     sa.Column("reporter_sealed", sa.Text),
+    sa.Column("said_from", sa.String(16)),  # where message_text came from; None: not quotable
+    sa.Column("account", sa.Text),  # the reporter's own account, for admins only
 )
 sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
 

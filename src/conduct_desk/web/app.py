@@ -20,7 +20,7 @@ from conduct_desk.domain import errors
 from conduct_desk.service import accounts
 from conduct_desk.web import filters
 from conduct_desk.web.deps import CsrfFailed, Forbidden, SignInRequired, Unauthorized, WebState
-from conduct_desk.web.pages import render, status_of
+from conduct_desk.web.pages import error_text, render, status_of
 from conduct_desk.web.routes import api, audit, auth, cases, people, public, queue, settings, stats
 from conduct_desk.web.security import CSRF_COOKIE, Signer, WebConfig, new_seed
 
@@ -111,9 +111,11 @@ def _install_error_handlers(api_app: FastAPI) -> None:
     async def desk_error(request: Request, exc: errors.DeskError) -> Response:
         status = status_of(exc)
         if is_api(request):
+            if isinstance(exc, errors.ConfidentialityError):  # which field to change
+                return api_error(status, error_code(exc), str(exc), field=exc.field)
             return api_error(status, error_code(exc), str(exc))
         return render(request, "error.html", {
-            "title": "That did not work", "message": str(exc),
+            "title": "That did not work", "message": error_text(exc),
             # the admin holds a case they are involved in: they may step aside (privately)
             "step_aside": exc.holds_case if isinstance(exc, errors.Recused) else None}, status)
 

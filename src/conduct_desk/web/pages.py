@@ -30,6 +30,15 @@ def status_of(exc: errors.DeskError) -> int:
     return 422 if "Invalid" in type(exc).__name__ else 400
 
 
+def error_text(exc: errors.DeskError) -> str:
+    """The message for a page; a refused text says which field on the page to change."""
+    if isinstance(exc, errors.ConfidentialityError):
+        where = {"text": "the message box", "suggestion": "the suggestion field"}.get(
+            exc.field, f"{exc.field} in the policy file")
+        return f"{exc} (change {where})"
+    return str(exc)
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
            status: int = 200) -> HTMLResponse:
     web: WebState = request.app.state.web

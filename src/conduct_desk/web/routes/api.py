@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from conduct_desk.domain.errors import InvalidInput
-from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Source
+from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
@@ -59,7 +59,15 @@ class ReportIn(Input):
     """A report: only who it is about is needed. No reason or proof is asked."""
 
     subject: Person
-    message_text: str | None = Field(None, max_length=MAX_TEXT)
+    account: str | None = Field(None, max_length=MAX_TEXT, description=(
+        "the reporter's own account of what happened: for the admins only, never shown or "
+        "quoted to the person the report is about"))
+    words_said: str | None = Field(None, max_length=MAX_TEXT, description=(
+        "the exact words that were said, pasted by the reporter: the admins may quote these "
+        "to the person, so they should hold nothing about the reporter"))
+    message_text: str | None = Field(None, max_length=MAX_TEXT, description=(
+        "kept for older clients: read as the reporter's account (admins only, never quoted); "
+        "use `account`, and `words_said` for what may be quoted"))
     reporter: Person | None = Field(None, description="file on this person's behalf "
                                     "(moderator and admin tokens only); by default the report "
                                     "is the token's account's")
@@ -151,7 +159,9 @@ def create_report(body: ReportIn, web: Web, caller: ApiCaller) -> JSONResponse:
     filed = web.app.bus.handle(commands.FileReport(
         subject=subject, reporter=reporter, source=Source.API,
         anonymous=body.anonymous, channel=body.channel, message_id=body.message_id,
-        message_text=body.message_text, message_link=body.message_link,
+        account="\n\n".join(x for x in (body.account, body.message_text) if x) or None,
+        message_text=body.words_said, said_from=SaidFrom.PASTED if body.words_said else None,
+        message_link=body.message_link,
         harmed=tuple(_person(web, h) for h in body.hurt), note=body.note, flagrant=body.flagrant,
         filed_by=filed_by))
     base = web.app.settings.base_url or ""
@@ -186,7 +196,8 @@ def preview(case_id: int, web: Web, caller: ApiActor,
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     composed = views.preview_step(web.app.uow(), web.app.desk, case_id, step, caller.name,
                                   duration=duration, suggestion=suggestion)
-    return _json({"step": composed.rung.name, "text": composed.text, "until": composed.until})
+    return _json({"step": composed.rung.name, "text": composed.text, "until": composed.until,
+                  "quote_from": composed.quote_from or None})
 
 
 @router.post("/cases/{case_id}/take")

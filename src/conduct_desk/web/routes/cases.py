@@ -22,7 +22,7 @@ from conduct_desk.web.deps import (
     WebState,
     require_step_role,
 )
-from conduct_desk.web.pages import render, status_of
+from conduct_desk.web.pages import error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,9 +60,10 @@ def compose_context(web: WebState, admin: Account, case_id: int, step: str | Non
         composed = views.preview_step(web.app.uow(), desk, case_id, step, admin.name,
                                       duration=duration or None, suggestion=suggestion or None)
     except (DeskError, Forbidden) as exc:
-        ctx["error"] = str(exc)
+        ctx["error"] = error_text(exc) if isinstance(exc, DeskError) else str(exc)
         return ctx
-    ctx.update(text=composed.text, original=composed.text, until=composed.until)
+    ctx.update(text=composed.text, original=composed.text, until=composed.until,
+               quote_from=composed.quote_from)
     if rung.duration is not None and not duration:
         ctx["duration"] = format_duration(rung.duration.default)
     return ctx
@@ -122,9 +123,9 @@ def _act(request: Request, web: WebState, admin: Account, case_id: int, command:
         web.app.bus.handle(command)
     except DeskError as exc:
         if compose is not None:
-            compose["error"] = str(exc)
+            compose["error"] = error_text(exc)
         return case_page(request, web, admin, case_id, compose=compose,
-                         error=None if compose is not None else str(exc),
+                         error=None if compose is not None else error_text(exc),
                          status=status_of(exc), form=form)
     anchor = {"step": "#steps", "consulted": "#consult"}.get(done, "")
     return RedirectResponse(f"/cases/{case_id}?done={done}{anchor}", status_code=303)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound
-from conduct_desk.domain.model import MAX_SHORT, Source
+from conduct_desk.domain.model import MAX_SHORT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.web.deps import Csrf, Web, WebState, client_key
@@ -53,6 +53,7 @@ def file_report(
     request: Request, web: Web, _csrf: Csrf,
     subject: Annotated[str, Form(max_length=LONG)] = "",
     what: Annotated[str, Form(max_length=LONG)] = "",
+    said: Annotated[str, Form(max_length=LONG)] = "",
     link: Annotated[str, Form(max_length=LONG)] = "",
     reporter: Annotated[str, Form(max_length=LONG)] = "",
     anonymous: Annotated[bool, Form()] = False,
@@ -62,7 +63,7 @@ def file_report(
     website: Annotated[str, Form(max_length=LONG)] = "",  # the honeypot: people never see it
 ) -> Response:
     now = web.app.desk.clock.now()
-    form = {"subject": subject, "what": what, "link": link, "reporter": reporter,
+    form = {"subject": subject, "what": what, "said": said, "link": link, "reporter": reporter,
             "anonymous": anonymous, "hurt": hurt, "note": note}
     client = client_key(request)
     if web.reports_by_client.blocked(client, now):
@@ -83,8 +84,8 @@ def file_report(
     try:
         if not subject.strip():
             raise InvalidInput("Please say who it is about (a name or id such as slack:U123).")
-        if not what.strip():
-            raise InvalidInput("Please say what happened, or paste what was said.")
+        if not (what.strip() or said.strip()):
+            raise InvalidInput("Please say what happened, or paste the words that were said.")
         for value, label in ((subject, "who it is about"), (reporter, "your name")):
             if len(value.strip()) > 300:
                 raise InvalidInput(f"{label} has at most 300 characters")
@@ -96,7 +97,8 @@ def file_report(
             subject=PersonRef.parse(subject, default),
             reporter=PersonRef.parse(reporter, default) if reporter.strip() else None,
             source=Source.WEB, anonymous=anonymous or not reporter.strip(),
-            message_text=what.strip(), message_link=link.strip() or None,
+            account=what.strip() or None, message_text=said.strip() or None,
+            said_from=SaidFrom.PASTED if said.strip() else None, message_link=link.strip() or None,
             harmed=parse_people(hurt, default), note=note.strip() or None))
     except DeskError as exc:
         return _report_form(request, web, error=str(exc), form=form, status=status_of(exc))

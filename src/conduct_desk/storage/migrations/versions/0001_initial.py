@@ -43,7 +43,8 @@ INDEXES = (
 
 
 # Columns later revisions add to these tables: this one must not make them.
-LATER_COLUMNS = {"reports": ("reporter_sealed",)}  # 0008
+LATER_COLUMNS = {"reports": ("said_from", "account",  # 0007
+                             "reporter_sealed")}  # 0008
 
 
 def _frozen(tables: list[sa.Table]) -> list[sa.Table]:

@@ -5,7 +5,7 @@ Existing anonymous reports and nudges keep their reporter's id only sealed: with
 refuses while there are any, and says how to make a key.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
