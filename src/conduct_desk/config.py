@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.errors import NotFound
@@ -23,6 +24,10 @@ class Settings(BaseSettings):
     preset: str = "guide"
     base_url: str | None = None  # the web desk's public address, for private links
     default_platform: str = "sandbox"
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto the desk believes: addresses or CIDRs,
+    # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
+    trusted_proxies: str = ""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger request bodies get 413
 
 
 def preset_text(name: str) -> str:

@@ -18,6 +18,7 @@ from conduct_desk.domain import events
 from conduct_desk.domain.durations import format_duration, humanize_span, parse_duration
 from conduct_desk.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from conduct_desk.domain.ladder import recommend
+from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import (
     MAX_SHORT,
     MAX_TEXT,
@@ -104,6 +105,9 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
     for value, what in ((cmd.channel, "the channel"), (cmd.message_id, "the message id"),
                         (cmd.message_link, "the message link")):
         check_text(value, what, MAX_SHORT)
+    if cmd.message_link is not None and not is_web_link(cmd.message_link):
+        raise InvalidInput("the message link must be a web address starting with https:// "
+                           "(or http://); leave it out when there is none")
     if cmd.reporter is not None and cmd.reporter == cmd.subject:
         raise InvalidInput("the reporter and the subject are the same person; name who it is about")
     text, link = cmd.message_text, cmd.message_link
@@ -112,7 +116,8 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         if platform is not None and Capability.FETCH in platform.capabilities:
             fetched = platform.fetch_message(cmd.channel, cmd.message_id)
             if fetched is not None:
-                text, link = fetched.text, link or fetched.link
+                fetched_link = fetched.link if fetched.link and is_web_link(fetched.link) else None
+                text, link = fetched.text, link or fetched_link
     now = desk.clock.now()
     report = Report(
         subject=cmd.subject, reporter=cmd.reporter, filed_at=now, source=cmd.source,

@@ -17,7 +17,15 @@ from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
-from conduct_desk.web.deps import ApiActor, ApiCaller, Caller, Web, WebState, require_step_role
+from conduct_desk.web.deps import (
+    ApiActor,
+    ApiCaller,
+    Caller,
+    CaseId,
+    Web,
+    WebState,
+    require_step_role,
+)
 
 Person = Annotated[str, Field(min_length=1, max_length=300, examples=["slack:U024BE7LH"])]
 
@@ -131,13 +139,13 @@ def list_cases(web: Web, caller: ApiCaller,
 
 
 @router.get("/cases/{case_id}")
-def show_case(case_id: int, web: Web, caller: ApiCaller) -> JSONResponse:
+def show_case(case_id: CaseId, web: Web, caller: ApiCaller) -> JSONResponse:
     """One case with its reports, steps, recommendation and timeline."""
     return _json(_case(web, caller, case_id))
 
 
 @router.get("/cases/{case_id}/preview")
-def preview(case_id: int, web: Web, caller: ApiActor,
+def preview(case_id: CaseId, web: Web, caller: ApiActor,
             step: Annotated[str, Query(min_length=1, max_length=64)],
             duration: Annotated[str | None, Query(max_length=32)] = None,
             suggestion: Annotated[str | None, Query(max_length=MAX_SHORT)] = None) -> JSONResponse:
@@ -149,14 +157,14 @@ def preview(case_id: int, web: Web, caller: ApiActor,
 
 
 @router.post("/cases/{case_id}/take")
-def take(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+def take(case_id: CaseId, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.TakeCase(case_id, caller.name))
     return _json(_case(web, caller, case_id))
 
 
 @router.post("/cases/{case_id}/hand-over")
-def hand_over(case_id: int, body: HandOverIn, web: Web, caller: ApiActor) -> JSONResponse:
+def hand_over(case_id: CaseId, body: HandOverIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Give the case to another admin: its holder may; a token with the admin role may also
     take a case from a holder who is away."""
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
@@ -166,7 +174,7 @@ def hand_over(case_id: int, body: HandOverIn, web: Web, caller: ApiActor) -> JSO
 
 
 @router.post("/cases/{case_id}/steps", status_code=201)
-def take_step(case_id: int, body: StepIn, web: Web, caller: ApiActor) -> JSONResponse:
+def take_step(case_id: CaseId, body: StepIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Take a step of the ladder; the desk carries it out on the platform."""
     rung = web.app.desk.policy.rung(body.step)
     require_step_role(caller.role, rung.action, rung.name)
@@ -179,7 +187,7 @@ def take_step(case_id: int, body: StepIn, web: Web, caller: ApiActor) -> JSONRes
 
 
 @router.post("/cases/{case_id}/consultations", status_code=201)
-def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONResponse:
+def consult(case_id: CaseId, body: ConsultIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Record a consultation with the people hurt (needed before a ban), or why there was none."""
     if bool(body.person) == body.not_possible:
         raise InvalidInput("give person for a consultation, or not_possible: true with the "
@@ -191,14 +199,14 @@ def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONRe
 
 
 @router.post("/cases/{case_id}/resolve")
-def resolve(case_id: int, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
+def resolve(case_id: CaseId, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ResolveCase(case_id, caller.name, body.outcome, body.reason))
     return _json(_case(web, caller, case_id))
 
 
 @router.post("/cases/{case_id}/reopen")
-def reopen(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+def reopen(case_id: CaseId, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ReopenCase(case_id, caller.name))
     return _json(_case(web, caller, case_id))

@@ -15,9 +15,11 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import accounts, commands, views
 from conduct_desk.web.deps import (
     Acting,
+    CaseId,
     Csrf,
     Forbidden,
     SignedIn,
+    StepId,
     Web,
     WebState,
     require_step_role,
@@ -87,7 +89,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
 
 
 @router.get("/cases/{case_id}")
-def show_case(request: Request, web: Web, admin: SignedIn, case_id: int,
+def show_case(request: Request, web: Web, admin: SignedIn, case_id: CaseId,
               step: Annotated[str, Query(max_length=64)] = "",
               duration: Annotated[str, Query(max_length=32)] = "",
               suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
@@ -99,7 +101,7 @@ def show_case(request: Request, web: Web, admin: SignedIn, case_id: int,
 
 
 @router.get("/cases/{case_id}/compose")
-def compose_fragment(request: Request, web: Web, admin: Acting, case_id: int,
+def compose_fragment(request: Request, web: Web, admin: Acting, case_id: CaseId,
                      step: Annotated[str, Query(max_length=64)] = "",
                      duration: Annotated[str, Query(max_length=32)] = "",
                      suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
@@ -129,12 +131,12 @@ def _act(request: Request, web: WebState, admin: Account, case_id: int, command:
 
 
 @router.post("/cases/{case_id}/take")
-def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId) -> Response:
     return _act(request, web, admin, case_id, commands.TakeCase(case_id, admin.name), "taken")
 
 
 @router.post("/cases/{case_id}/hand-over")
-def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
               to: Annotated[str, Form(max_length=200)] = "") -> Response:
     # a recused admin is refused by case_page or by _act, whichever runs
     if to not in accounts.takers(web.app.uow(), case_id):
@@ -148,7 +150,7 @@ def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: i
 
 @router.post("/cases/{case_id}/steps")
 def take_step(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     step: Annotated[str, Form(max_length=64)],
     text: Annotated[str, Form(max_length=LONG)] = "",
     original: Annotated[str, Form(max_length=LONG)] = "",
@@ -173,7 +175,7 @@ def take_step(
 
 @router.post("/cases/{case_id}/consult")
 def consult(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     summary: Annotated[str, Form(max_length=LONG)] = "",
     person: Annotated[str, Form(max_length=300)] = "",
     not_possible: Annotated[bool, Form()] = False,
@@ -194,7 +196,7 @@ def consult(
 
 @router.post("/cases/{case_id}/resolve")
 def resolve(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     outcome: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=LONG)] = "",
 ) -> Response:
@@ -204,19 +206,19 @@ def resolve(
 
 
 @router.post("/cases/{case_id}/reopen")
-def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId) -> Response:
     return _act(request, web, admin, case_id, commands.ReopenCase(case_id, admin.name), "reopened")
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/done")
-def mark_done(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
-              step_id: int) -> Response:
+def mark_done(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+              step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.MarkManualDone(case_id, step_id, admin.name), "marked-done")
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/lift")
-def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
-         step_id: int) -> Response:
+def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+         step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.LiftSuspension(case_id, step_id, admin.name), "lifted")
