@@ -179,6 +179,13 @@ def test_a_csrf_token_from_another_session_is_refused(app: App, web: FastAPI) ->
     mo_csrf = csrf_of(mo.get("/cases/1").text)
     r = ana.post("/cases/1/take", data={"csrf": mo_csrf})
     assert r.status_code == 403 and "nothing was saved" in r.text
+    # an attacker who planted their own CSRF cookie in ana's browser (e.g. from a sibling
+    # domain) and sends its token along: the token must match ana's session, not the cookie
+    attacker = TestClient(web, follow_redirects=False)
+    token = csrf_of(attacker.get("/signin").text)
+    ana.cookies.set("cd_csrf", attacker.cookies["cd_csrf"])
+    r = ana.post("/cases/1/take", data={"csrf": token})
+    assert r.status_code == 403
     with app.uow() as uow:
         assert uow.cases.get(1).taken_by is None
     r = ana.post("/cases/1/take", data={"csrf": csrf_of(ana.get("/cases/1").text)})
