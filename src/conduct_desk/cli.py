@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from conduct_desk.domain.model import NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.service.ports import CaseFilter
+
+if TYPE_CHECKING:
+    from conduct_desk.config import Settings
 
 app = typer.Typer(help="Conduct Desk: Code of Conduct enforcement for community admins.",
                   no_args_is_help=True, add_completion=False)
@@ -542,6 +545,17 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
     return total
 
 
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-* only from CONDUCT_TRUSTED_PROXIES (by default from no
+    one: uvicorn's own default trusts loopback, which would let a local visitor forge them)."""
+    from conduct_desk.web.security import TrustedProxies
+
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+    if not proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies.as_uvicorn()}
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -570,7 +584,8 @@ def serve(
             for adapter in a.adapters:
                 adapter.start()
                 started.append(adapter)
-        uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(web, host=host, port=port, log_level="info", access_log=False,
+                    **uvicorn_proxy_options(a.settings))
     finally:
         stop.set()
         for adapter in reversed(started):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.errors import InvalidInput, NotFound
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
                 f"CONDUCT_SECRET_KEY_FILE {self.secret_key_file} cannot be read ({exc.strerror}); "
                 "fix the path, or make a key with `conduct secret-key > FILE`"
             ) from None
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto the desk believes: addresses or CIDRs,
+    # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
+    trusted_proxies: str = ""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger request bodies get 413
 
 
 def preset_text(name: str) -> str:

@@ -68,8 +68,12 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    refused: list[str] = []  # the CSP refusing something a page needs (an inline style, a script)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
+            or "Refused to" in m.text else None)
     yield page
     context.close()
+    assert refused == [], refused
 
 
 def shot(page: Page, name: str) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import count_rows
-from tests.support.web import csrf_of, file_case
+from tests.support.web import PASSWORD, csrf_of, file_case
 
 from conduct_desk.bootstrap import App
 from conduct_desk.platforms.sandbox import SandboxPlatform
@@ -170,20 +170,18 @@ def test_a_tampered_session_is_refused(clients: dict[str, TestClient]) -> None:
     assert r.status_code == 303 and "why=invalid" in r.headers["location"]
 
 
-def test_sign_in_errors_and_rate_limit(visitor: TestClient) -> None:
+def test_sign_in_errors(visitor: TestClient) -> None:
     csrf = csrf_of(visitor.get("/signin").text)
-    for _ in range(5):
-        r = visitor.post("/signin", data={"csrf": csrf, "name": "ana", "password": "wrong one!"})
-        assert r.status_code == 401 and "do not match" in r.text
-    r = visitor.post("/signin", data={"csrf": csrf, "name": "ana",
-                                      "password": "a long enough password"})
-    assert r.status_code == 429 and "wait 15 minutes" in r.text
+    r = visitor.post("/signin", data={"csrf": csrf, "name": "ana", "password": "wrong one!"})
+    assert r.status_code == 401 and "do not match" in r.text
     assert visitor.post("/signin", data={"name": "ana", "password": "x"}).status_code == 403
     r = visitor.post("/signin", data={"csrf": csrf, "name": "n" * 201, "password": "x"})
     assert r.status_code == 422
+    r = visitor.post("/signin", data={"csrf": csrf, "name": "ana", "password": PASSWORD})
+    assert r.status_code == 303  # a typo costs nothing
 
 
-def test_processes_sharing_the_database_share_the_sign_in_limit(
+def test_processes_sharing_the_database_share_the_sign_in_back_off(
         app: App, engine: object, clock: FakeClock, web: object) -> None:
     from conduct_desk.bootstrap import bootstrap
     from conduct_desk.config import Settings
@@ -192,7 +190,7 @@ def test_processes_sharing_the_database_share_the_sign_in_limit(
     other = bootstrap(Settings(database_url=app.settings.database_url), engine=app.engine,
                       policy=app.desk.policy, clock=clock)
     processes = [TestClient(web), TestClient(create_app(other))]  # type: ignore[arg-type]
-    for attempt in range(5):  # the attempts go to one process, then the other
+    for attempt in range(3):  # the attempts go to one process, then the other
         client = processes[attempt % 2]
         csrf = csrf_of(client.get("/signin").text)
         r = client.post("/signin", data={"csrf": csrf, "name": "Ana", "password": "wrong one!"})
@@ -202,16 +200,15 @@ def test_processes_sharing_the_database_share_the_sign_in_limit(
         r = client.post("/signin", data={"csrf": csrf, "name": "ana",
                                          "password": "a long enough password"})
         assert r.status_code == 429
-    # what is kept says neither who tried nor from where, and only for the window
+    # what is kept says neither who tried nor from where
     with app.engine.connect() as conn:  # type: ignore[attr-defined]
         kept = [tuple(row) for row in conn.execute(tables.rate_hits.select())]
-    assert len(kept) == 10 and not any("ana" in str(row) or "testclient" in str(row)
-                                       for row in kept)
-    clock.advance(timedelta(minutes=16))
+    assert len(kept) == 9 and not any("ana" in str(row) or "testclient" in str(row)
+                                      for row in kept)
+    clock.advance(timedelta(seconds=2))
     csrf = csrf_of(processes[1].get("/signin").text)
-    assert processes[1].post("/signin", data={"csrf": csrf, "name": "ana",
-                                              "password": "nope, wrong"}).status_code == 401
-    assert count_rows(engine, tables.rate_hits) == 2  # type: ignore[arg-type]
+    r = processes[1].post("/signin", data={"csrf": csrf, "name": "ana", "password": PASSWORD})
+    assert r.status_code == 200 and "3 sign-in attempts" in r.text  # after the redirect
 
 
 def test_session_cookie_flags(clients: dict[str, TestClient], visitor: TestClient) -> None:

@@ -108,3 +108,17 @@ class ApiToken:
     # whose own name is its only identity
     account_id: int | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 (``id_hash``) is
+    stored, so the database cannot be used to sign in. ``failed_signins`` counts the wrong
+    passwords given for the account since its previous sign-in, shown once."""
+
+    id_hash: str
+    admin_id: int
+    issued_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    failed_signins: int = 0

@@ -10,6 +10,8 @@ from conduct_desk.domain.errors import InvalidInput
 _PART = re.compile(r"(\d+)\s*([wdhms])")
 _WHOLE = re.compile(r"^\s*(?:\d+\s*[wdhms]\s*)+$")
 _UNIT = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# no duration the desk uses is longer; longer ones are typing mistakes (and overflow datetimes)
+MAX_DURATION = timedelta(days=3660)
 
 
 def parse_duration(text: str, what: str = "duration") -> timedelta:
@@ -18,7 +20,13 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
         raise InvalidInput(
             f"malformed {what} {text!r}: write it like 24h, 90m, 7d or 1d12h"
         )
-    seconds = sum(int(n) * _UNIT[u] for n, u in _PART.findall(text.lower()))
+    parts = _PART.findall(text.lower())
+    if len(text) > 64 or any(len(n.lstrip("0")) > 9 for n, _ in parts):
+        raise InvalidInput(f"{what} {text!r} is far too long: give at most {MAX_DURATION.days}d")
+    seconds = sum(int(n) * _UNIT[u] for n, u in parts)
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidInput(f"{what} {text!r} is longer than {MAX_DURATION.days} days: "
+                           "give a shorter one such as 24h")
     if seconds <= 0:
         raise InvalidInput(f"{what} {text!r} is zero: give a positive duration such as 12h")
     return timedelta(seconds=seconds)

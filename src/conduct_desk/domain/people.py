@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from conduct_desk.domain.errors import InvalidInput
+
+# control (Cc), format (Cf: bidi marks, zero-width spaces and joiners), line and paragraph
+# separators, unassigned and private-use code points: none belongs in an id, and bidi and
+# zero-width ones make two different ids look the same
+_REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
 
 
 @dataclass(frozen=True, order=True)
@@ -27,6 +33,12 @@ class PersonRef:
         text = text.strip()
         if not text:
             raise InvalidInput("a person cannot be empty: give a user id such as alice or slack:U123")
+        bad = next((ch for ch in text if unicodedata.category(ch) in _REFUSED), None)
+        if bad is not None:
+            raise InvalidInput(
+                f"the person {text.encode('ascii', 'backslashreplace').decode()!r} contains an "
+                f"invisible or control character (U+{ord(bad):04X}); type the id again "
+                "without it, e.g. slack:U123")
         platform, sep, user = text.partition(":")
         if sep and platform.isidentifier() and user and not platform.startswith("@"):
             return cls(platform.lower(), user)

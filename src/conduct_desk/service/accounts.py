@@ -10,11 +10,12 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from conduct_desk.domain.accounts import Account, ApiToken, Role, normalize_name
+from conduct_desk.domain.accounts import Account, ApiToken, Role, WebSession, normalize_name
 from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.model import Case
 from conduct_desk.domain.people import PersonRef
@@ -82,7 +83,7 @@ def find_admin(uow: UnitOfWork, name: str) -> Account:
 
 def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str,
                  actor: str = "cli") -> Account | None:
-    """Give an account a new password. Sessions carry a tag of the old hash, so they end."""
+    """Give an account a new password; its sessions are deleted, so they end at once."""
     check_password(password)
     password_hash = _hasher.hash(password)  # slow: before the transaction, not inside it
     return _change_admin(uow, clock, name, lambda a: replace(a, password_hash=password_hash), actor)
@@ -90,7 +91,7 @@ def set_password(uow: UnitOfWork, clock: Clock, name: str, password: str,
 
 def set_disabled(uow: UnitOfWork, clock: Clock, name: str, disabled: bool,
                  actor: str = "cli", *, by_account: str | None = None) -> Account | None:
-    """Disable an account (it cannot sign in; its sessions end at their next request), or
+    """Disable an account (it cannot sign in; its sessions are deleted), or
     enable it again. None when it already was so. ``by_account``: the signed-in admin doing
     it, who cannot disable themselves."""
     return _change_admin(uow, clock, name, lambda a: replace(a, disabled=disabled), actor,
@@ -138,6 +139,8 @@ def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
             raise InvalidInput(f"{name} is the last active admin; add another admin first "
                                "(`conduct admin add NAME --role admin`)")
         uow.accounts.save_admin(after)
+        if after.disabled or after.password_hash != before.password_hash:
+            uow.accounts.delete_sessions(admin_id=after.id)  # signed out everywhere, at once
         for kind, summary in _changes(before, after):
             audit(uow, now, actor, kind, summary)
         uow.commit()
@@ -306,3 +309,61 @@ def takers(uow: UnitOfWork, case: Case | int) -> list[str]:
 def account_list(uow: UnitOfWork) -> list[Account]:
     with uow:
         return uow.accounts.admins()
+
+
+# -- web sessions --------------------------------------------------------------------------
+
+SESSION_SEEN_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
+
+
+def session_hash(raw: str) -> str:
+    return hashlib.sha256(b"session:" + raw.encode()).hexdigest()
+
+
+def start_session(uow: UnitOfWork, account: Account, now: datetime, lifetime: timedelta,
+                  failed_signins: int = 0) -> str:
+    """Open a session for ``account`` and return the random id for its cookie (only the id's
+    SHA-256 is stored). Expired sessions of every account are swept on the way."""
+    assert account.id is not None
+    raw = secrets.token_urlsafe(32)
+    with uow:
+        uow.accounts.delete_sessions(expired_before=now)
+        uow.accounts.add_session(WebSession(
+            id_hash=session_hash(raw), admin_id=account.id, issued_at=now, last_seen_at=now,
+            expires_at=now + lifetime, failed_signins=failed_signins))
+        uow.commit()
+    return raw
+
+
+def session_account(uow: UnitOfWork, raw: str, now: datetime
+                    ) -> tuple[WebSession, Account] | str:
+    """The live session with this cookie and its account, or why not: ``invalid``
+    (unknown, ended, or the account is disabled) or ``expired``."""
+    if not raw or len(raw) > 200:
+        return "invalid"
+    with uow:
+        session = uow.accounts.session_by_hash(session_hash(raw))
+        if session is None:
+            return "invalid"
+        if session.expires_at <= now:  # swept at the next sign-in of anyone
+            return "expired"
+        account = uow.accounts.admin_by_id(session.admin_id)
+        if account is None or account.disabled:
+            return "invalid"
+        if now - session.last_seen_at >= SESSION_SEEN_EVERY:
+            uow.accounts.save_session(replace(session, last_seen_at=now))
+            uow.commit()
+    return session, account
+
+
+def take_signin_notice(uow: UnitOfWork, session: WebSession) -> None:
+    """The failed sign-ins notice has been shown: do not show it again."""
+    with uow:
+        uow.accounts.save_session(replace(session, failed_signins=0))
+        uow.commit()
+
+
+def end_session(uow: UnitOfWork, raw: str) -> None:
+    with uow:
+        uow.accounts.delete_sessions(id_hash=session_hash(raw))
+        uow.commit()

@@ -24,6 +24,7 @@ from conduct_desk.domain.errors import (
     NotFound,
 )
 from conduct_desk.domain.ladder import PastStep, recommend
+from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import (
     MAX_SHORT,
     MAX_TEXT,
@@ -138,6 +139,9 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
     for value, what in ((cmd.channel, "the channel"), (cmd.message_id, "the message id"),
                         (cmd.message_link, "the message link")):
         check_text(value, what, MAX_SHORT)
+    if cmd.message_link is not None and not is_web_link(cmd.message_link):
+        raise InvalidInput("the message link must be a web address starting with https:// "
+                           "(or http://); leave it out when there is none")
     if cmd.reporter is not None and cmd.reporter == cmd.subject:
         raise InvalidInput("the reporter and the subject are the same person; name who it is about")
     check_text(cmd.account, "the account of what happened")
@@ -154,7 +158,8 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         if platform is not None and Capability.FETCH in platform.capabilities:
             fetched = platform.fetch_message(cmd.channel, cmd.message_id)
             if fetched is not None:
-                text, link, said_from = fetched.text, link or fetched.link, SaidFrom.FETCHED
+                fetched_link = fetched.link if fetched.link and is_web_link(fetched.link) else None
+                text, link, said_from = fetched.text, link or fetched_link, SaidFrom.FETCHED
     now = desk.clock.now()
     anonymous = cmd.anonymous or cmd.reporter is None
     # an anonymous reporter named as hurt would be named to the admins: they count as

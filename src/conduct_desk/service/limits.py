@@ -28,6 +28,11 @@ class RateLimit:
         with self._uow() as uow:
             return uow.rate_hits.count(self.scope, self._key(key), now - self.window) >= self.limit
 
+    def count(self, key: str, since: datetime) -> int:
+        """Attempts counted for ``key`` since ``since`` (within the window)."""
+        with self._uow() as uow:
+            return uow.rate_hits.count(self.scope, self._key(key), since)
+
     def hit(self, key: str, now: datetime) -> None:
         with self._uow() as uow:
             uow.rate_hits.prune(self.scope, now - self.window)  # nothing older is needed

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from conduct_desk.domain.accounts import Account, ApiToken, Role
+from conduct_desk.domain.accounts import Account, ApiToken, Role, WebSession
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.storage import tables as w
 
@@ -26,6 +27,12 @@ def _token(r: RowMapping) -> ApiToken:
     return ApiToken(name=r["name"], role=Role(r["role"]), token_hash=r["token_hash"],
                     created_at=r["created_at"], revoked=r["revoked"],
                     account_id=r["account_id"], id=r["id"])
+
+
+def _session(r: RowMapping) -> WebSession:
+    return WebSession(id_hash=r["id_hash"], admin_id=r["admin_id"], issued_at=r["issued_at"],
+                      last_seen_at=r["last_seen_at"], expires_at=r["expires_at"],
+                      failed_signins=r["failed_signins"])
 
 
 class SqlAccounts:
@@ -99,3 +106,26 @@ class SqlAccounts:
                 pass
             value = self.conn.execute(query).scalar_one()
         return str(value)
+
+    def add_session(self, session: WebSession) -> None:
+        self.conn.execute(w.web_sessions.insert().values(
+            id_hash=session.id_hash, admin_id=session.admin_id, issued_at=session.issued_at,
+            last_seen_at=session.last_seen_at, expires_at=session.expires_at,
+            failed_signins=session.failed_signins))
+
+    def session_by_hash(self, id_hash: str) -> WebSession | None:
+        return self._first(w.web_sessions, w.web_sessions.c.id_hash == id_hash, _session)
+
+    def save_session(self, session: WebSession) -> None:
+        """Write what changes while a session lives: when it was last seen, the notice."""
+        self.conn.execute(w.web_sessions.update().where(
+            w.web_sessions.c.id_hash == session.id_hash).values(
+            last_seen_at=session.last_seen_at, failed_signins=session.failed_signins))
+
+    def delete_sessions(self, *, id_hash: str | None = None, admin_id: int | None = None,
+                        expired_before: datetime | None = None) -> int:
+        """Delete one session, every session of an account, or those expired before a time."""
+        s = w.web_sessions.c
+        where = s.id_hash == id_hash if id_hash is not None else \
+            s.admin_id == admin_id if admin_id is not None else s.expires_at < expired_before
+        return int(self.conn.execute(w.web_sessions.delete().where(where)).rowcount or 0)

@@ -237,6 +237,20 @@ api_tokens = sa.Table(
     sa.Column("account_id", sa.Integer, sa.ForeignKey("admins.id")),
 )
 
+# Signed-in web sessions (migration 0009): the cookie holds a random id, the row only its
+# SHA-256. Deleted on sign-out, on a password change and when the account is disabled.
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("admin_id", sa.Integer, sa.ForeignKey("admins.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    # wrong passwords for this account since its previous sign-in, shown once, then 0
+    sa.Column("failed_signins", sa.Integer, nullable=False, server_default="0"),
+)
+
 # Values every web process must share, e.g. the key that signs session cookies.
 web_secrets = sa.Table(
     "web_secrets", metadata,

@@ -19,10 +19,29 @@ from conduct_desk.bootstrap import App
 from conduct_desk.domain import errors
 from conduct_desk.service import accounts
 from conduct_desk.web import filters
-from conduct_desk.web.deps import CsrfFailed, Forbidden, SignInRequired, Unauthorized, WebState
+from conduct_desk.web.deps import (
+    CsrfFailed,
+    Forbidden,
+    SignInRequired,
+    Unauthorized,
+    WebState,
+    is_https,
+)
+from conduct_desk.web.middleware import BodyLimit, SecurityHeaders
 from conduct_desk.web.pages import error_text, render, status_of
-from conduct_desk.web.routes import api, audit, auth, cases, people, public, queue, settings, stats
-from conduct_desk.web.security import CSRF_COOKIE, Signer, WebConfig, new_seed
+from conduct_desk.web.routes import (
+    api,
+    api_docs,
+    audit,
+    auth,
+    cases,
+    people,
+    public,
+    queue,
+    settings,
+    stats,
+)
+from conduct_desk.web.security import CSRF_COOKIE, Signer, TrustedProxies, WebConfig
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -49,29 +68,29 @@ def validation_message(exc: RequestValidationError) -> str:
 
 
 class CsrfSeedMiddleware:
-    """Gives every visitor a random CSRF seed cookie; forms carry a token made from it."""
+    """Gives every visitor a CSRF seed cookie made and signed by the desk (a cookie the visitor
+    or another site set is replaced); public forms carry a token made from it."""
 
-    def __init__(self, app: ASGIApp, secure: bool) -> None:
-        self.app, self.secure = app, secure
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(("/api/", "/static/")):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        web: WebState = request.app.state.web
         seed = request.cookies.get(CSRF_COOKIE)
-        fresh = not seed or len(seed) > 100
+        fresh = not web.signer.valid_seed(seed)
         if fresh:
-            seed = new_seed()
-            # later readers of the cookies see the new seed too
-            scope.setdefault("state", {})["csrf_seed"] = seed
-        else:
-            scope.setdefault("state", {})["csrf_seed"] = seed
+            seed = web.signer.new_seed()
+        scope.setdefault("state", {})["csrf_seed"] = seed
+        secure = is_https(request)
 
         async def send_with_cookie(message: Message) -> None:
             if fresh and message["type"] == "http.response.start":
                 cookie = f"{CSRF_COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax"
-                if self.secure:
+                if secure:
                     cookie += "; Secure"
                 message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
             await send(message)
@@ -79,25 +98,38 @@ class CsrfSeedMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+class DeskApp(FastAPI):
+    """The FastAPI app, wrapped whole (Starlette's error pages included) in the body cap and
+    the security headers."""
+
+    max_body_bytes = 1024 * 1024
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), self.max_body_bytes))
+
+
 def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
     """The FastAPI application serving the desk ``app`` (its database must be migrated)."""
     app.check_secret_key()  # sealed anonymous reporters' ids need the key: refuse without it
-    secure = bool(app.settings.base_url and app.settings.base_url.startswith("https://"))
+    https_base = bool(app.settings.base_url and app.settings.base_url.startswith("https://"))
     templates = Jinja2Templates(directory=HERE / "templates")
     filters.install(templates.env)
     web = WebState(app=app, signer=Signer(accounts.signing_secret(app.uow())),
-                   config=config or WebConfig(), templates=templates, secure_cookies=secure)
-    api_app = FastAPI(
-        title="Conduct Desk", version="1", docs_url="/api/v1/docs", redoc_url=None,
+                   config=config or WebConfig(), templates=templates,
+                   proxies=TrustedProxies.parse(app.settings.trusted_proxies),
+                   https_base=https_base)
+    api_app = DeskApp(
+        title="Conduct Desk", version="1", docs_url=None, redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         description="Reports, cases, people and the audit log of a Conduct Desk. "
                     "Authenticate with `Authorization: Bearer <token>` "
                     "(`conduct token create --account NAME`).",
     )
+    api_app.max_body_bytes = app.settings.max_body_bytes
     api_app.state.web = web
-    api_app.add_middleware(CsrfSeedMiddleware, secure=secure)
+    api_app.add_middleware(CsrfSeedMiddleware)
     api_app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, queue, cases, people, audit, stats, settings, public, api):
+    for module in (auth, queue, cases, people, audit, stats, settings, public, api, api_docs):
         api_app.include_router(module.router)
     _install_error_handlers(api_app)
     if not accounts.has_admins(app.uow()):

@@ -5,21 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 
 from conduct_desk.bootstrap import App
-from conduct_desk.domain.accounts import Account, Role
+from conduct_desk.domain.accounts import Account, Role, WebSession
 from conduct_desk.domain.policy import Action
 from conduct_desk.service import accounts
 from conduct_desk.service.limits import RateLimit
 from conduct_desk.web.security import (
-    CSRF_COOKIE,
     SESSION_COOKIE,
     Signer,
+    TrustedProxies,
     WebConfig,
-    password_tag,
 )
+
+MAX_ID = 2**31 - 1
+# every integer id in a path: out of range is a clean 422, never a database overflow
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="a case number")]
+StepId = Annotated[int, Path(ge=1, le=MAX_ID, description="a step number")]
 
 
 @dataclass
@@ -30,16 +34,21 @@ class WebState:
     signer: Signer
     config: WebConfig
     templates: Jinja2Templates
-    secure_cookies: bool
+    proxies: TrustedProxies
+    https_base: bool  # CONDUCT_BASE_URL is https: cookies are Secure whatever the request says
     signin_by_client: RateLimit = field(init=False)
-    signin_by_name: RateLimit = field(init=False)
+    signin_by_pair: RateLimit = field(init=False)
+    signin_missed: RateLimit = field(init=False)
     reports_by_client: RateLimit = field(init=False)
 
     def __post_init__(self) -> None:
         c, uow = self.config, self.app.uow
-        self.signin_by_client = RateLimit(uow, "signin-client", c.signin_attempts * 4,
+        self.signin_by_client = RateLimit(uow, "signin-client", c.signin_attempts,
                                           c.signin_window)
-        self.signin_by_name = RateLimit(uow, "signin-name", c.signin_attempts, c.signin_window)
+        # (name, client): exponential back-off after each wrong password
+        self.signin_by_pair = RateLimit(uow, "signin-pair", 10**6, c.signin_window)
+        # per name: told to the account at its next sign-in
+        self.signin_missed = RateLimit(uow, "signin-missed", 10**6, c.signin_notice_window)
         self.reports_by_client = RateLimit(uow, "report-client", c.reports_per_client,
                                            c.report_window)
 
@@ -88,20 +97,56 @@ Web = Annotated[WebState, Depends(get_web)]
 
 
 def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: ``X-Forwarded-For`` counts only from a trusted proxy."""
+    web: WebState = request.app.state.web
+    peer = request.client.host if request.client else None
+    return web.proxies.client(peer, request.headers.getlist("x-forwarded-for"))
+
+
+def is_https(request: Request) -> bool:
+    """Reached over https (``X-Forwarded-Proto`` counts only from a trusted proxy), or the
+    desk's public address is https: then cookies are ``Secure``."""
+    web: WebState = request.app.state.web
+    peer = request.client.host if request.client else None
+    scheme = web.proxies.scheme(peer, request.url.scheme,
+                                request.headers.get("x-forwarded-proto"))
+    return web.https_base or scheme == "https"
+
+
+def _session(request: Request) -> tuple[WebSession, Account] | str:
+    """The live session of this request and its account, or why there is none (cached)."""
+    cached = getattr(request.state, "session", None)
+    if cached is not None:
+        result: tuple[WebSession, Account] | str = cached
+        return result
+    web: WebState = request.app.state.web
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = accounts.session_account(web.app.uow(), cookie, web.app.desk.clock.now()) \
+        if cookie else "required"
+    request.state.session = found
+    return found
+
+
+def csrf_binding(request: Request) -> str | None:
+    """What this visitor's CSRF token is bound to: the session when signed in, else the
+    desk-signed seed of the CSRF cookie (never a value the visitor chose)."""
+    found = _session(request)
+    if not isinstance(found, str):
+        session = found[0]
+        return f"session:{session.id_hash}"
+    seed = getattr(request.state, "csrf_seed", None)
+    return f"seed:{seed}" if seed else None
 
 
 def current_admin(request: Request, web: Web) -> Account:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    session = web.signer.read_session(cookie)
-    if session is None:
-        raise SignInRequired("invalid" if cookie else "required")
-    if web.app.desk.clock.now() - session.issued_at > web.config.session_lifetime:
-        raise SignInRequired("expired")
-    account = accounts.account_by_id(web.app.uow(), session.admin_id)
-    if account is None or account.disabled or password_tag(account.password_hash) \
-            != session.password_tag:
-        raise SignInRequired("invalid")
+    found = _session(request)
+    if isinstance(found, str):
+        raise SignInRequired(found)
+    session, account = found
+    failed = session.failed_signins
+    if failed and request.method == "GET" and not request.headers.get("hx-request"):
+        request.state.signin_notice = failed
+        accounts.take_signin_notice(web.app.uow(), session)
     request.state.admin = account
     return account
 
@@ -130,7 +175,7 @@ FullAdmin = Annotated[Account, Depends(full_admin)]
 
 async def check_csrf(request: Request, web: Web) -> None:
     form = await request.form()
-    if not web.signer.check_csrf(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
+    if not web.signer.check_csrf(csrf_binding(request), form.get("csrf")):
         raise CsrfFailed()
 
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from jinja2 import Environment
 
 from conduct_desk.domain.durations import humanize_span
+from conduct_desk.domain.links import is_web_link
 
 
 def when(value: datetime | None) -> str:
@@ -34,5 +35,12 @@ def person_url(value: Any) -> str:
     return "/people/" + quote(str(value), safe=":@")
 
 
+def web_link(value: Any) -> str:
+    """The address when it is http(s), else "": rows stored before links were checked (or
+    by another path) never become a ``javascript:`` link on a page."""
+    return value if isinstance(value, str) and is_web_link(value) else ""
+
+
 def install(env: Environment) -> None:
-    env.filters.update(when=when, iso=iso, span=span, slug=slug, person_url=person_url)
+    env.filters.update(when=when, iso=iso, span=span, slug=slug, person_url=person_url,
+                       web_link=web_link)

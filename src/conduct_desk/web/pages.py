@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from conduct_desk.domain import errors
-from conduct_desk.web.deps import WebState
+from conduct_desk.web.deps import WebState, csrf_binding
 
 STATUS = {
     errors.NotFound: 404,
@@ -42,16 +42,15 @@ def error_text(exc: errors.DeskError) -> str:
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
            status: int = 200) -> HTMLResponse:
     web: WebState = request.app.state.web
-    seed = getattr(request.state, "csrf_seed", None)
+    binding = csrf_binding(request)
     ctx = {
         "admin": getattr(request.state, "admin", None),
-        "csrf": web.signer.csrf_token(seed) if seed else "",
+        "signin_notice": getattr(request.state, "signin_notice", 0),
+        "csrf": web.signer.csrf_token(binding) if binding else "",
         "community": web.app.desk.policy.community,
         "now": web.app.desk.clock.now(),
         **(context or {}),
     }
     response = web.templates.TemplateResponse(request, template, ctx, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"  # the security headers: web.middleware
     return response

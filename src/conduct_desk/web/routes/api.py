@@ -21,6 +21,7 @@ from conduct_desk.web.deps import (
     ApiActor,
     ApiCaller,
     Caller,
+    CaseId,
     Forbidden,
     Web,
     WebState,
@@ -182,13 +183,13 @@ def list_cases(web: Web, caller: ApiCaller,
 
 
 @router.get("/cases/{case_id}")
-def show_case(case_id: int, web: Web, caller: ApiCaller) -> JSONResponse:
+def show_case(case_id: CaseId, web: Web, caller: ApiCaller) -> JSONResponse:
     """One case with its reports, steps, recommendation and timeline."""
     return _json(_case(web, caller, case_id))
 
 
 @router.get("/cases/{case_id}/preview")
-def preview(case_id: int, web: Web, caller: ApiActor,
+def preview(case_id: CaseId, web: Web, caller: ApiActor,
             step: Annotated[str, Query(min_length=1, max_length=64)],
             duration: Annotated[str | None, Query(max_length=32)] = None,
             suggestion: Annotated[str | None, Query(max_length=MAX_SHORT)] = None) -> JSONResponse:
@@ -201,14 +202,14 @@ def preview(case_id: int, web: Web, caller: ApiActor,
 
 
 @router.post("/cases/{case_id}/take")
-def take(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+def take(case_id: CaseId, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.TakeCase(case_id, caller.name))
     return _json(_case(web, caller, case_id))
 
 
 @router.post("/cases/{case_id}/hand-over")
-def hand_over(case_id: int, body: HandOverIn, web: Web, caller: ApiActor) -> JSONResponse:
+def hand_over(case_id: CaseId, body: HandOverIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Give the case to another admin: its holder may; a token with the admin role may also
     take a case from a holder who is away."""
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
@@ -218,7 +219,7 @@ def hand_over(case_id: int, body: HandOverIn, web: Web, caller: ApiActor) -> JSO
 
 
 @router.post("/cases/{case_id}/steps", status_code=201)
-def take_step(case_id: int, body: StepIn, web: Web, caller: ApiActor) -> JSONResponse:
+def take_step(case_id: CaseId, body: StepIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Take a step of the ladder; the desk carries it out on the platform."""
     rung = web.app.desk.policy.rung(body.step)
     require_step_role(caller.role, rung.action, rung.name)
@@ -231,7 +232,7 @@ def take_step(case_id: int, body: StepIn, web: Web, caller: ApiActor) -> JSONRes
 
 
 @router.post("/cases/{case_id}/consultations", status_code=201)
-def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONResponse:
+def consult(case_id: CaseId, body: ConsultIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Record a consultation with the people hurt (needed before a ban), or why there was none."""
     if bool(body.person) == body.not_possible:
         raise InvalidInput("give person for a consultation, or not_possible: true with the "
@@ -243,7 +244,7 @@ def consult(case_id: int, body: ConsultIn, web: Web, caller: ApiActor) -> JSONRe
 
 
 @router.post("/cases/{case_id}/resolve")
-def resolve(case_id: int, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
+def resolve(case_id: CaseId, body: ResolveIn, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ResolveCase(case_id, caller.name, body.outcome, body.reason,
                                             may_reassign=caller.role.may_reassign))
@@ -251,7 +252,7 @@ def resolve(case_id: int, body: ResolveIn, web: Web, caller: ApiActor) -> JSONRe
 
 
 @router.post("/cases/{case_id}/reopen")
-def reopen(case_id: int, web: Web, caller: ApiActor) -> JSONResponse:
+def reopen(case_id: CaseId, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ReopenCase(case_id, caller.name,
                                            may_reassign=caller.role.may_reassign))
@@ -264,14 +265,14 @@ class ConfirmHurtIn(Input):
 
 
 @router.post("/cases/{case_id}/recuse")
-def recuse(case_id: int, web: Web, caller: ApiCaller) -> JSONResponse:
+def recuse(case_id: CaseId, web: Web, caller: ApiCaller) -> JSONResponse:
     """Step aside from the case (no reason is asked); the caller cannot see it afterwards."""
     web.app.bus.handle(commands.Recuse(case_id, caller.name))
     return _json({"case_id": case_id, "stepped_aside": caller.name})
 
 
 @router.post("/cases/{case_id}/confirm-hurt")
-def confirm_hurt(case_id: int, body: ConfirmHurtIn, web: Web, caller: ApiActor) -> JSONResponse:
+def confirm_hurt(case_id: CaseId, body: ConfirmHurtIn, web: Web, caller: ApiActor) -> JSONResponse:
     """Confirm that a person named as hurt was hurt: an admin so confirmed steps aside."""
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ConfirmHurt(case_id, caller.name, body.person))

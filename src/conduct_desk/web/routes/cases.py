@@ -15,9 +15,11 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import accounts, commands, views
 from conduct_desk.web.deps import (
     Acting,
+    CaseId,
     Csrf,
     Forbidden,
     SignedIn,
+    StepId,
     Web,
     WebState,
     require_step_role,
@@ -90,7 +92,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
 
 
 @router.get("/cases/{case_id}")
-def show_case(request: Request, web: Web, admin: SignedIn, case_id: int,
+def show_case(request: Request, web: Web, admin: SignedIn, case_id: CaseId,
               step: Annotated[str, Query(max_length=64)] = "",
               duration: Annotated[str, Query(max_length=32)] = "",
               suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
@@ -102,7 +104,7 @@ def show_case(request: Request, web: Web, admin: SignedIn, case_id: int,
 
 
 @router.get("/cases/{case_id}/compose")
-def compose_fragment(request: Request, web: Web, admin: Acting, case_id: int,
+def compose_fragment(request: Request, web: Web, admin: Acting, case_id: CaseId,
                      step: Annotated[str, Query(max_length=64)] = "",
                      duration: Annotated[str, Query(max_length=32)] = "",
                      suggestion: Annotated[str, Query(max_length=LONG)] = "") -> Response:
@@ -132,12 +134,12 @@ def _act(request: Request, web: WebState, admin: Account, case_id: int, command:
 
 
 @router.post("/cases/{case_id}/take")
-def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+def take(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId) -> Response:
     return _act(request, web, admin, case_id, commands.TakeCase(case_id, admin.name), "taken")
 
 
 @router.post("/cases/{case_id}/hand-over")
-def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
               to: Annotated[str, Form(max_length=200)] = "") -> Response:
     # a recused admin is refused by case_page or by _act, whichever runs. The list offers
     # everyone an admin may see as free; one message for every other name, which never says
@@ -152,7 +154,7 @@ def hand_over(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: i
 
 @router.post("/cases/{case_id}/steps")
 def take_step(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     step: Annotated[str, Form(max_length=64)],
     text: Annotated[str, Form(max_length=LONG)] = "",
     original: Annotated[str, Form(max_length=LONG)] = "",
@@ -177,7 +179,7 @@ def take_step(
 
 @router.post("/cases/{case_id}/consult")
 def consult(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     summary: Annotated[str, Form(max_length=LONG)] = "",
     person: Annotated[str, Form(max_length=300)] = "",
     not_possible: Annotated[bool, Form()] = False,
@@ -198,7 +200,7 @@ def consult(
 
 @router.post("/cases/{case_id}/resolve")
 def resolve(
-    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
     outcome: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=LONG)] = "",
 ) -> Response:
@@ -209,13 +211,13 @@ def resolve(
 
 
 @router.post("/cases/{case_id}/reopen")
-def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int) -> Response:
+def reopen(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId) -> Response:
     return _act(request, web, admin, case_id, commands.ReopenCase(
         case_id, admin.name, may_reassign=admin.role.may_reassign), "reopened")
 
 
 @router.post("/cases/{case_id}/recuse")
-def recuse(request: Request, web: Web, admin: SignedIn, _csrf: Csrf, case_id: int) -> Response:
+def recuse(request: Request, web: Web, admin: SignedIn, _csrf: Csrf, case_id: CaseId) -> Response:
     """Step aside. Open to an admin who is involved (the one thing they may do on the case);
     afterwards they can no longer see it, so they go back to the queue."""
     try:
@@ -227,21 +229,21 @@ def recuse(request: Request, web: Web, admin: SignedIn, _csrf: Csrf, case_id: in
 
 
 @router.post("/cases/{case_id}/confirm-hurt")
-def confirm_hurt(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
+def confirm_hurt(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
                  person: Annotated[str, Form(max_length=300)] = "") -> Response:
     return _act(request, web, admin, case_id, commands.ConfirmHurt(case_id, admin.name, person),
                 "hurt-confirmed")
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/done")
-def mark_done(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
-              step_id: int) -> Response:
+def mark_done(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+              step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.MarkManualDone(case_id, step_id, admin.name), "marked-done")
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/lift")
-def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: int,
-         step_id: int) -> Response:
+def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+         step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.LiftSuspension(case_id, step_id, admin.name), "lifted")

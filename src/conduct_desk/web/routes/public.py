@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound
+from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import MAX_SHORT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
@@ -91,7 +92,7 @@ def file_report(
                 raise InvalidInput(f"{label} has at most 300 characters")
         if len(link.strip()) > MAX_SHORT:
             raise InvalidInput(f"the link has more than {MAX_SHORT} characters; shorten it")
-        if link.strip() and not link.strip().startswith(("https://", "http://")):
+        if link.strip() and not is_web_link(link.strip()):
             raise InvalidInput("the link should start with https:// (or leave it empty)")
         filed = web.app.bus.handle(commands.FileReport(
             subject=PersonRef.parse(subject, default),

@@ -2,7 +2,7 @@
 closes the nudge, it is shown to the reporter and, if a case opens, to the admins.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from conduct_desk.storage.tables import UTCDateTime
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
