@@ -204,7 +204,7 @@ nudges = sa.Table(
     sa.Column("harmed", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("reporter_sealed", sa.Text),  # as reports.reporter_sealed (migration 0008)
-    # what the author wrote that looked like an apology, and when (migration 0011)
+    # what the author wrote that looked like an apology, and when (migration 0010)
     sa.Column("apology", sa.Text),
     sa.Column("apology_at", UTCDateTime),
 )

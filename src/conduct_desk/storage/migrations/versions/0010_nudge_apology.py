@@ -1,7 +1,7 @@
 """Nudges keep what the author wrote that looked like an apology, and when: it no longer
 closes the nudge, it is shown to the reporter and, if a case opens, to the admins.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 from conduct_desk.storage.tables import UTCDateTime
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
