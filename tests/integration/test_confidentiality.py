@@ -20,6 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
+from tests.conftest import SECRET_KEY
 from tests.support.accounts import add_admins
 from tests.support.web import csrf_of, stamp_of
 
@@ -274,7 +276,9 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     shutil.copy(sqlite_template, path)
     engine = create_engine(f"sqlite:///{path}")
     sandbox, clock = SandboxPlatform(), FakeClock()
-    app = bootstrap(Settings(), engine=engine, policy=PRESETS["guide"], clock=clock,
+    # with the key a production desk has, so anonymous reporters' ids are kept (sealed)
+    app = bootstrap(Settings(secret_key=SecretStr(SECRET_KEY)), engine=engine,
+                    policy=PRESETS["guide"], clock=clock,
                     platforms={"sandbox": sandbox})
     web = create_app(app, WebConfig(reports_per_client=1_000_000))
     raw = accounts.create_token(app.uow(), clock, "boss", "admin")

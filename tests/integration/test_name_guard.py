@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.support.accounts import add_admins
 from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
@@ -16,6 +17,11 @@ from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
 
 SAM, RILEY, AL = (PersonRef("sandbox", n) for n in ("sam", "U024RILEY", "al"))
+
+
+@pytest.fixture(autouse=True)
+def _admins(app: App) -> None:
+    add_admins(app, "ana")  # the desk acts only for admins it knows
 
 
 def _file(app: App, sandbox: SandboxPlatform, reporter: PersonRef = RILEY,

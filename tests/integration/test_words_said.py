@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.support.accounts import add_admins
 from tests.support.web import advance, csrf_of, sign_in, stamp_of
 
 from conduct_desk.bootstrap import App
@@ -25,6 +27,11 @@ from conduct_desk.storage.db import create_engine
 SAM = PersonRef("sandbox", "sam")
 ACCOUNT = "sam called my talk proposal garbage in front of everyone"
 SAID = "this proposal is garbage, like its author"
+
+
+@pytest.fixture(autouse=True)
+def _admins(app: App) -> None:
+    add_admins(app, "ana")  # the desk acts only for admins it knows
 
 
 def _seen_by(sandbox: SandboxPlatform, person: PersonRef) -> str:

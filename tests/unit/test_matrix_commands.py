@@ -249,7 +249,7 @@ def _adapter(policy: Policy) -> tuple[MatrixAdapter, _Platform, _Bus]:
     config = MatrixConfig.from_settings(MatrixSettings(
         homeserver="https://hs.example.org", user_id=BOT, access_token="t", rooms=LOBBY))
     platform, bus = _Platform(config), _Bus()
-    app = SimpleNamespace(desk=SimpleNamespace(policy=policy), bus=bus, uow=None)
+    app = SimpleNamespace(desk=SimpleNamespace(policy=policy, platform_admins={}), bus=bus, uow=None)
     return MatrixAdapter(app, platform), platform, bus  # type: ignore[arg-type]
 
 

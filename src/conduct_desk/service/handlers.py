@@ -98,9 +98,10 @@ class Desk:
             self._names[person] = tuple(n for n in names if isinstance(n, str) and n.strip())
         return self._names[person]
 
-    def name_guard(self, case: Case) -> NameGuard:
-        """The reporters' and the hurt people's names to keep out of the subject's texts."""
-        return NameGuard.for_case(case, self.known_names)
+    def name_guard(self, case: Case, sender: str | None = None) -> NameGuard:
+        """The reporters' and the hurt people's names to keep out of the subject's texts
+        (``sender``: the admin who signs the text, see :meth:`NameGuard.for_case`)."""
+        return NameGuard.for_case(case, self.known_names, sender)
 
     def confirm_hint(self, case: Case) -> str:
         if self.base_url and case.subject_token:
@@ -445,7 +446,7 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
             "choose another step"
         )
     check_text(suggestion, "the suggestion", MAX_SHORT)
-    guard = guard or desk.name_guard(case)
+    guard = guard or desk.name_guard(case, admin)
     if text is not None:
         check_text(text, "the text", MAX_TEXT)
         if not text.strip():
@@ -877,7 +878,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
                                           subject_context(case, desk.policy, actor))
     refused = ""
     try:
-        check_confidential(text or "", case, desk.name_guard(case), field="texts.restore")
+        check_confidential(text or "", case, desk.name_guard(case, actor), field="texts.restore")
     except ConfidentialityError as exc:  # the account comes back all the same, without the text
         text, refused = None, f"the welcome-back message was not sent: {exc}"
     if platform is None or Capability.RESTORE not in platform.capabilities:

@@ -172,7 +172,12 @@ class NameGuard:
 
     @classmethod
     def for_case(cls, case: Case,
-                 known: Callable[[PersonRef], tuple[str, ...]] | None = None) -> NameGuard:
+                 known: Callable[[PersonRef], tuple[str, ...]] | None = None,
+                 sender: str | None = None) -> NameGuard:
+        """``sender``: the admin who signs the text. Their name is in it by design (they say
+        who they are), and it is masked like the subject's: an admin merely named as hurt may
+        act (only the confirmed hurt and reporters step aside), and signing says nothing about
+        who reported."""
         def names(person: PersonRef) -> list[str]:
             return person_names(person, known(person) if known else ())
 
@@ -181,7 +186,8 @@ class NameGuard:
             if person != case.subject:
                 protected.extend(names(person))
         said = tuple(r.words_said for r in case.reports if r.words_said)
-        return cls(names_of(protected), names_of(names(case.subject)), said)
+        own = [*names(case.subject), *((sender,) if sender else ())]
+        return cls(names_of(protected), names_of(own), said)
 
 
 def check_confidential(text: str, case: Case, guard: NameGuard | None = None, *,
