@@ -709,9 +709,9 @@ def admin_role(
 
 @token_app.command("create")
 def token_create(
-    account: Annotated[str, typer.Option(
+    account: Annotated[str | None, typer.Option(
         help="The web account the token acts for: its name and platform identities "
-             "(recusal, cases about them hidden), at most its role.")],
+             "(recusal, cases about them hidden), at most its role.")] = None,
     role: Annotated[str | None, typer.Option(
         help="observer, moderator or admin; at most the account's (default: the account's)")]
     = None,
@@ -721,6 +721,9 @@ def token_create(
     from conduct_desk.service import accounts
 
     with friendly_errors():
+        if account is None or not account.strip():
+            raise InvalidInput("a token acts for a web account: add --account NAME (see "
+                               "`conduct admin list`; make one with `conduct admin add`)")
         a = _app()
         raw = accounts.create_token(a.uow(), a.desk.clock,
                                     name or f"{account.strip()}-{secrets.token_hex(3)}", role,

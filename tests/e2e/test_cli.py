@@ -274,8 +274,10 @@ def test_accounts_and_tokens_from_the_command_line(conduct: Conduct) -> None:
     new_hash = _password_hash(conduct, "bo")
     assert new_hash != old_hash and PasswordHasher().verify(new_hash, NEW_PASSWORD)
 
-    ci = conduct("token", "create", "--role", "observer", "--name", "ci-bot").strip()
-    conduct("token", "create", "--role", "admin", "--name", "deploy")
+    err = conduct("token", "create", "--role", "observer", "--name", "ci-bot", code=2)
+    assert one_line(err).startswith("error: a token acts for a web account: add --account NAME")
+    ci = conduct("token", "create", "--account", "bo", "--name", "ci-bot").strip()
+    conduct("token", "create", "--account", "ana", "--role", "admin", "--name", "deploy")
     assert conduct("token", "revoke", "ci-bot").strip() == \
         "token ci-bot revoked; the API refuses it from now on"
     assert "already revoked; nothing changed" in conduct("token", "revoke", "ci-bot")
@@ -283,9 +285,10 @@ def test_accounts_and_tokens_from_the_command_line(conduct: Conduct) -> None:
     assert isinstance(tokens, list)
     assert [(t["name"], t["role"], t["revoked"]) for t in tokens] == [
         ("ci-bot", "observer", True), ("deploy", "admin", False)]
-    assert all(set(t) == {"name", "role", "created_at", "revoked"} for t in tokens)
+    assert [t["account"] for t in tokens] == ["bo", "ana"]
+    assert all(set(t) == {"name", "role", "account", "created_at", "revoked"} for t in tokens)
     lines = conduct("token", "list").splitlines()
-    assert lines[0].split()[:3] == ["ci-bot", "observer", "created"] and lines[0].endswith(" revoked")
+    assert lines[0].split()[:4] == ["ci-bot", "observer", "bo", "created"] and lines[0].endswith(" revoked")
     assert not lines[1].endswith("revoked")
 
     audit = conduct.json("audit")
@@ -314,7 +317,7 @@ def accounts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conduct("db", "upgrade")
     conduct("admin", "add", "ana", "--role", "admin", "--password-file",
             _write(conduct, "pw", PASSWORD))
-    conduct("token", "create", "--role", "observer", "--name", "ci-bot")
+    conduct("token", "create", "--account", "ana", "--role", "observer", "--name", "ci-bot")
     engine = create_engine(conduct.env["CONDUCT_DATABASE_URL"])
     engine.connect().close()
     engine.dispose()  # the last connection closing folds the WAL into the file we copy

@@ -133,7 +133,9 @@ def test_roles_recusal_and_a_locking_ban(world: World, engine: Engine, clock: Fa
     # a lock: bob cannot sign in, nor come back to the room
     ana.client.invite(world.lobby, bob.user_id)
     bob.client.join(world.lobby)
-    app.bus.handle(commands.TakeStep(1, "ban", "sam", reason="flagrant"))
+    # a ban needs the admin role: ana takes the case over from sam (a moderator) and bans
+    app.bus.handle(commands.HandOver(1, "ana", "ana", may_reassign=True))
+    app.bus.handle(commands.TakeStep(1, "ban", "ana", reason="flagrant"))
     login = bob.client.login(bob.name, bob.password)
     assert login.status_code in (401, 403) and login.json()["errcode"] == "M_USER_LOCKED"
     rejoin = bob.client.request("POST", f"/_matrix/client/v3/join/{world.lobby}", json={})

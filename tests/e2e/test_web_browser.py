@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from tests.support.accounts import add_admins
 from tests.support.web import PASSWORD, file_case
 
 from conduct_desk.bootstrap import App
@@ -133,6 +134,7 @@ def test_a_member_reports_anonymously_and_follows_the_link(app: App, page: Page)
     page.locator("#status-link").click()
     expect(page.get_by_role("heading", name="Your report")).to_be_visible()
     expect(page.locator("#where")).to_contain_text("Waiting for an admin")
+    add_admins(app, "ana")
     app.bus.handle(commands.TakeStep(1, "remind", "ana"))
     page.reload()
     expect(page.locator("#where")).to_contain_text("acting on it")
@@ -142,6 +144,7 @@ def test_a_member_reports_anonymously_and_follows_the_link(app: App, page: Page)
 
 def test_a_subject_confirms_rereading_and_appeals(app: App, page: Page) -> None:
     file_case(app)
+    add_admins(app, "ana")
     app.bus.handle(commands.TakeStep(1, "warn", "ana", reason="a harsh one"))
     with app.uow() as uow:
         token = uow.cases.get(1).subject_token
