@@ -37,7 +37,13 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.accounts import Role
-from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound, Recused
+from conduct_desk.domain.errors import (
+    ConfidentialityError,
+    DeskError,
+    InvalidInput,
+    NotFound,
+    Recused,
+)
 from conduct_desk.domain.events import (
     CaseReopened,
     CaseResolved,
@@ -999,6 +1005,10 @@ class MatrixAdapter:
         else:
             try:
                 answer = self.run_command(m.body, admin)
+            except ConfidentialityError as exc:  # which option to change, in `!coc` words
+                where = {"text": "--text", "suggestion": "--suggestion"}.get(
+                    exc.field, f"{exc.field} in the policy file")
+                answer = f"Not done: {exc} (change {where})"
             except DeskError as exc:
                 answer = f"Not done: {exc}"
         self._say(answer, reply_to=m.event_id)
