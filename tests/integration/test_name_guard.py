@@ -104,3 +104,20 @@ def test_typing_a_name_does_not_tell_an_admin_who_reported_anonymously(
         assert "riley" not in str(e).lower() and "Stop" not in str(e)
     assert _sent_to_sam(sandbox) == []
 
+
+
+def test_the_matrix_reply_names_the_option_to_change(app: App, sandbox: SandboxPlatform) -> None:
+    from types import SimpleNamespace
+
+    from conduct_desk.platforms import matrix
+    from conduct_desk.platforms import matrix_commands as mc
+
+    case_id = _file(app, sandbox)
+    admins = mc.parse_admins("ana=@ana:x.org admin")
+    room = SimpleNamespace(config=SimpleNamespace(admins=admins, user_id="@conduct:x.org"),
+                           cursors=None, management_room_id=None)
+    adapter = matrix.MatrixAdapter(app, room)  # type: ignore[arg-type]
+    with pytest.raises(ConfidentialityError, match=r"change --suggestion\)$"):
+        adapter.run_command(f"!coc step {case_id} suggest --reason r --suggestion ask rq",
+                            admins["@ana:x.org"])
+    assert _sent_to_sam(sandbox) == []

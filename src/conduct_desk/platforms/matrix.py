@@ -1005,10 +1005,6 @@ class MatrixAdapter:
         else:
             try:
                 answer = self.run_command(m.body, admin)
-            except ConfidentialityError as exc:  # which option to change, in `!coc` words
-                where = {"text": "--text", "suggestion": "--suggestion"}.get(
-                    exc.field, f"{exc.field} in the policy file")
-                answer = f"Not done: {exc} (change {where})"
             except DeskError as exc:
                 answer = f"Not done: {exc}"
         self._say(answer, reply_to=m.event_id)
@@ -1040,7 +1036,13 @@ class MatrixAdapter:
                               may_reassign=admin.role.may_reassign)
         elif isinstance(request, commands.ResolveCase | commands.ReopenCase):
             request = replace(request, may_reassign=admin.role.may_reassign)
-        result = self.app.bus.handle(request)
+        try:
+            result = self.app.bus.handle(request)
+        except ConfidentialityError as exc:  # which option to change, in `!coc` words
+            where = {"text": "--text", "suggestion": "--suggestion"}.get(
+                exc.field, f"{exc.field} in the policy file")
+            raise ConfidentialityError(f"{exc} (change {where})", field=exc.field,
+                                       matched=exc.matched) from None
         case = self._detail(case_id, admin).case
         match request:
             case commands.TakeCase():
