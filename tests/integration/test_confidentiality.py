@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from tests.conftest import SECRET_KEY
-from tests.support.accounts import add_admins
+from tests.support.accounts import NOT_A_HASH, add_admins
 from tests.support.web import csrf_of, stamp_of
 
 from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.config import Settings, preset_text
+from conduct_desk.domain.accounts import Account, Role
 from conduct_desk.domain.errors import ConfidentialityError
 from conduct_desk.domain.model import Case, Report, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
@@ -38,7 +39,7 @@ from conduct_desk.service.clock import FakeClock
 from conduct_desk.service.handlers import Desk, compose_step
 from conduct_desk.storage.db import create_engine
 from conduct_desk.web.app import create_app
-from conduct_desk.web.security import WebConfig
+from conduct_desk.web.security import SESSION_COOKIE, WebConfig
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=4, max_size=12).map(
     lambda s: f"rep_{s}")
@@ -52,6 +53,7 @@ words = st.lists(st.sampled_from(["you", "are", "wrong", "code", "this", "never"
        preset=st.sampled_from(["guide", "contributor-covenant-2.1"]))
 def test_subject_never_learns_who_reported(sqlite_template: Path, reporters: list[str], anonymous: bool,
                                            flagrant: bool, message: str, preset: str) -> None:
+    COUNTED["bus"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.db"
         shutil.copy(sqlite_template, path)
@@ -155,6 +157,7 @@ class Generated:
     suggestion: str | None
     flagrant: bool
     anonymous: bool
+    tag: str = ""  # marks one case among many in one database
 
 
 def make_case(rnd: random.Random, tag: str = "") -> Generated:
@@ -165,7 +168,7 @@ def make_case(rnd: random.Random, tag: str = "") -> Generated:
         if all(name.replace(" ", "").lower() != n.replace(" ", "").lower() for n in names):
             names.append(name)
     reporters = rnd.randint(1, len(names))
-    people = tuple((PersonRef("sandbox", f"U{i}{n.replace(' ', '')[:3].upper()}9"), n)
+    people = tuple((PersonRef("sandbox", f"U{i}{n.replace(' ', '')[:3].upper()}9{tag}"), n)
                    for i, n in enumerate(names))
     # sometimes the subject's own id contains a reporter's id (reporter kq7, subject kq7-zz9)
     subject = PersonRef("sandbox", rnd.choice([f"{people[0][0].user_id}-zz9", "sam_subject"])
@@ -190,12 +193,14 @@ def make_case(rnd: random.Random, tag: str = "") -> Generated:
                   if field == "suggestion" or rnd.random() < 0.5 else None)
     return Generated(
         subject=subject, subject_names=("Sam Subject",), people=people, reporters=reporters,
-        account=f"acctmark {victim} {sentence(rnd)} about me", said=said, rung=rung,
+        account=f"acctmark{tag} {victim} {sentence(rnd)} about me", said=said, rung=rung,
         preset=preset, field=field, text=text, suggestion=suggestion,
-        flagrant=rnd.random() < 0.3, anonymous=rnd.random() < 0.5)
+        flagrant=rnd.random() < 0.3, anonymous=rnd.random() < 0.5, tag=tag)
 
 
 BATCH = 5  # generated cases per Hypothesis example: its overhead per example exceeds a case's
+# generated cases per run, by tier; the module's last check asserts the total (>= 2,000)
+COUNTED: dict[str, int] = {"bus": 0, "service": 0, "http": 0, "subject_with_access": 0}
 seeds = st.integers(0, 2**32 - 1).map(random.Random)  # one draw: the case comes from the seed
 generated = seeds.map(lambda rnd: [make_case(rnd) for _ in range(BATCH)])
 
@@ -238,6 +243,7 @@ def test_no_generated_text_for_the_subject_leaks_a_reporter(batch: list[Generate
     """Service layer (2,000 cases): every step kind, hand-written texts, suggestions,
     display names, look-alike spellings, two-letter names, accounts and words said."""
     for g in batch:
+        COUNTED["service"] += 1
         _compose_and_check(g)
 
 
@@ -265,6 +271,7 @@ class World:
     sandbox: SandboxPlatform
     visitor: TestClient
     api: TestClient
+    viewer: TestClient  # the subject's own client, with their token or session cookie
     count: int = 0
 
 
@@ -283,8 +290,9 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     web = create_app(app, WebConfig(reports_per_client=1_000_000))
     raw = accounts.create_token(app.uow(), clock, "boss", "admin")
     with TestClient(web, follow_redirects=False) as visitor, \
-            TestClient(web, headers={"Authorization": f"Bearer {raw}"}) as api:
-        yield World(app, sandbox, visitor, api)
+            TestClient(web, headers={"Authorization": f"Bearer {raw}"}) as api, \
+            TestClient(web, follow_redirects=False) as viewer:  # one portal: fast requests
+        yield World(app, sandbox, visitor, api, viewer)
     engine.dispose()
 
 
@@ -314,13 +322,19 @@ def _walk(world: World, g: Generated, case_id: int) -> None:
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-@given(rnd=seeds, door=st.sampled_from(["web", "api"]))
+@given(rnd=seeds, door=st.sampled_from(["web", "api"]),
+       access=st.sampled_from(["none", "token", "session", "both"]))
 def test_reports_from_the_web_form_and_the_api_never_reach_the_subject(
-        world: World, rnd: random.Random, door: str) -> None:
+        world: World, rnd: random.Random, door: str, access: str) -> None:
     """Through HTTP and storage: the report from the public form or the API, the steps
-    through the API, the subject's private page."""
+    through the API, the subject's private page. Three cases in four, the subject is an
+    admin of the desk (an account with their platform identity) with an API token, a web
+    session or both: through them they see nothing of the case."""
     world.count += 1
+    COUNTED["http"] += 1
     g = make_case(rnd, tag=f"x{world.count}")
+    viewers = _subject_viewers(world, g, access)
+    filed = world.app.desk.clock.now()
     world.app.desk._names.clear()  # each generated world names people anew
     for who, display in g.people:
         world.sandbox.names[who] = (display,)
@@ -350,3 +364,95 @@ def test_reports_from_the_web_form_and_the_api_never_reach_the_subject(
     seen.append(world.visitor.get(f"/s/{token}").text)
     for text in seen:
         assert _leaks(text, g) == [], text
+    if viewers:
+        COUNTED["subject_with_access"] += 1
+        _subject_sees_nothing(world, g, case_id, filed, viewers)
+
+
+def _subject_viewers(world: World, g: Generated, access: str) -> list[tuple[str, str]]:
+    """The subject's own ways in: an admin account (of any role) with their platform
+    identity, and its API token ("api", the token) and/or a web session ("web")."""
+    if access == "none":
+        return []
+    app, name = world.app, f"subject{g.tag}"
+    role = (Role.ADMIN, Role.MODERATOR, Role.OBSERVER)[world.count % 3]
+    with app.uow() as uow:
+        uow.accounts.add_admin(Account(name=name, role=role, password_hash=NOT_A_HASH,
+                                       created_at=app.desk.clock.now(),
+                                       identities=(g.subject.key,)))
+        uow.commit()
+    ways = []
+    if access in ("token", "both"):
+        ways.append(("api", accounts.create_token(app.uow(), app.desk.clock, f"{name}-token",
+                                                  None, account=name)))
+    if access in ("session", "both"):
+        ways.append(("web", ""))
+    return ways
+
+
+def _subject_sees_nothing(world: World, g: Generated, case_id: int, filed: datetime,
+                          ways: list[tuple[str, str]]) -> None:
+    """Every page and API answer the subject can reach, after the steps were taken: no
+    case id (but in the refusal of the case they asked for by its number), no reporter's
+    or hurt person's id, nothing of the reporter's account. The audit log is read from the
+    day the case was filed (it lists the oldest first, a page at most), the queue in full."""
+    app, client = world.app, world.viewer
+    pages = world.count // 50 + 1  # the web queue shows 50 a page
+    for door, token in ways:
+        client.cookies.clear()
+        headers = {"Authorization": f"Bearer {token}"} if door == "api" else {}
+        if door == "web":  # a session opened directly: argon2 per case would cost seconds
+            with app.uow() as uow:
+                account = uow.accounts.admin_by_name(f"subject{g.tag}")
+            assert account is not None
+            client.cookies.set(SESSION_COOKIE, accounts.start_session(
+                app.uow(), account, app.desk.clock.now(), timedelta(hours=1)))
+        base = "/api/v1" if door == "api" else ""
+        people = {f"{base}/people/{who.key}": who.user_id  # the id asked for is echoed
+                  for who in (g.subject, *(p for p, _ in g.people))}
+        listed: list[tuple[str, dict[str, str]]] = [(path, {}) for path in people]
+        if door == "api":
+            listed += [("/api/v1/audit", {"since": filed.isoformat()}),
+                       ("/api/v1/audit", {"case_id": str(case_id)}),
+                       ("/api/v1/cases", {}),
+                       ("/api/v1/cases", {"state": "all", "limit": "1000"})]
+        else:
+            listed += [("/audit", {"since": f"{filed:%Y-%m-%d}"}), ("/audit", {"case": str(case_id)})]
+            listed += [("/queue", {"page": str(n)}) for n in range(1, pages + 1)]
+        asked = [f"{base}/cases/{case_id}",
+                 f"{base}/cases/{case_id}/" + ("preview" if door == "api" else "compose")]
+        for path, params in listed + [(path, {"step": "remind"}) for path in asked]:
+            r = client.get(path, params=params, headers=headers)
+            assert r.status_code < 500, (path, r.text)
+            if path in asked:
+                assert r.status_code in (403, 404), (path, r.status_code)
+            else:
+                assert r.status_code == 200, (path, r.status_code)
+            echoed = people.get(path)
+            found = _shown(r.text.replace(echoed, " ") if echoed else r.text, g,
+                           None if path in asked else case_id, audit="/audit" in path)
+            assert found == [], (path, params, found, r.text[:3000])
+
+
+def _shown(text: str, g: Generated, case_id: int | None, audit: bool = False) -> list[str]:
+    """What of the case a page or an answer shows (marks unique to this generated case).
+    In the audit log an entry's own "id" is not a case's."""
+    text = text.replace(g.subject.user_id, " ")  # their own id may contain a reporter's
+    found = ["the account"] if re.search(rf"acctmark{re.escape(g.tag)}(?!\w)", text) else []
+    for who, _ in g.people:
+        if re.search(rf"(?<!\w){re.escape(who.user_id)}(?!\w)", text):
+            found.append(who.user_id)
+    if case_id is not None and re.search(
+            rf"/cases/{case_id}(?!\d)|[Cc]ase\s*#?{case_id}(?!\d)|"
+            rf"\"{'case_' if audit else '(case_)?'}id\":\s*{case_id}(?!\d)", text):
+        found.append(f"case {case_id}")
+    return found
+
+
+def test_the_property_ran_on_enough_generated_cases() -> None:
+    """The figures of this run (kept last in the module): at least 2,000 generated cases,
+    some of them about subjects who are admins of the desk or hold a token."""
+    total = sum(v for k, v in COUNTED.items() if k != "subject_with_access")
+    print(f"generated cases: {COUNTED} total {total}")
+    assert total >= 2_000, COUNTED
+    assert COUNTED["subject_with_access"] >= 50, COUNTED

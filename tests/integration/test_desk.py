@@ -166,7 +166,7 @@ def test_recused_admin_cannot_take_act_or_see(app: App, sandbox: SandboxPlatform
 
 def test_hand_written_text_may_not_name_the_reporter(app: App, sandbox: SandboxPlatform) -> None:
     case_id = file(app, sandbox)
-    with pytest.raises(ConfidentialityError, match="names someone who reported"):
+    with pytest.raises(ConfidentialityError, match="names someone involved"):
         app.bus.handle(c.TakeStep(case_id, "remind", "ana", text="Riley told us what you said."))
     app.bus.handle(c.TakeStep(case_id, "remind", "ana", text="Please keep it kind here."))
     assert sandbox.calls[-1].text == "Please keep it kind here."

@@ -73,3 +73,51 @@ def test_each_door_names_the_field_in_its_own_words(app: App, web: FastAPI,
     page = sign_in(web, "ana").get(f"/cases/{case_id}?step=suggest&suggestion=ask+rq").text
     assert "change the suggestion field" in page
     assert _sent_to_sam(sandbox) == []
+
+
+def test_typing_a_name_does_not_tell_an_admin_who_reported_anonymously(
+        app: App, web: FastAPI, sandbox: SandboxPlatform) -> None:
+    """The guard as an oracle: the refusal names the field, not the match, and each refusal
+    (step or preview) is in the audit log for the other admins — with no name and no text."""
+    sandbox.names[RILEY] = ("Riley Quinn", "rq")
+    sandbox.add_message("#general", "m1", "nobody asked you", SAM)
+    case_id = int(app.bus.handle(commands.FileReport(
+        subject=SAM, reporter=RILEY, anonymous=True, source=Source.CLI, channel="#general",
+        message_id="m1")).case_id)
+    raw = accounts.create_token(app.uow(), app.desk.clock, "boss", "admin", account="ana")
+    api = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    r = api.post(f"/api/v1/cases/{case_id}/steps",
+                 json={"step": "remind", "reason": "r", "text": "Riley Quinn saw that. Stop."})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "text"
+    r2 = api.get(f"/api/v1/cases/{case_id}/preview",
+                 params={"step": "suggest", "suggestion": "ask rq"})
+    assert r2.status_code == 422 and r2.json()["error"]["field"] == "suggestion"
+    for answer in (r.text, r2.text):
+        assert "someone involved" in answer
+        assert "riley" not in answer.lower() and "rq" not in answer.lower().split("'")
+        assert "reported or was hurt" not in answer
+    entries = [e for e in api.get("/api/v1/audit", params={"case_id": case_id}).json()["entries"]
+               if e["kind"] == "text.refused"]
+    assert [(e["actor"], e["case_id"], e["detail"]["field"]) for e in entries] == [
+        ("ana", case_id, "text"), ("ana", case_id, "suggestion")]
+    for e in entries:
+        assert "riley" not in str(e).lower() and "Stop" not in str(e)
+    assert _sent_to_sam(sandbox) == []
+
+
+
+def test_the_matrix_reply_names_the_option_to_change(app: App, sandbox: SandboxPlatform) -> None:
+    from types import SimpleNamespace
+
+    from conduct_desk.platforms import matrix
+    from conduct_desk.platforms import matrix_commands as mc
+
+    case_id = _file(app, sandbox)
+    admins = mc.parse_admins("ana=@ana:x.org admin")
+    room = SimpleNamespace(config=SimpleNamespace(admins=admins, user_id="@conduct:x.org"),
+                           cursors=None, management_room_id=None)
+    adapter = matrix.MatrixAdapter(app, room)  # type: ignore[arg-type]
+    with pytest.raises(ConfidentialityError, match=r"change --suggestion\)$"):
+        adapter.run_command(f"!coc step {case_id} suggest --reason r --suggestion ask rq",
+                            admins["@ana:x.org"])
+    assert _sent_to_sam(sandbox) == []

@@ -37,7 +37,13 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.accounts import Role
-from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound, Recused
+from conduct_desk.domain.errors import (
+    ConfidentialityError,
+    DeskError,
+    InvalidInput,
+    NotFound,
+    Recused,
+)
 from conduct_desk.domain.events import (
     CaseReopened,
     CaseResolved,
@@ -1030,7 +1036,13 @@ class MatrixAdapter:
                               may_reassign=admin.role.may_reassign)
         elif isinstance(request, commands.ResolveCase | commands.ReopenCase):
             request = replace(request, may_reassign=admin.role.may_reassign)
-        result = self.app.bus.handle(request)
+        try:
+            result = self.app.bus.handle(request)
+        except ConfidentialityError as exc:  # which option to change, in `!coc` words
+            where = {"text": "--text", "suggestion": "--suggestion"}.get(
+                exc.field, f"{exc.field} in the policy file")
+            raise ConfidentialityError(f"{exc} (change {where})", field=exc.field,
+                                       matched=exc.matched) from None
         case = self._detail(case_id, admin).case
         match request:
             case commands.TakeCase():

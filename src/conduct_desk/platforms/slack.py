@@ -44,13 +44,12 @@ from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import slack_blocks as kit
 from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
 from conduct_desk.platforms.quiet import quiet_libraries
-from conduct_desk.service import commands, views
+from conduct_desk.service import commands, handlers, views
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.nudges import says_enough
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage, UnitOfWork
 from conduct_desk.service.roster import PlatformAdmin
-from conduct_desk.service.texts import check_confidential
 
 try:
     from slack_bolt import App as BoltApp
@@ -1006,8 +1005,8 @@ class SlackAdapter:
                                duration=duration)
             detail = views.case_detail(self.app.uow(), self.app.desk, case_id)
             if edited:
-                check_confidential(text, detail.case)
-                self._check_names(text, detail.case)
+                views.check_step_text(self.app.uow(), self.app.desk, case_id, admin, text)
+                self._check_names(text, detail.case, admin)
             rec = detail.recommendation
             if rec is not None and rec.rung.name != rung and not reason:
                 raise _FieldError("reason", f"The desk recommends {rec.rung.name} ({rec.reason}); "
@@ -1026,7 +1025,7 @@ class SlackAdapter:
         except DeskError as exc:
             self.platform._dm(body["user"]["id"], f"Case {case_id}: the step was not taken: {exc}")
 
-    def _check_names(self, text: str, case: Case) -> None:
+    def _check_names(self, text: str, case: Case, admin: str) -> None:
         """Slack people go by names, not ids: refuse a text naming a reporter by name too."""
         for reporter in case.reporters:
             if reporter.platform != SLACK:
@@ -1041,9 +1040,11 @@ class SlackAdapter:
                      profile.get("real_name")}
             for name in filter(None, names):
                 if len(name) >= 3 and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.I):
-                    raise _FieldError("text", "This text names someone who reported; the person "
-                                              "it goes to must never learn who, so rewrite it "
-                                              "without the name.")
+                    assert case.id is not None
+                    handlers.record_refusal(self.app.uow(), self.app.desk, case.id, admin, "text")
+                    raise _FieldError("text", "This text names someone involved in this case; "
+                                              "the person it goes to must never learn who "
+                                              "reported, so rewrite it without the name.")
 
     def _on_reread_button(self, ack: Callable[..., Any], body: dict[str, Any],
                           action: dict[str, Any]) -> None:

@@ -57,6 +57,7 @@ from conduct_desk.service.roster import KnownAdmin, PlatformAdmin, acting, every
 from conduct_desk.service.texts import (
     NameGuard,
     check_confidential,
+    field_words,
     render,
     render_for_subject,
     subject_context,
@@ -472,6 +473,25 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
 
 def take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
     """Record a step (never lost), then let the event carry it out on the platform."""
+    try:
+        return _take_step(cmd, uow, desk)
+    except ConfidentialityError as exc:  # nothing is recorded but the refusal itself
+        record_refusal(uow, desk, cmd.case_id, cmd.admin, exc.field)
+        raise
+
+
+def record_refusal(uow: UnitOfWork, desk: Desk, case_id: int, admin: str, field: str) -> None:
+    """A text for the subject was refused because it names someone involved. The audit log
+    says who, on which case and which field — never the name or the text — so that an admin
+    typing names to learn who reported anonymously is seen by the other admins."""
+    with uow:
+        audit(uow, desk.clock.now(), admin, "text.refused",
+              f"{admin} was told {field_words(field)} names someone involved in the case; "
+              "nothing was sent", case_id, field=field)
+        uow.commit()
+
+
+def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
     check_text(cmd.reason, "the reason", MAX_SHORT)
     now = desk.clock.now()
     with uow:

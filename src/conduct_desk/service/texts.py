@@ -169,6 +169,8 @@ class NameGuard:
     protected: tuple[Named, ...]
     subject: tuple[Named, ...]
     said: tuple[str, ...]  # the words that were said: they may be quoted as they are
+    # the names of anonymous reporters: a refusal never echoes them, not even to an admin
+    hidden: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
     def for_case(cls, case: Case,
@@ -187,7 +189,10 @@ class NameGuard:
                 protected.extend(names(person))
         said = tuple(r.words_said for r in case.reports if r.words_said)
         own = [*names(case.subject), *((sender,) if sender else ())]
-        return cls(names_of(protected), names_of(own), said)
+        anonymous = [n for r in case.reports if r.anonymous and r.reporter is not None
+                     and r.reporter != case.subject for n in names(r.reporter)]
+        return cls(names_of(protected), names_of(own), said,
+                   frozenset(n.words for n in names_of(anonymous)))
 
 
 def check_confidential(text: str, case: Case, guard: NameGuard | None = None, *,
@@ -200,11 +205,13 @@ def check_confidential(text: str, case: Case, guard: NameGuard | None = None, *,
         visible = visible.replace(said.strip(), " ") if said.strip() else visible
     found = find_name(visible, guard.protected, mask=guard.subject)
     if found is not None:
+        # The same words whoever matched: echoing the name, or saying "reported" rather
+        # than "involved", would tell an admin who typed a name that it is an anonymous
+        # reporter's. ``matched`` is kept for visible people only (named reporters, the hurt).
         raise ConfidentialityError(
-            f"{field_words(field)} names someone who reported or was hurt ({found.name!r}); "
-            "the person it goes to must never learn who reported, so change it to leave the "
-            "name out",
-            field=field, matched=found.name)
+            f"{field_words(field)} names someone involved in this case; the person it goes "
+            "to must never learn who reported, so change it to leave the name out",
+            field=field, matched="" if found.words in guard.hidden else found.name)
 
 
 def field_words(field: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from conduct_desk.domain.errors import InvalidInput, Recused
+from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
 from conduct_desk.domain.model import (
     OUTCOME_WORDS,
@@ -25,8 +25,15 @@ from conduct_desk.domain.model import (
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.service import roster
-from conduct_desk.service.handlers import Composed, Desk, compose_step, everyone_recused
+from conduct_desk.service.handlers import (
+    Composed,
+    Desk,
+    compose_step,
+    everyone_recused,
+    record_refusal,
+)
 from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, UnitOfWork
+from conduct_desk.service.texts import check_confidential
 
 OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
 
@@ -202,7 +209,22 @@ def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: st
         known = roster.identify(uow, desk.platform_admins, admin)
     for name in known.names:
         case.check_not_recused(name)
-    return compose_step(case, rung, admin, desk, duration=duration, suggestion=suggestion)
+    try:
+        return compose_step(case, rung, admin, desk, duration=duration, suggestion=suggestion)
+    except ConfidentialityError as exc:  # a preview can probe names as well as a step
+        record_refusal(uow, desk, case_id, known.name, exc.field)
+        raise
+
+
+def check_step_text(uow: UnitOfWork, desk: Desk, case_id: int, admin: str, text: str) -> None:
+    """An admin's own text for the subject, checked (and a refusal audited) before a step."""
+    with uow:
+        case = uow.cases.get(case_id)
+    try:
+        check_confidential(text, case, desk.name_guard(case, admin), field="text")
+    except ConfidentialityError as exc:
+        record_refusal(uow, desk, case_id, admin, exc.field)
+        raise
 
 
 def person_history(uow: UnitOfWork, person: PersonRef,
