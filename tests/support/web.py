@@ -42,10 +42,11 @@ def stamp_of(html: str) -> str:
 
 
 def file_case(app: App, subject: str = "sam", reporter: str | None = "riley",
-              hurt: tuple[str, ...] = ("jo",), **kw: object) -> int:
+              hurt: tuple[str, ...] = ("jo",), message_id: str | None = None,
+              **kw: object) -> int:
     filed = app.bus.handle(commands.FileReport(
         subject=PersonRef.parse(subject), reporter=PersonRef.parse(reporter) if reporter else None,
-        source=Source.CLI, channel="#general", message_id=f"m-{subject}-{reporter}",
+        source=Source.CLI, channel="#general", message_id=message_id or f"m-{subject}-{reporter}",
         message_text="People like you shouldn't be writing code.",
         harmed=tuple(PersonRef.parse(h) for h in hurt), **kw))  # type: ignore[arg-type]
     return int(filed.case_id)

@@ -374,6 +374,10 @@ class Case:
     def recuse(self, admin: str, now: datetime, names: tuple[str, ...] = ()) -> bool:
         """The admin steps aside (``names``: their other names, e.g. platform accounts). A
         holder who steps aside frees the case for another admin. True when it was theirs."""
+        if any(self.subject.matches(name) for name in (admin, *names)):
+            # the case is not theirs to see: refused as every other way into it is
+            raise Recused(f"{admin} is involved in case {self.id}, so it is not theirs to act on; "
+                          "ask another admin")
         if self.stepped_aside(admin):
             raise IllegalTransition(f"{admin} has already stepped aside from case {self.id}")
         self.notes.append(Note(NoteKind.RECUSED, now, admin,
