@@ -155,8 +155,9 @@ _OPTIONS = {"--duration": "duration", "--reason": "reason", "--text": "text",
 
 
 def needed_role(request: Request) -> Role:
-    """Observers read; moderators act. Bans (checked by the bot, which knows the ladder) need admin."""
-    if isinstance(request, ShowCase | ListCases | Help):
+    """Observers read (and may step aside); moderators act. Bans (checked by the bot, which
+    knows the ladder) need admin."""
+    if isinstance(request, ShowCase | ListCases | Help | commands.Recuse):
         return Role.OBSERVER
     return Role.MODERATOR
 
