@@ -68,6 +68,7 @@ def test_an_admin_named_as_hurt_recuses_or_is_confirmed_from_chat(h: Harness) ->
     assert "You are involved" in h.command(f"take {case_id}", MOD)
     assert "is not named as hurt" in h.command(f"confirm-hurt {case_id} <@{OTHER}>", ADMIN)
     assert "who was hurt" in h.command(f"confirm-hurt {case_id}", ADMIN)
+    assert "type `/coc recuse" in h.command(f"confirm-hurt {case_id} <@{ADMIN}>", ADMIN)
     assert "You have stepped aside" in h.command(f"recuse {case_id}", ADMIN)
     assert "You are involved" in h.command(f"take {case_id}", ADMIN)
     assert ADMINS  # the card stays in the admin channel; nothing above was posted there

@@ -431,4 +431,6 @@ def test_an_admin_named_as_hurt_steps_aside_or_is_confirmed_from_the_room(
     assert "you are involved in case" in platform.dm_texts(BO)[-1]
     _type(adapter, CY, f"!coc confirm-hurt {case_id} @nobody:example.org", 6)
     assert "is not named as hurt" in platform.dm_texts(CY)[-1]
+    _type(adapter, CY, f"!coc confirm-hurt {case_id} cy", 7)
+    assert f"type !coc recuse {case_id}" in platform.dm_texts(CY)[-1]
     assert "!coc recuse 12" in mc.HELP and "!coc confirm-hurt 12 bo" in mc.HELP

@@ -1061,6 +1061,8 @@ class MatrixAdapter:
                               may_reassign=admin.role.may_reassign)
         elif isinstance(request, commands.ConfirmHurt):
             request = replace(request, person=self._hurt_person(request.person))
+            if request.person == f"{NAME}:{admin.user_id}":
+                raise InvalidInput(f"to step aside yourself, type !coc recuse {case_id}")
         elif isinstance(request, commands.ResolveCase | commands.ReopenCase):
             request = replace(request, may_reassign=admin.role.may_reassign)
         result = self.app.bus.handle(request)

@@ -1128,6 +1128,8 @@ class SlackAdapter:
             mention = _MENTION.fullmatch(rest[0]) if len(rest) == 1 else None
             if len(rest) != 1:
                 raise InvalidInput(f"say who was hurt: `/coc confirm-hurt {case_id} @person`")
+            if mention is not None and mention.group(1) == user:
+                raise InvalidInput(f"to step aside yourself, type `/coc recuse {case_id}`")
             hurt = f"{SLACK}:{mention.group(1)}" if mention else rest[0]
             bus.handle(commands.ConfirmHurt(case_id, admin, hurt))
             named = f"<@{mention.group(1)}>" if mention else rest[0]
