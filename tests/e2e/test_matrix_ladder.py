@@ -13,6 +13,8 @@ from conduct_desk.domain.policy import Action, Policy
 from conduct_desk.service import commands
 from conduct_desk.service.clock import FakeClock
 
+PRIVATELY = "I've answered you privately."
+
 
 def test_report_then_every_rung_from_the_management_room(
         world: World, engine: Engine, clock: FakeClock, policy: Policy) -> None:
@@ -81,8 +83,9 @@ def test_report_then_every_rung_from_the_management_room(
     bob.client.send_text(world.lobby, "sorry, I'm back")
 
     # ban: needs the consultation first, then bans in the room and closes the account
-    answer = world.ask("!coc step 1 ban")
-    assert answer.startswith("Not done:") and "consult" in answer, answer
+    assert world.ask("!coc step 1 ban") == PRIVATELY  # a refusal is the asker's alone
+    refusal = world.private_answer(ana, "Not done:")
+    assert "consult" in refusal, refusal
     answer = world.ask(f"!coc consult 1 {cara.user_id} she asked that he not return")
     assert answer == f"Case 1: consultation with {cara.user_id} recorded.", answer
     answer = world.ask("!coc step 1 ban")
@@ -122,19 +125,21 @@ def test_roles_recusal_and_a_locking_ban(world: World, engine: Engine, clock: Fa
     wait_for(lambda: world.card(1), "the card")
 
     assert "is not on the desk's admin list" in world.ask("!coc list", bob)
-    assert "must step aside" in world.ask("!coc show 1", cara)  # cara reported it
+    # cara reported it: she hears privately that she must step aside; the room hears nothing
+    assert world.ask("!coc show 1", cara) == PRIVATELY
+    assert "must step aside" in world.private_answer(cara, "Not done:")
     assert "moderator" in world.ask("!coc step 1 ban --reason flagrant", sam)
     assert world.ask("!coc take 1", sam) == "Case 1 is yours, sam."
     world.ask("!coc consult 1 --not-possible the reporter asked not to be contacted", sam)
-    assert "taken by sam" in world.ask("!coc step 1 ban --reason flagrant")  # ana: not hers
+    assert world.ask("!coc step 1 ban --reason flagrant") == PRIVATELY  # ana: not hers
+    assert "taken by sam" in world.private_answer(ana, "Not done:")
     answer = world.ask("!coc step 1 remove --reason a threat", sam)
     assert ": done" in answer, answer
 
     # a lock: bob cannot sign in, nor come back to the room
     ana.client.invite(world.lobby, bob.user_id)
     bob.client.join(world.lobby)
-    # a ban needs the admin role: ana takes the case over from sam (a moderator) and bans
-    app.bus.handle(commands.HandOver(1, "ana", "ana", may_reassign=True))
+    app.bus.handle(commands.HandOver(1, "sam", "ana"))  # a ban needs the admin role
     app.bus.handle(commands.TakeStep(1, "ban", "ana", reason="flagrant"))
     login = bob.client.login(bob.name, bob.password)
     assert login.status_code in (401, 403) and login.json()["errcode"] == "M_USER_LOCKED"
@@ -154,8 +159,10 @@ def test_a_case_is_handed_over_in_the_management_room(
     world.cara.client.report_event(world.lobby, said, "")
     wait_for(lambda: world.card(1), "the card")
     assert "is yours" in world.ask("!coc take 1")
-    assert "not one of the desk's" in world.ask(f"!coc handover 1 {world.bob.user_id}")
+    assert world.ask(f"!coc handover 1 {world.bob.user_id}") == PRIVATELY
+    assert "not one of the desk's" in world.private_answer(world.ana, "Not done:")
     # cara reported it, so cy (her admin name) must step aside
-    assert "involved" in world.ask("!coc handover 1 cy")
+    assert world.ask("!coc handover 1 cy") == PRIVATELY
+    assert "involved" in world.private_answer(world.ana, "Not done:")
     with app.uow() as uow:
         assert uow.cases.get(1).taken_by == "ana"

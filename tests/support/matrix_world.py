@@ -157,6 +157,22 @@ class World:
     def card(self, case_id: int) -> str | None:
         return next((c for c in self.cards() if c.startswith(f"Case {case_id} ")), None)
 
+    def private_answer(self, member: Member, starts: str) -> str:
+        """The bot's latest direct message to ``member`` that starts with ``starts`` (not the
+        management room, which may hold only the two of them)."""
+        bot = self.bot.user_id
+
+        def probe() -> str | None:
+            member.direct_room_with(bot)  # syncs, and accepts the bot's invitation
+            for room_id in sorted(member.rooms - {self.management}):
+                if set(member.client.joined_members(room_id)) == {member.user_id, bot}:
+                    found = [t for t in member.texts_from(room_id, bot) if t.startswith(starts)]
+                    if found:
+                        return found[-1]
+            return None
+
+        return wait_for(probe, f"a private answer to {member.name}")
+
     def dm_texts(self, member: Member) -> list[str]:
         room = wait_for(lambda: member.direct_room_with(self.bot.user_id),
                         f"a direct room for {member.name}")

@@ -85,6 +85,10 @@ class Harness:
         return status, json.loads(body) if body.strip() else {}
 
     def command(self, text: str, user: str = ADMIN) -> str:
+        return str(self.command_reply(text, user)["text"])
+
+    def command_reply(self, text: str, user: str = ADMIN) -> dict[str, Any]:
+        """The whole answer to ``/coc text`` (``text``, ``blocks``, ``response_type``)."""
         body = urlencode({"token": "legacy", "team_id": self.fake.team_id, "channel_id": ADMINS,
                           "user_id": user, "command": "/coc", "text": text,
                           "trigger_id": f"trig.{next(_ids)}",
@@ -92,7 +96,7 @@ class Harness:
         status, _, answer = self.send(body, "application/x-www-form-urlencoded")
         assert status == 200, answer
         text = answer.decode()
-        return str(json.loads(text)["text"]) if text.startswith("{") else text
+        return dict(json.loads(text)) if text.startswith("{") else {"text": text}
 
     # -- what people do ----------------------------------------------------------------------
     def shortcut(self, reporter: str = REPORTER, ts: str | None = None) -> dict[str, Any]:

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from conduct_desk.bootstrap import App
 from conduct_desk.config import preset_text
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import DeskError, InvalidInput
+from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Policy, parse_policy
 from conduct_desk.platforms import matrix_commands as mc
@@ -54,6 +56,8 @@ BOT = "@desk:example.org"
     ("!coc retry 12 3", commands.RetryStep(12, 3)),
     ("!coc done 12 3", commands.MarkManualDone(12, 3, "ana")),
     ("!coc lift 12 3", commands.LiftSuspension(12, 3, "ana")),
+    ("!coc recuse 12", commands.Recuse(12, "ana")),
+    ("!coc confirm-hurt 12 bo", commands.ConfirmHurt(12, "ana", "bo")),
     ("hello everyone", None),
 ])
 def test_parse_coc(text: str, expected: object) -> None:
@@ -76,6 +80,7 @@ def test_parse_coc(text: str, expected: object) -> None:
     ("!coc resolve 12", "which outcome?"),
     ("!coc retry 12", "which step?"),
     ("!coc handover 12", "to whom?"),
+    ("!coc confirm-hurt 12", "who was hurt?"),
 ])
 def test_parse_coc_errors_say_what_to_type(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
@@ -312,3 +317,120 @@ def test_the_reporter_says_enough_by_dm() -> None:
     adapter._on_direct(_event("!dm:example.org", RILEY, "m.room.message",
                               {"msgtype": "m.text", "body": "Enough."}))
     assert bus.handled == [commands.NudgeEnough(mc.person(RILEY))]
+
+
+# -- the management room over a real desk (SQLite), with the homeserver faked ---------------------
+
+MANAGEMENT = "!admins:example.org"
+ANA, BO, CY = "@ana:example.org", "@bo:example.org", "@cy:example.org"
+
+
+class _RoomApi:
+    """The management room: what the bot posts there, which every admin in it reads."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str]] = []
+
+    def send(self, room_id: str, content: dict[str, object], event_type: str = "m.room.message") -> str:
+        self.posted.append((room_id, str(content.get("body", ""))))
+        return f"$posted{len(self.posted)}"
+
+    def joined_members(self, room_id: str) -> set[str]:
+        return {BOT, ANA, BO, CY}
+
+
+class _DeskPlatform(_Platform):
+    def __init__(self, config: MatrixConfig) -> None:
+        super().__init__(config)
+        self.api = _RoomApi()  # type: ignore[assignment]
+
+    @property
+    def management_room_id(self) -> str:
+        return MANAGEMENT
+
+    def room_texts(self) -> str:
+        return "\n".join(text for room, text in self.api.posted if room == MANAGEMENT)
+
+    def dm_texts(self, user_id: str) -> list[str]:
+        return [text for who, text in self.dms if who == user_id]
+
+
+@pytest.fixture
+def room(app: App) -> tuple[MatrixAdapter, _DeskPlatform]:
+    config = MatrixConfig.from_settings(MatrixSettings(
+        homeserver="https://hs.example.org", user_id=BOT, access_token="t", rooms=LOBBY,
+        management_room=MANAGEMENT, admins=f"ana={ANA}, bo={BO}, cy={CY} moderator"))
+    platform = _DeskPlatform(config)
+    return MatrixAdapter(app, platform), platform  # type: ignore[arg-type]
+
+
+def _type(adapter: MatrixAdapter, sender: str, text: str, n: int = 1) -> None:
+    adapter._on_management(_event(MANAGEMENT, sender, "m.room.message",
+                                  {"msgtype": "m.text", "body": text}, f"$typed{n}"))
+
+
+def _file(app: App, reporter: str, *, anonymous: bool, harmed: tuple[str, ...] = ()) -> int:
+    return int(app.bus.handle(commands.FileReport(  # type: ignore[union-attr]
+        subject=mc.person(SAM), reporter=mc.person(reporter), source=Source.MATRIX,
+        anonymous=anonymous, channel=LOBBY, message_id="$said", message_text="go away",
+        harmed=tuple(mc.person(h) for h in harmed))).case_id)
+
+
+@pytest.mark.parametrize("typed", ["!coc take {n}", "!coc show {n}", "!coc step {n} remind",
+                                   "!coc resolve {n} no-action", "!coc consult {n} --not-possible x"])
+def test_an_anonymous_reporter_who_is_an_admin_is_answered_privately(
+        app: App, room: tuple[MatrixAdapter, _DeskPlatform], typed: str) -> None:
+    adapter, platform = room
+    case_id = _file(app, BO, anonymous=True)
+    _type(adapter, BO, typed.format(n=case_id))
+    said = platform.room_texts()
+    assert "involved" not in said and "step aside" not in said and BO not in said
+    assert said.endswith("I've answered you privately.")
+    assert "you are involved in case" in platform.dm_texts(BO)[-1]
+    # the same line answers any refusal that depends on the case, so it tells the room nothing
+    adapter.app.bus.handle(commands.TakeCase(case_id, "ana"))
+    _type(adapter, CY, f"!coc take {case_id}", 2)
+    assert platform.room_texts().endswith("I've answered you privately.")
+    assert "already taken by ana" in platform.dm_texts(CY)[-1]
+
+
+def test_a_hand_over_to_an_anonymous_reporter_then_their_recusal_stay_private(
+        app: App, room: tuple[MatrixAdapter, _DeskPlatform]) -> None:
+    adapter, platform = room
+    case_id = _file(app, BO, anonymous=True)
+    _type(adapter, ANA, f"!coc take {case_id}")
+    _type(adapter, ANA, f"!coc handover {case_id} bo", 2)  # refusing would name bo
+    assert platform.room_texts().endswith(f"Case {case_id} is bo's now.")
+    _type(adapter, BO, f"!coc step {case_id} remind", 3)
+    assert f"`!coc recuse {case_id}` frees it" in platform.dm_texts(BO)[-1]
+    _type(adapter, BO, f"!coc recuse {case_id}", 4)
+    assert "You have stepped aside" in platform.dm_texts(BO)[-1]
+    assert "involved" not in platform.room_texts() and "stepped aside" not in platform.room_texts()
+    with app.uow() as uow:
+        assert uow.cases.get(case_id).taken_by is None
+    _type(adapter, CY, f"!coc take {case_id}", 5)
+    assert platform.room_texts().endswith(f"Case {case_id} is yours, cy.")
+
+
+def test_an_admin_named_as_hurt_steps_aside_or_is_confirmed_from_the_room(
+        app: App, room: tuple[MatrixAdapter, _DeskPlatform]) -> None:
+    adapter, platform = room
+    case_id = _file(app, RILEY, anonymous=False, harmed=(ANA, BO))
+    _type(adapter, ANA, f"!coc show {case_id}")  # named as hurt, ana may still act
+    assert f"!coc confirm-hurt {case_id} bo" in platform.room_texts()
+    _type(adapter, ANA, f"!coc recuse {case_id}", 2)
+    assert platform.room_texts().endswith("I've answered you privately.")
+    assert "You have stepped aside" in platform.dm_texts(ANA)[-1]
+    _type(adapter, BO, f"!coc take {case_id}", 3)
+    _type(adapter, CY, f"!coc confirm-hurt {case_id} bo", 4)
+    assert platform.room_texts().endswith(f"Case {case_id}: {BO} is confirmed as hurt; an admin "
+                                          "so confirmed steps aside from it.")
+    with app.uow() as uow:
+        assert uow.cases.get(case_id).taken_by is None  # bo's hold ended with the confirmation
+    _type(adapter, BO, f"!coc step {case_id} remind", 5)
+    assert "you are involved in case" in platform.dm_texts(BO)[-1]
+    _type(adapter, CY, f"!coc confirm-hurt {case_id} @nobody:example.org", 6)
+    assert "is not named as hurt" in platform.dm_texts(CY)[-1]
+    _type(adapter, CY, f"!coc confirm-hurt {case_id} cy", 7)
+    assert f"type !coc recuse {case_id}" in platform.dm_texts(CY)[-1]
+    assert "!coc recuse 12" in mc.HELP and "!coc confirm-hurt 12 bo" in mc.HELP

@@ -391,9 +391,11 @@ class Case:
         self.events.append(events.InvolvementChanged(self._id))
         return freed
 
-    def confirm_hurt(self, by: str, person: PersonRef, now: datetime) -> None:
+    def confirm_hurt(self, by: str, person: PersonRef, now: datetime,
+                     holder_names: tuple[str, ...] = ()) -> None:
         """Another admin confirms that ``person``, named as hurt, was hurt: if they are an
-        admin, they step aside from now on."""
+        admin, they step aside from now on (``holder_names``: the holder's other names, e.g.
+        platform ids, so that a holder so confirmed lets go of the case)."""
         self.check_not_recused(by)
         named = next((p for p in self.harmed if p == person or p.matches(person.user_id)
                       or p.matches(person.key)), None)
@@ -406,7 +408,8 @@ class Case:
         if named in self.confirmed_hurt:
             raise IllegalTransition(f"{named} is already confirmed as hurt in case {self.id}")
         self.notes.append(Note(NoteKind.HURT_CONFIRMED, now, by, named.key))
-        if self.taken_by is not None and named.matches(self.taken_by):
+        if self.taken_by is not None and any(named.matches(n)
+                                             for n in (self.taken_by, *holder_names)):
             self.taken_by = self.taken_at = None
             if self.state is CaseState.TAKEN:
                 self.state = CaseState.NEW

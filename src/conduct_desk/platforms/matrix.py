@@ -996,6 +996,9 @@ class MatrixAdapter:
 
     # -- the management room -----------------------------------------------------------------
     def _on_management(self, m: _Message) -> None:
+        """A ``!coc`` command. What depends on a case goes to the asker privately (refusals,
+        stepping aside), and the room only reads that they were answered: a refusal can say
+        that the asker is involved, and for an anonymous reporter that would name them."""
         if m.type != "m.room.message" or not m.body.lstrip().lower().startswith("!coc"):
             return
         admin = self.config.admins.get(m.sender)
@@ -1003,17 +1006,38 @@ class MatrixAdapter:
             answer = (f"{m.sender} is not on the desk's admin list; an admin adds you to "
                       "CONDUCT_MATRIX_ADMINS.")
         else:
-            try:
-                answer = self.run_command(m.body, admin)
-            except DeskError as exc:
-                answer = f"Not done: {exc}"
+            answer, private = self.answer(m.body, admin)
+            if private is not None:
+                answer = self._answer_privately(admin, private)
         self._say(answer, reply_to=m.event_id)
 
+    def answer(self, text: str, admin: mc.DeskAdmin) -> tuple[str, str | None]:
+        """One ``!coc`` command: (what the room reads, what only the asker reads, or None).
+
+        A mistake in what was typed, or a role that does not allow it, depends on nothing
+        but the command and its author, so the room may read it. Anything that depends on
+        the case is answered privately, refusals and successes of stepping aside alike, so
+        that the room cannot tell why a command was refused."""
+        try:
+            request = self._request(text, admin)
+        except DeskError as exc:
+            return f"Not done: {exc}", None
+        try:
+            answer = self._execute(request, admin)
+        except DeskError as exc:
+            return "", f"Not done: {exc}"
+        return ("", answer) if isinstance(request, commands.Recuse) else (answer, None)
+
     def run_command(self, text: str, admin: mc.DeskAdmin) -> str:
-        """One ``!coc`` command, with the web desk's permissions; returns the answer."""
+        """One ``!coc`` command, with the web desk's permissions; returns the answer
+        (a refusal is raised as :class:`DeskError`)."""
+        return self._execute(self._request(text, admin), admin)
+
+    def _request(self, text: str, admin: mc.DeskAdmin) -> mc.Request:
+        """The parsed command, refused when the admin's role does not allow it."""
         request = mc.parse_coc(text, admin.name)
         if request is None:
-            return mc.HELP
+            return mc.Help()
         needed = mc.needed_role(request)
         if isinstance(request, commands.TakeStep) and \
                 self.app.desk.policy.rung(request.rung).action is Action.BAN:
@@ -1021,12 +1045,19 @@ class MatrixAdapter:
         if not admin.may(needed):
             raise Recused(f"{admin.name} is {admin.role.value}; this needs {needed.value} "
                           "(CONDUCT_MATRIX_ADMINS sets roles)")
+        return request
+
+    def _execute(self, request: mc.Request, admin: mc.DeskAdmin) -> str:
         if isinstance(request, mc.Help):
             return mc.HELP
         if isinstance(request, mc.ListCases):
             return mc.list_text(views.queue(self.app.uow(), self.app.desk.clock.now()))
         case_id = getattr(request, "case_id", None)
         assert isinstance(case_id, int)
+        if isinstance(request, commands.Recuse):  # the one thing an involved admin may do
+            self.app.bus.handle(request)
+            return (f"You have stepped aside from case {case_id}; no reason is recorded. If it "
+                    "was yours, the other admins are asked to take it.")
         detail = self._detail(case_id, admin)
         if isinstance(request, mc.ShowCase):
             return self._show(detail, admin)
@@ -1034,6 +1065,10 @@ class MatrixAdapter:
             to = self._desk_admin(request.to)
             request = replace(request, to=to.name, to_aliases=(to.user_id,),
                               may_reassign=admin.role.may_reassign)
+        elif isinstance(request, commands.ConfirmHurt):
+            request = replace(request, person=self._hurt_person(request.person))
+            if request.person == f"{NAME}:{admin.user_id}":
+                raise InvalidInput(f"to step aside yourself, type !coc recuse {case_id}")
         elif isinstance(request, commands.ResolveCase | commands.ReopenCase):
             request = replace(request, may_reassign=admin.role.may_reassign)
         try:
@@ -1049,6 +1084,9 @@ class MatrixAdapter:
                 return f"Case {case_id} is yours, {admin.name}."
             case commands.HandOver():
                 return f"Case {case_id} is {request.to}'s now."
+            case commands.ConfirmHurt():
+                return (f"Case {case_id}: {request.person.removeprefix(NAME + ':')} is confirmed "
+                        "as hurt; an admin so confirmed steps aside from it.")
             case commands.TakeStep():
                 return mc.step_result_text(case, case.step(int(result)))
             case commands.RetryStep() | commands.MarkManualDone():
@@ -1064,12 +1102,33 @@ class MatrixAdapter:
                 return f"Case {case_id} reopened; it is {case.taken_by}'s."
         return "Done."
 
+    def _hurt_person(self, who: str) -> str:
+        """``confirm-hurt``'s person as the case names them: an admin's name or a Matrix id
+        becomes ``matrix:@id``; anything else is passed on as typed."""
+        admin = next((a for a in self.config.admins.values()
+                      if who in (a.user_id, f"{NAME}:{a.user_id}") or a.name.lower() == who.lower()),
+                     None)
+        if admin is not None:
+            return f"{NAME}:{admin.user_id}"
+        return f"{NAME}:{who}" if mc.USER_ID.fullmatch(who) else who
+
+    def _answer_privately(self, admin: mc.DeskAdmin, text: str) -> str:
+        """Send ``text`` to the admin by DM; the room reads only that they were answered."""
+        effect = self.platform.send_dm(mc.person(admin.user_id), text)
+        if effect.status is EffectStatus.DONE:
+            return "I've answered you privately."
+        return ("I could not answer you privately; please make sure I can open a direct chat "
+                "with you, then ask again.")
+
     def _detail(self, case_id: int, admin: mc.DeskAdmin) -> views.CaseDetail:
-        """The case for this admin; refused when they are involved in it, by name or Matrix id."""
-        detail = views.case_detail(self.app.uow(), self.app.desk, case_id, viewer=admin.name)
-        if detail.case.involves(admin.user_id):
-            raise Recused(f"{admin.name} is involved in case {case_id} and must step aside; "
-                          "ask another admin")
+        """The case for this admin; refused when they are involved in it, by name or Matrix id
+        (the refusal is only ever sent to them privately)."""
+        detail = views.case_detail(self.app.uow(), self.app.desk, case_id)
+        case = detail.case
+        if case.involves(admin.user_id) or case.involves(admin.name):
+            fix = (f": `!coc recuse {case_id}` frees it for another admin"
+                   if case.taken_by == admin.name else "; another admin handles it")
+            raise Recused(f"you are involved in case {case_id} and must step aside{fix}.")
         return detail
 
     def _desk_admin(self, who: str) -> mc.DeskAdmin:

@@ -127,7 +127,10 @@ HELP = """Conduct Desk commands (case numbers as on the cards):
 !coc reopen 12
 !coc retry 12 STEP — try a failed step again now
 !coc done 12 STEP — a manual step was done by hand
-!coc lift 12 STEP — end a suspension early"""
+!coc lift 12 STEP — end a suspension early
+!coc recuse 12 — step aside from a case (e.g. you were named as hurt); answered privately
+!coc confirm-hurt 12 bo — confirm that someone named as hurt was hurt (an admin so confirmed steps aside)
+Answers that depend on a case (refusals, and stepping aside) come to you privately, by DM."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,9 @@ _OPTIONS = {"--duration": "duration", "--reason": "reason", "--text": "text",
 
 
 def needed_role(request: Request) -> Role:
-    """Observers read; moderators act. Bans (checked by the bot, which knows the ladder) need admin."""
-    if isinstance(request, ShowCase | ListCases | Help):
+    """Observers read (and may step aside); moderators act. Bans (checked by the bot, which
+    knows the ladder) need admin."""
+    if isinstance(request, ShowCase | ListCases | Help | commands.Recuse):
         return Role.OBSERVER
     return Role.MODERATOR
 
@@ -175,6 +179,7 @@ def parse_coc(text: str, admin: str) -> Request | None:
         "consult": "!coc consult 12 @someone:server what they said",
         "resolve": "!coc resolve 12 steps-taken [reason]",
         "retry": "!coc retry 12 3", "done": "!coc done 12 3", "lift": "!coc lift 12 3",
+        "recuse": "!coc recuse 12", "confirm-hurt": "!coc confirm-hurt 12 bo",
     }
     if verb not in usage:
         raise InvalidInput(f"unknown command {verb!r}; `!coc help` lists them")
@@ -192,6 +197,13 @@ def parse_coc(text: str, admin: str) -> Request | None:
         return commands.HandOver(case_id, admin, rest[0])
     if verb == "reopen":
         return commands.ReopenCase(case_id, admin)
+    if verb == "recuse":
+        return commands.Recuse(case_id, admin)
+    if verb == "confirm-hurt":  # the bot turns an admin's name into their Matrix id
+        if len(rest) != 1:
+            raise InvalidInput(f"who was hurt? usage: {usage[verb]} (a name or Matrix id, "
+                               "as `!coc show` lists them)")
+        return commands.ConfirmHurt(case_id, admin, rest[0])
     if verb in ("retry", "done", "lift"):
         if not rest:
             raise InvalidInput(f"which step? usage: {usage[verb]} (step numbers are on `!coc show`)")
@@ -382,8 +394,9 @@ def show_text(detail: views.CaseDetail) -> str:
         who = c.person.user_id if c.person else "no consultation possible"
         lines.append(f"Consulted ({c.admin}, {who}): {_short(c.summary, 200)}")
     for h in detail.hurt_admins:
-        lines.append(f"Admin named as hurt: {h.admin} (not recused unless they step aside or "
-                     "another admin confirms it on the web desk)")
+        lines.append(f"Admin named as hurt: {h.admin} (not recused unless they step aside with "
+                     f"!coc recuse {case.id}, or another admin confirms it: "
+                     f"!coc confirm-hurt {case.id} {h.admin})")
     if detail.stepped_aside:
         lines.append(f"Stepped aside: {', '.join(detail.stepped_aside)}")
     for n in case.notes:

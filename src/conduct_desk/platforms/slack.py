@@ -37,7 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from conduct_desk.domain import events
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.durations import format_duration, humanize_span
-from conduct_desk.domain.errors import ConsultationNeeded, DeskError, InvalidInput
+from conduct_desk.domain.errors import ConsultationNeeded, DeskError, InvalidInput, Recused
 from conduct_desk.domain.model import Case, Source, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
@@ -876,6 +876,15 @@ class SlackAdapter:
             raise InvalidInput("a ban needs an admin; moderators act up to a suspension")
         return f"{SLACK}:{user_id}"
 
+    def _not_involved(self, user_id: str, case_id: int) -> None:
+        """Refuse (:class:`Recused`, in /coc's words) an admin involved in the case. Only ever
+        answered to them privately: for an anonymous reporter, it would say who reported."""
+        case = views.case_detail(self.app.uow(), self.app.desk, case_id).case
+        if any(case.involves(name) for name in (f"{SLACK}:{user_id}", user_id)):
+            fix = (f": `/coc recuse {case_id}` frees it for another admin"
+                   if case.taken_by == f"{SLACK}:{user_id}" else "; another admin handles it")
+            raise Recused(f"You are involved in case {case_id} and must step aside{fix}.")
+
     def _on_case_event(self, event: events.Event, uow: UnitOfWork) -> None:
         case_id = getattr(event, "case_id", None)
         if isinstance(case_id, int):
@@ -962,6 +971,7 @@ class SlackAdapter:
                 self.open_step_modal(user, int(case_id), arg, body["trigger_id"])
                 return
             admin = self._admin(user, "act")
+            self._not_involved(user, int(case_id))
             command: commands.Command = (
                 commands.TakeCase(int(case_id), admin) if action["action_id"] == kit.ACTION_TAKE
                 else commands.MarkManualDone(int(case_id), int(arg), admin))
@@ -973,6 +983,7 @@ class SlackAdapter:
                         duration: str | None = None) -> None:
         rung = self.app.desk.policy.rung(rung_name)
         admin = self._admin(user_id, "act", rung.action)
+        self._not_involved(user_id, case_id)
         composed = views.preview_step(self.app.uow(), self.app.desk, case_id, rung.name, admin,
                                       duration=duration)
         detail = views.case_detail(self.app.uow(), self.app.desk, case_id)
@@ -1072,10 +1083,11 @@ class SlackAdapter:
                                       str(command.get("trigger_id") or ""))
         except DeskError as exc:
             answer = str(exc)
+        # ephemeral (Slack's default, said outright): only the admin who typed it reads it
         if isinstance(answer, tuple):
-            ack(text=answer[0], blocks=answer[1])
+            ack(text=answer[0], blocks=answer[1], response_type="ephemeral")
         else:
-            ack(text=answer)
+            ack(text=answer, response_type="ephemeral")
 
     def run_command(self, user: str, text: str,
                     trigger_id: str) -> str | tuple[str, list[dict[str, Any]]]:
@@ -1096,8 +1108,13 @@ class SlackAdapter:
             raise InvalidInput(f"`/coc {verb}` needs a case number, e.g. `/coc {verb} 12`; "
                                "see `/coc help`")
         case_id, rest = int(args[0]), args[1:]
+        if verb == "recuse":  # the one thing an involved admin may do on the case
+            self.app.bus.handle(commands.Recuse(case_id, self._admin(user, "read")))
+            return (f"You have stepped aside from case {case_id}; no reason is recorded. If it "
+                    "was yours, the other admins are asked to take it.")
         if verb == "show":
             admin = self._admin(user, "read")
+            self._not_involved(user, case_id)
             detail = views.case_detail(self.app.uow(), self.app.desk, case_id, viewer=admin)
             return kit.case_card(detail, self.app.desk.policy)
         if verb == "step":
@@ -1106,7 +1123,19 @@ class SlackAdapter:
             self.open_step_modal(user, case_id, rest[0], trigger_id, rest[1] if len(rest) > 1 else None)
             return f"Case {case_id}: check the text of the {rest[0]} step in the window that opened."
         admin = self._admin(user, "act")
+        self._not_involved(user, case_id)
         bus = self.app.bus
+        if verb == "confirm-hurt":
+            mention = _MENTION.fullmatch(rest[0]) if len(rest) == 1 else None
+            if len(rest) != 1:
+                raise InvalidInput(f"say who was hurt: `/coc confirm-hurt {case_id} @person`")
+            if mention is not None and mention.group(1) == user:
+                raise InvalidInput(f"to step aside yourself, type `/coc recuse {case_id}`")
+            hurt = f"{SLACK}:{mention.group(1)}" if mention else rest[0]
+            bus.handle(commands.ConfirmHurt(case_id, admin, hurt))
+            named = f"<@{mention.group(1)}>" if mention else rest[0]
+            return (f"Case {case_id}: {named} is confirmed as hurt; an admin so confirmed steps "
+                    "aside from it.")
         if verb == "take":
             bus.handle(commands.TakeCase(case_id, admin))
             return f"Case {case_id} is yours."

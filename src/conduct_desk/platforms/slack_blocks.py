@@ -109,8 +109,10 @@ def case_card(detail: CaseDetail, policy: Policy, *,
     elif hurt:
         summary += f"\n*Hurt:* {', '.join(hurt)}"
     if not names_hidden and detail.hurt_admins:
-        summary += ("\n*Admins named as hurt* (not recused unless they step aside or another "
-                    "admin confirms it): " + ", ".join(_admin(h.admin) for h in detail.hurt_admins))
+        summary += (f"\n*Admins named as hurt* (not recused unless they step aside with "
+                    f"`/coc recuse {case.id}`, or another admin confirms it with "
+                    f"`/coc confirm-hurt {case.id} @admin`): "
+                    + ", ".join(_admin(h.admin) for h in detail.hurt_admins))
     if detail.stepped_aside:
         summary += "\n*Stepped aside:* " + ", ".join(_admin(n) for n in detail.stepped_aside)
     blocks.append(_section(summary))
@@ -282,4 +284,6 @@ Admins and moderators:
 • `/coc consult 12 @person what they said` (or `/coc consult 12 none why not possible`)
 • `/coc resolve 12 OUTCOME reason` — outcomes: apologized, steps-taken, no-action, duplicate
 • `/coc reopen 12` · `/coc done 12 STEP-ID` (a manual task is done) · `/coc lift 12 STEP-ID`
+• `/coc recuse 12` — step aside from a case (e.g. you were named as hurt)
+• `/coc confirm-hurt 12 @admin` — confirm someone named as hurt was hurt (an admin so confirmed steps aside)
 Moderators act up to a suspension; a ban needs an admin. Observers can read."""

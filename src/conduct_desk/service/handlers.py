@@ -19,6 +19,7 @@ from conduct_desk.domain.durations import format_duration, humanize_span, parse_
 from conduct_desk.domain.errors import (
     ConfidentialityError,
     Conflict,
+    DeskError,
     IllegalTransition,
     InvalidInput,
     NotFound,
@@ -370,7 +371,8 @@ def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None
         case = uow.cases.get(cmd.case_id, lock=True)
         admin = _acting(uow, desk, case, cmd.admin)
         holder = case.taken_by
-        case.confirm_hurt(admin.name, PersonRef.parse(cmd.person), now)
+        holder_names = _names_of(uow, desk, holder) if holder else ()
+        case.confirm_hurt(admin.name, PersonRef.parse(cmd.person), now, holder_names)
         person = case.confirmed_hurt[-1]
         freed = holder is not None and case.taken_by is None
         uow.cases.save(case)
@@ -382,6 +384,14 @@ def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None
         backup = _everyone_recused(uow, desk, case, now)
         uow.commit()
     _after_involvement(desk, case, freed, backup)
+
+
+def _names_of(uow: UnitOfWork, desk: Desk, admin: str) -> tuple[str, ...]:
+    """All the names of a known admin (account, platform ids); just ``admin`` otherwise."""
+    try:
+        return identify(uow, desk.platform_admins, admin).names
+    except DeskError:
+        return (admin,)
 
 
 def everyone_recused(case: Case, known: list[KnownAdmin]) -> bool:
