@@ -138,12 +138,7 @@ def nudge_answered(cmd: commands.NudgeAnswered, uow: UnitOfWork, desk: Desk) -> 
         uow.commit()
     text = render(desk.policy.texts["nudge_answered"], {"how": ANSWER_WORDS[how]},
                   "texts.nudge_answered")
-    for item in waiting:
-        if item.reporter is None:
-            continue
-        platform = desk.platform_for(item.reporter)
-        if platform is not None and Capability.DM in platform.capabilities:
-            platform.send_dm(item.reporter, text)
+    _tell_askers(desk, waiting, text)
     return len(waiting)
 
 
@@ -171,13 +166,19 @@ def author_wrote(cmd: commands.AuthorWrote, uow: UnitOfWork, desk: Desk) -> int:
     said = " ".join(text.split())[:600]  # one line for the quote
     message = render(desk.policy.texts["nudge_apology_seen"], {"apology": said},
                      "texts.nudge_apology_seen")
-    for item in first:
-        if item.reporter is None:  # anonymous, with no key to keep their id: nobody to tell
+    _tell_askers(desk, first, message)
+    return len(waiting)
+
+
+def _tell_askers(desk: Desk, nudges: list[Nudge], text: str) -> None:
+    """A private message to each member who asked; one whose id was not kept (anonymous,
+    with no sealing key) follows their status link instead."""
+    for item in nudges:
+        if item.reporter is None:
             continue
         platform = desk.platform_for(item.reporter)
         if platform is not None and Capability.DM in platform.capabilities:
-            platform.send_dm(item.reporter, message)
-    return len(waiting)
+            platform.send_dm(item.reporter, text)
 
 
 def nudge_enough(cmd: commands.NudgeEnough, uow: UnitOfWork, desk: Desk) -> int:
