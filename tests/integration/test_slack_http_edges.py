@@ -78,8 +78,7 @@ def test_a_malformed_timestamp_is_refused_at_once(h: Harness, stamp: str) -> Non
 
 @pytest.mark.parametrize("length", ["-1", "-100000", "abc", str(50 * 1024 * 1024), "99" * 20])
 def test_a_negative_or_oversized_content_length_is_refused_at_once(h: Harness, length: str) -> None:
-    status = _raw(h, _post(_signed_json(BODY), length), BODY)
-    assert status in (400, 413)
+    assert _raw(h, _post(_signed_json(BODY), length), BODY) == 400
 
 
 def test_a_signed_event_the_app_does_not_handle_is_acknowledged(h: Harness) -> None:

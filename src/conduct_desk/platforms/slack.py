@@ -516,7 +516,8 @@ class SlackAdapter:
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
                 if size > MAX_BODY:
-                    await send({"type": "http.response.start", "status": 413, "headers": []})
+                    # Slack's own requests are small: a bigger one is not from Slack (400)
+                    await send({"type": "http.response.start", "status": 400, "headers": []})
                     await send({"type": "http.response.body", "body": b""})
                     return
                 if not message.get("more_body"):
@@ -571,7 +572,7 @@ class SlackAdapter:
                     self.send_error(400, "Content-Length must be a whole number of bytes")
                     return
                 if int(raw) > MAX_BODY:
-                    self.send_error(413, f"Slack's requests are at most {MAX_BODY} bytes")
+                    self.send_error(400, f"Slack's requests are at most {MAX_BODY} bytes")
                     return
                 try:
                     body = self.rfile.read(int(raw))
