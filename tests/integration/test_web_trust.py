@@ -364,3 +364,22 @@ def test_person_ids_with_invisible_characters_are_refused(
     with pytest.raises(InvalidInput):
         app.bus.handle(commands.FileReport(subject=PersonRef.parse(person), source=None))  # type: ignore[arg-type]
     assert count_rows(engine, tables.reports) == 0  # type: ignore[arg-type]
+
+
+def test_a_nul_character_is_a_clean_error_and_writes_nothing(
+        app: App, engine: object, token: TestClient, clients: dict[str, TestClient],
+        visitor: TestClient, clock: FakeClock) -> None:
+    """PostgreSQL cannot store a NUL in text: every door refuses it in words, never a 500."""
+    file_case(app)
+    r = token.get("/api/v1/audit?actor=ana%00")
+    assert r.status_code == 400 and "NUL" in r.json()["error"]["message"]
+    assert clients["ana"].get("/audit?actor=%00").status_code == 400
+    before = count_rows(engine, tables.reports)  # type: ignore[arg-type]
+    r = token.post("/api/v1/reports", json={"subject": "sam", "account": "it hurt\u0000"})
+    assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
+    r = token.post("/api/v1/cases/1/steps", json={"step": "remind", "text": "hi\u0000"})
+    assert r.status_code == 422
+    form = {**_report_form(visitor, clock), "subject": "sam", "what": "it hurt\x00"}
+    r = visitor.post("/report", data=form)
+    assert r.status_code == 422 and "NUL character" in r.text
+    assert count_rows(engine, tables.reports) == before  # type: ignore[arg-type]

@@ -82,9 +82,12 @@ COUNTING = frozenset({StepStatus.PENDING, StepStatus.DONE, StepStatus.MANUAL, St
 
 
 def check_text(value: str | None, what: str, limit: int = MAX_TEXT) -> str | None:
-    """Refuse over-long input with a message that says the limit."""
+    """Refuse over-long input with a message that says the limit, and the NUL character,
+    which no database stores in text (PostgreSQL refuses it)."""
     if value is not None and len(value) > limit:
         raise InvalidInput(f"{what} is {len(value)} characters; shorten it to {limit} or fewer")
+    if value is not None and "\x00" in value:
+        raise InvalidInput(f"{what} holds a NUL character; remove it")
     return value
 
 

@@ -54,6 +54,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if b"%00" in scope.get("query_string", b"").lower() or "\x00" in scope["path"]:
+            # no database stores a NUL character in text (PostgreSQL refuses it): say so here
+            await _answer(send, 400, scope, "bad_request",
+                          "the address holds a NUL character (%00); remove it")
+            return
         length = _content_length(scope)
         if length is not None and length > self.limit:
             await self._too_large(scope, send)

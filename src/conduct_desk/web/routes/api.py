@@ -6,11 +6,11 @@ Every error has one shape: ``{"error": {"code": "...", "message": "..."}}``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, SaidFrom, Source
@@ -54,6 +54,15 @@ router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        """No text holds a NUL character: no database stores one (PostgreSQL refuses it)."""
+        for name, value in self:
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError(f"{name} holds a NUL character (\\u0000); remove it")
+        return self
 
 
 class ReportIn(Input):
