@@ -60,6 +60,7 @@ def postgres_url() -> Iterator[str]:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()  # no idle connection is kept for the whole session (it reopens at the end)
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url)
     upgrade(engine)

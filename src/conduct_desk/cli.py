@@ -53,7 +53,8 @@ PasswordFile = Annotated[Path | None, typer.Option(
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """A user's mistake prints one line naming the fix, exit code 2; nothing half-written."""
+    """A user's mistake prints one line naming the fix, exit code 2; nothing half-written.
+    The database connections the command opened close with it."""
     try:
         yield
     except ConfidentialityError as exc:
@@ -64,12 +65,20 @@ def friendly_errors() -> Iterator[None]:
     except DeskError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    finally:
+        while _OPENED:
+            _OPENED.pop().dispose()
+
+
+_OPENED: list[Any] = []  # engines made by _app() for the command running now
 
 
 def _app() -> Any:
     from conduct_desk.bootstrap import bootstrap
 
-    return bootstrap(with_adapters=True)
+    app = bootstrap(with_adapters=True)
+    _OPENED.append(app.engine)  # friendly_errors closes its connections when the command ends
+    return app
 
 
 def _person(text: str) -> PersonRef:

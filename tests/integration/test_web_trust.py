@@ -372,8 +372,8 @@ def test_a_nul_character_is_a_clean_error_and_writes_nothing(
     """PostgreSQL cannot store a NUL in text: every door refuses it in words, never a 500."""
     file_case(app)
     r = token.get("/api/v1/audit?actor=ana%00")
-    assert r.status_code == 400 and "NUL" in r.json()["error"]["message"]
-    assert clients["ana"].get("/audit?actor=%00").status_code == 400
+    assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
+    assert clients["ana"].get("/audit?actor=%00").status_code == 422
     before = count_rows(engine, tables.reports)  # type: ignore[arg-type]
     r = token.post("/api/v1/reports", json={"subject": "sam", "account": "it hurt\u0000"})
     assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]

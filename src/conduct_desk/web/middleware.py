@@ -56,7 +56,7 @@ class BodyLimit:
             return
         if b"%00" in scope.get("query_string", b"").lower() or "\x00" in scope["path"]:
             # no database stores a NUL character in text (PostgreSQL refuses it): say so here
-            await _answer(send, 400, scope, "bad_request",
+            await _answer(send, 422, scope, "invalid_input",
                           "the address holds a NUL character (%00); remove it")
             return
         length = _content_length(scope)

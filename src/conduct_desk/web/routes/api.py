@@ -61,7 +61,7 @@ class Input(BaseModel):
         for name, value in self:
             values = value if isinstance(value, list) else [value]
             if any(isinstance(v, str) and "\x00" in v for v in values):
-                raise ValueError(f"{name} holds a NUL character (\\u0000); remove it")
+                raise ValueError(f"{name} holds an invisible NUL character (\\u0000); remove it")
         return self
 
 
