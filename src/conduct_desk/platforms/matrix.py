@@ -57,9 +57,9 @@ from conduct_desk.domain.model import NoteKind, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms import matrix_commands as mc
-from conduct_desk.platforms.later import CARD_ATTEMPTS, Later
 from conduct_desk.platforms.quiet import quiet_libraries
 from conduct_desk.service import commands, views
+from conduct_desk.service.chat.later import CARD_ATTEMPTS, Later
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.nudges import says_enough

@@ -30,6 +30,7 @@ from conduct_desk.domain.model import (
     MAX_SHORT,
     MAX_TEXT,
     Case,
+    CaseState,
     Consultation,
     Note,
     NoteKind,
@@ -48,6 +49,7 @@ from conduct_desk.service import commands
 from conduct_desk.service.ports import (
     AuditEntry,
     Capability,
+    CaseFilter,
     Clock,
     Effect,
     EffectStatus,
@@ -795,6 +797,31 @@ def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
     _tell_admins(desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
 
 
+def subject_replied(cmd: commands.SubjectReplied, uow: UnitOfWork, desk: Desk) -> int | None:
+    """Record the subject's answer on their open case that has a step taken (the newest), and
+    show it to the admins; None when no open case of theirs had a step yet."""
+    text = cmd.text.strip()
+    if not text:
+        return None
+    check_text(text, "the reply")
+    now = desk.clock.now()
+    with uow:
+        found = uow.cases.summaries(CaseFilter(
+            states=(CaseState.NEW, CaseState.TAKEN, CaseState.ACTING), subject=cmd.person))
+        stepped = sorted((s.id for s in found if s.last_step), reverse=True)
+        if not stepped:
+            return None
+        case = uow.cases.get(stepped[0], lock=True)
+        case.add_note(Note(NoteKind.REPLY, now, cmd.person.key, text))
+        uow.cases.save(case)
+        audit(uow, now, cmd.person.key, "subject.replied", "the person it is about replied",
+              case.id)
+        uow.commit()
+    shown = text if len(text) <= 500 else text[:499] + "…"
+    _tell_admins(desk, case, f"Case {case.id}: the person it is about wrote back:\n> {shown}")
+    return case.id
+
+
 # -- timers --------------------------------------------------------------------------------
 
 
@@ -1072,6 +1099,7 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.LiftSuspension: lift_suspension,
     commands.ConfirmReread: confirm_reread,
     commands.Appeal: appeal,
+    commands.SubjectReplied: subject_replied,
     commands.RunDueTimers: run_due_timers,
 }
 

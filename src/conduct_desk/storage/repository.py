@@ -533,6 +533,14 @@ class SqlNudgeRepository:
         ).order_by(c.id).with_for_update()).mappings()
         return [self._load(r) for r in rows]
 
+    def waiting_on(self, platform: str) -> list[tuple[str, str, str]]:
+        """(channel, message id, author) of every nudge on ``platform`` still waiting: the
+        messages whose edit, removal or follow-up the chat desk listens for."""
+        c = t.nudges.c
+        rows = self.conn.execute(sa.select(c.channel, c.message_id, c.subject_id).where(
+            c.subject_platform == platform, c.state == str(NudgeState.WAITING)).distinct())
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def waiting_from(self, reporter: PersonRef) -> list[Nudge]:
         """The reporter's own nudges that still wait for an answer. An anonymous reporter's id
         is sealed (and sealing is not deterministic), so the waiting sealed ones are opened and
