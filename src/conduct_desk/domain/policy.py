@@ -71,6 +71,7 @@ DEFAULT_TEXTS = {
     "nudge": (
         "Hi {{ name }}, a quiet word from {{ community }}: someone was hurt by this message"
         "{% if channel %} in {{ channel }}{% endif %}.\n{% if quote %}> {{ quote }}\n{% endif %}"
+        "{% if link %}You can find it here: {{ link }}\n{% endif %}"
         "No admin is involved. An apology, or an edit, would set it right; if nothing changes "
         "within {{ duration }}, the admins will look at it. Our Code of Conduct: {{ coc_url }}"
     ),

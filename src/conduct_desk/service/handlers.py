@@ -84,7 +84,20 @@ class Desk:
     base_url: str | None = None  # the web desk's public address, for private links
     # admins configured on chat platforms, by the name cases record; adapters fill it in
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
+    # how each chat platform names a channel (``#community``); chat desks fill it in
+    channel_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)
     _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def channel_label(self, case: Case) -> str | None:
+        """The case's channel as people know it (``#community``), or None (then the id)."""
+        namer = self.channel_namers.get(case.subject.platform)
+        if namer is None or not case.channel:
+            return None
+        try:
+            return namer(case.channel)
+        except Exception:  # a name is a courtesy: the id still says where
+            logger.warning("could not name a channel on %s", case.subject.platform)
+            return None
 
     def platform_for(self, person: PersonRef) -> Platform | None:
         return self.platforms.get(person.platform)
@@ -475,7 +488,7 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
         ctx = subject_context(case, desk.policy, admin, suggestion=suggestion or "",
                               until=until, duration=span,
                               confirm_hint=desk.confirm_hint(case) if rung.confirm else "",
-                              history=history, now=now)
+                              history=history, now=now, channel=desk.channel_label(case))
         body = render_for_subject(rung.text, ctx)
         check_confidential(body, case, guard, field=f"ladder.{rung.name}")
     quoted = case.quoted_report
@@ -932,7 +945,8 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         return
     platform = desk.platform_for(case.subject)
     text: str | None = render_for_subject(desk.policy.texts["restore"],
-                                          subject_context(case, desk.policy, actor))
+                                          subject_context(case, desk.policy, actor,
+                                                          channel=desk.channel_label(case)))
     refused = ""
     try:
         check_confidential(text or "", case, desk.name_guard(case, actor), field="texts.restore")

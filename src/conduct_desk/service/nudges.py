@@ -115,7 +115,8 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
 
 
 def _nudge_context(probe: Case, item: Nudge, desk: Desk, now: datetime) -> SubjectContext:
-    ctx = subject_context(probe, desk.policy, "the conduct desk", duration=item.due_at - now)
+    ctx = subject_context(probe, desk.policy, "the conduct desk", duration=item.due_at - now,
+                          channel=desk.channel_label(probe))
     return replace(ctx, quote=(item.message_text or "").strip(), link=item.message_link or "")
 
 

@@ -85,6 +85,7 @@ class ChatDesk:
         self.name = transport.platform
         self.source = source
         app.desk.platform_admins.update(platform_admins(admins))
+        app.desk.channel_namers[self.name] = self.channel_name
         self.words = render.Words(transport.prefix, self.person_name, self.channel_name)
         self.cards = CardKeeper(app, transport, self.words, card_prefix)
         self._watch: dict[tuple[str, str], str] = {}
