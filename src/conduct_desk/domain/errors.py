@@ -11,7 +11,7 @@ class Hint:
     ``verb`` as in the chat command table (``recuse``, ``reopen``, ``consult``, ``show``…)."""
 
     verb: str
-    case_id: int
+    case_id: int | None = None
     step_id: int | None = None
 
 

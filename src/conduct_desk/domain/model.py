@@ -487,7 +487,9 @@ class Case:
         self._check_holder(admin, may_reassign, "resolve")
         if outcome in (Outcome.NO_ACTION, Outcome.DUPLICATE) and not (reason and reason.strip()):
             hint = "why no action is needed" if outcome is Outcome.NO_ACTION else "which case it repeats"
-            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}")
+            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}",
+                               problem=f"outcome {outcome} needs a reason saying {hint}",
+                               hint=Hint("resolve", self._id))
         if outcome is Outcome.STEPS_TAKEN and not any(s.counts for s in self.steps):
             raise IllegalTransition(
                 f"case {self.id} has no steps yet; take one, or pick another outcome"

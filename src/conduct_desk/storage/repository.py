@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from conduct_desk.domain.errors import Conflict, NotFound
+from conduct_desk.domain.errors import Conflict, Hint, NotFound
 from conduct_desk.domain.ladder import PastStep
 from conduct_desk.domain.model import (
     COUNTING,
@@ -168,7 +168,9 @@ class SqlCaseRepository:
         query = _SELECT_CASE_LOCKED if lock else _SELECT_CASE
         row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
         if row is None:
-            raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases")
+            raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases",
+                           problem=f"there is no case {case_id}; the open cases",
+                           hint=Hint("list"))
         case = self._load(row)
         self.seen[case_id] = case
         return case

@@ -78,7 +78,7 @@ def hint_text(hint: Hint, prefix: str, person: str) -> str:
     spec = BY_VERB.get(hint.verb)
     if spec is None:
         return ""
-    return f"`{spec.example(prefix, person, hint.case_id, hint.step_id or 'STEP')}`"
+    return f"`{spec.example(prefix, person, hint.case_id or 12, hint.step_id or 'STEP')}`"
 
 
 def parse(text: str, prefix: str, person: str) -> Parsed:

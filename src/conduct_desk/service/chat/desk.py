@@ -206,7 +206,7 @@ class ChatDesk:
             fix = table.hint_text(exc.hint, self.transport.prefix, self.transport.person_example)
             if fix:
                 return f"{exc.problem}: {fix}"
-        return str(exc)
+        return exc.problem
 
     def help_text(self) -> str:
         return table.help_text(self.transport.prefix, self.transport.person_example)
@@ -516,6 +516,7 @@ class ChatDesk:
         text = m.text.strip()
         lowered = text.lower()
         if says_enough(text):
+            self.forget_watch()
             if not self.app.bus.handle(commands.NudgeEnough(self.person(m.user))):
                 self._tell(m.user, "Thanks. Nothing of yours is waiting on an answer right now.")
             return None
