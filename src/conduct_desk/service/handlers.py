@@ -714,7 +714,7 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
         "case_id": case.id, "outcome": str(case.outcome), "steps": labels,
         "reason": case.outcome_reason or "",
     }, "texts.outcome")
-    results: list[Effect] = []
+    results: list[tuple[str, Effect]] = []
     # a reporter who typed an id into the public form follows the status link instead:
     # anyone can type anyone's id
     messaged: dict[PersonRef, bool] = {}
@@ -725,24 +725,29 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
         effect = outbox.send_dm(uow, desk, reporter, text, purpose=Purpose.OUTCOME,
                                 case_id=case.id, anonymous=anonymous)
         if effect is not None:
-            results.append(effect)
+            results.append((reporter.platform, effect))
     if results:
         with uow:
             audit(uow, desk.clock.now(), DESK, "reporter.told",
-                  f"reporters and the outcome: {_told_summary(results)}", case.id)
+                  f"the outcome for the reporters: {_told_summary(results)}", case.id)
             uow.commit()
 
 
-def _told_summary(results: list[Effect]) -> str:
-    """'1 told; 1 will be told when the platform lets us (in 3 seconds); 1 could not be told'."""
-    told = sum(1 for e in results if e.status is EffectStatus.DONE)
-    later = [e for e in results if outbox.is_pending(e)]
-    failed = len(results) - told - len(later)
+def _told_summary(results: list[tuple[str, Effect]]) -> str:
+    """'1 told; 1 will be told when Matrix lets us (in 3 seconds); 1 could not be told' —
+    counts only: the audit log never names an anonymous reporter."""
+    told = sum(1 for _, e in results if e.status is EffectStatus.DONE)
+    failed = sum(1 for _, e in results
+                 if e.status is not EffectStatus.DONE and not outbox.is_pending(e))
     parts = [f"{told} told"] if told else []
-    if later:
-        wait = min(e.retry_after or timedelta() for e in later)
-        parts.append(f"{len(later)} will be told when the platform lets us "
-                     f"(in {humanize_span(wait)})")
+    later: dict[str, list[Effect]] = {}
+    for platform, effect in results:
+        if outbox.is_pending(effect):
+            later.setdefault(platform, []).append(effect)
+    for platform, effects in later.items():
+        wait = min(e.retry_after or timedelta() for e in effects)
+        parts.append(f"{len(effects)} will be told when {outbox.platform_label(platform)} "
+                     f"lets us (in {humanize_span(wait)})")
     if failed:
         parts.append(f"{failed} could not be told")
     return "; ".join(parts)

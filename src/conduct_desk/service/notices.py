@@ -125,6 +125,9 @@ def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
             return  # sent, failed, or being tried right now
         notice = replace(notice, due_at=now + LEASE)
         uow.notices.save(notice)
+        # should this try end without a word (the process dies), a worker tries again
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+                                  notice.id))
         uow.commit()
     _attempt(uow, desk, notice)
 
@@ -166,7 +169,7 @@ def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
         uow.notices.save(result)
         uow.commit()
     if result.status is NoticeStatus.FAILED:
-        logger.warning("a %s notice could not be delivered on %s", result.purpose, result.platform)
+        logger.warning("a notice (%s) could not be delivered on %s", result.purpose, result.platform)
     return answer
 
 
