@@ -263,3 +263,18 @@ def test_with_a_key_set_the_desk_keeps_sealed_notices(engine: Engine, clock: Fak
                         clock=clock)
     with pytest.raises(SecretKeyError):
         keyless.check_secret_key()
+
+
+def test_a_held_back_nudge_answer_reaches_the_member_who_asked(
+        app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    asker = PersonRef("sandbox", "kim")
+    app.bus.handle(c.Nudge(subject=SAM, reporter=asker, source=Source.CLI, channel="#random",
+                           message_id="m9"))
+    sandbox.rate_limit_next("send_dm", SHORT)
+    app.bus.handle(c.NudgeAnswered(SAM, "#random", "m9", "edit"))
+    assert len(sandbox.to(asker)) == 1  # refused
+    clock.advance(SHORT)
+    app.bus.handle(c.RunDueTimers("w"))
+    app.bus.handle(c.RunDueTimers("w"))
+    told = sandbox.to(asker)
+    assert len(told) == 2 and told[0].text == told[1].text
