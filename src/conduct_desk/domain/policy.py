@@ -122,6 +122,13 @@ class Retry:
     attempts: int
     backoff: timedelta
 
+    def wait(self, tries: int, asked: timedelta | None = None) -> timedelta:
+        """How long to wait after ``tries`` failed tries: what the platform asked for (a
+        rate limit's retry-after) when it named a wait, else the backoff, doubling each try."""
+        if asked is not None:
+            return max(asked, timedelta(seconds=1))
+        return self.backoff * int(2 ** max(tries - 1, 0))
+
 
 BAN_ACCOUNT = ("deactivate", "lock")
 
