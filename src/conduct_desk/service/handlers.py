@@ -839,7 +839,7 @@ def subject_replied(cmd: commands.SubjectReplied, uow: UnitOfWork, desk: Desk) -
               case.id)
         uow.commit()
     shown = text if len(text) <= 500 else text[:499] + "…"
-    _tell_admins(desk, case, f"Case {case.id}: the person it is about wrote back:\n> {shown}")
+    _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about wrote back:\n> {shown}")
     return case.id
 
 

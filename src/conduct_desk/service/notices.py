@@ -35,6 +35,7 @@ __all__ = [
     "Sender",
     "deliver_due",
     "is_pending",
+    "keep",
     "outcome_line",
     "platform_label",
     "send",
@@ -91,6 +92,33 @@ def send(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
                                   notice_id))
         uow.commit()
     return _attempt(uow, desk, replace(notice, id=notice_id))
+
+
+def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect:
+    """Keep a notice whose first try, made by the caller, the platform refused: pending, due
+    after the platform's wait (or the policy's backoff), when the refusal may lift; else
+    failed and audited. For notices tried on a hot path (chat answers, case cards) where an
+    outbox row for each success would cost more than it keeps."""
+    now = desk.clock.now()
+    if notice.anonymous and notice.to is not None and not uow.can_seal:
+        return Effect.failed(_error(notice, refused), retryable=False)
+    error = _error(notice, refused)
+    with uow:
+        if refused.status is EffectStatus.FAILED and refused.retryable and MAX_ATTEMPTS > 1:
+            wait = desk.policy.retry.wait(1, refused.retry_after)
+            kept = replace(notice, status=NoticeStatus.PENDING, attempts=1, created_at=now,
+                           due_at=now + wait, last_error=error, sent_at=None, id=None)
+            notice_id = uow.notices.add(kept)
+            uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + wait, notice.case_id,
+                                      notice_id))
+            uow.commit()
+            return Effect.failed(error, retryable=True, retry_after=wait)
+        failed = replace(notice, status=NoticeStatus.FAILED, attempts=1, created_at=now,
+                         due_at=None, last_error=error, sent_at=None, id=None)
+        failed = replace(failed, id=uow.notices.add(failed))
+        _audit_failed(uow, now, failed)
+        uow.commit()
+    return Effect.failed(error, retryable=False)
 
 
 def send_dm(uow: UnitOfWork, desk: Desk, to: PersonRef, text: str, *, purpose: str,
@@ -179,8 +207,9 @@ def _deliver(desk: Desk, notice: Notice) -> Effect:
     try:
         if sender is not None:
             return sender(notice)
-        if notice.kind is NoticeKind.CARD:
-            return Effect.done("no case card on this platform")
+        if notice.kind is NoticeKind.CARD:  # only a chat desk draws cards: one runs elsewhere
+            return Effect.failed(f"the desk's {platform_label(notice.platform)} cards are kept "
+                                 "by another process", retryable=True)
         platform = desk.platforms.get(notice.platform)
         if platform is None:  # e.g. a worker started without that platform's settings
             return Effect.failed(f"the desk is not connected to {platform_label(notice.platform)} "

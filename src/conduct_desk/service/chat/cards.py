@@ -2,22 +2,22 @@
 
 One subscription to the bus for every event that changes what a card shows; the card is
 posted, or edited in place, through the transport. When the platform refuses for a moment
-(a rate limit, an outage) the card is tried again after the platform's own wait.
+(a rate limit, an outage) the card is kept in the desk's outbox and drawn again after the
+platform's own wait, by whichever worker runs the timers, after a restart too.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from conduct_desk.domain import events
 from conduct_desk.domain.errors import NotFound
-from conduct_desk.service import views
+from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
+from conduct_desk.service import notices, views
 from conduct_desk.service.chat import render
-from conduct_desk.service.chat.later import CARD_ATTEMPTS, Later
 from conduct_desk.service.chat.transport import Card, ChatTransport, Posted
-from conduct_desk.service.ports import Effect, UnitOfWork
+from conduct_desk.service.ports import Effect, EffectStatus, UnitOfWork
 
 if TYPE_CHECKING:
     from conduct_desk.service.chat.desk import DeskApp
@@ -34,15 +34,15 @@ class CardKeeper:
                  prefix: str) -> None:
         self.app, self.transport, self.words = app, transport, words
         self.prefix = prefix  # cursor names: f"{prefix}{case_id}" holds the card's message id
-        self._later = Later(CARD_ATTEMPTS)
         for event_type in CARD_EVENTS:
             app.bus.subscribe(event_type, self._on_event)
+        app.desk.notice_senders[(transport.platform, NoticeKind.CARD)] = self._deliver
 
-    def start(self) -> None:
-        self._later.start()
-
-    def stop(self) -> None:
-        self._later.stop()
+    def _deliver(self, notice: Notice) -> Effect:
+        """The outbox's try of a card kept for later: drawn as the case is now."""
+        if notice.case_id is None:
+            return Effect.done()
+        return self.refresh(notice.case_id) or Effect.done("the card is up to date")
 
     def key(self, case_id: int) -> str:
         return f"{self.prefix}{case_id}"
@@ -55,15 +55,17 @@ class CardKeeper:
     def _on_event(self, event: events.Event, uow: UnitOfWork) -> None:
         case_id: Any = getattr(event, "case_id", None)
         if isinstance(case_id, int):
-            self.refresh_or_retry(case_id, attempt=1)
+            self.refresh_or_keep(case_id)
 
-    def refresh_or_retry(self, case_id: int, attempt: int) -> None:
+    def refresh_or_keep(self, case_id: int) -> None:
+        """Draw the card now; refused, keep it in the outbox to draw again after the wait."""
         effect = self.refresh(case_id)
         if effect is None:
             return
-        wait = (effect.retry_after or timedelta(seconds=5 * attempt)).total_seconds()
-        if not (effect.retryable and self._later.again(
-                attempt, wait, lambda n: self.refresh_or_retry(case_id, n))):
+        kept = notices.keep(self.app.uow(), self.app.desk, Notice(
+            self.transport.platform, NoticeKind.CARD, "", case_id=case_id,
+            purpose=Purpose.CARD), effect)
+        if kept.status is EffectStatus.FAILED and not kept.retryable:
             logger.warning("the card of case %s was not updated: %s", case_id, effect.detail)
 
     def refresh(self, case_id: int) -> Effect | None:

@@ -25,9 +25,10 @@ from conduct_desk.domain.errors import (
 )
 from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import Case, NoteKind, Source
+from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
-from conduct_desk.service import commands, views
+from conduct_desk.service import commands, notices, views
 from conduct_desk.service.chat import commands as table
 from conduct_desk.service.chat import render
 from conduct_desk.service.chat.cards import CardKeeper
@@ -48,7 +49,7 @@ from conduct_desk.service.chat.transport import ChatTransport
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.nudges import says_enough
-from conduct_desk.service.ports import CaseFilter, EffectStatus, Platform, UnitOfWork
+from conduct_desk.service.ports import CaseFilter, Effect, EffectStatus, Platform, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class ChatDesk:
         app.desk.channel_namers[self.name] = self.channel_name
         self.words = render.Words(transport.prefix, self.person_name, self.channel_name)
         self.cards = CardKeeper(app, transport, self.words, card_prefix)
+        app.desk.notice_senders[(self.name, NoticeKind.ANSWER)] = self._deliver_answer
         self._watch: dict[tuple[str, str], str] = {}
         self._watch_loaded = float("-inf")
         self._watch_lock = threading.Lock()
@@ -106,10 +108,10 @@ class ChatDesk:
         return self._handlers[type(item)](item)
 
     def start(self) -> None:
-        self.cards.start()
+        """Nothing to start: kept answers and cards are delivered by the desk's timers."""
 
     def stop(self) -> None:
-        self.cards.stop()
+        """Nothing to stop: what is not delivered yet is kept in the desk's outbox."""
 
     def listening(self) -> None:
         """Say in the admins' room that commands are heard now (after a start or restart)."""
@@ -221,8 +223,22 @@ class ChatDesk:
             return private or public
         if private is not None:
             public = self._privately(c.user, private)
-        self.transport.answer(c.user, c.room, c.message_id, public)
+        self._say(c.user, c.room, c.message_id, public)
         return None
+
+    def _say(self, user_id: str, room: str, reply_to: str | None, text: str) -> None:
+        """Answer in the room; held back by the platform, the answer is kept and comes later."""
+        effect = self.transport.answer(user_id, room, reply_to, text)
+        if effect.status is not EffectStatus.DONE:
+            notices.keep(self.app.uow(), self.app.desk, Notice(
+                self.name, NoticeKind.ANSWER, text, to=self.person(user_id),
+                purpose=Purpose.ANSWER, reply_to=reply_to), effect)
+
+    def _deliver_answer(self, notice: Notice) -> Effect:
+        """The outbox's later try of an answer in the admins' room."""
+        user = notice.to.user_id if notice.to is not None else ""
+        return self.transport.answer(user, self.transport.admin_room, notice.reply_to,
+                                     notice.text)
 
     def answer(self, c: CommandTyped) -> tuple[str, str | None]:
         """(what the room may read, what only the asker may read, or None)."""
@@ -248,9 +264,16 @@ class ChatDesk:
         return answer, None
 
     def _privately(self, user_id: str, text: str) -> str:
+        """Answer one admin privately; the room reads only that they were answered."""
         effect = self.transport.dm(user_id, text)
         if effect.status is EffectStatus.DONE:
             return "I've answered you privately."
+        kept = notices.keep(self.app.uow(), self.app.desk, Notice(
+            self.name, NoticeKind.DM, text, to=self.person(user_id), purpose=Purpose.ANSWER),
+            effect)
+        if notices.is_pending(kept):
+            return (f"I'll answer you privately as soon as {notices.platform_label(self.name)} "
+                    "lets me.")
         return ("I could not answer you privately; please make sure I can write to you "
                 "directly, then ask again.")
 
@@ -416,12 +439,21 @@ class ChatDesk:
         return self.person_name(PersonRef(platform, user)) if platform == self.name else key
 
     def told_line(self, case: Case) -> str:
-        """What the admin is told about the reporters' outcome notice: the truth."""
-        messaged = [r for r in case.reports if r.reporter is not None
-                    and r.source is not Source.WEB]
-        if not messaged:
-            return "No reporter is waiting for a message from the desk."
-        return "The reporters are being told how it ended."
+        """What became of the reporters' outcome notices, truthfully: told, will be told when
+        the platform lets us, or could not be told (and why)."""
+        assert case.id is not None
+        states = views.notice_states(self.app.uow(), self.app.desk, case.id, Purpose.OUTCOME)
+        if not states:
+            return ("No reporter can be told here; reporters who used the web form see the "
+                    "outcome behind their status link.")
+        said = []
+        for state in states:
+            platform, sep, user = state.to.partition(":")
+            named = (self.person_name(PersonRef(platform, user))
+                     if sep and not state.to.startswith("the ") else state.to)
+            said.append(state.sentence.replace(state.to, named, 1))
+        line = "; ".join(said)
+        return line[:1].upper() + line[1:] + "."
 
     # -- buttons -----------------------------------------------------------------------------
     def card_pressed(self, p: CardPressed) -> str | None:
@@ -435,11 +467,14 @@ class ChatDesk:
 
     # -- intake ------------------------------------------------------------------------------
     def _tell(self, user_id: str, text: str) -> None:
+        """A private answer to a member. Held back by the platform, it is kept and comes
+        later; kept as an anonymous reporter's would be (sealed, no platform error), since
+        the member may be one."""
         effect = self.transport.dm(user_id, text)
         if effect.status is not EffectStatus.DONE:
-            # never who: the person may be a reporter
-            logger.warning("could not answer someone privately on %s: %s", self.name,
-                           effect.detail)
+            notices.keep(self.app.uow(), self.app.desk, Notice(
+                self.name, NoticeKind.DM, text, to=self.person(user_id), purpose="chat",
+                anonymous=True), effect)
 
     def _file(self, reporter: str, command: commands.Command) -> bool:
         try:

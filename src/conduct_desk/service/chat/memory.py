@@ -32,6 +32,7 @@ class MemoryTransport:
     platform: str = "sandbox"
     prefix: str = "!coc"
     person_example: str = "@person"
+    admin_room: str | None = "admins"
     names: dict[str, str] = field(default_factory=dict)  # user id -> display name
     channels: dict[str, str] = field(default_factory=dict)  # channel id -> name
     looked_after: set[str] = field(default_factory=set)  # channels the desk looks after
