@@ -127,7 +127,7 @@ def test_slash_commands_are_answered_in_the_acknowledgement(
     envelope = fake.socket.send("slash_commands", payload, accepts_response_payload=True)
     answer = fake.socket.wait_for_ack(envelope)
     assert answer["envelope_id"] == envelope
-    assert "needs a case number" in answer["payload"]["text"]
+    assert "'twelve' is not a case number" in answer["payload"]["text"]
 
 
 def test_after_slack_asks_it_to_reconnect_the_app_keeps_working(

@@ -401,7 +401,11 @@ class ChatDesk:
         if user is None:
             return word
         listed = self.admin(user)
-        return listed.name if listed is not None else f"{self.name}:{user}"
+        if listed is None:  # said here in chat words (the desk's own check speaks the CLI's)
+            raise InvalidInput(f"{self.person_name(self.person(user))} is not one of the desk's "
+                               f"admins; an admin can add their user id ({user}) to "
+                               f"{self.admins_variable}")
+        return listed.name
 
     def hurt_person(self, word: str) -> str:
         """``confirm-hurt``'s person as cases name them (``matrix:@bo:server``, ``ana``)."""
