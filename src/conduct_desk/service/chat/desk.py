@@ -603,8 +603,11 @@ class ChatDesk:
     def watches(self, channel: str, message_id: str | None = None,
                 author: str | None = None) -> bool:
         """True when an event there could answer a nudge (the transports' cheap filter)."""
+        watched = self.watched()
+        if not watched:  # the usual case: nothing is waiting
+            return False
         return any(c == channel and (message_id is None or m == message_id)
-                   and (author is None or a == author) for (c, m), a in self.watched().items())
+                   and (author is None or a == author) for (c, m), a in watched.items())
 
     def edited(self, e: MessageEdited) -> str | None:
         self._answered(e.channel, e.message_id, "edit")
