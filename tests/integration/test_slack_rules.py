@@ -224,6 +224,7 @@ def test_standalone_http_server(app: App, clock: FakeClock) -> None:
             "Content-Type": "application/json", **sign(SECRET, body)})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200 and b"abc" in response.read()
+        assert any("Conduct Desk is listening here" in p for p in h.admin_posts())
         h.adapter.stop()
         assert h.adapter.http_port is None
 

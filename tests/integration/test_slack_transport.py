@@ -182,3 +182,15 @@ def test_a_step_window_slack_will_not_open_takes_nothing(h: Harness) -> None:
     h.press("case_step", f"{case_id}:remind")
     assert "did not open the step's window" in h.fake.ephemerals()[-1].text
     assert h.case(case_id).steps == []
+
+
+def test_what_the_subject_writes_back_after_a_step_reaches_the_card(h: Harness) -> None:
+    case_id = h.report()
+    assert h.step(case_id, "warn", reason="third time") == (200, {})
+    dm = h.fake.dm_channel_id(SUBJECT)
+    h.event({"type": "message", "channel": dm, "channel_type": "im", "user": SUBJECT,
+             "text": "Understood, it won't happen again.", "ts": "1700000040.000100"})
+    assert "The admins can read what you wrote" in h.dm_texts(SUBJECT)[-1]
+    card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
+    drawn = json.dumps(card.blocks)
+    assert f"<@{SUBJECT}> replied" in drawn and "it won't happen again" in drawn
