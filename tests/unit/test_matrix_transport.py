@@ -1,134 +1,362 @@
-"""Parsing what people type to the Matrix bot, and the Matrix settings (no homeserver needed)."""
+"""The Matrix transport's contract, without a homeserver: a Matrix event becomes one chat
+input (or none), and what the chat desk says becomes the Matrix request it should. Also the
+Matrix settings, links and homeserver errors. Behaviour is the chat desk's, tested once in
+``tests/unit/chat``; the real Synapse runs in ``tests/e2e/test_matrix_*``."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import httpx
 import pytest
 
-from conduct_desk.bootstrap import App
-from conduct_desk.config import preset_text
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import DeskError, InvalidInput
-from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.domain.policy import Policy, parse_policy
-from conduct_desk.platforms import matrix_commands as mc
+from conduct_desk.platforms import matrix
 from conduct_desk.platforms.matrix import (
     BanMode,
-    MatrixAdapter,
+    EventLink,
+    MatrixApi,
     MatrixConfig,
     MatrixFailure,
     MatrixSettings,
-    _Message,
+    MatrixTransport,
     configure,
+    find_event_link,
 )
-from conduct_desk.service import commands
-from conduct_desk.service.ports import Effect, FetchedMessage
+from conduct_desk.platforms.matrix.transport import Message, missed_commands
+from conduct_desk.service.chat.inputs import (
+    ChannelMessage,
+    CommandTyped,
+    DirectMessage,
+    MessageDeleted,
+    MessageEdited,
+    Reaction,
+    ReactionKind,
+    ReportSubmitted,
+)
+from conduct_desk.service.chat.transport import Card, MessageRef, Posted
+from conduct_desk.service.ports import Effect, EffectStatus
 
 BOT = "@desk:example.org"
+LOBBY, MANAGEMENT, DM = "!lobby:example.org", "!admins:example.org", "!dm:example.org"
+ANA, RILEY, SAM = "@ana:example.org", "@riley:example.org", "@sam:example.org"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("!coc", mc.Help()),
-    ("!coc help", mc.Help()),
-    ("!coc list", mc.ListCases()),
-    ("!coc show 12", mc.ShowCase(12)),
-    ("!coc show #12", mc.ShowCase(12)),
-    ("!coc take 12", commands.TakeCase(12, "ana")),
-    ("!coc step 12 warn", commands.TakeStep(12, "warn", "ana")),
-    ("!coc step 3 suspend --duration 24h --reason he was warned, didn't stop",
-     commands.TakeStep(3, "suspend", "ana", duration="24h", reason="he was warned, didn't stop")),
-    ("!coc step 3 suggest --suggestion take it to #random --reason same again",
-     commands.TakeStep(3, "suggest", "ana", suggestion="take it to #random", reason="same again")),
-    ("!coc consult 12 @alice:example.org she wants him gone",
-     commands.Consult(12, "ana", "she wants him gone", mc.person("@alice:example.org"))),
-    ("!coc consult 12 --not-possible they asked not to be contacted",
-     commands.Consult(12, "ana", "they asked not to be contacted", None)),
-    ("!coc resolve 12 steps-taken", commands.ResolveCase(12, "ana", "steps-taken", None)),
-    ("!coc resolve 12 no-action it was a quote from a film",
-     commands.ResolveCase(12, "ana", "no-action", "it was a quote from a film")),
-    ("!coc reopen 12", commands.ReopenCase(12, "ana")),
-    ("!coc handover 12 bo", commands.HandOver(12, "ana", "bo")),
-    ("!coc handover 12 @bo:example.org", commands.HandOver(12, "ana", "@bo:example.org")),
-    ("!coc retry 12 3", commands.RetryStep(12, 3)),
-    ("!coc done 12 3", commands.MarkManualDone(12, 3, "ana")),
-    ("!coc lift 12 3", commands.LiftSuspension(12, 3, "ana")),
-    ("!coc recuse 12", commands.Recuse(12, "ana")),
-    ("!coc confirm-hurt 12 bo", commands.ConfirmHurt(12, "ana", "bo")),
-    ("hello everyone", None),
+# -- fakes: the homeserver's API, the platform around it, and the chat desk ----------------------
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.redacted: list[tuple[str, str]] = []
+        self.members = {MANAGEMENT: {BOT, ANA}, LOBBY: {BOT, SAM, RILEY}}
+        self.refuse: MatrixFailure | None = None
+        self.reports: dict[str, list[dict[str, Any]]] = {"event_reports": [], "user_reports": []}
+
+    def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
+        if self.refuse is not None:
+            raise self.refuse
+        self.sent.append((room_id, content))
+        return f"$sent{len(self.sent)}"
+
+    def redact(self, room_id: str, event_id: str) -> None:
+        self.redacted.append((room_id, event_id))
+
+    def joined_members(self, room_id: str) -> set[str]:
+        if self.refuse is not None:
+            raise self.refuse
+        return self.members.get(room_id, set())
+
+    def display_name(self, user_id: str) -> str | None:
+        return {SAM: "Sam"}.get(user_id)
+
+    def room_name(self, room_id: str) -> str | None:
+        return {LOBBY: "#community"}.get(room_id)
+
+    def join(self, room: str) -> str:
+        return room
+
+    def admin(self, method: str, path: str, body: Any = None, params: Any = None) -> dict[str, Any]:
+        kind = path.rsplit("/", 1)[-1]
+        if kind in self.reports:
+            return {kind: sorted(self.reports[kind], key=lambda r: -int(r["id"]))}
+        return {"event_json": {"content": {"body": "what sam said"}}}  # one event report
+
+
+class FakeCursors:
+    prefix = f"matrix:{BOT}:"
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+class FakePlatform:
+    def __init__(self, config: MatrixConfig) -> None:
+        self.config, self.api, self.cursors = config, FakeApi(), FakeCursors()
+        self.dms: list[tuple[str, str]] = []
+        self.dm_rooms: dict[str, str] = {}
+
+    def room_id(self, room: str) -> str:
+        if room == "#gone:example.org":
+            raise MatrixFailure("M_NOT_FOUND", "Room alias not found", 404)
+        return {"#lobby:example.org": LOBBY}.get(room, room)
+
+    def send_dm(self, person: PersonRef, text: str) -> Effect:
+        self.dms.append((person.user_id, text))
+        return Effect.done("sent")
+
+    def remember_dm(self, user_id: str, room_id: str) -> None:
+        self.dm_rooms[user_id] = room_id
+
+
+class FakeChat:
+    """Records what the transport hands the chat desk."""
+
+    def __init__(self) -> None:
+        self.inputs: list[object] = []
+        self.takes_reactions = True
+        self.watched: set[tuple[str, str]] = set()  # (room, author)
+
+    def handle(self, item: object) -> None:
+        self.inputs.append(item)
+
+    def watches(self, channel: str, message_id: str | None = None,
+                author: str | None = None) -> bool:
+        return (channel, author or "") in self.watched
+
+
+def _config(**overrides: Any) -> MatrixConfig:
+    values: dict[str, Any] = {"homeserver": "https://hs.example.org", "user_id": BOT,
+                              "access_token": "t", "admin_token": "a", "rooms": LOBBY,
+                              "management_room": MANAGEMENT}
+    values.update(overrides)
+    return MatrixConfig.from_settings(MatrixSettings(**values))
+
+
+@pytest.fixture
+def t() -> MatrixTransport:
+    transport = MatrixTransport(FakePlatform(_config()))  # type: ignore[arg-type]
+    transport.chat = FakeChat()  # type: ignore[assignment]
+    return transport
+
+
+def _api(t: MatrixTransport) -> FakeApi:
+    return t.api  # type: ignore[return-value]
+
+
+def _chat(t: MatrixTransport) -> FakeChat:
+    return t.chat  # type: ignore[return-value]
+
+
+def _event(sender: str, kind: str, content: dict[str, Any], event_id: str = "$ev1",
+           **more: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "sender": sender, "type": kind, "content": content, **more}
+
+
+def _sync(t: MatrixTransport, room_id: str, *events: dict[str, Any], first: bool = False,
+          fresh: bool = False, members: int = 5) -> list[object]:
+    """One sync round with these timeline events in the room; the inputs the desk got."""
+    before = len(_chat(t).inputs)
+    response = SimpleNamespace(rooms=SimpleNamespace(invite={}, join={room_id: SimpleNamespace(
+        timeline=SimpleNamespace(events=[SimpleNamespace(source=e) for e in events]))}))
+    client = SimpleNamespace(rooms={room_id: SimpleNamespace(member_count=members)})
+    t._handle_sync(client, response, fresh, first)
+    return _chat(t).inputs[before:]
+
+
+def _text(body: str) -> dict[str, Any]:
+    return {"msgtype": "m.text", "body": body}
+
+
+def _react(key: str, target: str = "$said") -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
+
+
+# -- events become inputs ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("!coc take 12", "take 12"), ("!COC  list", "list"), ("!coc", ""),
+    ("!cocktail party", None), ("hello !coc", None), ("hello", None),
 ])
-def test_parse_coc(text: str, expected: object) -> None:
-    assert mc.parse_coc(text, "ana") == expected
+def test_the_management_room_gives_commands(t: MatrixTransport, body: str,
+                                            expected: str | None) -> None:
+    got = _sync(t, MANAGEMENT, _event(ANA, "m.room.message", _text(body)))
+    assert got == ([] if expected is None else
+                   [CommandTyped(ANA, expected, room=MANAGEMENT, message_id="$ev1")])
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("!coc frobnicate 1", "unknown command"),
-    ("!coc take", "which case?"),
-    ("!coc take twelve", "not a case number"),
-    ("!coc take 0", "1 or more"),
-    ("!coc step 12", "which step?"),
-    ("!coc step 12 warn --colour red", "unknown option --colour"),
-    ("!coc step 12 warn --reason", "--reason needs a value"),
-    ("!coc step 12 warn --reason a --reason b", "given twice"),
-    ("!coc step 12 warn stray", "unexpected 'stray'"),
-    ("!coc consult 12 alice summary", "not a Matrix id"),
-    ("!coc consult 12 @alice:example.org", "summary"),
-    ("!coc consult 12 --not-possible", "say why"),
-    ("!coc resolve 12", "which outcome?"),
-    ("!coc retry 12", "which step?"),
-    ("!coc handover 12", "to whom?"),
-    ("!coc confirm-hurt 12", "who was hurt?"),
-])
-def test_parse_coc_errors_say_what_to_type(text: str, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        mc.parse_coc(text, "ana")
+def test_the_bots_own_messages_are_not_commands(t: MatrixTransport) -> None:
+    assert _sync(t, MANAGEMENT, _event(BOT, "m.room.message", _text("!coc help"))) == []
 
 
-def test_roles() -> None:
-    assert mc.needed_role(mc.ShowCase(1)) is Role.OBSERVER
-    assert mc.needed_role(commands.TakeCase(1, "ana")) is Role.MODERATOR
-    moderator = mc.DeskAdmin("bo", "@bo:x.org", Role.MODERATOR)
-    assert moderator.may(Role.MODERATOR) and not moderator.may(Role.ADMIN)
+@pytest.mark.parametrize(("key", "kind"), [("🚩", ReactionKind.REPORT),
+                                           ("🕊️", ReactionKind.NUDGE), ("🕊", ReactionKind.NUDGE)])
+def test_a_report_reaction_is_taken_away_and_handed_on(t: MatrixTransport, key: str,
+                                                       kind: ReactionKind) -> None:
+    assert _sync(t, LOBBY, _event(RILEY, "m.reaction", _react(key), "$r")) == [
+        Reaction(RILEY, LOBBY, "$said", kind)]
+    assert _api(t).redacted == [(LOBBY, "$r")]
+
+
+def test_when_reactions_do_not_report_the_bot_draws_no_eyes_to_one(t: MatrixTransport) -> None:
+    _chat(t).takes_reactions = False
+    assert _sync(t, LOBBY, _event(RILEY, "m.reaction", _react("🚩"))) == []
+    assert _sync(t, LOBBY, _event(RILEY, "m.reaction", _react("👀"))) == []
+    assert _api(t).redacted == []
+
+
+def test_edits_removals_and_the_authors_next_words(t: MatrixTransport) -> None:
+    edit = {"msgtype": "m.text", "body": "* better", "m.new_content": _text("better"),
+            "m.relates_to": {"rel_type": "m.replace", "event_id": "$said"}}
+    assert _sync(t, LOBBY, _event(SAM, "m.room.message", edit)) == [
+        MessageEdited(SAM, LOBBY, "$said")]
+    assert _sync(t, LOBBY, _event(SAM, "m.room.redaction", {}, "$x", redacts="$said")) == [
+        MessageDeleted(LOBBY, "$said", SAM)]
+    # words in the room go to the desk only when it waits on that author there (a nudge)
+    assert _sync(t, LOBBY, _event(SAM, "m.room.message", _text("sorry"), "$n")) == []
+    _chat(t).watched.add((LOBBY, SAM))
+    assert _sync(t, LOBBY, _event(SAM, "m.room.message", _text("sorry"), "$n")) == [
+        ChannelMessage(SAM, LOBBY, "$n", "sorry")]
+
+
+def test_direct_rooms_give_messages_and_confirmations(t: MatrixTransport) -> None:
+    assert _sync(t, DM, _event(RILEY, "m.room.message", _text("hi")), members=2) == [
+        DirectMessage(RILEY, "hi")]
+    assert t.matrix.dm_rooms == {RILEY: DM}  # type: ignore[attr-defined]
+    assert _sync(t, DM, _event(SAM, "m.reaction", _react("✅", "$warning"))) == [
+        Reaction(SAM, DM, "$warning", ReactionKind.CONFIRM)]
+    assert _sync(t, DM, _event(SAM, "m.reaction", _react("🚩"))) == []
+    assert _sync(t, "!big:example.org", _event(SAM, "m.room.message", _text("hi"))) == []
+
+
+def test_a_fresh_start_reads_no_history_but_the_commands_it_missed(t: MatrixTransport) -> None:
+    now = int(time.time() * 1000)
+    minute = 60_000
+    assert _sync(t, LOBBY, _event(SAM, "m.room.message", _text("old"), origin_server_ts=now),
+                 first=True, fresh=True) == []
+    got = _sync(t, MANAGEMENT,
+                _event(ANA, "m.room.message", _text("!coc take 1"), "$a", origin_server_ts=now - 3 * minute),
+                _event(BOT, "m.room.message", _text("Conduct Desk is listening"), "$b",
+                       origin_server_ts=now - 2 * minute),
+                _event(ANA, "m.room.message", _text("!coc list"), "$c", origin_server_ts=now - minute),
+                first=True, fresh=True)
+    assert got == [CommandTyped(ANA, "list", room=MANAGEMENT, message_id="$c")]
+
+
+def test_missed_commands_are_those_after_the_bots_last_word_and_recent() -> None:
+    def m(sender: str, body: str, minutes_ago: float) -> Message:
+        return Message.of(MANAGEMENT, _event(sender, "m.room.message", _text(body),
+                                             f"${body}", origin_server_ts=int(100 * 60_000 - minutes_ago * 60_000)))
+
+    now = 100 * 60_000
+    timeline = [m(ANA, "!coc take 1", 30), m(BOT, "ok", 20), m(ANA, "!coc take 2", 16),
+                m(ANA, "hello", 5), m(ANA, "!coc take 3", 14), m(ANA, "!coc take 4", 0)]
+    assert [x.body for x in missed_commands(timeline, BOT, now)] == ["!coc take 3",
+                                                                     "!coc take 4"]
+    assert [x.body for x in missed_commands(timeline[2:], "@other:x", now)] == [
+        "!coc take 3", "!coc take 4"]
+
+
+def test_synapse_reports_are_handed_on_once_with_their_read_position(t: MatrixTransport) -> None:
+    api = _api(t)
+    api.reports["event_reports"] = [
+        {"id": 7, "room_id": LOBBY, "event_id": "$said", "sender": SAM, "user_id": RILEY,
+         "reason": "this hurt"},
+        {"id": 8, "room_id": "!elsewhere:x", "event_id": "$e", "sender": SAM, "user_id": RILEY}]
+    api.reports["user_reports"] = [
+        {"id": 3, "target_user_id": SAM, "user_id": RILEY, "reason": "he keeps doing it"},
+        {"id": 4, "target_user_id": "@stranger:x", "user_id": RILEY}]
+    t.poll_reports()
+    prefix = f"matrix:{BOT}:"
+    assert _chat(t).inputs == [
+        ReportSubmitted(RILEY, SAM, LOBBY, "$said", "this hurt", message_text="what sam said",
+                        message_link=f"https://matrix.to/#/{LOBBY}/$said",
+                        mark=(prefix + "event_reports", "7")),
+        ReportSubmitted(RILEY, SAM, note="he keeps doing it", mark=(prefix + "user_reports", "3"))]
+    assert t.cursors.values == {"event_reports": "8", "user_reports": "4"}  # type: ignore[attr-defined]
+    t.poll_reports()
+    assert len(_chat(t).inputs) == 2
+
+
+# -- what the desk says becomes Matrix requests --------------------------------------------------
+
+def test_an_answer_is_a_notice_replying_to_the_command(t: MatrixTransport) -> None:
+    assert t.answer(ANA, MANAGEMENT, "$cmd", "Case 1 is yours, ana.").status is EffectStatus.DONE
+    assert _api(t).sent == [(MANAGEMENT, {"msgtype": "m.notice", "body": "Case 1 is yours, ana.",
+                                          "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}}})]
+    t.answer(ANA, None, None, "only for you")
+    assert t.matrix.dms == [(ANA, "only for you")]  # type: ignore[attr-defined]
+
+
+def test_a_card_is_posted_then_edited_in_place(t: MatrixTransport) -> None:
+    card = Card(detail=None, text="Case 1 · new", names_hidden=False, existing=None)  # type: ignore[arg-type]
+    assert t.post_card(card) == Posted("$sent1")
+    assert t.post_card(Card(None, "Case 1 · taken", False, "$sent1")) == Posted("$sent1")  # type: ignore[arg-type]
+    assert _api(t).sent[1] == (MANAGEMENT, {
+        "msgtype": "m.notice", "body": "* Case 1 · taken",
+        "m.new_content": {"msgtype": "m.notice", "body": "Case 1 · taken"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$sent1"}})
+
+
+def test_a_rate_limited_card_carries_the_homeservers_wait(t: MatrixTransport) -> None:
+    _api(t).refuse = MatrixFailure("M_LIMIT_EXCEEDED", "Too Many Requests", 429,
+                                   timedelta(milliseconds=1500))
+    effect = t.post_card(Card(None, "Case 1", False, None))  # type: ignore[arg-type]
+    assert isinstance(effect, Effect) and effect.retryable
+    assert effect.retry_after == timedelta(milliseconds=1500)
+    assert t.reads_admin_room(SAM)  # who reads the room is unknown: assume the subject may
+
+
+def test_names_people_and_links(t: MatrixTransport) -> None:
+    assert t.reads_admin_room(ANA) and not t.reads_admin_room(SAM)
+    assert (t.person_name(SAM), t.mention(SAM), t.mention(RILEY)) == ("Sam", "Sam", RILEY)
+    assert t.channel_name(LOBBY) == "#community"
+    assert t.person_word(SAM) == SAM and t.person_word(f"https://matrix.to/#/{SAM}") == SAM
+    assert t.person_word("sam") is None
+    assert t.people_in(f"{BOT} {SAM} keeps messaging me") == [SAM]
+    assert t.message_in(f"see https://matrix.to/#/{LOBBY}/$e?via=x") == MessageRef(LOBBY, "$e")
+    assert t.looks_after("#lobby:example.org") == LOBBY
+    assert t.looks_after("!private:example.org") is None
+    assert t.looks_after("#gone:example.org") is None
+    assert not t.open_step_form("x", 1, "warn", "text", None, None)
+
+
+def test_a_rooms_name_is_its_name_or_its_alias_without_the_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    api = MatrixApi(_config())
+    states: dict[str, dict[str, Any] | None] = {}
+    monkeypatch.setattr(api, "state", lambda room, kind, key="": states.get(kind))
+    states["m.room.canonical_alias"] = {"alias": "#community:example.org"}
+    assert api.room_name(LOBBY) == "#community"
+    states["m.room.name"] = {"name": "Community lounge"}
+    assert api.room_name(LOBBY) == "Community lounge"
+    states.clear()
+    assert api.room_name(LOBBY) is None
+    api.close()
 
 
 def test_event_links() -> None:
-    link = mc.EventLink("!room:example.org", "$ev1")
-    assert mc.find_event_link("see https://matrix.to/#/!room:example.org/$ev1?via=example.org") == link
-    assert mc.find_event_link("https://matrix.to/#/%21room%3Aexample.org/%24ev1") == link
-    assert mc.find_event_link("matrix:roomid/room:example.org/e/ev1") == link
-    assert mc.find_event_link("https://matrix.to/#/#lobby:example.org/$ev1") == mc.EventLink(
+    link = EventLink("!room:example.org", "$ev1")
+    assert find_event_link("see https://matrix.to/#/!room:example.org/$ev1?via=example.org") == link
+    assert find_event_link("https://matrix.to/#/%21room%3Aexample.org/%24ev1") == link
+    assert find_event_link("matrix:roomid/room:example.org/e/ev1") == link
+    assert find_event_link("https://matrix.to/#/#lobby:example.org/$ev1") == EventLink(
         "#lobby:example.org", "$ev1")
-    assert mc.find_event_link("https://matrix.to/#/@bob:example.org") is None
+    assert find_event_link("https://matrix.to/#/@bob:example.org") is None
 
 
-def test_parse_dm() -> None:
-    link = "https://matrix.to/#/!r:x.org/$e"
-    assert mc.parse_dm("!reread", BOT) == mc.ConfirmRereadRequest()
-    assert mc.parse_dm("I have re-read it.", BOT) == mc.ConfirmRereadRequest()
-    assert mc.parse_dm(f"!nudge {link}", BOT) == mc.NudgeRequest(mc.EventLink("!r:x.org", "$e"))
-    assert isinstance(mc.parse_dm("!nudge please", BOT), mc.DmHelp)
-    assert mc.parse_dm(f"this hurt {link}", BOT) == mc.ReportRequest(
-        f"this hurt {link}", mc.EventLink("!r:x.org", "$e"))
-    assert mc.parse_dm(f"{BOT} @bob:x.org keeps messaging me", BOT) == mc.ReportRequest(
-        f"{BOT} @bob:x.org keeps messaging me", subject="@bob:x.org")
-    assert mc.parse_dm("hello", BOT) == mc.DmHelp()
-
-
-def test_parse_admins() -> None:
-    as_list = mc.parse_admins("ana=@ana:x.org, bo=@bo:x.org moderator, cy=@cy:x.org observer")
-    as_json = mc.parse_admins('{"ana": "@ana:x.org", "bo": {"id": "@bo:x.org", "role": "moderator"},'
-                              ' "cy": "@cy:x.org observer"}')
-    assert as_list == as_json
-    assert as_list["@bo:x.org"] == mc.DeskAdmin("bo", "@bo:x.org", Role.MODERATOR)
-    assert as_list["@ana:x.org"].role is Role.ADMIN
-    for bad, message in (("ana", "name=@user"), ("ana=bob", "not a Matrix id"),
-                         ("ana=@ana:x.org boss", "role 'boss'"), ("{nope", "not valid JSON")):
-        with pytest.raises(InvalidInput, match=message):
-            mc.parse_admins(bad)
-
+# -- settings and errors -------------------------------------------------------------------------
 
 def test_settings_files_and_secrets(tmp_path: Path) -> None:
     token, admin = tmp_path / "token", tmp_path / "admin"
@@ -136,11 +364,14 @@ def test_settings_files_and_secrets(tmp_path: Path) -> None:
     admin.write_text("syt_adm_value_2")
     settings = MatrixSettings(homeserver="https://hs.example.org/", user_id=BOT,
                               access_token_file=token, admin_token_file=admin,
-                              rooms="!a:x.org, #b:x.org", ban_mode=BanMode.LOCK)
+                              rooms="!a:x.org, #b:x.org", ban_mode=BanMode.LOCK,
+                              admins="ana=@ana:x.org admin, bo=@bo:x.org")
     config = MatrixConfig.from_settings(settings)
     assert (config.homeserver, config.access_token, config.admin_token) == (
         "https://hs.example.org", "syt_tok_value_1", "syt_adm_value_2")
     assert config.rooms == ("!a:x.org", "#b:x.org") and config.ban_mode is BanMode.LOCK
+    assert [(a.name, a.role) for a in config.admins.values()] == [
+        ("ana", Role.ADMIN), ("bo", Role.MODERATOR)]  # moderator unless it says admin
     # without the variable the policy's [ban] account decides; with it, the variable does
     assert MatrixConfig.from_settings(settings.model_copy(update={"ban_mode": None}),
                                       "lock").ban_mode is BanMode.LOCK
@@ -156,22 +387,40 @@ def test_settings_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="CONDUCT_MATRIX_USER_ID"):
         MatrixConfig.from_settings(MatrixSettings(homeserver="https://hs", user_id="desk",
                                                   password="pw"))
-    with pytest.raises(InvalidInput, match="cannot read"):
+    with pytest.raises(InvalidInput, match="CONDUCT_MATRIX_PASSWORD_FILE: cannot read"):
         MatrixConfig.from_settings(MatrixSettings(homeserver="https://hs", user_id=BOT,
                                                   password_file=tmp_path / "missing"))
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(InvalidInput, match="CONDUCT_MATRIX_PASSWORD_FILE: .* is empty"):
+        MatrixConfig.from_settings(MatrixSettings(homeserver="https://hs", user_id=BOT,
+                                                  password_file=tmp_path / "empty"))
+    with pytest.raises(InvalidInput, match="CONDUCT_MATRIX_ADMINS: 'bob' is not a matrix user id"):
+        MatrixConfig.from_settings(MatrixSettings(homeserver="https://hs", user_id=BOT,
+                                                  password="pw", admins="ana=bob"))
 
 
-def test_configure_without_settings_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configure_without_settings_is_none() -> None:
     assert configure(object(), MatrixSettings()) is None  # type: ignore[arg-type]
 
 
 def test_configure_without_nio_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from conduct_desk.platforms import matrix
-
-    monkeypatch.setattr(matrix, "nio", None)
+    monkeypatch.setattr(matrix.transport, "nio", None)
     with pytest.raises(DeskError, match=r"pip install 'conduct-desk\[matrix\]'"):
         configure(object(), MatrixSettings(homeserver="https://hs", user_id=BOT,  # type: ignore[arg-type]
                                            access_token="t"))
+
+
+def test_the_homeservers_wait_comes_from_retry_after_ms() -> None:
+    api = MatrixApi(_config())
+    api._http = httpx.Client(base_url="https://hs.example.org", transport=httpx.MockTransport(
+        lambda request: httpx.Response(429, json={"errcode": "M_LIMIT_EXCEEDED",
+                                                  "error": "Too Many Requests",
+                                                  "retry_after_ms": 2500})))
+    with pytest.raises(MatrixFailure) as caught:
+        api.send(MANAGEMENT, {"msgtype": "m.notice", "body": "hi"})
+    assert caught.value.retry_after == timedelta(milliseconds=2500)
+    assert caught.value.effect("posting").retry_after == timedelta(milliseconds=2500)
+    api.close()
 
 
 def test_homeserver_errors_become_effects() -> None:
@@ -185,252 +434,3 @@ def test_homeserver_errors_become_effects() -> None:
     assert not gone.retryable and "gone" in gone.detail
     down = MatrixFailure("M_UNREACHABLE", "no answer", None).effect("posting")
     assert down.retryable
-
-
-# -- the listener's decisions, over fakes (no homeserver) ----------------------------------------
-
-LOBBY, ELSEWHERE = "!lobby:example.org", "!private:example.org"
-RILEY, SAM = "@riley:example.org", "@sam:example.org"
-
-
-class _Cursors:
-    prefix = "matrix:"
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-class _Api:
-    def __init__(self) -> None:
-        self.redacted: list[tuple[str, str]] = []
-
-    def redact(self, room_id: str, event_id: str) -> None:
-        self.redacted.append((room_id, event_id))
-
-
-class _Platform:
-    """What the adapter asks of the Matrix platform, recorded."""
-
-    def __init__(self, config: MatrixConfig) -> None:
-        self.config, self.cursors, self.api = config, _Cursors(), _Api()
-        self.fetched: list[tuple[str, str]] = []
-        self.dms: list[tuple[str, str]] = []
-
-    def room_id(self, room: str) -> str:
-        return room
-
-    def fetch_message(self, channel: str, message_id: str) -> FetchedMessage:
-        self.fetched.append((channel, message_id))
-        return FetchedMessage(channel, message_id, "what sam said", mc.person(SAM),
-                              mc.permalink(channel, message_id))
-
-    def send_dm(self, person: PersonRef, text: str) -> Effect:
-        self.dms.append((person.user_id, text))
-        return Effect.done("sent")
-
-    def remember_dm(self, user_id: str, room_id: str) -> None:
-        pass
-
-
-class _Bus:
-    def __init__(self) -> None:
-        self.handled: list[object] = []
-
-    def handle(self, command: object) -> int:
-        self.handled.append(command)
-        return 1
-
-    def subscribe(self, *args: object) -> None:
-        pass
-
-
-def _adapter(policy: Policy) -> tuple[MatrixAdapter, _Platform, _Bus]:
-    config = MatrixConfig.from_settings(MatrixSettings(
-        homeserver="https://hs.example.org", user_id=BOT, access_token="t", rooms=LOBBY))
-    platform, bus = _Platform(config), _Bus()
-    app = SimpleNamespace(desk=SimpleNamespace(policy=policy, platform_admins={}), bus=bus, uow=None)
-    return MatrixAdapter(app, platform), platform, bus  # type: ignore[arg-type]
-
-
-def _event(room: str, sender: str, kind: str, content: dict[str, object],
-           event_id: str = "$ev1") -> _Message:
-    return _Message.of(room, {"event_id": event_id, "sender": sender, "type": kind,
-                              "content": content})
-
-
-def _guide(reactions: bool = False) -> Policy:
-    text = preset_text("guide")
-    return parse_policy(text.replace("reactions = false", f"reactions = {str(reactions).lower()}"))
-
-
-@pytest.mark.parametrize("ask", ["", "!nudge "])
-def test_a_link_by_dm_is_only_opened_in_rooms_the_desk_looks_after(ask: str) -> None:
-    adapter, platform, bus = _adapter(_guide())
-    dm = "!dm:example.org"
-    adapter._on_direct(_event(dm, RILEY, "m.room.message", {
-        "msgtype": "m.text", "body": f"{ask}https://matrix.to/#/{ELSEWHERE}/$secret"}))
-    assert platform.fetched == [] and bus.handled == []
-    assert "does not look after" in platform.dms[-1][1]
-    assert "what sam said" not in platform.dms[-1][1]
-    adapter._on_direct(_event(dm, RILEY, "m.room.message", {
-        "msgtype": "m.text", "body": f"{ask}https://matrix.to/#/{LOBBY}/$said"}, "$ev2"))
-    assert platform.fetched == [(LOBBY, "$said")]
-    expected = commands.Nudge if ask else commands.FileReport
-    assert [type(c) for c in bus.handled] == [expected]
-
-
-@pytest.mark.parametrize("emoji", ["🚩", "🕊️", "🕊"])
-def test_with_the_default_policy_a_reaction_files_nothing_and_nudges_nobody(emoji: str) -> None:
-    adapter, platform, bus = _adapter(_guide())
-    adapter._on_room_event(_event(LOBBY, RILEY, "m.reaction", {"m.relates_to": {
-        "rel_type": "m.annotation", "event_id": "$said", "key": emoji}}))
-    assert bus.handled == [] and platform.fetched == [] and platform.dms == []
-    assert platform.api.redacted == []  # the bot does not draw more eyes to it either
-    adapter, platform, bus = _adapter(_guide(reactions=True))  # the policy turns them on
-    adapter._on_room_event(_event(LOBBY, RILEY, "m.reaction", {"m.relates_to": {
-        "rel_type": "m.annotation", "event_id": "$said", "key": emoji}}))
-    expected = commands.FileReport if emoji == "🚩" else commands.Nudge
-    assert [type(c) for c in bus.handled] == [expected]
-
-
-@pytest.mark.parametrize("said", ["sorry not sorry, someone had to say it",
-                                  "Pardon me, but I stand by every word"])
-def test_an_apology_after_a_nudge_answers_nothing_by_itself(said: str) -> None:
-    adapter, platform, bus = _adapter(_guide())
-    adapter._remember_nudge(SAM, LOBBY, "$said")
-    adapter._on_room_event(_event(LOBBY, SAM, "m.room.message", {"msgtype": "m.text", "body": said}))
-    assert bus.handled == [commands.AuthorWrote(mc.person(SAM), LOBBY, "$said", said)]
-    assert not any(isinstance(c, commands.NudgeAnswered) for c in bus.handled)
-    assert adapter._nudged(SAM, LOBBY) == ["$said"]  # an edit or a removal still answers it
-    adapter._on_room_event(_Message(LOBBY, "$r", SAM, "m.room.redaction", {}, "$said"))
-    assert bus.handled[-1] == commands.NudgeAnswered(mc.person(SAM), LOBBY, "$said", "redaction")
-
-
-def test_the_reporter_says_enough_by_dm() -> None:
-    adapter, platform, bus = _adapter(_guide())
-    adapter._on_direct(_event("!dm:example.org", RILEY, "m.room.message",
-                              {"msgtype": "m.text", "body": "Enough."}))
-    assert bus.handled == [commands.NudgeEnough(mc.person(RILEY))]
-
-
-# -- the management room over a real desk (SQLite), with the homeserver faked ---------------------
-
-MANAGEMENT = "!admins:example.org"
-ANA, BO, CY = "@ana:example.org", "@bo:example.org", "@cy:example.org"
-
-
-class _RoomApi:
-    """The management room: what the bot posts there, which every admin in it reads."""
-
-    def __init__(self) -> None:
-        self.posted: list[tuple[str, str]] = []
-
-    def send(self, room_id: str, content: dict[str, object], event_type: str = "m.room.message") -> str:
-        self.posted.append((room_id, str(content.get("body", ""))))
-        return f"$posted{len(self.posted)}"
-
-    def joined_members(self, room_id: str) -> set[str]:
-        return {BOT, ANA, BO, CY}
-
-
-class _DeskPlatform(_Platform):
-    def __init__(self, config: MatrixConfig) -> None:
-        super().__init__(config)
-        self.api = _RoomApi()  # type: ignore[assignment]
-
-    @property
-    def management_room_id(self) -> str:
-        return MANAGEMENT
-
-    def room_texts(self) -> str:
-        return "\n".join(text for room, text in self.api.posted if room == MANAGEMENT)
-
-    def dm_texts(self, user_id: str) -> list[str]:
-        return [text for who, text in self.dms if who == user_id]
-
-
-@pytest.fixture
-def room(app: App) -> tuple[MatrixAdapter, _DeskPlatform]:
-    config = MatrixConfig.from_settings(MatrixSettings(
-        homeserver="https://hs.example.org", user_id=BOT, access_token="t", rooms=LOBBY,
-        management_room=MANAGEMENT, admins=f"ana={ANA}, bo={BO}, cy={CY} moderator"))
-    platform = _DeskPlatform(config)
-    return MatrixAdapter(app, platform), platform  # type: ignore[arg-type]
-
-
-def _type(adapter: MatrixAdapter, sender: str, text: str, n: int = 1) -> None:
-    adapter._on_management(_event(MANAGEMENT, sender, "m.room.message",
-                                  {"msgtype": "m.text", "body": text}, f"$typed{n}"))
-
-
-def _file(app: App, reporter: str, *, anonymous: bool, harmed: tuple[str, ...] = ()) -> int:
-    return int(app.bus.handle(commands.FileReport(  # type: ignore[union-attr]
-        subject=mc.person(SAM), reporter=mc.person(reporter), source=Source.MATRIX,
-        anonymous=anonymous, channel=LOBBY, message_id="$said", message_text="go away",
-        harmed=tuple(mc.person(h) for h in harmed))).case_id)
-
-
-@pytest.mark.parametrize("typed", ["!coc take {n}", "!coc show {n}", "!coc step {n} remind",
-                                   "!coc resolve {n} no-action", "!coc consult {n} --not-possible x"])
-def test_an_anonymous_reporter_who_is_an_admin_is_answered_privately(
-        app: App, room: tuple[MatrixAdapter, _DeskPlatform], typed: str) -> None:
-    adapter, platform = room
-    case_id = _file(app, BO, anonymous=True)
-    _type(adapter, BO, typed.format(n=case_id))
-    said = platform.room_texts()
-    assert "involved" not in said and "step aside" not in said and BO not in said
-    assert said.endswith("I've answered you privately.")
-    assert "you are involved in case" in platform.dm_texts(BO)[-1]
-    # the same line answers any refusal that depends on the case, so it tells the room nothing
-    adapter.app.bus.handle(commands.TakeCase(case_id, "ana"))
-    _type(adapter, CY, f"!coc take {case_id}", 2)
-    assert platform.room_texts().endswith("I've answered you privately.")
-    assert "already taken by ana" in platform.dm_texts(CY)[-1]
-
-
-def test_a_hand_over_to_an_anonymous_reporter_then_their_recusal_stay_private(
-        app: App, room: tuple[MatrixAdapter, _DeskPlatform]) -> None:
-    adapter, platform = room
-    case_id = _file(app, BO, anonymous=True)
-    _type(adapter, ANA, f"!coc take {case_id}")
-    _type(adapter, ANA, f"!coc handover {case_id} bo", 2)  # refusing would name bo
-    assert platform.room_texts().endswith(f"Case {case_id} is bo's now.")
-    _type(adapter, BO, f"!coc step {case_id} remind", 3)
-    assert f"`!coc recuse {case_id}` frees it" in platform.dm_texts(BO)[-1]
-    _type(adapter, BO, f"!coc recuse {case_id}", 4)
-    assert "You have stepped aside" in platform.dm_texts(BO)[-1]
-    assert "involved" not in platform.room_texts() and "stepped aside" not in platform.room_texts()
-    with app.uow() as uow:
-        assert uow.cases.get(case_id).taken_by is None
-    _type(adapter, CY, f"!coc take {case_id}", 5)
-    assert platform.room_texts().endswith(f"Case {case_id} is yours, cy.")
-
-
-def test_an_admin_named_as_hurt_steps_aside_or_is_confirmed_from_the_room(
-        app: App, room: tuple[MatrixAdapter, _DeskPlatform]) -> None:
-    adapter, platform = room
-    case_id = _file(app, RILEY, anonymous=False, harmed=(ANA, BO))
-    _type(adapter, ANA, f"!coc show {case_id}")  # named as hurt, ana may still act
-    assert f"!coc confirm-hurt {case_id} bo" in platform.room_texts()
-    _type(adapter, ANA, f"!coc recuse {case_id}", 2)
-    assert platform.room_texts().endswith("I've answered you privately.")
-    assert "You have stepped aside" in platform.dm_texts(ANA)[-1]
-    _type(adapter, BO, f"!coc take {case_id}", 3)
-    _type(adapter, CY, f"!coc confirm-hurt {case_id} bo", 4)
-    assert platform.room_texts().endswith(f"Case {case_id}: {BO} is confirmed as hurt; an admin "
-                                          "so confirmed steps aside from it.")
-    with app.uow() as uow:
-        assert uow.cases.get(case_id).taken_by is None  # bo's hold ended with the confirmation
-    _type(adapter, BO, f"!coc step {case_id} remind", 5)
-    assert "you are involved in case" in platform.dm_texts(BO)[-1]
-    _type(adapter, CY, f"!coc confirm-hurt {case_id} @nobody:example.org", 6)
-    assert "is not named as hurt" in platform.dm_texts(CY)[-1]
-    _type(adapter, CY, f"!coc confirm-hurt {case_id} cy", 7)
-    assert f"type !coc recuse {case_id}" in platform.dm_texts(CY)[-1]
-    assert "!coc recuse 12" in mc.HELP and "!coc confirm-hurt 12 bo" in mc.HELP
