@@ -255,13 +255,16 @@ def test_a_fresh_start_reads_no_history_but_the_commands_it_missed(t: MatrixTran
 
 
 def test_missed_commands_are_those_after_the_bots_last_word_and_recent() -> None:
+    now = 100 * 60_000
+
     def m(sender: str, body: str, minutes_ago: float) -> Message:
         return Message.of(MANAGEMENT, _event(sender, "m.room.message", _text(body),
-                                             f"${body}", origin_server_ts=int(100 * 60_000 - minutes_ago * 60_000)))
+                                             f"${body}", origin_server_ts=int(now - minutes_ago * 60_000)))
 
-    now = 100 * 60_000
+    joined = Message.of(MANAGEMENT, _event(BOT, "m.room.member", {"membership": "join"}, "$j",
+                                           origin_server_ts=now - 60_000))
     timeline = [m(ANA, "!coc take 1", 30), m(BOT, "ok", 20), m(ANA, "!coc take 2", 16),
-                m(ANA, "hello", 5), m(ANA, "!coc take 3", 14), m(ANA, "!coc take 4", 0)]
+                m(ANA, "hello", 5), m(ANA, "!coc take 3", 14), joined, m(ANA, "!coc take 4", 0)]
     assert [x.body for x in missed_commands(timeline, BOT, now)] == ["!coc take 3",
                                                                      "!coc take 4"]
     assert [x.body for x in missed_commands(timeline[2:], "@other:x", now)] == [

@@ -115,7 +115,8 @@ def missed_commands(messages: list[Message], bot: str, now_ms: int,
     """The management room's commands typed while the desk was not listening: those after
     the bot's own last message there, and at most ``window`` old (an old command may no
     longer stand)."""
-    last = max((i for i, m in enumerate(messages) if m.sender == bot), default=-1)
+    last = max((i for i, m in enumerate(messages)
+                if m.sender == bot and m.type == "m.room.message"), default=-1)
     limit = window.total_seconds() * 1000
     return [m for m in messages[last + 1:] if m.command is not None and m.ts is not None
             and now_ms - m.ts <= limit]
