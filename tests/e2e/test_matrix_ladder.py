@@ -28,6 +28,7 @@ def test_report_then_every_rung_from_the_management_room(
     card = wait_for(lambda: world.card(1), "the case card")
     assert bob.name in card and "nobody asked for your opinion" in card  # named, not an id
     assert bob.user_id not in card.split("https://")[0]
+    assert f"in lobby-{world.tag}" in card and world.lobby not in card.split("https://")[0]
     assert cara.user_id not in card and cara.name not in card  # the card never names who reported
     assert any("admins" in t for t in world.dm_texts(cara))  # the reporter is thanked privately
 
@@ -55,6 +56,7 @@ def test_report_then_every_rung_from_the_management_room(
     # remove: bob is told privately first, then kicked
     answer = world.ask("!coc step 1 remove")
     assert ": done" in answer and "message sent first" in answer, answer
+    assert f"removed {bob.name} from lobby-{world.tag}" in answer, answer  # names, not ids
     assert bob.user_id not in ana.client.joined_members(world.lobby)
     assert any("removed you" in t for t in world.dm_texts(bob))
     ana.client.invite(world.lobby, bob.user_id)  # he is let back in later

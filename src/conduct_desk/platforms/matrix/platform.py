@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from conduct_desk.domain.people import PersonRef
@@ -18,6 +20,8 @@ from .api import Cursors, JsonDict, MatrixApi, MatrixFailure, _q, permalink
 from .settings import NAME, BanMode, MatrixConfig
 
 logger = logging.getLogger(__name__)
+
+NAMES_TTL = 600.0  # seconds a room's or a person's name is trusted in texts
 
 
 REREAD_HINT = ("Once you have read it again, reply here with !reread (or react ✅ to this "
@@ -42,6 +46,30 @@ class MatrixPlatform:
         self.capabilities: frozenset[Capability] = frozenset(caps)
         self._dm_lock = threading.Lock()
         self._room_ids: dict[str, str] = {}
+        self._names: dict[str, tuple[float, str]] = {}
+
+    # -- names for texts: admins read rooms and people as they know them, not ids -------------
+    def room_label(self, room: str) -> str:
+        """The room's name (``#community``), else the id or alias it was given as."""
+        return self._label(room, lambda r: self.api.room_name(self.room_id(r)))
+
+    def person_label(self, user_id: str) -> str:
+        """The person's display name, else their Matrix id."""
+        return self._label(user_id, self.api.display_name)
+
+    def _label(self, key: str, look_up: Callable[[str], str | None]) -> str:
+        now = time.monotonic()
+        found = self._names.get(key)
+        if found is not None and now - found[0] < NAMES_TTL:
+            return found[1]
+        try:
+            name = look_up(key) or key
+        except MatrixFailure:  # a name is a courtesy: the id still says which
+            name = key
+        if len(self._names) > 1000:
+            self._names.clear()
+        self._names[key] = (now, name)
+        return name
 
     def close(self) -> None:
         self.api.close()
@@ -69,9 +97,11 @@ class MatrixPlatform:
                 content["m.relates_to"] = self._thread_reply(channel, message_id)
             event_id = self.api.send(channel, content)
         except MatrixFailure as exc:
-            return exc.effect(f"posting in {channel}",
-                              f"Let {self.config.user_id} join {channel} and post there.")
-        return Effect.done(f"replied in {channel} ({event_id})")
+            room = self.room_label(channel)
+            return exc.effect(f"posting in {room}",
+                              f"Let {self.config.user_id} join {room} and post there.")
+        logger.debug("replied with %s", event_id)
+        return Effect.done(f"replied in {self.room_label(channel)}")
 
     def _thread_reply(self, room_id: str, event_id: str) -> JsonDict:
         root = event_id
@@ -90,8 +120,8 @@ class MatrixPlatform:
             room_id = self.dm_room(person.user_id)
             self.api.send(room_id, {"msgtype": "m.text", "body": text})
         except MatrixFailure as exc:
-            return exc.effect(f"writing to {person.user_id} privately")
-        return Effect.done(f"sent privately to {person.user_id}")
+            return exc.effect(f"writing to {self.person_label(person.user_id)} privately")
+        return Effect.done(f"sent privately to {self.person_label(person.user_id)}")
 
     def dm_room(self, user_id: str) -> str:
         """The direct room with ``user_id``: the one on record if they are still in it, else a new one."""
@@ -125,9 +155,11 @@ class MatrixPlatform:
         except MatrixFailure as exc:
             if exc.errcode == "M_FORBIDDEN" and self._membership_or_none(channel, user) in (
                     "leave", "ban", None):
-                return Effect.done(f"{user} was no longer in {channel}")
-            return exc.effect(f"removing {user} from {channel}", self._power_fix(channel, "kick"))
-        return Effect.done(f"removed {user} from {channel}")
+                return Effect.done(f"{self.person_label(user)} was no longer in "
+                                   f"{self.room_label(channel)}")
+            return exc.effect(f"removing {self.person_label(user)} from "
+                              f"{self.room_label(channel)}", self._power_fix(channel, "kick"))
+        return Effect.done(f"removed {self.person_label(user)} from {self.room_label(channel)}")
 
     def _membership_or_none(self, room_id: str, user_id: str) -> str | None:
         try:
@@ -136,17 +168,20 @@ class MatrixPlatform:
             return "unknown"
 
     def _power_fix(self, room: str, what: str) -> str:
-        return (f"Give {self.config.user_id} a power level that allows {what} in {room} "
+        return (f"Give {self.config.user_id} a power level that allows {what} in "
+                f"{self.room_label(room)} "
                 f"(moderator, 50, usually), then retry the step.")
 
     def suspend(self, person: PersonRef, until: datetime) -> Effect:
         """Synapse's suspension: the account can read but not send. The desk's timer restores it."""
-        return self._suspension(person, True, f"suspending {person.user_id}",
-                                f"suspended {person.user_id} until {until:%Y-%m-%d %H:%M} UTC")
+        who = self.person_label(person.user_id)
+        return self._suspension(person, True, f"suspending {who}",
+                                f"suspended {who} until {until:%Y-%m-%d %H:%M} UTC")
 
     def restore(self, person: PersonRef) -> Effect:
-        return self._suspension(person, False, f"lifting the suspension of {person.user_id}",
-                                f"lifted the suspension of {person.user_id}")
+        who = self.person_label(person.user_id)
+        return self._suspension(person, False, f"lifting the suspension of {who}",
+                                f"lifted the suspension of {who}")
 
     def _suspension(self, person: PersonRef, suspend: bool, doing: str, done: str) -> Effect:
         try:
@@ -172,18 +207,20 @@ class MatrixPlatform:
                 if self._membership_or_none(self._room_ids.get(room, room), user) == "ban":
                     done.append(room)
                 else:
-                    failures.append((exc, f"banning {user} in {room}", self._power_fix(room, "bans")))
+                    failures.append((exc, f"banning {self.person_label(user)} in "
+                                     f"{self.room_label(room)}", self._power_fix(room, "bans")))
         try:
             if self.config.ban_mode is BanMode.LOCK:
                 self.api.admin("PUT", f"/_synapse/admin/v2/users/{_q(user)}", {"locked": True})
             else:
                 self.api.admin("POST", f"/_synapse/admin/v1/deactivate/{_q(user)}", {"erase": False})
         except MatrixFailure as exc:
-            failures.append((exc, f"{self.config.ban_mode.value}ing the account of {user}",
+            failures.append((exc, f"{self.config.ban_mode.value}ing the account of "
+                                  f"{self.person_label(user)}",
                              self._admin_fix()))
         account = "locked" if self.config.ban_mode is BanMode.LOCK else "deactivated"
         if not failures:
-            rooms = f"banned from {', '.join(done)}; " if done else ""
+            rooms = f"banned from {', '.join(map(self.room_label, done))}; " if done else ""
             return Effect.done(f"{rooms}account {account}")
         effects = [exc.effect(doing, fix) for exc, doing, fix in failures]
         waits = [e.retry_after for e in effects if e.retry_after is not None]
@@ -219,27 +256,31 @@ class MatrixPlatform:
         try:
             self.api.send(self.room_id(room), {"msgtype": "m.notice", "body": text})
         except MatrixFailure as exc:
-            return exc.effect("telling the admins", f"Invite {self.config.user_id} to {room}.")
+            return exc.effect("telling the admins",
+                              f"Invite {self.config.user_id} to {self.room_label(room)}.")
         return Effect.done("admins told in the management room")
 
     def manual_instructions(self, action: Action, person: PersonRef, channel: str | None,
                             until: datetime | None) -> str:
+        """What an admin does by hand: people and rooms by name, ids only where a command or
+        an API call needs them."""
         user, hs = person.user_id, self.config.homeserver
+        who = self.person_label(user)
         admin_api = f"{hs}/_synapse/admin/v1"
-        where = channel or "the room"
+        where = self.room_label(channel) if channel else "the room"
+        rooms = ", ".join(map(self.room_label, self.config.rooms)) or where
         return {
             Action.REMIND: f"Reply to the message in {where} with the text below.",
             Action.SUGGEST: f"Reply to the message in {where} with the text below.",
-            Action.REMOVE: f"Send {user} the text below, then kick them from {where} "
+            Action.REMOVE: f"Send {who} the text below, then kick them from {where} "
                            f"(/remove {user} in Element).",
-            Action.WARN: f"Send {user} the text below in a direct message.",
-            Action.SUSPEND: f"Send {user} the text below, then suspend the account: PUT "
+            Action.WARN: f"Send {who} the text below in a direct message.",
+            Action.SUSPEND: f"Send {who} the text below, then suspend the account: PUT "
                             f"{admin_api}/suspend/{user} with {{\"suspend\": true}}; lift it at "
                             f"{until:%Y-%m-%d %H:%M} UTC." if until else
-                            f"Send {user} the text below, then suspend the account.",
-            Action.BAN: f"Send {user} the text below, ban them in {', '.join(self.config.rooms) or where}, "
+                            f"Send {who} the text below, then suspend the account.",
+            Action.BAN: f"Send {who} the text below, ban them in {rooms}, "
                         f"then deactivate the account: POST {admin_api}/deactivate/{user}.",
-            Action.RESTORE: f"Lift the suspension: PUT {admin_api}/suspend/{user} with "
+            Action.RESTORE: f"Lift the suspension of {who}: PUT {admin_api}/suspend/{user} with "
                             "{\"suspend\": false}.",
         }[action] + " Then mark the step done (!coc done CASE STEP)."
-
