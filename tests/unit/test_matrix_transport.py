@@ -437,3 +437,20 @@ def test_homeserver_errors_become_effects() -> None:
     assert not gone.retryable and "gone" in gone.detail
     down = MatrixFailure("M_UNREACHABLE", "no answer", None).effect("posting")
     assert down.retryable
+
+
+def test_the_adapter_keeps_the_cards_where_the_old_bot_kept_them() -> None:
+    """Existing deployments keep editing their cards: ``matrix:<bot>:card:<case>``."""
+    app = SimpleNamespace(
+        desk=SimpleNamespace(platform_admins={}, channel_namers={},
+                             policy=SimpleNamespace(ban_account="deactivate")),
+        bus=SimpleNamespace(subscribe=lambda *args: None), uow=None)
+    adapter = configure(app, MatrixSettings(  # type: ignore[arg-type]
+        homeserver="https://hs.example.org", user_id=BOT, access_token="t",
+        admins=f"ana={ANA} admin"))
+    assert adapter is not None
+    assert adapter.chat.cards.key(7) == f"matrix:{BOT}:card:7"
+    assert adapter.cursors.prefix == f"matrix:{BOT}:"  # read positions and direct rooms too
+    assert adapter.chat.admins_variable == "CONDUCT_MATRIX_ADMINS"
+    assert app.desk.platform_admins["ana"].role is Role.ADMIN
+    adapter.platform.close()
