@@ -61,6 +61,7 @@ def sdk_installed() -> bool:
 
 PREFIX = "!coc"
 CONFIRM_KEYS = {"✅", "✔", "👍"}
+MEMBERS_TTL = 5.0  # seconds the management room's members are trusted
 CATCH_UP = timedelta(minutes=15)  # a command typed while the desk was away is run this late
 
 
@@ -142,6 +143,7 @@ class MatrixTransport:
         self.synced = threading.Event()  # set after each completed sync round (tests wait on it)
         self.rounds = 0
         self._dm_rooms: set[str] = set()
+        self._members: tuple[float, frozenset[str]] | None = None  # the management room's
 
     # -- the ChatTransport protocol ----------------------------------------------------------
     def mention(self, user_id: str) -> str:
@@ -211,13 +213,19 @@ class MatrixTransport:
         return Posted(card.existing)
 
     def reads_admin_room(self, user_id: str) -> bool:
+        """Whether the person is in the management room (asked once per card refresh, so the
+        members are trusted for a few seconds)."""
         where = self.config.management_room
         if where is None:
             return False
-        try:
-            return user_id in self.api.joined_members(self.matrix.room_id(where))
-        except MatrixFailure:
-            return True  # cannot tell who reads the room: assume the worst
+        now = time.monotonic()
+        if self._members is None or now - self._members[0] > MEMBERS_TTL:
+            try:
+                self._members = (now, frozenset(self.api.joined_members(self.matrix.room_id(where))))
+            except MatrixFailure:
+                self._members = None
+                return True  # cannot tell who reads the room: assume the worst
+        return user_id in self._members[1]
 
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
                        recommended: str | None, duration: str | None) -> bool:
