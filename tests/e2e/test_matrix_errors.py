@@ -116,5 +116,13 @@ def test_a_card_edit_refused_for_a_moment_catches_up_with_the_case(
 
     monkeypatch.setattr(adapter.platform.api, "send", limited_once)
     assert "is yours" in world.ask("!coc take 1")
-    wait_for(lambda: "Taken by ana" in (world.card(1) or ""), "the card to catch up")
+    wait_for(lambda: refused, "the homeserver's refusal")
+    assert "Taken by ana" not in (world.card(1) or "")  # not claimed as edited
+
+    def caught_up() -> bool:  # kept in the outbox: drawn again by the desk's timers
+        clock.advance(timedelta(milliseconds=300))
+        app.bus.handle(commands.RunDueTimers(worker="test"))
+        return "Taken by ana" in (world.card(1) or "")
+
+    wait_for(caught_up, "the card to catch up")
     assert len(refused) == 1

@@ -557,7 +557,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     step = case.step(cmd.step_id)
     if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
         return step.status
-    effect, notified = _perform(case, step, desk)
+    effect, notified = _perform(case, step, desk, uow)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
@@ -600,8 +600,10 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     return step.status
 
 
-def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
-    """The platform calls for one step. The DM goes before a removal (afterwards it can fail)."""
+def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
+    """The platform calls for one step. The DM goes before a removal (afterwards it can fail);
+    one the platform holds back is kept in the outbox and sent after its wait, and the step
+    goes on: the safety of the people who were hurt does not wait on a rate limit."""
     platform = desk.platform_for(case.subject)
     person = case.subject
     if platform is None:
@@ -629,6 +631,13 @@ def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
         dm = platform.send_dm(person, step.text)
         notified = dm.status is EffectStatus.DONE
         dm_note = "message sent first" if notified else f"the message could not be sent ({dm.detail})"
+        if not notified and dm.status is EffectStatus.FAILED and dm.retryable:
+            kept = outbox.keep(uow, desk, Notice(platform.name, NoticeKind.DM, step.text,
+                                                 to=person, case_id=case.id, purpose="step"), dm)
+            if outbox.is_pending(kept):  # sent later, once: a retry of the step must not resend
+                notified = True
+                dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
+                           "lets us")
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),
