@@ -42,7 +42,7 @@ from conduct_desk.domain.model import (
     StepStatus,
     check_text,
 )
-from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
+from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy, Rung
 from conduct_desk.domain.timers import Timer, TimerKind
@@ -578,7 +578,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
             uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, step.until, cmd.case_id, step.id))
         retry_at = None
         if step.status is StepStatus.FAILED and effect.retryable \
-                and step.attempts < desk.policy.retry.attempts:
+                and desk.policy.retry.again(step.attempts, effect.retry_after):
             # the platform's wait when it names one (a rate limit), else the backoff
             wait = desk.policy.retry.wait(step.attempts, effect.retry_after)
             retry_at = now + wait
@@ -598,6 +598,9 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     if step.status is StepStatus.FAILED and retry_at is None or step.status is StepStatus.MANUAL:
         _tell_admins(uow, desk, case, f"Case {case.id}: step {step.rung} needs you — {effect.detail}")
     return step.status
+
+
+STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a removal
 
 
 def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
@@ -628,16 +631,24 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
         return manual(step.action), False
     notified, dm_note = step.notified, ""
     if not notified and Capability.DM in caps:
-        dm = platform.send_dm(person, step.text)
-        notified = dm.status is EffectStatus.DONE
-        dm_note = "message sent first" if notified else f"the message could not be sent ({dm.detail})"
-        if not notified and dm.status is EffectStatus.FAILED and dm.retryable:
-            kept = outbox.keep(uow, desk, Notice(platform.name, NoticeKind.DM, step.text,
-                                                 to=person, case_id=case.id, purpose="step"), dm)
-            if outbox.is_pending(kept):  # sent later, once: a retry of the step must not resend
-                notified = True
-                dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
-                           "lets us")
+        with uow:  # kept from an earlier try of this step: it goes once, from the outbox
+            kept_before = any(k.status is not NoticeStatus.FAILED and k.text == step.text
+                              for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE))
+        if kept_before:
+            dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
+                       "lets us")
+        else:
+            dm = platform.send_dm(person, step.text)
+            notified = dm.status is EffectStatus.DONE
+            dm_note = ("message sent first" if notified
+                       else f"the message could not be sent ({dm.detail})")
+            if not notified and dm.status is EffectStatus.FAILED and dm.retryable:
+                kept = outbox.keep(uow, desk, Notice(platform.name, NoticeKind.DM, step.text,
+                                                     to=person, case_id=case.id,
+                                                     purpose=STEP_MESSAGE), dm)
+                if outbox.is_pending(kept):  # not sent yet: the step says so, and goes on
+                    dm_note = (f"the message will be sent when "
+                               f"{outbox.platform_label(platform.name)} lets us")
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),
