@@ -271,6 +271,9 @@ def render_case(detail: views.CaseDetail) -> str:
         lines.append("  EVERY ADMIN IS INVOLVED: this case goes to the backup admins ("
                      + (", ".join(detail.backup) or "none set: add them under [admins] backup")
                      + ")")
+    if detail.undelivered:
+        lines.append("  messages not delivered:")
+        lines.extend(f"    {n.sentence}" for n in detail.undelivered)
     lines.append("  reports:")
     for i, r in enumerate(c.reports):
         lines.append(f"    #{r.id} {r.filed_at:%Y-%m-%d %H:%M} by {views.reporter_label(c, i)} "

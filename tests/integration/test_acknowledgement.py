@@ -24,17 +24,20 @@ def test_a_new_case_thanks_the_reporter_and_tells_the_admins(app: App, sandbox: 
     assert kinds == ["report.filed"]  # all went through: nothing more to record
 
 
-def test_messages_that_did_not_go_through_are_recorded(app: App, sandbox: SandboxPlatform) -> None:
-    sandbox.fail_next("send_dm", "user has DMs closed")
-    sandbox.fail_next("notify_admins", "channel archived")
+def test_messages_that_cannot_go_through_are_recorded(app: App, sandbox: SandboxPlatform) -> None:
+    # refused for good (a refusal the platform may lift later is kept and retried: test_notices)
+    sandbox.fail_next("send_dm", "user has DMs closed", retryable=False)
+    sandbox.fail_next("notify_admins", "channel archived", retryable=False)
     filed = app.bus.handle(c.FileReport(subject=SAM, reporter=RILEY, source=Source.CLI))
     with app.uow() as uow:
         entries = uow.audit.entries(case_id=filed.case_id)
-    assert [(e.kind, e.detail) for e in entries[1:]] == [
-        ("reporter.not-acknowledged", {"detail": "user has DMs closed"}),
-        ("admins.not-notified", {"detail": "channel archived"}),
+    assert [(e.kind, e.detail.get("detail")) for e in entries[1:]] == [
+        ("notice.failed", "user has DMs closed"),
+        ("notice.failed", "channel archived"),
     ]
-    assert "please reach them another way" in entries[1].summary
+    assert entries[1].summary == ("the thanks to sandbox:riley could not be delivered; "
+                                  "please reach them another way")
+    assert entries[2].summary == "the message to the admins on Sandbox could not be delivered"
 
 
 def test_joining_a_case_thanks_the_reporter_only(app: App, sandbox: SandboxPlatform) -> None:

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Hint:
+    """The command that fixes a problem, for each entry point to write in its own words:
+    ``verb`` as in the chat command table (``recuse``, ``reopen``, ``consult``, ``show``…)."""
+
+    verb: str
+    case_id: int | None = None
+    step_id: int | None = None
+
 
 class DeskError(Exception):
-    """Base class: a problem the person at the keyboard can fix; nothing was recorded."""
+    """Base class: a problem the person at the keyboard can fix; nothing was recorded.
+
+    ``str(error)`` is the whole sentence in the command line's words; ``problem`` is the
+    problem alone and ``hint`` the fix as a structured command, so a chat, a form or the
+    command line each say the fix in their own words."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, hint: Hint | None = None,
+                 problem: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.problem = problem if problem is not None else message
 
 
 class NotFound(DeskError):
@@ -25,8 +47,9 @@ class Recused(DeskError):
     """The admin is involved in the case (subject, reporter or confirmed hurt) and must step
     aside. ``holds_case``: the case id when they hold it, so the page can offer to step aside."""
 
-    def __init__(self, message: str, holds_case: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, holds_case: int | None = None, *,
+                 hint: Hint | None = None, problem: str | None = None) -> None:
+        super().__init__(message, hint=hint, problem=problem)
         self.holds_case = holds_case
 
 
@@ -45,8 +68,9 @@ class ConfidentialityError(DeskError):
     (the admin's own text), "suggestion", or a policy text ("ladder.warn", "texts.restore").
     ``matched`` is the name that was found: for the admin only, never for the subject."""
 
-    def __init__(self, message: str, *, field: str = "text", matched: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str = "text", matched: str = "",
+                 hint: Hint | None = None, problem: str | None = None) -> None:
+        super().__init__(message, hint=hint, problem=problem)
         self.field = field
         self.matched = matched
 

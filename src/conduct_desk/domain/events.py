@@ -74,3 +74,11 @@ class InvolvementChanged(Event):
     """An admin stepped aside, or another admin confirmed that someone named as hurt was hurt."""
 
     case_id: int
+
+
+@dataclass(frozen=True)
+class NoteAdded(Event):
+    """Something was noted on the case: a re-read, an appeal, the subject's reply."""
+
+    case_id: int
+    kind: str

@@ -12,7 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from conduct_desk.domain import events
-from conduct_desk.domain.errors import ConsultationNeeded, IllegalTransition, InvalidInput, Recused
+from conduct_desk.domain.errors import (
+    ConsultationNeeded,
+    Hint,
+    IllegalTransition,
+    InvalidInput,
+    Recused,
+)
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 
@@ -166,6 +172,7 @@ class NoteKind(StrEnum):
     RECUSED = "recused"  # an admin stepped aside (``by``; ``text``: every name of theirs)
     HURT_CONFIRMED = "hurt-confirmed"  # an admin confirmed a named person was hurt (``text``: key)
     APOLOGY = "apology"  # the author wrote words like an apology after a private word (not closing it)
+    REPLY = "reply"  # the subject answered the desk's message after a step ("Understood.")
 
 
 @dataclass(frozen=True)
@@ -272,7 +279,9 @@ class Case:
         for s in self.steps:
             if s.id == step_id:
                 return s
-        raise InvalidInput(f"case {self.id} has no step {step_id}; see `conduct case show {self.id}`")
+        raise InvalidInput(f"case {self.id} has no step {step_id}; see `conduct case show {self.id}`",
+                           problem=f"case {self.id} has no step {step_id}",
+                           hint=Hint("show", self._id))
 
     def involves(self, admin: str) -> bool:
         """True when the admin must stay out of the case: they are its subject, one of its
@@ -316,8 +325,12 @@ class Case:
         if self.involves(admin):
             fix = (f"; step aside with `conduct case recuse {self.id} --admin {admin}` so that "
                    "another admin can take it" if self.taken_by == admin else "; ask another admin")
+            holds = self.taken_by == admin
             raise Recused(f"{admin} is involved in case {self.id} and must step aside{fix}",
-                          self.id if self.taken_by == admin else None)
+                          self.id if holds else None,
+                          problem=f"you are involved in case {self.id} and must step aside"
+                          + ("" if holds else "; another admin handles it"),
+                          hint=Hint("recuse", self._id) if holds else None)
 
     def add_report(self, report: Report) -> None:
         if not self.is_open:
@@ -328,8 +341,8 @@ class Case:
         self.check_not_recused(admin)
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(
-                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`"
-            )
+                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`",
+                problem=f"case {self.id} is resolved; reopen it first", hint=Hint("reopen", self._id))
         if self.taken_by is not None and self.taken_by != admin:
             raise IllegalTransition(
                 f"case {self.id} is already taken by {self.taken_by}; ask them to hand it over "
@@ -356,8 +369,8 @@ class Case:
         self.check_not_recused(by)
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(
-                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`"
-            )
+                f"case {self.id} is resolved; reopen it first with `conduct case reopen {self.id}`",
+                problem=f"case {self.id} is resolved; reopen it first", hint=Hint("reopen", self._id))
         if self.taken_by == to:
             raise IllegalTransition(f"case {self.id} is already {to}'s")
         if self.taken_by is not None and self.taken_by != by and not may_reassign:
@@ -404,10 +417,13 @@ class Case:
                       or p.matches(person.key)), None)
         if named is None:
             raise InvalidInput(f"{person} is not named as hurt in case {self.id}; see "
-                               f"`conduct case show {self.id}`")
+                               f"`conduct case show {self.id}`",
+                               problem=f"{person} is not named as hurt in case {self.id}",
+                               hint=Hint("show", self._id))
         if named.matches(by):
             raise InvalidInput(f"to step aside yourself, use `conduct case recuse {self.id} "
-                               f"--admin {by}`")
+                               f"--admin {by}`", problem="that is you; to step aside yourself",
+                               hint=Hint("recuse", self._id))
         if named in self.confirmed_hurt:
             raise IllegalTransition(f"{named} is already confirmed as hurt in case {self.id}")
         self.notes.append(Note(NoteKind.HURT_CONFIRMED, now, by, named.key))
@@ -423,8 +439,8 @@ class Case:
         self.check_not_recused(step.actor)
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(
-                f"case {self.id} is resolved; reopen it with `conduct case reopen {self.id}` to act"
-            )
+                f"case {self.id} is resolved; reopen it with `conduct case reopen {self.id}` to act",
+                problem=f"case {self.id} is resolved; reopen it to act", hint=Hint("reopen", self._id))
         if self.taken_by is not None and self.taken_by != step.actor:
             raise IllegalTransition(
                 f"case {self.id} is taken by {self.taken_by}; only they act on it, unless they "
@@ -434,8 +450,9 @@ class Case:
             raise ConsultationNeeded(
                 f"case {self.id}: the policy asks to consult the people who were hurt before a ban; "
                 f"record it with `conduct case consult {self.id} --admin {step.actor} --person P "
-                f"--summary ...`, or with --not-possible and the reason"
-            )
+                f"--summary ...`, or with --not-possible and the reason",
+                problem=f"case {self.id}: the policy asks to consult the people who were hurt "
+                        "before a ban; record it first", hint=Hint("consult", self._id))
         if self.taken_by is None:
             self.take(step.actor, step.recorded_at)
         self.state = CaseState.ACTING
@@ -470,7 +487,9 @@ class Case:
         self._check_holder(admin, may_reassign, "resolve")
         if outcome in (Outcome.NO_ACTION, Outcome.DUPLICATE) and not (reason and reason.strip()):
             hint = "why no action is needed" if outcome is Outcome.NO_ACTION else "which case it repeats"
-            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}")
+            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}",
+                               problem=f"outcome {outcome} needs a reason saying {hint}",
+                               hint=Hint("resolve", self._id))
         if outcome is Outcome.STEPS_TAKEN and not any(s.counts for s in self.steps):
             raise IllegalTransition(
                 f"case {self.id} has no steps yet; take one, or pick another outcome"
@@ -495,6 +514,8 @@ class Case:
 
     def add_note(self, note: Note) -> None:
         self.notes.append(note)
+        if self.id is not None:
+            self.events.append(events.NoteAdded(self.id, note.kind.value))
 
     @property
     def _id(self) -> int:

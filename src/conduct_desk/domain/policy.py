@@ -71,6 +71,7 @@ DEFAULT_TEXTS = {
     "nudge": (
         "Hi {{ name }}, a quiet word from {{ community }}: someone was hurt by this message"
         "{% if channel %} in {{ channel }}{% endif %}.\n{% if quote %}> {{ quote }}\n{% endif %}"
+        "{% if link %}You can find it here: {{ link }}\n{% endif %}"
         "No admin is involved. An apology, or an edit, would set it right; if nothing changes "
         "within {{ duration }}, the admins will look at it. Our Code of Conduct: {{ coc_url }}"
     ),
@@ -120,6 +121,22 @@ class Deadlines:
 class Retry:
     attempts: int
     backoff: timedelta
+
+    def wait(self, tries: int, asked: timedelta | None = None) -> timedelta:
+        """How long to wait after ``tries`` failed tries: what the platform asked for (a
+        rate limit's retry-after) when it named a wait, else the backoff, doubling each try."""
+        if asked is not None:
+            return max(asked, timedelta(seconds=1))
+        return self.backoff * int(2 ** max(tries - 1, 0))
+
+    def again(self, tries: int, asked: timedelta | None = None) -> bool:
+        """Whether to try again after ``tries`` failed tries. A platform that names a wait (a
+        rate limit) is up and will take it then: such a wait does not use up the policy's
+        attempts, only a far bound (:data:`MAX_WAITS`), so a busy platform delays, never loses."""
+        return tries < self.attempts or (asked is not None and tries < MAX_WAITS)
+
+
+MAX_WAITS = 500  # tries a platform may defer with a wait before the desk gives up
 
 
 BAN_ACCOUNT = ("deactivate", "lock")

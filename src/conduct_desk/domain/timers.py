@@ -15,6 +15,7 @@ class TimerKind(StrEnum):
     RUN_STEP = "run-step"  # carry out (or retry) a recorded step
     PEER_WAIT = "peer-wait"  # the nudge's grace time is over
     MANUAL_REMINDER = "manual-reminder"  # a manual task is still not marked done
+    DELIVER_NOTICE = "deliver-notice"  # (try again to) deliver a notice; step_id: its id
     NOOP = "noop"  # does nothing; for benchmarks and health checks
 
 

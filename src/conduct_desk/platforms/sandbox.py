@@ -1,7 +1,8 @@
 """The sandbox platform: does nothing outside, remembers everything it was asked.
 
 Used by the tests and the demo, and shipped so that users can test their own policies.
-Failures can be scripted with :meth:`SandboxPlatform.fail_next`.
+Failures can be scripted with :meth:`SandboxPlatform.fail_next` (and rate limits with
+:meth:`SandboxPlatform.rate_limit_next`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class SandboxPlatform:
         with self._lock:
             self._failures.setdefault(method, []).extend(
                 [Effect.failed(error, retryable=retryable, retry_after=retry_after)] * times)
+
+    def rate_limit_next(self, method: str, wait: timedelta, *, times: int = 1) -> None:
+        """Refuse the next ``times`` calls of ``method`` as a rate limit does (Slack's 429 with
+        Retry-After, Synapse's M_LIMIT_EXCEEDED with retry_after_ms): try again after ``wait``."""
+        self.fail_next(method, f"rate limited; retry after {wait.total_seconds():g}s",
+                       times=times, retry_after=wait)
 
     def add_message(self, channel: str, message_id: str, text: str, author: PersonRef) -> None:
         self.messages[(channel, message_id)] = FetchedMessage(

@@ -202,3 +202,12 @@ class NudgeEnough(Command):
     """A reporter says the author's apology is enough: their waiting nudges close."""
 
     reporter: PersonRef
+
+
+@dataclass(frozen=True)
+class SubjectReplied(Command):
+    """The person a case is about wrote back to the desk after a step (\"Understood.\"):
+    recorded on their open case and shown to the admins."""
+
+    person: PersonRef
+    text: str

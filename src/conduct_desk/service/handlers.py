@@ -30,6 +30,7 @@ from conduct_desk.domain.model import (
     MAX_SHORT,
     MAX_TEXT,
     Case,
+    CaseState,
     Consultation,
     Note,
     NoteKind,
@@ -41,13 +42,16 @@ from conduct_desk.domain.model import (
     StepStatus,
     check_text,
 )
+from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy, Rung
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
+from conduct_desk.service import notices as outbox
 from conduct_desk.service.ports import (
     AuditEntry,
     Capability,
+    CaseFilter,
     Clock,
     Effect,
     EffectStatus,
@@ -82,7 +86,24 @@ class Desk:
     base_url: str | None = None  # the web desk's public address, for private links
     # admins configured on chat platforms, by the name cases record; adapters fill it in
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
+    # how each chat platform names a channel (``#community``); chat desks fill it in
+    channel_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    # how a chat platform delivers a kind of notice (e.g. a case card, a threaded answer),
+    # by (platform name, kind); unregistered: the Platform's send_dm / notify_admins
+    notice_senders: dict[tuple[str, NoticeKind], Callable[[Notice], Effect]] = field(
+        default_factory=dict)
     _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def channel_label(self, case: Case) -> str | None:
+        """The case's channel as people know it (``#community``), or None (then the id)."""
+        namer = self.channel_namers.get(case.subject.platform)
+        if namer is None or not case.channel:
+            return None
+        try:
+            return namer(case.channel)
+        except Exception:  # a name is a courtesy: the id still says where
+            logger.warning("could not name a channel on %s", case.subject.platform)
+            return None
 
     def platform_for(self, person: PersonRef) -> Platform | None:
         return self.platforms.get(person.platform)
@@ -239,43 +260,26 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
 def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk) -> None:
     """Thank the reporter at once, ask nothing, and tell the admins a case is waiting.
 
-    Only a message that did not go through is written to the audit log (someone must then
-    reach the reporter another way); on success filing stays a single transaction.
-    """
-    now = desk.clock.now()
-    problems: list[AuditEntry] = []
+    Both go through the outbox (:mod:`conduct_desk.service.notices`): a message the platform
+    asks the desk to hold back is delivered later; one that cannot go is audited on the case
+    (``notice.failed``: someone must then reach the reporter another way)."""
     if event.reporter is not None and event.message_reporter:
-        platform = desk.platform_for(event.reporter)
-        if platform is not None and Capability.DM in platform.capabilities:
-            text = render(desk.policy.texts["acknowledgement"], {
-                "case_id": event.case_id,
-                "take_within": humanize_span(desk.policy.deadlines.take_within),
-            }, "texts.acknowledgement")
-            if not event.reporter_kept:
-                text += "\n\n" + unkept_reporter_line(desk, event.status_token)
-            effect = platform.send_dm(event.reporter, text)
-            if effect.status is not EffectStatus.DONE:
-                # a platform's refusal may name the person: never for an anonymous reporter
-                detail = "" if event.anonymous else effect.detail
-                problems.append(_entry(now, "reporter.not-acknowledged",
-                                       "the reporter could not be thanked; please reach them "
-                                       "another way", event.case_id, detail))
+        text = render(desk.policy.texts["acknowledgement"], {
+            "case_id": event.case_id,
+            "take_within": humanize_span(desk.policy.deadlines.take_within),
+        }, "texts.acknowledgement")
+        if not event.reporter_kept:
+            text += "\n\n" + unkept_reporter_line(desk, event.status_token)
+        outbox.send_dm(uow, desk, event.reporter, text, purpose=Purpose.ACKNOWLEDGEMENT,
+                       case_id=event.case_id, anonymous=event.anonymous)
     if event.opened_case:
+        hurt = event.hurt
+        line = (f"New case {event.case_id} about {event.subject}"
+                + (" — reported as flagrant" if event.flagrant else "")
+                + (f"; {hurt} {'person' if hurt == 1 else 'people'} hurt" if hurt else "")
+                + ". Please take it.")
         for platform in _admin_platforms(desk, event.subject):
-            hurt = event.hurt
-            line = (f"New case {event.case_id} about {event.subject}"
-                    + (" — reported as flagrant" if event.flagrant else "")
-                    + (f"; {hurt} {'person' if hurt == 1 else 'people'} hurt" if hurt else "")
-                    + ". Please take it.")
-            effect = platform.notify_admins(line)
-            if effect.status is not EffectStatus.DONE:
-                problems.append(_entry(now, "admins.not-notified",
-                                       f"the admins could not be told on {platform.name}",
-                                       event.case_id, effect.detail))
-    if problems:
-        with uow:
-            uow.audit.append_all(problems)
-            uow.commit()
+            outbox.send_admins(uow, desk, platform.name, line, case_id=event.case_id)
 
 
 def unkept_reporter_line(desk: Desk, status_token: str | None) -> str:
@@ -284,11 +288,6 @@ def unkept_reporter_line(desk: Desk, status_token: str | None) -> str:
              if desk.base_url and status_token else "")
     return ("To keep you anonymous, the desk does not keep your id, so this is the only "
             f"message you will get from it about this report.{where}")
-
-
-def _entry(at: datetime, kind: str, summary: str, case_id: int, detail: str) -> AuditEntry:
-    return AuditEntry(at=at, actor=DESK, kind=kind, summary=summary, case_id=case_id,
-                      detail={"detail": detail} if detail else {})
 
 
 # -- admins' commands ----------------------------------------------------------------------
@@ -357,7 +356,7 @@ def recuse(cmd: commands.Recuse, uow: UnitOfWork, desk: Desk) -> None:
               + ("; the case is free for another admin" if freed else ""), cmd.case_id)
         backup = _everyone_recused(uow, desk, case, now)
         uow.commit()
-    _after_involvement(desk, case, freed, backup)
+    _after_involvement(uow, desk, case, freed, backup)
 
 
 def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None:
@@ -383,7 +382,7 @@ def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None
               f"{admin.name} confirmed that {person} was hurt", cmd.case_id)
         backup = _everyone_recused(uow, desk, case, now)
         uow.commit()
-    _after_involvement(desk, case, freed, backup)
+    _after_involvement(uow, desk, case, freed, backup)
 
 
 def _names_of(uow: UnitOfWork, desk: Desk, admin: str) -> tuple[str, ...]:
@@ -412,11 +411,12 @@ def _everyone_recused(uow: UnitOfWork, desk: Desk, case: Case, now: datetime) ->
     return True
 
 
-def _after_involvement(desk: Desk, case: Case, freed: bool, backup: bool) -> None:
+def _after_involvement(uow: UnitOfWork, desk: Desk, case: Case, freed: bool,
+                       backup: bool) -> None:
     if backup:
-        _tell_admins(desk, case, backup_text(case, desk.policy))
+        _tell_admins(uow, desk, case, backup_text(case, desk.policy))
     elif freed:
-        _tell_admins(desk, case, f"Case {case.id} has no admin on it now; please take it.")
+        _tell_admins(uow, desk, case, f"Case {case.id} has no admin on it now; please take it.")
 
 
 def backup_text(case: Case, policy: Policy) -> str:
@@ -473,7 +473,7 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
         ctx = subject_context(case, desk.policy, admin, suggestion=suggestion or "",
                               until=until, duration=span,
                               confirm_hint=desk.confirm_hint(case) if rung.confirm else "",
-                              history=history, now=now)
+                              history=history, now=now, channel=desk.channel_label(case))
         body = render_for_subject(rung.text, ctx)
         check_confidential(body, case, guard, field=f"ladder.{rung.name}")
     quoted = case.quoted_report
@@ -557,7 +557,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     step = case.step(cmd.step_id)
     if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
         return step.status
-    effect, notified = _perform(case, step, desk)
+    effect, notified = _perform(case, step, desk, uow)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
@@ -578,10 +578,9 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
             uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, step.until, cmd.case_id, step.id))
         retry_at = None
         if step.status is StepStatus.FAILED and effect.retryable \
-                and step.attempts < desk.policy.retry.attempts:
-            wait = desk.policy.retry.backoff * (2 ** (step.attempts - 1))
-            if effect.retry_after is not None:
-                wait = max(wait, effect.retry_after)
+                and desk.policy.retry.again(step.attempts, effect.retry_after):
+            # the platform's wait when it names one (a rate limit), else the backoff
+            wait = desk.policy.retry.wait(step.attempts, effect.retry_after)
             retry_at = now + wait
             uow.timers.schedule(Timer(TimerKind.RUN_STEP, retry_at, cmd.case_id, step.id,
                                       attempts=step.attempts))
@@ -597,12 +596,17 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
               detail=effect.detail, attempt=step.attempts)
         uow.commit()
     if step.status is StepStatus.FAILED and retry_at is None or step.status is StepStatus.MANUAL:
-        _tell_admins(desk, case, f"Case {case.id}: step {step.rung} needs you — {effect.detail}")
+        _tell_admins(uow, desk, case, f"Case {case.id}: step {step.rung} needs you — {effect.detail}")
     return step.status
 
 
-def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
-    """The platform calls for one step. The DM goes before a removal (afterwards it can fail)."""
+STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a removal
+
+
+def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
+    """The platform calls for one step. The DM goes before a removal (afterwards it can fail);
+    one the platform holds back is kept in the outbox and sent after its wait, and the step
+    goes on: the safety of the people who were hurt does not wait on a rate limit."""
     platform = desk.platform_for(case.subject)
     person = case.subject
     if platform is None:
@@ -627,9 +631,24 @@ def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
         return manual(step.action), False
     notified, dm_note = step.notified, ""
     if not notified and Capability.DM in caps:
-        dm = platform.send_dm(person, step.text)
-        notified = dm.status is EffectStatus.DONE
-        dm_note = "message sent first" if notified else f"the message could not be sent ({dm.detail})"
+        with uow:  # kept from an earlier try of this step: it goes once, from the outbox
+            kept_before = any(k.status is not NoticeStatus.FAILED and k.text == step.text
+                              for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE))
+        if kept_before:
+            dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
+                       "lets us")
+        else:
+            dm = platform.send_dm(person, step.text)
+            notified = dm.status is EffectStatus.DONE
+            dm_note = ("message sent first" if notified
+                       else f"the message could not be sent ({dm.detail})")
+            if not notified and dm.status is EffectStatus.FAILED and dm.retryable:
+                kept = outbox.keep(uow, desk, Notice(platform.name, NoticeKind.DM, step.text,
+                                                     to=person, case_id=case.id,
+                                                     purpose=STEP_MESSAGE), dm)
+                if outbox.is_pending(kept):  # not sent yet: the step says so, and goes on
+                    dm_note = (f"the message will be sent when "
+                               f"{outbox.platform_label(platform.name)} lets us")
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),
@@ -720,7 +739,8 @@ def resolve_case(cmd: commands.ResolveCase, uow: UnitOfWork, desk: Desk) -> None
 
 
 def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: Desk) -> None:
-    """Support, not safety: the reporter learns how it ended."""
+    """Support, not safety: the reporter learns how it ended (through the outbox: a message
+    the platform holds back is delivered later; see :func:`notices.outcome_line`)."""
     with uow:
         case = uow.cases.get(event.case_id)
     labels = list(dict.fromkeys(desk.policy.ladder[i].label for s in case.steps if s.counts
@@ -729,20 +749,43 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
         "case_id": case.id, "outcome": str(case.outcome), "steps": labels,
         "reason": case.outcome_reason or "",
     }, "texts.outcome")
-    results = []
+    results: list[tuple[str, Effect]] = []
     # a reporter who typed an id into the public form follows the status link instead:
     # anyone can type anyone's id
-    messaged = (r.reporter for r in case.reports
-                if r.reporter is not None and r.source is not Source.WEB)
-    for reporter in dict.fromkeys(messaged):
-        platform = desk.platform_for(reporter)
-        if platform is not None and Capability.DM in platform.capabilities:
-            results.append(platform.send_dm(reporter, text).status)
+    messaged: dict[PersonRef, bool] = {}
+    for r in case.reports:
+        if r.reporter is not None and r.source is not Source.WEB:
+            messaged[r.reporter] = messaged.get(r.reporter, False) or r.anonymous
+    for reporter, anonymous in messaged.items():
+        effect = outbox.send_dm(uow, desk, reporter, text, purpose=Purpose.OUTCOME,
+                                case_id=case.id, anonymous=anonymous)
+        if effect is not None:
+            results.append((reporter.platform, effect))
     if results:
         with uow:
             audit(uow, desk.clock.now(), DESK, "reporter.told",
-                  f"reporters told the outcome: {', '.join(map(str, results))}", case.id)
+                  f"the outcome for the reporters: {_told_summary(results)}", case.id)
             uow.commit()
+
+
+def _told_summary(results: list[tuple[str, Effect]]) -> str:
+    """'1 told; 1 will be told when Matrix lets us (in 3 seconds); 1 could not be told' —
+    counts only: the audit log never names an anonymous reporter."""
+    told = sum(1 for _, e in results if e.status is EffectStatus.DONE)
+    failed = sum(1 for _, e in results
+                 if e.status is not EffectStatus.DONE and not outbox.is_pending(e))
+    parts = [f"{told} told"] if told else []
+    later: dict[str, list[Effect]] = {}
+    for platform, effect in results:
+        if outbox.is_pending(effect):
+            later.setdefault(platform, []).append(effect)
+    for platform, effects in later.items():
+        wait = min(e.retry_after or timedelta() for e in effects)
+        parts.append(f"{len(effects)} will be told when {outbox.platform_label(platform)} "
+                     f"lets us (in {humanize_span(wait)})")
+    if failed:
+        parts.append(f"{failed} could not be told")
+    return "; ".join(parts)
 
 
 def reopen_case(cmd: commands.ReopenCase, uow: UnitOfWork, desk: Desk) -> None:
@@ -792,7 +835,32 @@ def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
         uow.cases.save(case)
         audit(uow, now, cmd.person.key, "subject.appealed", "the subject appealed", cmd.case_id)
         uow.commit()
-    _tell_admins(desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
+    _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
+
+
+def subject_replied(cmd: commands.SubjectReplied, uow: UnitOfWork, desk: Desk) -> int | None:
+    """Record the subject's answer on their open case that has a step taken (the newest), and
+    show it to the admins; None when no open case of theirs had a step yet."""
+    text = cmd.text.strip()
+    if not text:
+        return None
+    check_text(text, "the reply")
+    now = desk.clock.now()
+    with uow:
+        found = uow.cases.summaries(CaseFilter(
+            states=(CaseState.NEW, CaseState.TAKEN, CaseState.ACTING), subject=cmd.person))
+        stepped = sorted((s.id for s in found if s.last_step), reverse=True)
+        if not stepped:
+            return None
+        case = uow.cases.get(stepped[0], lock=True)
+        case.add_note(Note(NoteKind.REPLY, now, cmd.person.key, text))
+        uow.cases.save(case)
+        audit(uow, now, cmd.person.key, "subject.replied", "the person it is about replied",
+              case.id)
+        uow.commit()
+    shown = text if len(text) <= 500 else text[:499] + "…"
+    _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about wrote back:\n> {shown}")
+    return case.id
 
 
 # -- timers --------------------------------------------------------------------------------
@@ -835,7 +903,7 @@ def _on_take_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     text = render(desk.policy.texts["take_reminder"], _admin_ctx(case, desk, waited),
                   "texts.take_reminder")
     on_duty = ", ".join(desk.policy.on_duty)
-    _tell_admins(desk, case, f"{on_duty}: {text}" if on_duty else text)
+    _tell_admins(uow, desk, case, f"{on_duty}: {text}" if on_duty else text)
     with uow:
         assert case.id is not None
         uow.timers.schedule(Timer(TimerKind.ESCALATION, now + desk.policy.deadlines.escalate_after,
@@ -853,7 +921,7 @@ def _on_escalation(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     waited = humanize_span(_round(now - case.opened_at))
     text = render(desk.policy.texts["escalation"], _admin_ctx(case, desk, waited),
                   "texts.escalation")
-    _tell_admins(desk, case, text)
+    _tell_admins(uow, desk, case, text)
     with uow:
         audit(uow, now, DESK, "deadline.escalated", "backup admins paged", case.id)
         uow.commit()
@@ -868,7 +936,7 @@ def _on_step_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     text = render(desk.policy.texts["step_reminder"], _admin_ctx(case, desk, waited),
                   "texts.step_reminder")
     who = case.taken_by or ", ".join(desk.policy.on_duty)
-    _tell_admins(desk, case, f"{who}: {text}" if who else text)
+    _tell_admins(uow, desk, case, f"{who}: {text}" if who else text)
     with uow:
         audit(uow, now, DESK, "deadline.first-step", f"no first step within {waited}; admins "
               "reminded", case.id)
@@ -905,7 +973,8 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         return
     platform = desk.platform_for(case.subject)
     text: str | None = render_for_subject(desk.policy.texts["restore"],
-                                          subject_context(case, desk.policy, actor))
+                                          subject_context(case, desk.policy, actor,
+                                                          channel=desk.channel_label(case)))
     refused = ""
     try:
         check_confidential(text or "", case, desk.name_guard(case, actor), field="texts.restore")
@@ -920,7 +989,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
     now = desk.clock.now()
     if effect.status is EffectStatus.FAILED and effect.retryable \
             and attempts + 1 < desk.policy.retry.attempts:
-        wait = max(desk.policy.retry.backoff * (2 ** attempts), effect.retry_after or timedelta())
+        wait = desk.policy.retry.wait(attempts + 1, effect.retry_after)
         with uow:
             uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, now + wait, case_id, step_id,
                                       attempts=attempts + 1))
@@ -960,7 +1029,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
               step_id=case.steps[-1].id)
         uow.commit()
     if status is not StepStatus.DONE:
-        _tell_admins(desk, case, f"Case {case_id}: the suspension of {case.subject} ended; "
+        _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {case.subject} ended; "
                                  f"please restore the account by hand — {effect.detail}")
 
 
@@ -983,7 +1052,7 @@ def _on_manual_reminder(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         return
     step = case.step(timer.step_id)
     now = desk.clock.now()
-    _tell_admins(desk, case, f"Case {case.id}: reminder — step {step.rung} is still waiting to be "
+    _tell_admins(uow, desk, case, f"Case {case.id}: reminder — step {step.rung} is still waiting to be "
                              f"done by hand, then marked done: {step.detail}")
     with uow:
         assert case.id is not None
@@ -1005,6 +1074,7 @@ TIMER_HANDLERS: dict[TimerKind, Callable[[Timer, UnitOfWork, Desk], None]] = {
     TimerKind.RUN_STEP: _on_run_step,
     TimerKind.PEER_WAIT: _noop,  # platform adapters register their own handler
     TimerKind.MANUAL_REMINDER: _on_manual_reminder,
+    TimerKind.DELIVER_NOTICE: outbox.deliver_due,
     TimerKind.NOOP: _noop,
 }
 
@@ -1050,11 +1120,11 @@ def _admin_platforms(desk: Desk, subject: PersonRef) -> list[Platform]:
     return [p for p in candidates if Capability.NOTIFY_ADMINS in p.capabilities]
 
 
-def _tell_admins(desk: Desk, case: Case, text: str) -> None:
+def _tell_admins(uow: UnitOfWork, desk: Desk, case: Case, text: str) -> None:
+    """A line for the admins about a case, through the outbox (held back, it comes later;
+    undeliverable, it is audited on the case). Call it outside a transaction."""
     for platform in _admin_platforms(desk, case.subject):
-        effect = platform.notify_admins(text)
-        if effect.status is not EffectStatus.DONE:
-            logger.warning("could not reach the admins on %s: %s", platform.name, effect.detail)
+        outbox.send_admins(uow, desk, platform.name, text, case_id=case.id)
 
 
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
@@ -1072,6 +1142,7 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.LiftSuspension: lift_suspension,
     commands.ConfirmReread: confirm_reread,
     commands.Appeal: appeal,
+    commands.SubjectReplied: subject_replied,
     commands.RunDueTimers: run_due_timers,
 }
 

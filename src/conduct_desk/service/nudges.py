@@ -25,11 +25,13 @@ from conduct_desk.domain.model import (
     SaidFrom,
     check_text,
 )
+from conduct_desk.domain.notices import Purpose
 from conduct_desk.domain.nudges import ANSWER_WORDS, Answer, Nudge, NudgeState
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
+from conduct_desk.service import notices as outbox
 from conduct_desk.service.handlers import DESK, TIMER_HANDLERS, Desk, audit, file_report
-from conduct_desk.service.ports import Capability, UnitOfWork
+from conduct_desk.service.ports import Capability, Effect, EffectStatus, UnitOfWork
 from conduct_desk.service.texts import (
     SubjectContext,
     check_confidential,
@@ -106,16 +108,30 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
                       nudge_id=nudge_id)
                 uow.commit()
             return nudge_id
-        effect = platform.send_dm(cmd.subject, text)
-        with uow:
-            audit(uow, now, DESK, "nudge.sent", f"private word to {cmd.subject}: {effect.status}",
-                  nudge_id=nudge_id, detail=effect.detail)
-            uow.commit()
+        effect = outbox.send_dm(uow, desk, cmd.subject, text, purpose=Purpose.NUDGE)
+        if effect is not None:
+            with uow:
+                audit(uow, now, DESK, "nudge.sent",
+                      f"private word to {cmd.subject}: {fate(effect, platform.name, 'sent')}",
+                      nudge_id=nudge_id, detail=effect.detail)
+                uow.commit()
     return nudge_id
 
 
+def fate(effect: Effect, platform: str, done: str) -> str:
+    """What became of a notice, in a few words: 'sent', 'will be sent when Slack lets us
+    (in 30 seconds)', 'could not be sent'."""
+    if effect.status is EffectStatus.DONE:
+        return done
+    if outbox.is_pending(effect):
+        wait = f" (in {humanize_span(effect.retry_after)})" if effect.retry_after else ""
+        return f"will be {done} when {outbox.platform_label(platform)} lets us{wait}"
+    return f"could not be {done}"
+
+
 def _nudge_context(probe: Case, item: Nudge, desk: Desk, now: datetime) -> SubjectContext:
-    ctx = subject_context(probe, desk.policy, "the conduct desk", duration=item.due_at - now)
+    ctx = subject_context(probe, desk.policy, "the conduct desk", duration=item.due_at - now,
+                          channel=desk.channel_label(probe))
     return replace(ctx, quote=(item.message_text or "").strip(), link=item.message_link or "")
 
 
@@ -138,7 +154,7 @@ def nudge_answered(cmd: commands.NudgeAnswered, uow: UnitOfWork, desk: Desk) -> 
         uow.commit()
     text = render(desk.policy.texts["nudge_answered"], {"how": ANSWER_WORDS[how]},
                   "texts.nudge_answered")
-    _tell_askers(desk, waiting, text)
+    _tell_askers(uow, desk, waiting, text)
     return len(waiting)
 
 
@@ -166,19 +182,18 @@ def author_wrote(cmd: commands.AuthorWrote, uow: UnitOfWork, desk: Desk) -> int:
     said = " ".join(text.split())[:600]  # one line for the quote
     message = render(desk.policy.texts["nudge_apology_seen"], {"apology": said},
                      "texts.nudge_apology_seen")
-    _tell_askers(desk, first, message)
+    _tell_askers(uow, desk, first, message)
     return len(waiting)
 
 
-def _tell_askers(desk: Desk, nudges: list[Nudge], text: str) -> None:
-    """A private message to each member who asked; one whose id was not kept (anonymous,
-    with no sealing key) follows their status link instead."""
+def _tell_askers(uow: UnitOfWork, desk: Desk, nudges: list[Nudge], text: str) -> None:
+    """A private message to each member who asked, through the outbox; one whose id was not
+    kept (anonymous, with no sealing key) follows their status link instead."""
     for item in nudges:
         if item.reporter is None:
             continue
-        platform = desk.platform_for(item.reporter)
-        if platform is not None and Capability.DM in platform.capabilities:
-            platform.send_dm(item.reporter, text)
+        outbox.send_dm(uow, desk, item.reporter, text, purpose=Purpose.NUDGE,
+                       case_id=item.case_id, anonymous=item.anonymous)
 
 
 def nudge_enough(cmd: commands.NudgeEnough, uow: UnitOfWork, desk: Desk) -> int:
@@ -194,10 +209,9 @@ def nudge_enough(cmd: commands.NudgeEnough, uow: UnitOfWork, desk: Desk) -> int:
                   "the person who asked found the author's apology enough", nudge_id=item.id)
         uow.commit()
     if closed:
-        platform = desk.platform_for(cmd.reporter)
-        if platform is not None and Capability.DM in platform.capabilities:
-            platform.send_dm(cmd.reporter, render(desk.policy.texts["nudge_enough"], {},
-                                                  "texts.nudge_enough"))
+        outbox.send_dm(uow, desk, cmd.reporter,
+                       render(desk.policy.texts["nudge_enough"], {}, "texts.nudge_enough"),
+                       purpose=Purpose.NUDGE, anonymous=any(n.anonymous for n in closed))
     return len(closed)
 
 

@@ -81,7 +81,9 @@ def identify(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name
     listed = ", ".join(k.name for k in known[:MAX_LISTED]) or "nobody yet"
     more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
     raise UnknownAdmin(f"unknown admin {name.strip()!r} ({flag}); known: {listed}{more} — add "
-                       "one with `conduct admin add NAME --role moderator`")
+                       "one with `conduct admin add NAME --role moderator`",
+                       problem=f"{name.strip()!r} is not one of the desk's admins; known: "
+                               f"{listed}{more}")
 
 
 def acting(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name: str,

@@ -122,6 +122,7 @@ def subject_context(
     confirm_hint: str = "",
     history: list[PastStep] | None = None,
     now: datetime | None = None,
+    channel: str | None = None,
 ) -> SubjectContext:
     """What the texts to the subject may say. ``history`` is the subject's counting steps
     (all cases); without it, this case's own steps are what happened before."""
@@ -138,7 +139,7 @@ def subject_context(
         community=policy.community,
         coc_url=policy.code_of_conduct_url,
         quote=(quoted.words_said or "").strip() if quoted else "",
-        channel=case.channel or "",
+        channel=channel or case.channel or "",
         link=linked or "",
         suggestion=suggestion or policy.texts["suggest_default"].strip(),
         duration=humanize_span(duration) if duration else "",

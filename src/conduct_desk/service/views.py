@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
 from conduct_desk.domain.model import (
@@ -22,8 +23,10 @@ from conduct_desk.domain.model import (
     deadline_state,
     next_deadline,
 )
+from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.service import notices as outbox
 from conduct_desk.service import roster
 from conduct_desk.service.handlers import (
     Composed,
@@ -87,6 +90,31 @@ class CaseDetail:
     hurt_admins: tuple[HurtAdmin, ...] = ()
     stepped_aside: tuple[str, ...] = ()  # admins who stepped aside (no reason is recorded)
     backup: tuple[str, ...] | None = None  # every admin is involved: the backup admins
+    notices: tuple[NoticeState, ...] = ()  # what the desk owed people, and what came of it
+
+    @property
+    def undelivered(self) -> tuple[NoticeState, ...]:
+        """Notices still waiting for the platform, or that failed: for the case page."""
+        return tuple(n for n in self.notices if n.status is not NoticeStatus.SENT)
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    """One notice as every admin may see it: who it is for (never an anonymous reporter's
+    id, nor the text, which may hold a reporter's private link) and what came of it."""
+
+    id: int
+    purpose: str
+    kind: NoticeKind
+    platform: str
+    to: str  # "sandbox:riley", "the reporter (anonymous)", "the admins"
+    status: NoticeStatus
+    attempts: int
+    created_at: datetime | None
+    due_at: datetime | None  # pending: when it is tried again
+    sent_at: datetime | None
+    error: str | None
+    sentence: str  # "riley is told", "… will be told when Matrix lets us (in 3 seconds)"
 
 
 @dataclass(frozen=True)
@@ -171,13 +199,51 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         history = uow.cases.history(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
         known = roster.everyone(uow, desk.platform_admins)
+        kept = uow.notices.for_case(case_id)
     rec = recommend(case, history, desk.policy, now) if case.is_open else None
     others = [p for p in history if p.case_id != case_id]
     backup = desk.policy.backup if case.is_open and everyone_recused(case, known) else None
     return CaseDetail(case, rec, others, timeline, case.deadline_state(now),
                       hurt_admins=hurt_admins(case, known),
                       stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
-                      backup=backup)
+                      backup=backup, notices=tuple(_notice_states(case, kept, now)))
+
+
+def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
+                  purpose: str | None = None) -> list[NoticeState]:
+    """The notices of a case (of one ``purpose``: ``outcome``, ``acknowledgement``...), each
+    with a sentence an admin can be told, e.g. after resolving a case from chat."""
+    with uow:
+        case = uow.cases.get(case_id)
+        kept = uow.notices.for_case(case_id, purpose)
+    return _notice_states(case, kept, desk.clock.now())
+
+
+def _notice_states(case: Case, kept: list[Notice], now: datetime) -> list[NoticeState]:
+    return [_notice_state(case, n, now) for n in kept if n.id is not None]
+
+
+def _notice_state(case: Case, n: Notice, now: datetime) -> NoticeState:
+    to = outbox.who(n)
+    if n.kind is NoticeKind.DM and n.to is not None:
+        index = next((i for i, r in enumerate(case.reports) if r.reporter == n.to), None)
+        label = reporter_label(case, index) if index is not None else to
+        to = "the reporter (anonymous)" if n.anonymous or label == "anonymous" else label
+    told = "told" if n.kind in (NoticeKind.DM, NoticeKind.ADMINS, NoticeKind.ANSWER) else "sent"
+    be = "are" if to == "the admins" else "is"
+    where = outbox.platform_label(n.platform)
+    if n.status is NoticeStatus.SENT:
+        sentence = f"{to} {be} {told}"
+    elif n.status is NoticeStatus.PENDING:
+        wait = n.due_at - now if n.due_at is not None else None
+        when = (f" (in {humanize_span(wait)})" if wait is not None and wait.total_seconds() >= 1
+                else "")
+        sentence = f"{to} will be {told} when {where} lets us{when}"
+    else:
+        sentence = f"{to} could not be {told}: {n.last_error or 'the platform refused'}"
+    assert n.id is not None
+    return NoticeState(n.id, n.purpose, n.kind, n.platform, to, n.status, n.attempts,
+                       n.created_at, n.due_at, n.sent_at, n.last_error, sentence)
 
 
 def known_admin(uow: UnitOfWork, desk: Desk, name: str, flag: str = "--admin") -> roster.KnownAdmin:
@@ -290,6 +356,12 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
             if detail.recommendation else None
         ),
         "history": [dataclasses.asdict(p) for p in detail.history],
+        "notices": [
+            {"id": n.id, "purpose": n.purpose, "kind": n.kind, "platform": n.platform,
+             "to": n.to, "status": n.status, "attempts": n.attempts, "created_at": n.created_at,
+             "due_at": n.due_at, "sent_at": n.sent_at, "error": n.error, "said": n.sentence}
+            for n in detail.notices
+        ],
         "timeline": [timeline_json(e) for e in detail.timeline],
     }
 

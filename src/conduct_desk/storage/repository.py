@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from conduct_desk.domain.errors import Conflict, NotFound
+from conduct_desk.domain.errors import Conflict, Hint, NotFound
 from conduct_desk.domain.ladder import PastStep
 from conduct_desk.domain.model import (
     COUNTING,
@@ -26,6 +26,7 @@ from conduct_desk.domain.model import (
     Step,
     StepStatus,
 )
+from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.nudges import Answer, Nudge, NudgeState
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
@@ -168,7 +169,9 @@ class SqlCaseRepository:
         query = _SELECT_CASE_LOCKED if lock else _SELECT_CASE
         row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
         if row is None:
-            raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases")
+            raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases",
+                           problem=f"there is no case {case_id}; the open cases",
+                           hint=Hint("list"))
         case = self._load(row)
         self.seen[case_id] = case
         return case
@@ -348,7 +351,8 @@ class SqlTimerRepository:
             "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
         } for timer in timers])
 
-    def cancel(self, case_id: int, kinds: tuple[TimerKind, ...], step_id: int | None = None) -> int:
+    def cancel(self, case_id: int | None, kinds: tuple[TimerKind, ...],
+               step_id: int | None = None) -> int:
         query = t.timers.update().where(
             t.timers.c.case_id == case_id, t.timers.c.kind.in_([str(k) for k in kinds]),
             t.timers.c.status == str(TimerStatus.PENDING),
@@ -533,6 +537,14 @@ class SqlNudgeRepository:
         ).order_by(c.id).with_for_update()).mappings()
         return [self._load(r) for r in rows]
 
+    def waiting_on(self, platform: str) -> list[tuple[str, str, str]]:
+        """(channel, message id, author) of every nudge on ``platform`` still waiting: the
+        messages whose edit, removal or follow-up the chat desk listens for."""
+        c = t.nudges.c
+        rows = self.conn.execute(sa.select(c.channel, c.message_id, c.subject_id).where(
+            c.subject_platform == platform, c.state == str(NudgeState.WAITING)).distinct())
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def waiting_from(self, reporter: PersonRef) -> list[Nudge]:
         """The reporter's own nudges that still wait for an answer. An anonymous reporter's id
         is sealed (and sealing is not deterministic), so the waiting sealed ones are opened and
@@ -545,3 +557,54 @@ class SqlNudgeRepository:
                    c.reporter_sealed.is_not(None)),
         ).order_by(c.id).with_for_update()).mappings()
         return [n for n in map(self._load, rows) if n.reporter == reporter]
+
+
+class SqlNoticeRepository:
+    """Notices the desk promised. An anonymous reporter is kept only sealed (see
+    :func:`_reporter_columns`); the service keeps no such notice when there is no key."""
+
+    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
+        self.conn = conn
+        self.sealer = sealer
+
+    def _row(self, n: Notice) -> dict[str, Any]:
+        who = _reporter_columns(n.to, n.anonymous, self.sealer)
+        return {
+            "platform": n.platform, "kind": str(n.kind), "purpose": str(n.purpose),
+            "case_id": n.case_id, "to_platform": who["reporter_platform"],
+            "to_id": who["reporter_id"], "to_sealed": who["reporter_sealed"],
+            "anonymous": n.anonymous, "reply_to": n.reply_to, "text": n.text,
+            "status": str(n.status), "attempts": n.attempts, "created_at": n.created_at,
+            "due_at": n.due_at, "sent_at": n.sent_at, "last_error": n.last_error,
+        }
+
+    def _load(self, r: RowMapping) -> Notice:
+        sealed = r["to_sealed"]
+        to = open_sealed(self.sealer, sealed) if sealed else _person(r["to_platform"], r["to_id"])
+        return Notice(
+            platform=r["platform"], kind=NoticeKind(r["kind"]), text=r["text"], to=to,
+            case_id=r["case_id"], purpose=r["purpose"], reply_to=r["reply_to"],
+            anonymous=r["anonymous"], status=NoticeStatus(r["status"]), attempts=r["attempts"],
+            created_at=r["created_at"], due_at=r["due_at"], last_error=r["last_error"],
+            sent_at=r["sent_at"], id=r["id"],
+        )
+
+    def add(self, notice: Notice) -> int:
+        return int(self.conn.execute(t.notices.insert().values(**self._row(notice))
+                                     .returning(t.notices.c.id)).scalar_one())
+
+    def get(self, notice_id: int, *, lock: bool = False) -> Notice | None:
+        query = sa.select(t.notices).where(t.notices.c.id == notice_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).mappings().first()
+        return self._load(row) if row else None
+
+    def save(self, notice: Notice) -> None:
+        assert notice.id is not None
+        self.conn.execute(t.notices.update().where(t.notices.c.id == notice.id)
+                          .values(**self._row(notice)))
+
+    def for_case(self, case_id: int, purpose: str | None = None) -> list[Notice]:
+        query = sa.select(t.notices).where(t.notices.c.case_id == case_id)
+        if purpose is not None:
+            query = query.where(t.notices.c.purpose == purpose)
+        return [self._load(r) for r in self.conn.execute(query.order_by(t.notices.c.id)).mappings()]

@@ -61,9 +61,9 @@ def check_sealing(engine: Engine, sealer: Sealer | None) -> None:
     """Refuse to start when sealed ids exist and no key is set, or the key does not open them."""
     with engine.connect() as conn:
         sealed = None
-        for table in (tables.reports, tables.nudges):
-            sealed = conn.execute(sa.select(table.c.reporter_sealed).where(
-                table.c.reporter_sealed.is_not(None)).limit(1)).scalar()
+        for column in (tables.reports.c.reporter_sealed, tables.nudges.c.reporter_sealed,
+                       tables.notices.c.to_sealed):
+            sealed = conn.execute(sa.select(column).where(column.is_not(None)).limit(1)).scalar()
             if sealed is not None:
                 break
     if sealed is not None:

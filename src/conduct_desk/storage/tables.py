@@ -211,6 +211,30 @@ nudges = sa.Table(
 sa.Index("ix_nudges_message", nudges.c.subject_platform, nudges.c.subject_id, nudges.c.channel,
          nudges.c.message_id)
 
+# Notices the desk promised (migration 0011): kept until delivered, or failed for all to see.
+# A DM to an anonymous reporter keeps the person only sealed (to_sealed; to_* are then NULL),
+# as reports.reporter_sealed, and no platform error (it may name them).
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.Integer, index=True),
+    sa.Column("to_platform", sa.String(64)),
+    sa.Column("to_id", sa.String(255)),
+    sa.Column("to_sealed", sa.Text),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("reply_to", sa.String(2000)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
 # -- the web desk (migration 0003) ----------------------------------------------------------
 
 admins = sa.Table(

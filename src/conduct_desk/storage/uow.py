@@ -14,6 +14,7 @@ from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
     SqlCursors,
+    SqlNoticeRepository,
     SqlNudgeRepository,
     SqlRateHits,
     SqlTimerRepository,
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
     accounts: SqlAccounts
     nudges: SqlNudgeRepository
     rate_hits: SqlRateHits
+    notices: SqlNoticeRepository
 
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccounts(self._conn)
         self.nudges = SqlNudgeRepository(self._conn, self.sealer)
         self.rate_hits = SqlRateHits(self._conn)
+        self.notices = SqlNoticeRepository(self._conn, self.sealer)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

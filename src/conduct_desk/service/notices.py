@@ -1,0 +1,297 @@
+"""The desk's outbox: every notice it promises is delivered, or visibly failed.
+
+A notice (a thank-you, an outcome, a line to the admins, a private word) is recorded, then
+tried at once. When the platform asks the desk to wait (a rate limit), it stays pending with
+the time it is due and a durable ``DELIVER_NOTICE`` timer (``step_id`` = the notice's id)
+delivers it then, from whichever worker claims the timer, after a restart too. The wait is
+the platform's when it names one, else the policy's retry backoff. A refusal for good, or
+:data:`MAX_ATTEMPTS` tries, leaves it failed: audited on the case (``notice.failed``) and shown
+on the case page.
+
+A DM to an anonymous reporter keeps the person only sealed, and no platform error (it may
+name them); with no sealing key it is not kept at all, only tried once, as the report keeps
+no id either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from conduct_desk.domain.notices import MAX_ATTEMPTS, Notice, NoticeKind, NoticeStatus, Purpose
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import MAX_WAITS
+from conduct_desk.domain.timers import Timer, TimerKind
+from conduct_desk.service.ports import AuditEntry, Capability, Effect, EffectStatus, UnitOfWork
+
+if TYPE_CHECKING:  # handlers imports this module: no import back at run time
+    from conduct_desk.service.handlers import Desk
+
+__all__ = [
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "Sender",
+    "deliver_due",
+    "is_pending",
+    "keep",
+    "outcome_line",
+    "platform_label",
+    "send",
+    "send_admins",
+    "send_dm",
+    "who",
+]
+
+logger = logging.getLogger(__name__)
+
+DESK = "desk"  # the actor of the audit entries (as handlers.DESK)
+# how long one try may take before a worker may try the notice again (its process died)
+LEASE = timedelta(minutes=5)
+# what a chat adapter registers in ``Desk.notice_senders`` for (platform name, kind)
+Sender = Callable[[Notice], Effect]
+_PLATFORM_NAMES = {"slack": "Slack", "matrix": "Matrix", "discord": "Discord"}
+
+
+def platform_label(name: str) -> str:
+    """A platform's name as people write it: ``matrix`` → ``Matrix``."""
+    return _PLATFORM_NAMES.get(name, name[:1].upper() + name[1:])
+
+
+def is_pending(effect: Effect) -> bool:
+    """True when :func:`send` kept the notice to deliver later (``effect.retry_after`` from now)."""
+    return effect.status is EffectStatus.FAILED and effect.retryable
+
+
+def send(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
+    """Deliver ``notice`` now and keep it until it is delivered or has failed for good.
+
+    Call it outside a transaction (it opens its own). The answer says what became of it:
+    DONE, sent; FAILED and ``retryable``, kept pending and delivered in ``retry_after`` by a
+    durable timer; FAILED otherwise, given up (audited ``notice.failed`` on the case). The
+    detail never holds an anonymous reporter's platform error."""
+    now = desk.clock.now()
+    notice = replace(notice, status=NoticeStatus.PENDING, attempts=0, created_at=now,
+                     due_at=now + LEASE, last_error=None, sent_at=None, id=None)
+    if notice.anonymous and notice.to is not None and not uow.can_seal:
+        # nothing may keep this person's id: one try, as the report keeps none either
+        effect = _deliver(desk, notice)
+        if effect.status is EffectStatus.DONE:
+            return effect
+        failed = replace(notice, status=NoticeStatus.FAILED, attempts=1,
+                         last_error=_error(notice, effect))
+        with uow:
+            _audit_failed(uow, now, failed)
+            uow.commit()
+        return Effect.failed(failed.last_error or "", retryable=False)
+    with uow:
+        notice_id = uow.notices.add(notice)
+        # a safety net: if this process stops before the platform answers, a worker sends it
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+                                  notice_id))
+        uow.commit()
+    return _attempt(uow, desk, replace(notice, id=notice_id))
+
+
+def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect:
+    """Keep a notice whose first try, made by the caller, the platform refused: pending, due
+    after the platform's wait (or the policy's backoff), when the refusal may lift; else
+    failed and audited. For notices tried on a hot path (chat answers, case cards) where an
+    outbox row for each success would cost more than it keeps."""
+    now = desk.clock.now()
+    if notice.anonymous and notice.to is not None and not uow.can_seal:
+        return Effect.failed(_error(notice, refused), retryable=False)
+    error = _error(notice, refused)
+    with uow:
+        if notice.kind is NoticeKind.CARD and notice.case_id is not None and any(
+                not k.is_sent and k.status is NoticeStatus.PENDING
+                for k in uow.notices.for_case(notice.case_id, notice.purpose)):
+            # one card kept per case is enough: it is drawn as the case is when it goes
+            return Effect.failed(error, retryable=True, retry_after=refused.retry_after)
+        if refused.status is EffectStatus.FAILED and refused.retryable and MAX_ATTEMPTS > 1:
+            wait = desk.policy.retry.wait(1, refused.retry_after)
+            kept = replace(notice, status=NoticeStatus.PENDING, attempts=1, created_at=now,
+                           due_at=now + wait, last_error=error, sent_at=None, id=None)
+            notice_id = uow.notices.add(kept)
+            uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + wait, notice.case_id,
+                                      notice_id))
+            uow.commit()
+            return Effect.failed(error, retryable=True, retry_after=wait)
+        failed = replace(notice, status=NoticeStatus.FAILED, attempts=1, created_at=now,
+                         due_at=None, last_error=error, sent_at=None, id=None)
+        failed = replace(failed, id=uow.notices.add(failed))
+        _audit_failed(uow, now, failed)
+        uow.commit()
+    return Effect.failed(error, retryable=False)
+
+
+def send_dm(uow: UnitOfWork, desk: Desk, to: PersonRef, text: str, *, purpose: str,
+            case_id: int | None = None, anonymous: bool = False) -> Effect | None:
+    """A private message to ``to`` through :func:`send`; None when the person's platform is
+    not connected or cannot send private messages (then nothing is kept: nothing was promised)."""
+    platform = desk.platforms.get(to.platform)
+    if platform is None or Capability.DM not in platform.capabilities:
+        return None
+    return send(uow, desk, Notice(platform.name, NoticeKind.DM, text, to=to, case_id=case_id,
+                                  purpose=purpose, anonymous=anonymous))
+
+
+def send_admins(uow: UnitOfWork, desk: Desk, platform: str, text: str, *,
+                case_id: int | None = None, purpose: str = Purpose.ADMINS,
+                reply_to: str | None = None) -> Effect:
+    """A line for the admins on ``platform`` through :func:`send`."""
+    kind = NoticeKind.ANSWER if purpose == Purpose.ANSWER else NoticeKind.ADMINS
+    return send(uow, desk, Notice(platform, kind, text, case_id=case_id, purpose=purpose,
+                                  reply_to=reply_to))
+
+
+def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    """The ``DELIVER_NOTICE`` timer: try a pending notice again. The timer is claimed by one
+    worker; the notice row is re-read and claimed too, so a sent notice is never sent again."""
+    assert timer.step_id is not None
+    now = desk.clock.now()
+    with uow:
+        notice = uow.notices.get(timer.step_id, lock=True)
+        if notice is None or notice.status is not NoticeStatus.PENDING \
+                or (notice.due_at is not None and notice.due_at > now):
+            return  # sent, failed, or being tried right now
+        notice = replace(notice, due_at=now + LEASE)
+        uow.notices.save(notice)
+        # should this try end without a word (the process dies), a worker tries again
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+                                  notice.id))
+        uow.commit()
+    _attempt(uow, desk, notice)
+
+
+def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
+    """One try of a notice this process has claimed (its ``due_at`` is a lease); records it."""
+    assert notice.id is not None
+    effect = _deliver(desk, notice)
+    now = desk.clock.now()
+    with uow:
+        current = uow.notices.get(notice.id, lock=True)
+        if current is None or current.status is not NoticeStatus.PENDING:
+            # another worker finished it meanwhile (its lease ran out while this one waited)
+            return Effect.done() if current is not None and current.is_sent else effect
+        tries = current.attempts + 1
+        uow.timers.cancel(current.case_id, (TimerKind.DELIVER_NOTICE,), step_id=current.id)
+        if effect.status is EffectStatus.DONE:
+            result = replace(current, status=NoticeStatus.SENT, attempts=tries, sent_at=now,
+                             due_at=None, last_error=None)
+            if tries > 1:  # it was late: the case's timeline says it went in the end
+                _audit(uow, now, "notice.sent", f"{_what(current)} was delivered after {tries} "
+                       "tries", current)
+            answer = effect
+        elif effect.status is EffectStatus.FAILED and effect.retryable and (
+                tries < MAX_ATTEMPTS or (effect.retry_after is not None and tries < MAX_WAITS)):
+            wait = desk.policy.retry.wait(tries, effect.retry_after)
+            result = replace(current, attempts=tries, due_at=now + wait,
+                             last_error=_error(current, effect))
+            uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + wait, current.case_id,
+                                      current.id))
+            answer = Effect.failed(result.last_error or "", retryable=True, retry_after=wait)
+        else:  # refused for good, manual only, or too many tries
+            error = _error(current, effect)
+            if effect.status is EffectStatus.FAILED and effect.retryable:
+                error = f"{error} (gave up after {tries} tries)"
+            result = replace(current, status=NoticeStatus.FAILED, attempts=tries, due_at=None,
+                             last_error=error)
+            _audit_failed(uow, now, result)
+            answer = Effect.failed(error, retryable=False)
+        uow.notices.save(result)
+        uow.commit()
+    if result.status is NoticeStatus.FAILED:
+        logger.warning("a notice (%s) could not be delivered on %s", result.purpose, result.platform)
+    return answer
+
+
+def _deliver(desk: Desk, notice: Notice) -> Effect:
+    """The platform call: the sender an adapter registered, else the platform's own call."""
+    sender = desk.notice_senders.get((notice.platform, notice.kind))
+    try:
+        if sender is not None:
+            return sender(notice)
+        if notice.kind is NoticeKind.CARD:  # only a chat desk draws cards: one runs elsewhere
+            return Effect.failed(f"the desk's {platform_label(notice.platform)} cards are kept "
+                                 "by another process", retryable=True)
+        platform = desk.platforms.get(notice.platform)
+        if platform is None:  # e.g. a worker started without that platform's settings
+            return Effect.failed(f"the desk is not connected to {platform_label(notice.platform)} "
+                                 "in this process")
+        if notice.kind is NoticeKind.DM:
+            if notice.to is None:
+                return Effect.failed("a private message with nobody to send it to",
+                                     retryable=False)
+            return platform.send_dm(notice.to, notice.text)
+        return platform.notify_admins(notice.text)
+    except Exception as exc:  # a sender must never stop the worker; the notice is kept
+        logger.warning("sending a %s notice on %s raised %s", notice.purpose, notice.platform,
+                       type(exc).__name__)
+        return Effect.failed(f"the desk could not send it ({type(exc).__name__})")
+
+
+def _error(notice: Notice, effect: Effect) -> str:
+    """What is kept of a refusal: the platform's words, never for an anonymous reporter."""
+    if notice.anonymous:
+        asked = " and asked the desk to wait" if effect.retry_after is not None else ""
+        return f"{platform_label(notice.platform)} refused{asked}"
+    if effect.status is EffectStatus.MANUAL:
+        return f"{platform_label(notice.platform)} cannot send it: {effect.detail}"
+    return effect.detail or f"{platform_label(notice.platform)} refused"
+
+
+def who(notice: Notice) -> str:
+    """The person a notice is for, as every admin may read it (never an anonymous id)."""
+    if notice.kind in (NoticeKind.ADMINS, NoticeKind.ANSWER):
+        return "the admins"
+    if notice.anonymous:
+        return "the reporter (anonymous)"
+    return str(notice.to) if notice.to is not None else "nobody"
+
+
+def _what(notice: Notice) -> str:
+    where = platform_label(notice.platform)
+    known: dict[str, str] = {
+        Purpose.ACKNOWLEDGEMENT: f"the thanks to {who(notice)}",
+        Purpose.OUTCOME: f"the outcome for {who(notice)}",
+        Purpose.NUDGE: f"the private message to {who(notice)}",
+        Purpose.ADMINS: f"the message to the admins on {where}",
+        Purpose.ANSWER: f"the answer to the admins on {where}",
+        Purpose.CARD: f"the case card on {where}",
+    }
+    return known.get(notice.purpose, f"the {notice.purpose} message on {where}")
+
+
+def _audit(uow: UnitOfWork, at: datetime, kind: str, summary: str, notice: Notice,
+           **detail: object) -> None:
+    uow.audit.append_all([AuditEntry(
+        at=at, actor=DESK, kind=kind, summary=summary, case_id=notice.case_id,
+        detail={"notice_id": notice.id, **{k: v for k, v in detail.items() if v}}
+        if notice.id is not None else {k: v for k, v in detail.items() if v})])
+
+
+def _audit_failed(uow: UnitOfWork, at: datetime, notice: Notice) -> None:
+    if notice.kind is NoticeKind.DM:
+        advice = ("; they can follow their report's status link" if notice.anonymous
+                  else "; please reach them another way")
+    else:
+        advice = ""
+    # the error is kept on the notice; an anonymous reporter's is the desk's own words
+    _audit(uow, at, "notice.failed", f"{_what(notice)} could not be delivered{advice}", notice,
+           detail=notice.last_error)
+
+
+def outcome_line(uow: UnitOfWork, desk: Desk, case_id: int) -> str:
+    """What became of the outcome notices of a case, for the admins, e.g. after ``resolve``:
+    "riley is told", "riley will be told when Matrix lets us (in 3 seconds)", "riley could
+    not be told: …". Reporters are named only as the case views name them for admins."""
+    from conduct_desk.service import views  # views imports handlers, which imports this
+
+    states = views.notice_states(uow, desk, case_id, Purpose.OUTCOME)
+    if not states:
+        return (f"Case {case_id}: no reporter can be told on chat; reporters who used the web "
+                "form see the outcome behind their status link.")
+    return f"Case {case_id}: " + "; ".join(s.sentence for s in states) + "."
