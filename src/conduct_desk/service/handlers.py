@@ -88,6 +88,8 @@ class Desk:
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
     # how each chat platform names a channel (``#community``); chat desks fill it in
     channel_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    # how each chat platform names a person (their display name), by user id
+    person_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)
     # how a chat platform delivers a kind of notice (e.g. a case card, a threaded answer),
     # by (platform name, kind); unregistered: the Platform's send_dm / notify_admins
     notice_senders: dict[tuple[str, NoticeKind], Callable[[Notice], Effect]] = field(
@@ -104,6 +106,25 @@ class Desk:
         except Exception:  # a name is a courtesy: the id still says where
             logger.warning("could not name a channel on %s", case.subject.platform)
             return None
+
+    def name_of(self, person: PersonRef) -> str | None:
+        """The person's display name on their platform, or None (then their id)."""
+        namer = self.person_namers.get(person.platform)
+        if namer is None:
+            return None
+        try:
+            return namer(person.user_id) or None
+        except Exception:  # a name is a courtesy: the id still says who
+            logger.warning("could not name a person on %s", person.platform)
+            return None
+
+    def admin_label(self, admin: str) -> str:
+        """An admin as the people the desk writes to know them: a name recorded as
+        ``platform:id`` becomes their display name there."""
+        platform, sep, user_id = admin.partition(":")
+        if sep and platform in self.person_namers and user_id:
+            return self.name_of(PersonRef(platform, user_id)) or admin
+        return admin
 
     def platform_for(self, person: PersonRef) -> Platform | None:
         return self.platforms.get(person.platform)
@@ -470,10 +491,11 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
         elif rung.action is Action.SUGGEST:
             check_confidential(desk.policy.texts["suggest_default"], case, guard,
                                field="texts.suggest_default")
-        ctx = subject_context(case, desk.policy, admin, suggestion=suggestion or "",
-                              until=until, duration=span,
+        ctx = subject_context(case, desk.policy, desk.admin_label(admin),
+                              suggestion=suggestion or "", until=until, duration=span,
                               confirm_hint=desk.confirm_hint(case) if rung.confirm else "",
-                              history=history, now=now, channel=desk.channel_label(case))
+                              history=history, now=now, channel=desk.channel_label(case),
+                              name=desk.name_of(case.subject))
         body = render_for_subject(rung.text, ctx)
         check_confidential(body, case, guard, field=f"ladder.{rung.name}")
     quoted = case.quoted_report
@@ -973,8 +995,10 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         return
     platform = desk.platform_for(case.subject)
     text: str | None = render_for_subject(desk.policy.texts["restore"],
-                                          subject_context(case, desk.policy, actor,
-                                                          channel=desk.channel_label(case)))
+                                          subject_context(case, desk.policy,
+                                                          desk.admin_label(actor),
+                                                          channel=desk.channel_label(case),
+                                                          name=desk.name_of(case.subject)))
     refused = ""
     try:
         check_confidential(text or "", case, desk.name_guard(case, actor), field="texts.restore")

@@ -131,7 +131,7 @@ def fate(effect: Effect, platform: str, done: str) -> str:
 
 def _nudge_context(probe: Case, item: Nudge, desk: Desk, now: datetime) -> SubjectContext:
     ctx = subject_context(probe, desk.policy, "the conduct desk", duration=item.due_at - now,
-                          channel=desk.channel_label(probe))
+                          channel=desk.channel_label(probe), name=desk.name_of(probe.subject))
     return replace(ctx, quote=(item.message_text or "").strip(), link=item.message_link or "")
 
 

@@ -123,6 +123,7 @@ def subject_context(
     history: list[PastStep] | None = None,
     now: datetime | None = None,
     channel: str | None = None,
+    name: str | None = None,
 ) -> SubjectContext:
     """What the texts to the subject may say. ``history`` is the subject's counting steps
     (all cases); without it, this case's own steps are what happened before."""
@@ -134,7 +135,7 @@ def subject_context(
     when = now or max((p.at for p in history), default=case.opened_at)
     earlier = earlier_rungs(history, policy, when)
     return SubjectContext(
-        name=case.subject.user_id,
+        name=name or case.subject.user_id,
         admin=admin,
         community=policy.community,
         coc_url=policy.code_of_conduct_url,

@@ -162,3 +162,17 @@ def test_report_command_files_for_anyone(chat: Chat) -> None:
 def test_a_command_answer_in_a_shared_room_replies_to_the_command(chat: Chat) -> None:
     chat.desk.handle(CommandTyped("ana", "list", room="admins", message_id="ev1"))
     assert chat.t.said[-1].kind == "answer" and chat.t.said[-1].reply_to == "ev1"
+
+
+def test_texts_to_the_subject_name_them_and_the_admin_by_their_names(chat: Chat) -> None:
+    from tests.support.chat import chat_desk
+
+    chat = chat_desk(chat.app, chat.sandbox, admins="ana=ana:admin, dana:admin",
+                     transport=chat.t)
+    chat.t.names.update({"sam": "Sam Doe", "dana": "Dana"})
+    chat.t.channels["general"] = "#general"
+    case_id = report(chat)
+    chat.coc("dana", f"step {case_id} remind")
+    [reminder] = [c.text or "" for c in chat.sandbox.calls if c.method == "post_reply"]
+    assert "Sam Doe" in reminder and "I'm Dana" in reminder and "#general" in reminder
+    assert "sandbox:dana" not in reminder and "Hi sam" not in reminder

@@ -87,6 +87,7 @@ class ChatDesk:
         self.source = source
         app.desk.platform_admins.update(platform_admins(admins))
         app.desk.channel_namers[self.name] = self.channel_name
+        app.desk.person_namers[self.name] = lambda user_id: self.person_name(self.person(user_id))
         self.words = render.Words(transport.prefix, self.person_name, self.channel_name)
         self.cards = CardKeeper(app, transport, self.words, card_prefix)
         app.desk.notice_senders[(self.name, NoticeKind.ANSWER)] = self._deliver_answer
