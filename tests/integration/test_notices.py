@@ -292,3 +292,23 @@ def test_a_held_back_nudge_answer_reaches_the_member_who_asked(
     app.bus.handle(c.RunDueTimers("w"))
     told = sandbox.to(asker)
     assert len(told) == 2 and told[0].text == told[1].text
+
+
+def test_the_welcome_back_held_back_at_the_end_of_a_suspension_comes_later(
+        app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    case_id = _file(app)
+    app.bus.handle(c.TakeStep(case_id, "suspend", "ana", duration="12h", reason="again"))
+    sandbox.rate_limit_next("send_dm", timedelta(seconds=4))
+    clock.advance(timedelta(hours=12))
+    app.bus.handle(c.RunDueTimers("w"))
+    case = views.case_detail(app.uow(), app.desk, case_id).case
+    restore = case.steps[-1]
+    assert restore.rung == "restore" and "will be sent when Sandbox lets us" in (restore.detail or "")
+    assert SAM not in sandbox.suspended
+    welcomes = [t.text for t in sandbox.to(SAM) if "welcome" in (t.text or "").lower()]
+    clock.advance(timedelta(seconds=4))
+    app.bus.handle(c.RunDueTimers("w"))
+    after = [t.text for t in sandbox.to(SAM) if "welcome" in (t.text or "").lower()]
+    assert len(after) == len(welcomes) + 1
+    [state] = views.notice_states(app.uow(), app.desk, case_id, "restore")
+    assert state.status is NoticeStatus.SENT

@@ -1012,7 +1012,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         effect = platform.restore(case.subject)
     now = desk.clock.now()
     if effect.status is EffectStatus.FAILED and effect.retryable \
-            and attempts + 1 < desk.policy.retry.attempts:
+            and desk.policy.retry.again(attempts + 1, effect.retry_after):
         wait = desk.policy.retry.wait(attempts + 1, effect.retry_after)
         with uow:
             uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, now + wait, case_id, step_id,
@@ -1024,7 +1024,9 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
     welcome = None
     if effect.status is EffectStatus.DONE and platform is not None and text is not None \
             and Capability.DM in platform.capabilities:
-        welcome = platform.send_dm(case.subject, text)
+        # through the outbox: held back by the platform, it comes after its wait
+        welcome = outbox.send_dm(uow, desk, case.subject, text, purpose="restore",
+                                 case_id=case_id)
     with uow:
         case = uow.cases.get(case_id, lock=True)
         suspension = case.step(step_id)
@@ -1034,7 +1036,11 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         status = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
                   EffectStatus.FAILED: StepStatus.FAILED}[effect.status]
         detail = effect.detail
-        if welcome is not None and welcome.status is not EffectStatus.DONE:
+        if welcome is not None and outbox.is_pending(welcome):
+            detail = (f"{detail}; the welcome-back message will be sent when "
+                      f"{outbox.platform_label(platform.name if platform else '')} lets us"
+                      ).lstrip("; ")
+        elif welcome is not None and welcome.status is not EffectStatus.DONE:
             detail = f"{detail}; the welcome-back message failed ({welcome.detail})".lstrip("; ")
         if refused:
             detail = f"{detail}; {refused}".lstrip("; ")
