@@ -53,7 +53,7 @@ PERMISSIONS: dict[int, tuple[str, str]] = {
 PERMISSION_BITS = sum(PERMISSIONS)
 SCOPES = ("bot", "applications.commands")
 # the channel permissions a removal denies: the person no longer sees or writes in the channel
-REMOVAL_DENY = VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS
+REMOVAL_DENY = VIEW_CHANNEL | SEND_MESSAGES
 
 
 def invite_url(application_id: str, guild_id: str | None = None) -> str:
@@ -482,7 +482,13 @@ def refusal_fix(action: Action, guild_id: str, bot_id: str, bot_roles: list[str]
             return ("Discord does not time out members with the Administrator permission; "
                     "take Administrator from their roles first, or act by hand")
     bits = base_permissions(guild_id, bot_roles, roles)
-    if bits != -1 and not bits & needed:
-        return f"in Server Settings → Roles → {role_name}, turn on «{permission}»"
+    if action is Action.REMOVE:  # Discord lets a bot deny only what it has itself
+        needed |= REMOVAL_DENY
+    missing = [PERMISSIONS[b][0] for b in PERMISSIONS if needed & b and bits != -1
+               and not bits & b]
+    if missing:
+        return (f"in Server Settings → Roles → {role_name}, turn on "
+                + " and ".join(f"«{m}»" for m in missing))
     return (f"give {role_name} «{permission}» in that channel too (Edit Channel → "
-            "Permissions): a channel setting takes it away there")
+            "Permissions): a channel setting takes it away there"
+            + (", with «View Channels» and «Send Messages»" if action is Action.REMOVE else ""))

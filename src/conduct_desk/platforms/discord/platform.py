@@ -244,10 +244,9 @@ class DiscordPlatform:
         except Exception as exc:
             logger.warning("Discord: could not work out the missing permission (%s)",
                            type(exc).__name__)
-        by_hand = (self.manual_instructions(action, person, channel, until)
-                   if person is not None else "")
-        return (f"Discord refused: missing permissions. So the desk can do it next time, {fix}. "
-                + by_hand)
+        by_hand = self.manual_instructions(action, person, channel, until)
+        return (f"Discord refused the bot (missing permissions). {by_hand} So that the desk can "
+                f"do it itself next time, {fix}.")
 
     async def _fix(self, action: Action, person: PersonRef | None) -> str:
         request = self.conn.request
@@ -481,21 +480,21 @@ class DiscordPlatform:
                             until: datetime | None) -> str:
         """Exact steps for a server admin when the bot cannot act itself."""
         user = f"<@{person.user_id}> (user id {person.user_id})" if person else "the person"
-        done = " Then press *Mark done* on the case card (or `/coc done CASE STEP`)."
+        done = " Then press *Mark … done* on the case card (or `/coc done CASE STEP`)."
         if action is Action.SUSPEND:
             when = f"<t:{int(until.timestamp())}:f>" if until else "the end of the suspension"
-            return (f"Or by hand now: right-click {user} → Timeout, and choose the length "
+            return (f"By hand: right-click {user} → Timeout, and choose the length "
                     f"closest to {when}.{done}")
         if action is Action.BAN:
-            return f"Or by hand now: right-click {user} → Ban.{done}"
+            return f"By hand: right-click {user} → Ban.{done}"
         if action is Action.RESTORE:
-            return (f"Or by hand now: right-click {user} → Remove Timeout, and remove them from "
+            return (f"By hand: right-click {user} → Remove Timeout, and remove them from "
                     f"any channel's permissions the desk set.{done}")
         if action is Action.REMOVE:
             where = f"<#{channel}>" if channel else "the channel"
-            return (f"Or by hand now: {where} → Edit Channel → Permissions → add {user} and "
+            return (f"By hand: {where} → Edit Channel → Permissions → add {user} and "
                     f"deny View Channel.{done}")
-        return f"Or send {user} the step's text yourself, privately or as a reply.{done}"
+        return f"Send {user} the step's text yourself, privately or as a reply.{done}"
 
 
 def ui_case_in(text: str) -> int | None:
