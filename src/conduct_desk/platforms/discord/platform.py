@@ -142,12 +142,19 @@ class Connection:
                                              params=params, **ids))
 
     def close(self) -> None:
+        """Close the client (gateway and HTTP session), end the loop and its thread."""
         if self._thread is None:
+            if not self.loop.is_closed():
+                self.loop.close()
             return
 
         async def shut() -> None:
             if not self.client.is_closed():
                 await self.client.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         try:
             asyncio.run_coroutine_threadsafe(shut(), self.loop).result(15)
@@ -156,6 +163,8 @@ class Connection:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self._thread = None
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def discord_effect(exc: BaseException, what: str) -> Effect:
