@@ -4,10 +4,13 @@ permissions worked out from roles, and what the policy must respect on Discord."
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from typer.testing import CliRunner
 
+from conduct_desk import cli
 from conduct_desk.config import preset_text
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import InvalidInput
@@ -151,3 +154,22 @@ def test_policy_check_refuses_suspensions_longer_than_a_timeout() -> None:
     long = type(policy)(**{**policy.__dict__, "ladder": rungs})
     problems = policy_problems(long)
     assert len(problems) == 1 and "28 days" in problems[0] and "30 days" in problems[0]
+
+
+def test_the_cli_prints_the_install_link_and_checks_a_policy_for_discord(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APPLICATION_ID", "GUILD_ID", "BOT_TOKEN", "BOT_TOKEN_FILE"):
+        monkeypatch.delenv(f"CONDUCT_DISCORD_{name}", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["discord", "invite-url", "--application-id", ANA])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == ui.invite_url(ANA)
+    result = runner.invoke(cli.app, ["discord", "invite-url"])
+    assert result.exit_code != 0 and "--application-id" in result.output
+    policy = tmp_path / "conduct.toml"
+    policy.write_text(preset_text("guide").replace('max = "24h"', 'max = "30d"'), "utf-8")
+    assert runner.invoke(cli.app, ["policy", "check", str(policy)]).exit_code == 0
+    refused = runner.invoke(cli.app, ["policy", "check", str(policy), "--discord"])
+    assert refused.exit_code != 0
+    assert "not valid for Discord: step 'suspend'" in refused.output
+    assert "28 days" in refused.output
