@@ -308,16 +308,17 @@ class DiscordTransport:
             body={"allowed_mentions": {"parse": []}, **payload},
             webhook_id=self.application, webhook_token=str(data["token"]))
 
-    def _answer_later(self, data: dict[str, Any], work: Callable[[], str | None],
-                      update: bool = False) -> None:
+    def _answer_later(self, data: dict[str, Any], work: Callable[[], str | None]) -> None:
         """Work in a thread, then edit the deferred answer with what it said."""
         def run() -> None:
             try:
                 text = work() or "Done."
             except DeskError as exc:
                 text = f"Not done: {self.chat.explain(exc)}"
-            if update:
-                return
+            except Exception:
+                logger.exception("Discord: answering an interaction failed")
+                text = ("The desk ran into an error; please check the case card before "
+                        "trying again.")
             self.conn.run(lambda: self._follow(data, {"content": text[:2000]}))
 
         self._later(run)
@@ -332,9 +333,10 @@ class DiscordTransport:
                 "your own); use Apps → Report to admins on the message that hurt."})
             return
         if target.content:
-            self._targets[(target.channel, target.message_id)] = target.content
-            while len(self._targets) > 500:
-                self._targets.popitem(last=False)
+            with self._open_lock:
+                self._targets[(target.channel, target.message_id)] = target.content
+                while len(self._targets) > 500:
+                    self._targets.popitem(last=False)
         peer = humanize_span(self.app.desk.policy.peer_wait)
         await self._callback(data, MODAL, ui.report_modal(target.channel, target.message_id,
                                                           target.author, peer))
@@ -363,6 +365,9 @@ class DiscordTransport:
                 text = work(trigger) or "Done."
             except DeskError as exc:
                 text = f"Not done: {self.chat.explain(exc)}"
+            except Exception:
+                logger.exception("Discord: answering an interaction failed")
+                text = "The desk ran into an error; nothing was done. Please try again."
             with self._open_lock:
                 pending = self._open.pop(trigger, None)
             if pending is not None:
@@ -409,11 +414,14 @@ class DiscordTransport:
         elif kind == ui.STEP_MODAL:
             case_id, _, rung = rest.partition(":")
             self._answer_later(data, lambda: self._step(user, int(case_id), rung, values))
+        else:
+            self._answer_later(data, lambda: "That window is no longer in use; nothing was done.")
 
     def _report(self, user: str, channel: str, message_id: str, author: str,
                 values: dict[str, str | list[str]]) -> str:
         chosen = set(ui.list_value(values, "options"))
-        text = self._targets.pop((channel, message_id), None)
+        with self._open_lock:
+            text = self._targets.pop((channel, message_id), None)
         link = ui.message_link(self.guild, channel, message_id)
         if text is None:
             fetched = self.discord.fetch_message(channel, message_id)
