@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,7 @@ from conduct_desk.platforms.discord.settings import DiscordSettings
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage
 
 try:
+    import aiohttp
     import discord
     import yarl
     from discord.http import Route
@@ -64,6 +66,46 @@ def configure_urls(settings: DiscordSettings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+class Waits:
+    """The waits Discord asked for that outlast :data:`MAX_WAIT`, so that no call goes out
+    before they end: discord.py raises for those and forgets them (a global limit too)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._global = float("-inf")
+
+    def trace(self) -> aiohttp.TraceConfig:
+        """Watches each response for a global 429 (``X-RateLimit-Global``, or the scope)."""
+        config = aiohttp.TraceConfig()
+        config.on_request_end.append(self._seen)
+        return config
+
+    async def _seen(self, session: Any, context: Any, params: Any) -> None:
+        response = params.response
+        if response.status != 429:
+            return
+        headers = response.headers
+        if headers.get("X-RateLimit-Global", "").lower() == "true" or \
+                headers.get("X-RateLimit-Scope", "").lower() == "global":
+            try:
+                wait = float(headers.get("Retry-After") or 0)
+            except ValueError:
+                return
+            if wait > MAX_WAIT:
+                self._global = max(self._global, time.monotonic() + wait)
+
+    def left(self, key: str) -> float:
+        """Seconds to wait before calling ``key`` (0: go ahead)."""
+        now = time.monotonic()
+        return max(0.0, self._global - now, self._until.get(key, now) - now)
+
+    def hold(self, key: str, seconds: float) -> None:
+        self._until[key] = max(self._until.get(key, 0.0), time.monotonic() + seconds)
+        if len(self._until) > 512:
+            now = time.monotonic()
+            self._until = {k: v for k, v in self._until.items() if v > now}
+
+
 class Connection:
     """discord.py's client on its own event loop, in a daemon thread; logged in once."""
 
@@ -71,6 +113,7 @@ class Connection:
 
     def __init__(self, token: str) -> None:
         self._token = token
+        self.waits = Waits()
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -133,7 +176,16 @@ class Connection:
             kwargs["reason"] = reason[:512]
         if params:
             kwargs["params"] = params
-        return await self.client.http.request(Route(method, path, **ids), **kwargs)
+        key = " ".join([method, path, *(str(ids.get(k, "")) for k in
+                                        ("channel_id", "guild_id", "webhook_id"))])
+        left = self.waits.left(key)
+        if left > 0:  # Discord asked to wait: not before then
+            raise discord.RateLimited(left)
+        try:
+            return await self.client.http.request(Route(method, path, **ids), **kwargs)
+        except discord.RateLimited as exc:
+            self.waits.hold(key, exc.retry_after)
+            raise
 
     def call(self, method: str, path: str, *, body: Any = None, reason: str | None = None,
              params: dict[str, Any] | None = None, **ids: Any) -> Any:

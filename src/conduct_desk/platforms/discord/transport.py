@@ -101,7 +101,8 @@ class DeskClient(discord.Client if MISSING is None else object):  # type: ignore
 
     def __init__(self, transport: DiscordTransport, settings: DiscordSettings) -> None:
         super().__init__(intents=intents(settings), max_ratelimit_timeout=MAX_WAIT,
-                         application_id=int(settings.application_id or 0) or None)
+                         application_id=int(settings.application_id or 0) or None,
+                         http_trace=transport.conn.waits.trace())
         self.transport = transport
 
     async def on_ready(self) -> None:
