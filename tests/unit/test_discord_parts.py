@@ -17,6 +17,7 @@ from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.domain.policy import Action, DurationBounds, parse_policy
 from conduct_desk.platforms.discord import components as ui
 from conduct_desk.platforms.discord import policy_problems
+from conduct_desk.platforms.discord.roster import RoleRoster
 from conduct_desk.platforms.discord.settings import DiscordSettings, parse_discord_admins
 
 ANA, BO = "111111111111111111", "222222222222222222"
@@ -173,3 +174,24 @@ def test_the_cli_prints_the_install_link_and_checks_a_policy_for_discord(
     assert refused.exit_code != 0
     assert "not valid for Discord: step 'suspend'" in refused.output
     assert "28 days" in refused.output
+
+
+def test_role_holders_are_admins_as_discord_says_and_no_longer_once_it_does_not() -> None:
+    held = {BO: [MODS]}
+    asked: list[str] = []
+    found: list[str] = []
+
+    def lookup(user: str) -> list[str] | None:
+        asked.append(user)
+        return held.get(user)
+
+    admins = parse_discord_admins(f"{ANA}:admin, role:{MODS}:moderator")
+    roster = RoleRoster(admins.people, admins.roles, lookup, lambda a: found.append(a.name))
+    assert roster.get(ANA).role is Role.ADMIN and asked == []  # listed: nothing to ask
+    bo = roster.get(BO)
+    assert bo is not None and bo.role is Role.MODERATOR and bo.name == f"discord:{BO}"
+    assert found == [f"discord:{BO}"] and BO in roster
+    assert roster.get(BO) is bo and asked == [BO]  # remembered for a while
+    assert roster.get(GUILD) is None
+    assert roster.learn(BO, []) is None and BO not in roster  # the role was taken away
+    assert roster.learn(ANA, []) is not None  # a listed person stays listed

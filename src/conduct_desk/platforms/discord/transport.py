@@ -33,6 +33,7 @@ from conduct_desk.platforms.discord.platform import (
     discord_effect,
     error_code,
 )
+from conduct_desk.platforms.discord.roster import RoleRoster
 from conduct_desk.platforms.discord.settings import Admins, DiscordSettings
 from conduct_desk.service import commands, views
 from conduct_desk.service.chat import render
@@ -124,6 +125,8 @@ class DiscordTransport:
         self.discord = platform
         self.conn: Connection = platform.conn
         self.admins = admins
+        self.roster = RoleRoster(admins.people, admins.roles, self._member_roles,
+                                 self._admin_found)
         self.guild = settings.guild_id or ""
         self.application = settings.application_id or ""
         self.admin_room: str | None = settings.admin_channel or None
@@ -135,7 +138,6 @@ class DiscordTransport:
         self._open: dict[str, dict[str, Any]] = {}  # step triggers not answered yet
         self._open_lock = threading.Lock()
         self._targets: OrderedDict[tuple[str, str], str] = OrderedDict()  # reported texts
-        self._role_admins: set[str] = set()
         self._view: dict[str, tuple[float, bool]] = {}
         self._admin_room_data: tuple[float, dict[str, Any] | None] = (float("-inf"), None)
         self._registered = False
@@ -284,7 +286,7 @@ class DiscordTransport:
         if not user:
             return
         if member:
-            self._learn(user, [str(r) for r in member.get("roles") or []])
+            self.roster.learn(user, [str(r) for r in member.get("roles") or []])
         if kind == 2 and body.get("type") == 3 and body.get("name") == ui.REPORT_COMMAND:
             await self._report_command(data, body, user)
         elif kind == 2 and body.get("name") == ui.COMMAND:
@@ -461,22 +463,12 @@ class DiscordTransport:
         case = views.case_detail(self.app.uow(), desk, case_id).case
         return render.step_result_text(case, case.step(int(step_id)), self.chat.words, "Discord")
 
-    def _learn(self, user: str, roles: list[str]) -> None:
-        """Admins by server role: who has one becomes an admin as they act (Discord tells
-        the roles with each interaction; listing members would need a privileged intent)."""
-        if user in self.admins.people and user not in self._role_admins:
-            return
-        granted = [self.admins.roles[r] for r in roles if r in self.admins.roles]
-        if not granted:
-            if user in self._role_admins:
-                self._role_admins.discard(user)
-                self.admins.people.pop(user, None)
-            return
-        best = max(granted, key=lambda r: [Role.OBSERVER, Role.MODERATOR, Role.ADMIN].index(r))
-        admin = ChatAdmin(f"discord:{user}", user, best, "discord")
-        self.admins.people[user] = admin
-        self._role_admins.add(user)
-        self.app.desk.platform_admins.update(platform_admins({user: admin}))
+    def _member_roles(self, user: str) -> list[str] | None:
+        member = self.discord.member(user)
+        return [str(r) for r in member.get("roles") or []] if member is not None else None
+
+    def _admin_found(self, admin: ChatAdmin) -> None:
+        self.app.desk.platform_admins.update(platform_admins({admin.user_id: admin}))
 
     # -- ChatTransport ------------------------------------------------------------------------
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
@@ -565,7 +557,7 @@ class DiscordTransport:
 
     def reads_admin_room(self, user_id: str) -> bool:
         """True when the person may read the admins' channel (or Discord will not say)."""
-        if user_id in self.admins.people:
+        if user_id in self.roster:
             return True
         now = time.monotonic()
         cached = self._view.get(user_id)
