@@ -131,7 +131,8 @@ class DiscordTransport:
         self.application = settings.application_id or ""
         self.admin_room: str | None = settings.admin_channel or None
         self.emoji = settings.report_emoji.strip()
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # set after READY and the commands' registration
+        self._woken = threading.Event()  # READY, or the connection failed
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="conduct-discord")
         self._connect: asyncio.Future[Any] | None = None
         self._failure: BaseException | None = None
@@ -162,11 +163,11 @@ class DiscordTransport:
                 await client.connect(reconnect=True)
             except BaseException as exc:
                 self._failure = exc
-                self.ready.set()
+                self._woken.set()
                 raise
 
         self.conn.submit(run())
-        if not self.ready.wait(wait):
+        if not self._woken.wait(wait):
             logger.warning("Discord: no READY after %.0fs; still trying", wait)
             return
         if self._failure is not None:
@@ -187,6 +188,7 @@ class DiscordTransport:
         self.conn.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.ready.clear()
+        self._woken.clear()
 
     async def on_ready(self) -> None:
         """Register ``/coc`` and the report command for the server (once), then say ready."""
@@ -201,6 +203,7 @@ class DiscordTransport:
                 logger.warning("Discord: could not register the commands: %s",
                                _why(exc, "registering the commands"))
         self.ready.set()
+        self._woken.set()
 
     # -- running the desk off the gateway's loop ------------------------------------------------
     def handle(self, item: ChatInput) -> str | None:
