@@ -195,3 +195,12 @@ def test_role_holders_are_admins_as_discord_says_and_no_longer_once_it_does_not(
     assert roster.get(GUILD) is None
     assert roster.learn(BO, []) is None and BO not in roster  # the role was taken away
     assert roster.learn(ANA, []) is not None  # a listed person stays listed
+
+
+def test_a_long_card_fits_discords_embed_limit() -> None:
+    embed = {"title": "Case 1", "description": "d" * 4000, "footer": {"text": "f" * 100},
+             "fields": [{"name": f"n{i}", "value": "v" * 1024} for i in range(8)]}
+    fitted = ui.fit(embed)
+    assert ui.embed_size(fitted) <= ui.EMBED_LIMIT
+    assert all(len(f["value"]) <= 1024 for f in fitted["fields"])
+    assert len(fitted["description"]) <= 4000

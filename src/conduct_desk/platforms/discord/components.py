@@ -190,8 +190,27 @@ def case_card(detail: CaseDetail, policy: Policy, *, names_hidden: bool = False)
     embed: Json = {"title": f"Case {case.id}", "description": clip("\n".join(lines), 4000),
                    "color": COLOURS[case.state], "fields": fields[:25],
                    "footer": {"text": clip(footer, 2048)}}
-    return {"content": "", "embeds": [embed], "components": card_buttons(detail, policy),
+    return {"content": "", "embeds": [fit(embed)], "components": card_buttons(detail, policy),
             "allowed_mentions": {"parse": []}}
+
+
+EMBED_LIMIT = 6000  # Discord's limit on all of an embed's texts together
+
+
+def embed_size(embed: Json) -> int:
+    return (len(embed.get("title", "")) + len(embed.get("description", ""))
+            + len((embed.get("footer") or {}).get("text", ""))
+            + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", [])))
+
+
+def fit(embed: Json) -> Json:
+    """Shorten the longest texts until the embed is within Discord's total limit."""
+    while embed_size(embed) > EMBED_LIMIT:
+        over = embed_size(embed) - EMBED_LIMIT
+        texts = [("description", embed)] + [("value", f) for f in embed.get("fields", [])]
+        key, holder = max(texts, key=lambda t: len(t[1][t[0]]))
+        holder[key] = clip(holder[key], max(16, len(holder[key]) - over))
+    return embed
 
 
 def _step_line(case: Any, index: int) -> str:
