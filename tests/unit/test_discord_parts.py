@@ -204,3 +204,12 @@ def test_a_long_card_fits_discords_embed_limit() -> None:
     assert ui.embed_size(fitted) <= ui.EMBED_LIMIT
     assert all(len(f["value"]) <= 1024 for f in fitted["fields"])
     assert len(fitted["description"]) <= 4000
+
+
+def test_a_long_text_goes_as_several_messages_with_nothing_dropped() -> None:
+    text = "\n".join(f"line {i} " + "word " * 30 for i in range(30))
+    parts = ui.chunks(text)
+    assert len(parts) > 1 and all(len(p) <= 2000 for p in parts)
+    assert " ".join(" ".join(parts).split()) == " ".join(text.split())
+    assert ui.chunks("short") == ["short"]
+    assert all(len(p) <= 2000 for p in ui.chunks("x" * 4500))

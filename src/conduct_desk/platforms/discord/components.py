@@ -110,6 +110,26 @@ def quoted(text: str) -> str:
     return "\n".join(f"> {line}" for line in text.strip().splitlines()) or ">"
 
 
+MESSAGE_LIMIT = 2000  # characters in one message's content
+
+
+def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A long text as several messages, cut at a line break (or a space) where it can be:
+    nothing a step says is dropped."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts
+
+
 def button(label: str, custom_id: str, style: int = BUTTON_SECONDARY) -> Json:
     return {"type": 2, "style": style, "label": clip(label, 80), "custom_id": custom_id[:100]}
 

@@ -355,12 +355,17 @@ class DiscordPlatform:
 
     # -- the Platform port ----------------------------------------------------------------------
     def post_reply(self, channel: str, message_id: str | None, text: str) -> Effect:
-        body: dict[str, Any] = {"content": text[:2000], "allowed_mentions": {"parse": []}}
-        if message_id:
-            body["message_reference"] = {"message_id": message_id, "fail_if_not_exists": False}
-        result = self._do("replying to the message", lambda: self.conn.request(
-            "POST", "/channels/{channel_id}/messages", body=body, channel_id=channel),
-            action=Action.REMIND, channel=channel)
+        async def send() -> None:
+            for i, part in enumerate(ui.chunks(text)):
+                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []}}
+                if message_id and i == 0:
+                    body["message_reference"] = {"message_id": message_id,
+                                                 "fail_if_not_exists": False}
+                await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
+                                        channel_id=channel)
+
+        result = self._do("replying to the message", send, action=Action.REMIND,
+                          channel=channel)
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
     def send_dm(self, person: PersonRef, text: str) -> Effect:
@@ -388,11 +393,13 @@ class DiscordPlatform:
                 opened = await self.conn.request("POST", "/users/@me/channels",
                                                  body={"recipient_id": user_id})
                 channel = self._dm_channels[user_id] = str(opened["id"])
-            body: dict[str, Any] = {"content": text[:2000], "allowed_mentions": {"parse": []}}
-            if components:
-                body["components"] = components
-            return await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
-                                           channel_id=channel)
+            parts = ui.chunks(text)
+            for i, part in enumerate(parts):
+                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []}}
+                if components and i == len(parts) - 1:  # the button under the whole text
+                    body["components"] = components
+                await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
+                                        channel_id=channel)
 
         result = self._do("sending a direct message", send)
         return result if isinstance(result, Effect) else Effect.done(

@@ -314,6 +314,21 @@ class DiscordTransport:
             body={"allowed_mentions": {"parse": []}, **payload},
             webhook_id=self.application, webhook_token=str(data["token"]))
 
+    async def _private(self, data: dict[str, Any], text: str, *, deferred: bool) -> None:
+        """A private answer, in as many messages as it takes: the first edits the deferred
+        answer (or is the interaction's answer), the rest follow it."""
+        parts = ui.chunks(text)
+        if deferred:
+            await self._follow(data, {"content": parts[0]})
+        else:
+            await self._callback(data, MESSAGE, {"flags": EPHEMERAL, "content": parts[0],
+                                                 "allowed_mentions": {"parse": []}})
+        for part in parts[1:]:
+            await self.conn.request(
+                "POST", "/webhooks/{webhook_id}/{webhook_token}",
+                body={"content": part, "flags": EPHEMERAL, "allowed_mentions": {"parse": []}},
+                webhook_id=self.application, webhook_token=str(data["token"]))
+
     def _answer_later(self, data: dict[str, Any], work: Callable[[], str | None]) -> None:
         """Work in a thread, then edit the deferred answer with what it said."""
         def run() -> None:
@@ -325,7 +340,7 @@ class DiscordTransport:
                 logger.exception("Discord: answering an interaction failed")
                 text = ("The desk ran into an error; please check the case card before "
                         "trying again.")
-            self.conn.run(lambda: self._follow(data, {"content": text[:2000]}))
+            self.conn.run(lambda: self._private(data, text, deferred=True))
 
         self._later(run)
 
@@ -377,9 +392,7 @@ class DiscordTransport:
             with self._open_lock:
                 pending = self._open.pop(trigger, None)
             if pending is not None:
-                self.conn.run(lambda: self._callback(pending, MESSAGE, {
-                    "flags": EPHEMERAL, "content": text[:2000],
-                    "allowed_mentions": {"parse": []}}))
+                self.conn.run(lambda: self._private(pending, text, deferred=False))
 
         self._later(run)
 
