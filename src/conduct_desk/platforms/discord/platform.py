@@ -117,12 +117,15 @@ class Connection:
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self._login_lock: asyncio.Lock | None = None
         self._logged = False
         self.bot_id: str | None = None
 
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the Discord connection is closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                                 name="conduct-discord")
@@ -195,6 +198,8 @@ class Connection:
 
     def close(self) -> None:
         """Close the client (gateway and HTTP session), end the loop and its thread."""
+        with self._lock:
+            self._closed = True
         if self._thread is None:
             if not self.loop.is_closed():
                 self.loop.close()

@@ -101,7 +101,9 @@ class DeskClient(discord.Client if MISSING is None else object):  # type: ignore
     """discord.py's client; READY is the one event it takes the objects route for."""
 
     def __init__(self, transport: DiscordTransport, settings: DiscordSettings) -> None:
+        # one server: no need to wait long for more GUILD_CREATEs before READY
         super().__init__(intents=intents(settings), max_ratelimit_timeout=MAX_WAIT,
+                         guild_ready_timeout=0.5,
                          application_id=int(settings.application_id or 0) or None,
                          http_trace=transport.conn.waits.trace())
         self.transport = transport
@@ -185,8 +187,10 @@ class DiscordTransport:
         logger.info("Discord: connected")
 
     def stop(self) -> None:
+        """Let desk work already running finish (it may still call Discord), drop what has
+        not started, then close the connection."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self.conn.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self.ready.clear()
         self._woken.clear()
 
@@ -431,8 +435,10 @@ class DiscordTransport:
             self._answer_later(data, lambda: self._report(user, channel, message_id, author,
                                                           values))
         elif kind == ui.STEP_MODAL:
-            case_id, _, rung = rest.partition(":")
-            self._answer_later(data, lambda: self._step(user, int(case_id), rung, values))
+            case_id, _, tail = rest.partition(":")
+            rung, _, shown = tail.partition(":")
+            self._answer_later(data, lambda: self._step(user, int(case_id), rung, values,
+                                                        shown or None))
         else:
             self._answer_later(data, lambda: "That window is no longer in use; nothing was done.")
 
@@ -456,9 +462,12 @@ class DiscordTransport:
                     "nothing more you need to do.")
         return ThankYou
 
-    def _step(self, user: str, case_id: int, rung: str,
-              values: dict[str, str | list[str]]) -> str:
-        """The step modal sent: the same checks as ``/coc text:step``, then the step."""
+    def _step(self, user: str, case_id: int, rung: str, values: dict[str, str | list[str]],
+              shown: str | None = None) -> str:
+        """The step modal sent: the same checks as ``/coc step``, then the step. The text
+        counts as the admin's own only if it differs from what the window showed (composed
+        with the duration it showed, ``shown``); else the desk composes it again, with the
+        duration as sent."""
         desk = self.app.desk
         text = ui.text_value(values, "text") or ""
         duration = ui.text_value(values, "duration")
@@ -466,7 +475,9 @@ class DiscordTransport:
         admin = self.chat.acting(user, Role.MODERATOR, desk.policy.rung(rung).action)
         composed = views.preview_step(self.app.uow(), desk, case_id, rung, admin.name,
                                       duration=duration)
-        edited = text.strip() != composed.text.strip()
+        before = composed if shown in (None, duration) else views.preview_step(
+            self.app.uow(), desk, case_id, rung, admin.name, duration=shown)
+        edited = text.strip() not in (composed.text.strip(), before.text.strip())
         if edited:
             views.check_step_text(self.app.uow(), desk, case_id, admin.name, text)
         rec = views.case_detail(self.app.uow(), desk, case_id).recommendation
