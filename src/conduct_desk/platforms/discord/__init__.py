@@ -61,7 +61,7 @@ class DiscordAdapter:
         self.settings = settings
         admins = settings.admin_list()
         configure_urls(settings)
-        self.connection = Connection(bot_token)
+        self.connection = Connection(bot_token, lambda: app.desk.clock.now().timestamp())
         self.platform = DiscordPlatform(self.connection, settings, app)
         self.transport = DiscordTransport(app, settings, self.platform, admins)
         self.connection.client = DeskClient(self.transport, settings)

@@ -70,7 +70,8 @@ class Waits:
     """The waits Discord asked for that outlast :data:`MAX_WAIT`, so that no call goes out
     before they end: discord.py raises for those and forgets them (a global limit too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now  # the desk's clock: its timers wait on it too
         self._until: dict[str, float] = {}
         self._global = float("-inf")
 
@@ -92,17 +93,17 @@ class Waits:
             except ValueError:
                 return
             if wait > MAX_WAIT:
-                self._global = max(self._global, time.monotonic() + wait)
+                self._global = max(self._global, self._now() + wait)
 
     def left(self, key: str) -> float:
         """Seconds to wait before calling ``key`` (0: go ahead)."""
-        now = time.monotonic()
+        now = self._now()
         return max(0.0, self._global - now, self._until.get(key, now) - now)
 
     def hold(self, key: str, seconds: float) -> None:
-        self._until[key] = max(self._until.get(key, 0.0), time.monotonic() + seconds)
+        self._until[key] = max(self._until.get(key, float("-inf")), self._now() + seconds)
         if len(self._until) > 512:
-            now = time.monotonic()
+            now = self._now()
             self._until = {k: v for k, v in self._until.items() if v > now}
 
 
@@ -111,9 +112,9 @@ class Connection:
 
     client: discord.Client  # set once the transport has built it
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, now: Callable[[], float] = time.monotonic) -> None:
         self._token = token
-        self.waits = Waits()
+        self.waits = Waits(now)
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
