@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from conduct_desk.domain.model import StepStatus
+from conduct_desk.domain.errors import ConfidentialityError
+from conduct_desk.domain.model import Case, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms.discord import components as ui
 from conduct_desk.platforms.discord.settings import DiscordSettings
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.texts import check_confidential
 
 try:
     import aiohttp
@@ -355,9 +357,20 @@ class DiscordPlatform:
                 case = uow.cases.get(case_id)
                 for s in reversed(case.steps):
                     if s.action is action and s.status in (StepStatus.PENDING, StepStatus.FAILED):
-                        why = f": {s.reason}" if getattr(s, "reason", None) else ""
-                        return f"Conduct Desk, case {case_id}, step {s.rung}{why}"
+                        return f"Conduct Desk, case {case_id}, step {s.rung}" + self._why(
+                            case, s.reason, s.actor)
         return f"Conduct Desk: {action.value}"
+
+    def _why(self, case: Case, reason: str | None, actor: str) -> str:
+        """The admin's reason, for the audit log, which the server's moderators read (the
+        person may be one): left out when it names a reporter or someone hurt."""
+        if not reason:
+            return ""
+        try:
+            check_confidential(reason, case, self.app.desk.name_guard(case, actor))
+        except ConfidentialityError:
+            return ""
+        return f": {reason}"
 
     # -- the Platform port ----------------------------------------------------------------------
     def post_reply(self, channel: str, message_id: str | None, text: str) -> Effect:
