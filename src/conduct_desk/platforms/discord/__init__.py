@@ -61,7 +61,8 @@ class DiscordAdapter:
         self.settings = settings
         admins = settings.admin_list()
         configure_urls(settings)
-        self.connection = Connection(bot_token, lambda: app.desk.clock.now().timestamp())
+        # Discord's waits pass in real time, whatever the desk's clock says
+        self.connection = Connection(bot_token)
         self.platform = DiscordPlatform(self.connection, settings, app)
         self.transport = DiscordTransport(app, settings, self.platform, admins)
         self.connection.client = DeskClient(self.transport, settings)

@@ -73,7 +73,7 @@ class Waits:
     before they end: discord.py raises for those and forgets them (a global limit too)."""
 
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
-        self._now = now  # the desk's clock: its timers wait on it too
+        self._now = now  # real time: Discord's waits pass whatever the desk's clock says
         self._until: dict[str, float] = {}
         self._global = float("-inf")
 
