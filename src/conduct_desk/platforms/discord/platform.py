@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -47,6 +48,7 @@ CARD_PREFIX = "discord:card:"  # cursor f"{CARD_PREFIX}{case_id}": the message i
 REMOVED_PREFIX = "discord:removed:"  # cursor f"{REMOVED_PREFIX}{user}": channels it closed
 MAX_WAIT = 30.0  # seconds discord.py may wait out a rate limit itself (its smallest setting)
 TIMEOUT_LIMIT = timedelta(days=28)  # Discord's longest timeout
+_CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
 CALL_TIMEOUT = 120.0  # seconds a synchronous caller waits for one call
 T = TypeVar("T")
 
@@ -552,7 +554,7 @@ class DiscordPlatform:
     def notify_admins(self, text: str) -> Effect:
         """Post in the admins' channel; about a case, as a reply to its card."""
         card = None
-        match = ui_case_in(text)
+        match = case_in(text)
         if match is not None:
             with self.app.uow() as uow:
                 card = uow.cursors.get(f"{CARD_PREFIX}{match}")
@@ -584,9 +586,7 @@ class DiscordPlatform:
         return f"Send {user} the step's text yourself, privately or as a reply.{done}"
 
 
-def ui_case_in(text: str) -> int | None:
+def case_in(text: str) -> int | None:
     """The case a notice to the admins is about ("Case 12: …"), if any."""
-    import re
-
-    found = re.search(r"\b[Cc]ase (\d+)\b", text)
+    found = _CASE_IN_TEXT.search(text)
     return int(found.group(1)) if found else None

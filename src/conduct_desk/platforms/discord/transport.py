@@ -136,7 +136,6 @@ class DiscordTransport:
         self.ready = threading.Event()  # set after READY and the commands' registration
         self._woken = threading.Event()  # READY, or the connection failed
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="conduct-discord")
-        self._connect: asyncio.Future[Any] | None = None
         self._failure: BaseException | None = None
         self._open: dict[str, dict[str, Any]] = {}  # step triggers not answered yet
         self._open_lock = threading.Lock()
@@ -367,7 +366,7 @@ class DiscordTransport:
                                                           target.author, peer))
 
     async def _slash(self, data: dict[str, Any], body: dict[str, Any], user: str) -> None:
-        """``/coc text:…``: answered so only the admin reads it. A step opens its modal first
+        """``/coc …``: answered so only the admin reads it. A step opens its modal first
         (Discord allows no modal after a deferral); anything else is deferred."""
         text = ui.command_text(body)
         words = text.split()
