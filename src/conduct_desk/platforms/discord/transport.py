@@ -229,7 +229,7 @@ class DiscordTransport:
             return
         user, channel = str(author["id"]), str(data.get("channel_id") or "")
         if not data.get("guild_id"):
-            if data.get("type", 0) == 0:
+            if data.get("type", 0) in (0, 19):  # a message, or a reply to one
                 text = str(data.get("content") or "")
                 self._later(lambda: self.handle(DirectMessage(user, text)))
             return
