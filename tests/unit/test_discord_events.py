@@ -4,6 +4,7 @@ what is dropped on the hot path (bots, other servers, events nobody waits on).""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conduct_desk.platforms.discord.settings import DiscordSettings, parse_discord_admins
+from conduct_desk.platforms.discord.settings import DiscordSettings
 from conduct_desk.platforms.discord.transport import DiscordTransport, intents, report_emoji
 from conduct_desk.service.chat.inputs import (
     ChannelMessage,
@@ -54,7 +55,7 @@ def transport(**settings: Any) -> tuple[DiscordTransport, Chat, Conn]:
     conn = Conn()
     app = SimpleNamespace(desk=SimpleNamespace(policy=SimpleNamespace(peer_wait=timedelta(days=1)),
                                                platform_admins={}))
-    t = DiscordTransport(app, s, SimpleNamespace(conn=conn), parse_discord_admins(""))  # type: ignore[arg-type]
+    t = DiscordTransport(app, s, SimpleNamespace(conn=conn), s.admin_list())  # type: ignore[arg-type]
     chat = Chat()
     t.chat = chat  # type: ignore[assignment]
     t._later = lambda work: work()  # type: ignore[method-assign]
@@ -128,3 +129,100 @@ def test_the_intents_are_only_what_the_desk_uses() -> None:
     assert not found.message_content and not found.members and not found.presences
     assert intents(DiscordSettings(message_content=True)).message_content
     assert found.value == (1 << 0) | (1 << 9) | (1 << 10) | (1 << 12)
+
+
+# -- interactions -----------------------------------------------------------------------------
+
+
+class Answering(Chat):
+    def handle(self, item: ChatInput) -> str | None:
+        self.got.append(item)
+        return "the answer"
+
+
+class Conn2(Conn):
+    def run(self, make: Any) -> Any:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, make()).result()
+
+
+def interacting(**settings: Any) -> tuple[DiscordTransport, Answering, Conn2]:
+    t, _, _ = transport(**settings)
+    chat, conn = Answering(), Conn2()
+    t.chat, t.conn = chat, conn  # type: ignore[assignment]
+    return t, chat, conn
+
+
+def interaction(kind: int, data: dict[str, Any], user: str = CY,
+                roles: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"id": "9" * 18, "token": "tok", "type": kind, "data": data, "channel_id": TALK,
+            "guild_id": GUILD, "member": {"user": {"id": user}, "roles": list(roles)}}
+
+
+def callbacks(conn: Conn) -> list[Any]:
+    return [ids["body"] for method, path, ids in conn.sent if path.endswith("/callback")]
+
+
+def followed(conn: Conn) -> list[Any]:
+    return [ids["body"]["content"] for method, path, ids in conn.sent
+            if path.endswith("/@original")]
+
+
+def test_the_report_command_answers_with_its_window_first() -> None:
+    t, chat, conn = interacting()
+    data = {"type": 3, "name": "Report to admins", "target_id": MSG, "resolved": {"messages": {
+        MSG: {"id": MSG, "channel_id": TALK, "content": "words", "author": {"id": BO}}}}}
+    asyncio.run(t._dispatch(interaction(2, data)))
+    (first,) = callbacks(conn)
+    assert first["type"] == 9 and first["data"]["custom_id"] == f"report:{TALK}:{MSG}:{BO}"
+    own = interaction(2, data, user=BO)
+    asyncio.run(t._dispatch(own))
+    assert callbacks(conn)[-1]["type"] == 4 and callbacks(conn)[-1]["data"]["flags"] == 64
+    assert chat.got == []
+
+
+def test_a_sent_report_window_becomes_a_report_with_the_words_said() -> None:
+    t, chat, conn = interacting()
+    t._targets[(TALK, MSG)] = "words"
+    submitted = {"custom_id": f"report:{TALK}:{MSG}:{BO}", "components": [
+        {"type": 18, "component": {"type": 4, "custom_id": "note", "value": "it hurt"}},
+        {"type": 18, "component": {"type": 5, "custom_id": "harmed", "values": ["7" * 18]}},
+        {"type": 18, "component": {"type": 22, "custom_id": "options",
+                                   "values": ["anonymous", "flagrant"]}}]}
+    asyncio.run(t._dispatch(interaction(5, submitted)))
+    assert callbacks(conn) == [{"type": 5, "data": {"flags": 64}}]  # at once, privately
+    (report,) = chat.got
+    assert (report.reporter, report.subject, report.channel, report.message_id) == (
+        CY, BO, TALK, MSG)
+    assert report.note == "it hurt" and report.harmed == ("7" * 18,)
+    assert report.anonymous and report.flagrant and not report.nudge
+    assert report.message_text == "words"
+    assert report.message_link == f"https://discord.com/channels/{GUILD}/{TALK}/{MSG}"
+    assert followed(conn) == ["Thank you. The admins have it; there is nothing more you need "
+                              "to do."]
+
+
+def test_coc_is_deferred_and_answered_privately_but_a_step_may_open_its_window() -> None:
+    t, chat, conn = interacting(admins=f"role:{'8' * 18}:moderator")
+    slash = {"type": 1, "name": "coc", "options": [{"name": "text", "type": 3, "value": "list"}]}
+    asyncio.run(t._dispatch(interaction(2, slash, roles=("8" * 18,))))
+    assert callbacks(conn) == [{"type": 5, "data": {"flags": 64}}]
+    assert followed(conn) == ["the answer"]
+    assert chat.got[0].text == "list" and chat.got[0].user == CY and chat.got[0].room is None
+    assert t.roster[CY].name == f"discord:{CY}"  # the role made them an admin
+    step = {"type": 1, "name": "coc",
+            "options": [{"name": "text", "type": 3, "value": "step 1 warn"}]}
+    asyncio.run(t._dispatch(interaction(2, step)))
+    assert chat.got[-1].trigger == "9" * 18  # the desk may open the step's window
+    assert callbacks(conn)[-1] == {"type": 4, "data": {
+        "flags": 64, "content": "the answer", "allowed_mentions": {"parse": []}}}
+    assert CY not in t.roster  # no longer holding the role
+
+
+def test_card_buttons_become_presses() -> None:
+    t, chat, conn = interacting()
+    asyncio.run(t._dispatch(interaction(3, {"custom_id": "case:take:12", "component_type": 2})))
+    asyncio.run(t._dispatch(interaction(3, {"custom_id": "case:done:12:3", "component_type": 2})))
+    assert [(p.action, p.case_id, p.arg) for p in chat.got] == [("take", 12, ""),
+                                                                 ("done", 12, "3")]
+    assert callbacks(conn) == [{"type": 5, "data": {"flags": 64}}] * 2
