@@ -130,7 +130,13 @@ class Connection:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        self._ensure_thread()
+        """The client's loop (started on first use; once closed, it stays closed)."""
+        if self._loop is None:
+            if self._closed:
+                self._loop = asyncio.new_event_loop()
+                self._loop.close()
+            else:
+                self._ensure_thread()
         assert self._loop is not None
         return self._loop
 
