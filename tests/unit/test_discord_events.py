@@ -31,6 +31,7 @@ GUILD, TALK, BO, CY, MSG = "900000000000000001", "300000000000000001", "2" * 18,
 class Chat:
     watched: set[tuple[str, str | None, str | None]] = field(default_factory=set)
     got: list[ChatInput] = field(default_factory=list)
+    takes_reactions: bool = True
 
     def watches(self, channel: str, message_id: str | None = None,
                 author: str | None = None) -> bool:
@@ -102,7 +103,7 @@ def test_an_edit_counts_only_when_it_is_one_and_a_deletion_when_watched() -> Non
     ({"name": "👍", "id": None}, "🚩", False),
     ({"name": "report", "id": "6" * 18}, f"report:{'6' * 18}", True),
 ])
-def test_the_report_emoji_is_taken_away_at_once_and_reported(
+def test_the_report_emoji_is_taken_away_at_once_and_reported_when_reactions_report(
         emoji: dict[str, Any], setting: str, counts: bool) -> None:
     t, chat, conn = transport(report_emoji=setting)
     payload = {"user_id": CY, "channel_id": TALK, "message_id": MSG, "guild_id": GUILD,
@@ -113,6 +114,8 @@ def test_the_report_emoji_is_taken_away_at_once_and_reported(
         t._reaction_add(payload)
         await asyncio.sleep(0)
 
+    asyncio.run(run())
+    chat.takes_reactions = False  # the policy takes no reactions: nothing is touched
     asyncio.run(run())
     if counts:
         assert chat.got == [Reaction(CY, TALK, MSG, ReactionKind.REPORT, author=BO)]
