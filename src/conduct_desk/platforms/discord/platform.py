@@ -178,7 +178,12 @@ class Connection:
             await self.logged_in()
             return await make()
 
-        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # given up on: it must not happen later as well (a retry follows)
+            raise
 
     def submit(self, coro: Awaitable[Any]) -> None:
         """Start a coroutine on the loop without waiting for it."""
