@@ -372,17 +372,6 @@ def test_a_global_429_holds_every_route(fake: FakeDiscord, bot: ClientThread) ->
     assert fake.early_retries == []
 
 
-def test_a_429_without_via_is_what_discord_py_calls_a_cloudflare_ban(fake: FakeDiscord) -> None:
-    # The reason the fake sends Via: without it discord.py raises instead of waiting.
-    assert "Via" in fake._too_many(1.0, _blocked())[2]
-
-
-def _blocked() -> Any:
-    from tests.support.fake_discord import _Blocked
-
-    return _Blocked(0.0, 1.0, False, "user", "b")
-
-
 def test_a_dropped_connection_resumes_and_replays_what_was_missed(
     fake: FakeDiscord, bot: ClientThread
 ) -> None:
