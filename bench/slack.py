@@ -80,7 +80,7 @@ def main() -> None:
         headers = dict(zip(bodies, (h for _, h in signed), strict=True))
 
         def through_app(body: bytes) -> None:
-            status, _, _ = adapter.handle_http(body, headers[body])
+            status, _, _ = adapter.transport.handle_http(body, headers[body])
             assert status == 200
 
         through_app(bodies[0])  # warm up: the watch list, imports

@@ -31,8 +31,9 @@ from conduct_desk.domain.errors import SecretKeyError
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Policy
-from conduct_desk.platforms import matrix_commands, slack_blocks
+from conduct_desk.platforms import matrix_commands
 from conduct_desk.platforms.sandbox import SandboxPlatform
+from conduct_desk.platforms.slack import blocks as slack_blocks
 from conduct_desk.service import accounts, commands, views
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage import tables

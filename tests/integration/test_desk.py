@@ -470,7 +470,8 @@ def test_naming_every_admin_as_hurt_does_not_lock_them_out(app: App, sandbox: Sa
     assert d.backup == () and d.stepped_aside == ("cy", "bo")  # the guide preset names none
     # the command line, the Slack card and the Matrix card say so
     from conduct_desk.cli import render_case
-    from conduct_desk.platforms import matrix_commands, slack_blocks
+    from conduct_desk.platforms import matrix_commands
+    from conduct_desk.platforms.slack import blocks as slack_blocks
 
     assert "EVERY ADMIN IS INVOLVED: this case goes to the backup admins" in render_case(d)
     _, blocks = slack_blocks.case_card(d, app.desk.policy)

@@ -95,11 +95,11 @@ def _slack_story(h: Harness) -> None:
                                  "state": {"values": {"note": {"value": {
                                      "value": TEXTS["forged"]}}}}}})
     assert h.send(forged, "application/x-www-form-urlencoded", secret="not-the-secret")[0] == 401
-    status, _, _ = h.adapter.handle_http(forged, {"Content-Type":
+    status, _, _ = h.transport.handle_http(forged, {"Content-Type":
                                                   "application/x-www-form-urlencoded"})
     assert status in (400, 401)
     # and straight into Bolt, as any request that reaches it unsigned would be
-    h.adapter.bolt.dispatch(BoltRequest(body=forged.decode(), headers={
+    h.transport.bolt.dispatch(BoltRequest(body=forged.decode(), headers={
         "content-type": "application/x-www-form-urlencoded", "x-slack-signature": "v0=00",
         "x-slack-request-timestamp": "1700000000"}))
     event = event_body({"type": "message", "channel": TALK, "user": REPORTER,

@@ -276,9 +276,9 @@ def test_a_card_about_someone_who_reads_the_admin_channel_leaves_out_who_reporte
     assert REPORTER not in posted and OTHER not in posted and "rae here" not in posted
     assert "leaves out who reported" in posted and SAID in posted
     # an admin who is not involved still sees everything, privately
-    shown = h.command(f"show {case_id}")
-    answer = h.responses[-1][2].decode()
-    assert shown and REPORTER in answer and OTHER in answer and "rae here" in answer
+    shown = h.command(f"show {case_id}")  # people by name, as Slack shows them
+    assert "by rae" in shown and "oli" in shown and "rae here" in shown
+    assert h.command_reply(f"show {case_id}")["response_type"] == "ephemeral"
     assert h.fake.calls_to("conversations.members")
 
 

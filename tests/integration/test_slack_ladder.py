@@ -84,7 +84,9 @@ def test_the_whole_ladder_with_scim(h: Harness) -> None:
     h.press("subject_reread", str(case_id), SUBJECT, channel=warning.channel,
             message={"ts": warning.ts, "text": warning.text})
     assert [n.kind for n in h.case(case_id).notes] == ["reread"]
-    assert "Thank you" in json.dumps(h.fake.messages(warning.channel)[-1].blocks)
+    updated = next(m for m in h.fake.messages(warning.channel) if m.ts == warning.ts)
+    assert "Thank you" in json.dumps(updated.blocks)  # the button's message says it is done
+    assert "Thank you for reading it again" in h.dm_texts(SUBJECT)[-1]
 
     # suspend: SCIM deactivates; the desk's timer reactivates and welcomes back
     h.step(case_id, "suspend", duration="12h")
@@ -102,8 +104,10 @@ def test_the_whole_ladder_with_scim(h: Harness) -> None:
 
     # ban: a moderator may not; the admin consults the hurt first
     h.press("case_step", f"{case_id}:ban", MOD)
-    assert "needs an admin" in h.fake.ephemerals()[-1].text
-    assert h.command(f"step {case_id} ban").startswith(f"case {case_id}: the policy asks to consult")
+    assert "needs the admin role" in h.fake.ephemerals()[-1].text
+    refused = h.command(f"step {case_id} ban")
+    assert refused.startswith(f"Not done: case {case_id}: the policy asks to consult")
+    assert f"`/coc consult {case_id} @person what they said`" in refused
     assert "recorded" in h.command(f"consult {case_id} <@{OTHER}> wants them gone")
     h.step(case_id, "ban")
     assert h.fake.calls_to("scim.v2.Users.patch")[-1].params["Operations"][0]["value"] is False
@@ -184,13 +188,14 @@ def test_roles(h: Harness) -> None:
 def test_handover(h: Harness) -> None:
     case_id = h.report()
     assert "yours" in h.command(f"take {case_id}", MOD)
-    assert "@admin" in h.command(f"handover {case_id}", MOD)
-    assert "not one of the desk's" in h.command(f"handover {case_id} <@{OBSERVER}>", MOD)
-    assert "not one of the desk's" in h.command(f"handover {case_id} <@{STRANGER}>", MOD)
-    assert f"<@{ADMIN}>'s now" in h.command(f"handover {case_id} <@{ADMIN}>", MOD)
+    assert f"`/coc handover {case_id} @person`" in h.command(f"handover {case_id}", MOD)
+    assert "has the observer role" in h.command(f"handover {case_id} <@{OBSERVER}>", MOD)
+    refused = h.command(f"handover {case_id} <@{STRANGER}>", MOD)
+    assert "stan is not one of the desk's admins" in refused and "CONDUCT_SLACK_ADMINS" in refused
+    assert f"Case {case_id} is ada's now" in h.command(f"handover {case_id} <@{ADMIN}>", MOD)
     assert h.case(case_id).taken_by == f"slack:{ADMIN}"
     assert "only they" in h.command(f"handover {case_id} <@{MOD}>", MOD)  # a moderator
-    assert f"<@{MOD}>'s now" in h.command(f"handover {case_id} <@{MOD}>", ADMIN)
+    assert f"Case {case_id} is mo's now" in h.command(f"handover {case_id} <@{MOD}>", ADMIN)
     card = next(m for m in h.fake.messages(ADMINS) if m.ts == h.cursor(f"slack:card:{case_id}"))
     assert f"Taken by <@{MOD}>" in json.dumps(card.blocks)
 
@@ -218,7 +223,7 @@ def test_coc_commands(h: Harness) -> None:
     case_id = h.report()
     assert "/coc report" in h.command("help")
     assert "/coc report" in h.command("")
-    assert "needs a case number" in h.command("take twelve")
+    assert "'twelve' is not a case number; `/coc take 12`" in h.command("take twelve")
     assert "yours" in h.command(f"take {case_id}")
     assert "window that opened" in h.command(f"step {case_id} remind")
     assert h.fake.calls_to("views.open")[-1].params["view"]

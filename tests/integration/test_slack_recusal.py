@@ -32,13 +32,13 @@ def test_an_anonymous_reporter_who_is_an_admin_is_refused_only_privately(h: Harn
                   f"resolve {case_id} no-action", f"consult {case_id} none they left"):
         reply = h.command_reply(typed, MOD)
         assert reply["response_type"] == "ephemeral", typed
-        assert f"You are involved in case {case_id}" in reply["text"], (typed, reply)
+        assert f"you are involved in case {case_id}" in reply["text"], (typed, reply)
     before = len(h.fake.ephemerals())
     h.press("case_take", str(case_id), MOD)
     h.press("case_step", f"{case_id}:remind", MOD)
     told = h.fake.ephemerals()[before:]
     assert [e.user for e in told] == [MOD, MOD]
-    assert all("You are involved" in e.text for e in told)
+    assert all("you are involved" in e.text for e in told)
     assert h.case(case_id).taken_by is None and h.case(case_id).steps == []
     _channel_says_nothing_of(h, MOD)
 
@@ -47,8 +47,8 @@ def test_handed_an_anonymous_report_the_admin_steps_aside_from_chat(h: Harness) 
     case_id = h.report(reporter=MOD, anonymous=True)
     assert "yours" in h.command(f"take {case_id}", ADMIN)
     # refusing would tell the admin who reported; the new holder hears it privately instead
-    assert f"<@{MOD}>'s now" in h.command(f"handover {case_id} <@{MOD}>", ADMIN)
-    assert f"`/coc recuse {case_id}` frees it" in h.command(f"step {case_id} remind", MOD)
+    assert f"Case {case_id} is mo's now" in h.command(f"handover {case_id} <@{MOD}>", ADMIN)
+    assert f"must step aside: `/coc recuse {case_id}`" in h.command(f"step {case_id} remind", MOD)
     reply = h.command_reply(f"recuse {case_id}", MOD)
     assert reply["response_type"] == "ephemeral" and "You have stepped aside" in reply["text"]
     assert h.case(case_id).taken_by is None
@@ -62,13 +62,13 @@ def test_an_admin_named_as_hurt_recuses_or_is_confirmed_from_chat(h: Harness) ->
     assert "yours" in h.command(f"take {case_id}", MOD)  # named as hurt only: may act
     assert f"/coc confirm-hurt {case_id}" in "\n".join(h.admin_posts())  # the card says how
     answer = h.command(f"confirm-hurt {case_id} <@{MOD}>", ADMIN)
-    assert answer == (f"Case {case_id}: <@{MOD}> is confirmed as hurt; an admin so confirmed "
+    assert answer == (f"Case {case_id}: mo is confirmed as hurt; an admin so confirmed "
                       "steps aside from it.")
     assert h.case(case_id).taken_by is None
-    assert "You are involved" in h.command(f"take {case_id}", MOD)
+    assert "you are involved" in h.command(f"take {case_id}", MOD)
     assert "is not named as hurt" in h.command(f"confirm-hurt {case_id} <@{OTHER}>", ADMIN)
     assert "who was hurt" in h.command(f"confirm-hurt {case_id}", ADMIN)
-    assert "type `/coc recuse" in h.command(f"confirm-hurt {case_id} <@{ADMIN}>", ADMIN)
+    assert "yourself: `/coc recuse" in h.command(f"confirm-hurt {case_id} <@{ADMIN}>", ADMIN)
     assert "You have stepped aside" in h.command(f"recuse {case_id}", ADMIN)
-    assert "You are involved" in h.command(f"take {case_id}", ADMIN)
+    assert "you are involved" in h.command(f"take {case_id}", ADMIN)
     assert ADMINS  # the card stays in the admin channel; nothing above was posted there

@@ -121,13 +121,13 @@ def test_a_retried_dm_is_not_filed_twice(h: Harness) -> None:
 
 
 def test_plain_channel_messages_touch_neither_slack_nor_the_database(h: Harness) -> None:
-    h.adapter._watched()  # the watch list is read at most every few seconds
+    h.adapter.chat.watched()  # the watch list is read at most every few seconds
     before = len(h.fake.calls)
     for i in range(20):
         assert h.event(channel_message(f"hello {i}", ts=f"1700000100.{i:06d}")) == 200
     assert len(h.fake.calls) == before
-    assert h.adapter.ignorable(json.loads(event_body(channel_message("hi"), "Ev1")))
-    assert not h.adapter.ignorable(json.loads(event_body(_reaction(h), "Ev2")))
+    assert h.transport.ignorable(json.loads(event_body(channel_message("hi"), "Ev1")))
+    assert not h.transport.ignorable(json.loads(event_body(_reaction(h), "Ev2")))
 
 
 # -- rate limits and refusals --------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_asgi_handler(h: Harness) -> None:
     body = event_body(channel_message("hi"), "EvASGI0001")
 
     async def post() -> httpx.Response:
-        transport = httpx.ASGITransport(app=h.adapter.http_handler)
+        transport = httpx.ASGITransport(app=h.transport.http_handler)
         async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
             return await client.post("/slack/events", content=body, headers={
                 "Content-Type": "application/json", **sign(SECRET, body)})
@@ -224,6 +224,7 @@ def test_standalone_http_server(app: App, clock: FakeClock) -> None:
             "Content-Type": "application/json", **sign(SECRET, body)})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200 and b"abc" in response.read()
+        assert any("Conduct Desk is listening here" in p for p in h.admin_posts())
         h.adapter.stop()
         assert h.adapter.http_port is None
 
@@ -234,14 +235,21 @@ def test_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: App) -> 
     secret.write_text("from-a-file\n")
     settings = SlackSettings(bot_token_file=secret, admins="U1:admin, U2=observer U3")
     assert settings.secret("bot_token") == "from-a-file"
-    assert settings.roles() == {"U1": Role.ADMIN, "U2": Role.OBSERVER, "U3": Role.MODERATOR}
+    assert {u: a.role for u, a in settings.admin_list().items()} == {
+        "U1": Role.ADMIN, "U2": Role.OBSERVER, "U3": Role.MODERATOR}
     assert "from-a-file" not in repr(SlackSettings(bot_token="from-a-file"))
     with pytest.raises(InvalidInput, match="SIGNING_SECRET"):
         configure(app, SlackSettings(bot_token="xoxb-1", admin_channel="C1"))
     with pytest.raises(InvalidInput, match="ADMIN_CHANNEL"):
         configure(app, SlackSettings(bot_token="xoxb-1", signing_secret="s"))
     with pytest.raises(InvalidInput, match="role"):
-        SlackSettings(admins="U1:owner").roles()
+        SlackSettings(admins="U1:owner").admin_list()
+    with pytest.raises(InvalidInput, match="not a slack user id"):
+        SlackSettings(admins="@ana:example.org").admin_list()
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(InvalidInput, match="CONDUCT_SLACK_BOT_TOKEN_FILE: .* is empty"):
+        SlackSettings(bot_token_file=empty).secret("bot_token")
     # through bootstrap and the environment, as `conduct serve` does
     monkeypatch.setenv("CONDUCT_SLACK_BOT_TOKEN", "xoxb-env")
     monkeypatch.setenv("CONDUCT_SLACK_SIGNING_SECRET", "env-secret")
@@ -254,7 +262,8 @@ def test_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: App) -> 
 def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
     assert manifest_bot_scopes() == {
         "chat:write", "im:write", "im:history", "channels:history", "groups:history",
-        "channels:manage", "groups:write", "groups:read", "reactions:read", "users:read", "commands"}
+        "channels:manage", "groups:write", "groups:read", "channels:read", "reactions:read",
+        "users:read", "commands"}
 
 
 class _SocketClient:
@@ -267,19 +276,19 @@ class _SocketClient:
 
 
 def test_socket_mode_requests_take_the_same_paths(h: Harness) -> None:
-    h.adapter._socket = SocketModeHandler(h.adapter.bolt, "xapp-test")  # not connected
+    h.transport._socket = SocketModeHandler(h.transport.bolt, "xapp-test")  # not connected
     client = _SocketClient()
     calls = len(h.fake.calls)
     plain = json.loads(event_body(channel_message("hi"), "EvSOCK0001"))
-    h.adapter._socket_handle(client, SocketModeRequest("events_api", "env-1", plain))
+    h.transport._socket_handle(client, SocketModeRequest("events_api", "env-1", plain))
     assert [r.envelope_id for r in client.responses] == ["env-1"]
     assert len(h.fake.calls) == calls
     report = json.loads(event_body(_reaction(h), "EvSOCK0002"))
-    h.adapter._socket_handle(client, SocketModeRequest("events_api", "env-2", report,
+    h.transport._socket_handle(client, SocketModeRequest("events_api", "env-2", report,
                                                        retry_attempt=None))
     assert [r.envelope_id for r in client.responses] == ["env-1", "env-2"]
     assert len(h.case(h.latest_case_id()).reports) == 1
-    h.adapter._socket_handle(client, SocketModeRequest("events_api", "env-3", report,
+    h.transport._socket_handle(client, SocketModeRequest("events_api", "env-3", report,
                                                        retry_attempt=1, retry_reason="timeout"))
     assert len(h.case(h.latest_case_id()).reports) == 1
-    h.adapter._socket = None
+    h.transport._socket = None

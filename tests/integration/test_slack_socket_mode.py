@@ -80,6 +80,9 @@ def test_the_app_connects_with_its_app_token(fake: FakeSlack, socket_app: SlackA
     fake.socket.wait_for_connections(1)
     (opened,) = fake.calls_to("apps.connections.open")
     assert opened.token == APP_TOKEN  # the bot token never opens connections
+    # once connected, the admins read that commands are heard
+    (said,) = [m.text for m in fake.messages(ADMINS)]
+    assert "Conduct Desk is listening here" in said and "`/coc help`" in said
 
 
 def test_a_reaction_over_socket_mode_files_one_report_even_when_redelivered(
@@ -92,7 +95,8 @@ def test_a_reaction_over_socket_mode_files_one_report_even_when_redelivered(
     first = fake.socket.send("events_api", _events_api(event, "Ev0SOCKET01"))
     assert fake.socket.wait_for_ack(first) == {"envelope_id": first}
     (case_id,) = wait_for(lambda: _cases(app), "a case for the reaction", timeout=10)
-    thanks = fake.wait_for_calls("chat.postMessage", 2)  # the reporter's thanks, the card
+    # the desk said it listens; then the reporter's thanks and the card
+    thanks = fake.wait_for_calls("chat.postMessage", 3)
     assert any(c.params.get("channel") == fake.dm_channel_id(REPORTER)
                and f"case {case_id}" in str(c.params.get("text")) for c in thanks)
 
@@ -127,7 +131,7 @@ def test_slash_commands_are_answered_in_the_acknowledgement(
     envelope = fake.socket.send("slash_commands", payload, accepts_response_payload=True)
     answer = fake.socket.wait_for_ack(envelope)
     assert answer["envelope_id"] == envelope
-    assert "needs a case number" in answer["payload"]["text"]
+    assert "'twelve' is not a case number" in answer["payload"]["text"]
 
 
 def test_after_slack_asks_it_to_reconnect_the_app_keeps_working(

@@ -24,7 +24,14 @@ from conduct_desk.bootstrap import App
 from conduct_desk.config import preset_text
 from conduct_desk.domain.model import Case
 from conduct_desk.domain.policy import Policy, parse_policy
-from conduct_desk.platforms.slack import SlackAdapter, SlackSettings, configure, form_body, sign
+from conduct_desk.platforms.slack import (
+    SlackAdapter,
+    SlackSettings,
+    SlackTransport,
+    configure,
+    form_body,
+    sign,
+)
 from conduct_desk.service import commands
 from conduct_desk.service.clock import FakeClock
 
@@ -36,7 +43,7 @@ ADMIN, MOD, OBSERVER, STRANGER = "U0ADMIN001", "U0MODER001", "U0OBSERV01", "U0ST
 TALK, ADMINS = "C0TALK0001", "C0ADMINS01"
 SAID = "nobody wants your opinion, go back to where you came from"
 _ids = itertools.count(1)
-MANIFEST = Path(__file__).parents[2] / "src/conduct_desk/platforms/slack_manifest.yaml"
+MANIFEST = Path(__file__).parents[2] / "src/conduct_desk/platforms/slack/manifest.yaml"
 
 
 def reactions_policy() -> Policy:
@@ -62,11 +69,15 @@ class Harness:
     message_ts: str = ""
     responses: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
 
+    @property
+    def transport(self) -> SlackTransport:
+        return self.adapter.transport
+
     # -- transport -------------------------------------------------------------------------
     def send(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
              secret: str = SECRET, timestamp: int | None = None) -> tuple[int, dict[str, str], bytes]:
         all_headers = {"Content-Type": content_type, **sign(secret, body, timestamp), **(headers or {})}
-        answer = self.adapter.handle_http(body, all_headers)
+        answer = self.transport.handle_http(body, all_headers)
         self.responses.append(answer)
         return answer
 

@@ -424,7 +424,11 @@ class ChatDesk:
         if user is None:
             return word
         listed = self.admin(user)
-        return listed.name if listed is not None else f"{self.name}:{user}"
+        if listed is None:  # said here in chat words (the desk's own check speaks the CLI's)
+            raise InvalidInput(f"{self.person_name(self.person(user))} is not one of the desk's "
+                               f"admins; an admin can add their user id ({user}) to "
+                               f"{self.admins_variable}")
+        return listed.name
 
     def hurt_person(self, word: str) -> str:
         """``confirm-hurt``'s person as cases name them (``matrix:@bo:server``, ``ana``)."""
@@ -635,8 +639,11 @@ class ChatDesk:
     def watches(self, channel: str, message_id: str | None = None,
                 author: str | None = None) -> bool:
         """True when an event there could answer a nudge (the transports' cheap filter)."""
+        watched = self.watched()
+        if not watched:  # the usual case: nothing is waiting
+            return False
         return any(c == channel and (message_id is None or m == message_id)
-                   and (author is None or a == author) for (c, m), a in self.watched().items())
+                   and (author is None or a == author) for (c, m), a in watched.items())
 
     def edited(self, e: MessageEdited) -> str | None:
         self._answered(e.channel, e.message_id, "edit")

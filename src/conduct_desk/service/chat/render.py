@@ -95,6 +95,9 @@ def show_text(detail: views.CaseDetail, w: Words) -> str:
         if report.reporter is not None and not report.anonymous:
             label = w.person(report.reporter)
         lines.append(f"· {when(report.filed_at)} by {label} via {report.source}{note}")
+    hurt = views.named_hurt(case)
+    if hurt:  # the people to consult before a ban
+        lines.append(f"Hurt: {', '.join(w.person(p) for p in hurt)}")
     for c in case.consultations:
         who = w.person(c.person) if c.person else "no consultation possible"
         lines.append(f"Consulted ({w.admin(c.admin)}, {who}): {short(c.summary, 200)}")

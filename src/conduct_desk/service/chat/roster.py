@@ -90,6 +90,11 @@ def parse_admins(platform: str, value: str, variable: str,
             entries.append((name or None, uid, role_word))
     admins: dict[str, ChatAdmin] = {}
     for name, uid, role_word in entries:
+        head, colon, tail = uid.rpartition(":")
+        if (colon and role_word is None and valid_id is not None and not valid_id.fullmatch(uid)
+                and valid_id.fullmatch(head)):  # ID:role with a role that is none of ours
+            raise InvalidInput(f"{variable}: role {tail!r} for {name or head}; use admin, "
+                               "moderator or observer")
         if not uid or (valid_id is not None and not valid_id.fullmatch(uid)):
             raise InvalidInput(f"{variable}: {uid!r} is not a {platform} user id "
                                f"({'like ' + _EXAMPLES.get(platform, 'U0123ABCD')})")

@@ -1,5 +1,8 @@
 """Block Kit for the Slack app: the case card, the report and step modals, the warning DM.
 
+The card shows what :func:`conduct_desk.service.chat.render.card_text` shows, in Slack's own
+format (mentions that Slack shows as names, buttons); the chat layer decides when it is drawn.
+
 Pure functions from the desk's read models to Slack's JSON; no SDK imports, so they are
 cheap to test and to read. Texts are ours; limits follow Slack's (3000 characters a section).
 """
@@ -120,6 +123,12 @@ def case_card(detail: CaseDetail, policy: Policy, *,
         if n.kind == "apology":  # what the author wrote after the private word
             blocks.append(_section("*The author wrote, after the private word* (the message "
                                    "stayed as it was):\n" + quoted(clip(n.text, 1500))))
+        elif n.kind == "reply":  # what the subject wrote back to the desk after a step
+            blocks.append(_section(f"*{who(case.subject)} replied* ({n.at:%Y-%m-%d %H:%M} UTC):"
+                                   "\n" + quoted(clip(n.text, 1500))))
+    failed = getattr(detail, "failed_notices", ())
+    if failed:
+        blocks.append(_context("Not delivered: " + "; ".join(failed)))
     if names_hidden:
         blocks.append(_context(f":lock: {who(case.subject)} can read this channel, so this card "
                                "leaves out who reported, who was hurt and their notes. "
@@ -274,16 +283,3 @@ def reread_done_blocks(text: str) -> list[Block]:
     return [_section(text), _context(":white_check_mark: Thank you — the admins can see you "
                                      "re-read the Code of Conduct.")]
 
-
-HELP = """*Conduct Desk* — `/coc` commands
-• `/coc report @person what happened` — tell the admins (no reason or proof needed)
-Admins and moderators:
-• `/coc show 12` — the case card
-• `/coc take 12` — take case 12 · `/coc handover 12 @admin` — give it to another admin
-• `/coc step 12 warn` — open the exact text of a step, to edit and send
-• `/coc consult 12 @person what they said` (or `/coc consult 12 none why not possible`)
-• `/coc resolve 12 OUTCOME reason` — outcomes: apologized, steps-taken, no-action, duplicate
-• `/coc reopen 12` · `/coc done 12 STEP-ID` (a manual task is done) · `/coc lift 12 STEP-ID`
-• `/coc recuse 12` — step aside from a case (e.g. you were named as hurt)
-• `/coc confirm-hurt 12 @admin` — confirm someone named as hurt was hurt (an admin so confirmed steps aside)
-Moderators act up to a suspension; a ban needs an admin. Observers can read."""
