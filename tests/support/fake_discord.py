@@ -423,10 +423,6 @@ def _match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def _parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -458,7 +454,10 @@ class FakeDiscord:
         bot_role_position: int = 10,
         heartbeat_interval_ms: int = 41250,
         interaction_deadline: float = 3.0,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
+        """``now`` is Discord's clock for timestamps and the timeout limit (a test's fake clock)."""
+        self._now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.token = token
         self.guild_id = GUILD_ID
         self.application_id = APPLICATION_ID
@@ -862,7 +861,7 @@ class FakeDiscord:
         with self._lock:
             message = self._messages[message_id]
             message.content = content
-            message.edited_timestamp = _now_iso()
+            message.edited_timestamp = self._now().isoformat()
             payload = self._message_json(message)
         self._dispatch_message_event("MESSAGE_UPDATE", message, payload)
         return message
@@ -1405,7 +1404,7 @@ class FakeDiscord:
             channel_id=channel_id,
             author_id=author_id,
             content=content,
-            timestamp=_now_iso(),
+            timestamp=self._now().isoformat(),
             embeds=list(body.get("embeds") or []),
             components=list(body.get("components") or []),
             flags=int(body.get("flags") or 0),
@@ -1638,7 +1637,7 @@ class FakeDiscord:
             message.embeds = list(body["embeds"] or [])
         if "components" in body:
             message.components = list(body["components"] or [])
-        message.edited_timestamp = _now_iso()
+        message.edited_timestamp = self._now().isoformat()
 
     def _h_delete_message(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         message = self._message(args["channel_id"], args["message_id"])
@@ -1764,7 +1763,7 @@ class FakeDiscord:
             until = body["communication_disabled_until"]
             if until is not None:
                 when = _parse_iso(until)
-                if when - datetime.now(UTC) > TIMEOUT_LIMIT:
+                if when - self._now() > TIMEOUT_LIMIT:
                     raise _ApiError(50035, "Invalid Form Body: communication_disabled_until is too far")
             member.communication_disabled_until = until
         if "nick" in body:
@@ -1808,7 +1807,7 @@ class FakeDiscord:
         seconds = int(params.get("delete_message_seconds", 0))
         if not 0 <= seconds <= 604800:
             raise _ApiError(50035, "Invalid Form Body: delete_message_seconds")
-        cutoff = datetime.now(UTC) - timedelta(seconds=seconds)
+        cutoff = self._now() - timedelta(seconds=seconds)
         for message in self._messages.values():
             if (
                 message.author_id == user_id
