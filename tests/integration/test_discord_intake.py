@@ -4,21 +4,29 @@ reporter's confirmation is private and asks nothing more."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from tests.support.discord_harness import (
-    ADMINS,
     OTHER,
+    REPORT_COMMAND,
     REPORTER,
     SAID,
     SUBJECT,
     TALK,
     Harness,
     harness,
+    reactions_policy,
 )
+from tests.support.fake_discord import INTENT_MESSAGE_CONTENT
 
 from conduct_desk.bootstrap import App
+from conduct_desk.domain.nudges import NudgeState
+from conduct_desk.domain.people import PersonRef
 from conduct_desk.service.clock import FakeClock
+
+REMOVE_REACTION = "DELETE /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}"
 
 
 @pytest.fixture
@@ -48,3 +56,140 @@ def test_a_report_opens_a_case_with_a_card_and_thanks_the_reporter_privately(h: 
     assert "?" not in thanks
     card = h.card_text(case.id)
     assert f"Case {case.id}" in card and SAID in card
+
+
+def test_an_anonymous_report_keeps_the_reporter_off_the_card(h: Harness) -> None:
+    h.report(anonymous=True)
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].anonymous
+    assert all(REPORTER not in text and "rae" not in text.lower() for text in h.admin_posts())
+    assert "anonymous" in h.card_text(case.id)
+
+
+def test_reporting_your_own_message_is_refused_kindly_without_a_modal(h: Harness) -> None:
+    own = h.fake.send_message(TALK, REPORTER, "hello")
+    opened = h.fake.message_command(REPORTER, REPORT_COMMAND, own.id)
+    answer = h.answer(opened)
+    assert "your own" in answer and opened.modal is None
+    assert h.ephemeral(opened)
+
+
+def test_the_report_emoji_files_a_report_and_is_taken_away_at_once(h: Harness) -> None:
+    h.app.desk.policy = reactions_policy()  # [intake] reactions = true
+    h.fake.react(h.target.id, REPORTER, "🚩")
+    # the room must not see who flagged it: the bot takes the reaction away
+    (removal,) = h.fake.wait_for_calls(REMOVE_REACTION)
+    assert (removal.param("emoji"), removal.param("user_id")) == ("🚩", REPORTER)
+    h.fake.wait_for(lambda: h.fake.message(h.target.id).reactions["🚩"] == [])
+    case = h.fake.wait_for(_case_for(h), 15, "a case")
+    assert case.reports[0].reporter is not None and case.reports[0].reporter.user_id == REPORTER
+    assert case.reports[0].message_link and h.target.id in case.reports[0].message_link
+
+
+def test_without_the_reactions_policy_the_emoji_files_nothing_and_writes_to_nobody(h: Harness) -> None:
+    assert not h.app.desk.policy.reactions
+    h.fake.react(h.target.id, REPORTER, "🚩")
+    h.fake.react(h.target.id, REPORTER, "🎉")
+    # a DM that does report, sent after: once it is answered, the reactions were handled
+    h.dm_desk(OTHER, "hello?")
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(PersonRef("discord", SUBJECT)) == []
+    assert h.dm_texts(REPORTER) == [] and h.dm_texts(SUBJECT) == []
+    assert not [c for c in h.fake.calls if c.route == "GET /channels/{channel_id}/messages/{message_id}"]
+
+
+def test_a_dm_naming_someone_files_a_report_and_a_vague_one_explains_how(h: Harness) -> None:
+    assert "mention" in h.dm_desk(REPORTER, "I don't know who to tell")
+    h.dm_desk(REPORTER, f"<@{SUBJECT}> keeps making jokes about my accent")
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note and "accent" in case.reports[0].note
+
+
+def test_a_dm_with_a_message_link_reports_its_author(h: Harness) -> None:
+    link = f"https://discord.com/channels/{h.fake.guild_id}/{TALK}/{h.target.id}"
+    h.dm_desk(REPORTER, f"this one: {link}")
+    case = h.case(h.latest_case_id())
+    assert case.channel == TALK and case.message_id == h.target.id
+
+
+def test_coc_report_answers_privately_and_asks_nothing_more(h: Harness) -> None:
+    asked = h.slash(f"report <@{SUBJECT}> said something cruel in #talk", REPORTER, TALK)
+    answer = h.answer(asked)
+    assert "nothing more you need to do" in answer and "?" not in answer
+    assert h.ephemeral(asked)
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note == "said something cruel in #talk"
+
+
+# -- the peer step ----------------------------------------------------------------------------
+
+
+def _nudge(h: Harness, **kwargs: Any) -> str:
+    answer = h.report(nudge=True, **kwargs)
+    h.fake.wait_for(lambda: h.dm_texts(SUBJECT) or None, 15, "the private word")
+    return answer
+
+
+def test_the_private_word_reaches_the_author_without_the_reporters_name(h: Harness) -> None:
+    answer = _nudge(h, note="rae here, it stung")
+    assert "privately" in answer
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(PersonRef("discord", SUBJECT)) == []
+        (nudge,) = uow.nudges.waiting_for(PersonRef("discord", SUBJECT), TALK, h.target.id)
+    assert nudge.state is NudgeState.WAITING
+    (word,) = h.dm_texts(SUBJECT)
+    assert SAID in word
+    assert REPORTER not in word and "rae" not in word.lower() and "stung" not in word
+
+
+def test_an_edit_answers_the_private_word(h: Harness) -> None:
+    _nudge(h)
+    h.fake.edit_message(h.target.id, "sorry, rephrased")
+    h.fake.wait_for(lambda: len(h.dm_texts(SUBJECT)) >= 2 or None, 15, "the thanks")
+    assert "that's all that was needed" in h.dm_texts(SUBJECT)[-1]
+    with h.app.uow() as uow:
+        assert uow.nudges.waiting_for(PersonRef("discord", SUBJECT), TALK, h.target.id) == []
+    h.run_timers(timedelta(days=2))
+    with h.app.uow() as uow:
+        assert uow.cases.case_ids_for(PersonRef("discord", SUBJECT)) == []
+
+
+def test_a_deletion_answers_the_private_word(h: Harness) -> None:
+    _nudge(h)
+    h.fake.delete_message(h.target.id)
+    h.fake.wait_for(lambda: len(h.dm_texts(SUBJECT)) >= 2 or None, 15, "the thanks")
+    with h.app.uow() as uow:
+        assert uow.nudges.waiting_for(PersonRef("discord", SUBJECT), TALK, h.target.id) == []
+
+
+def test_no_answer_in_time_opens_a_case_for_the_admins(h: Harness) -> None:
+    _nudge(h)
+    h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+    case = h.case(h.latest_case_id())
+    assert case.reports[0].note and "private word" in case.reports[0].note
+    assert f"Case {case.id}" in h.card_text(case.id)
+
+
+def test_with_message_content_an_apology_reaches_the_reporter_who_may_say_enough(
+    app: App, clock: FakeClock
+) -> None:
+    with harness(app, clock, message_content=True) as h:
+        assert h.fake.identifies[0]["intents"] & INTENT_MESSAGE_CONTENT
+        _nudge(h)
+        before = len(h.fake.calls_to("POST /channels/{channel_id}/messages"))
+        h.fake.send_message(TALK, SUBJECT, "I'm sorry, that was out of line")
+        h.fake.wait_for_calls("POST /channels/{channel_id}/messages", before + 1)
+        assert "out of line" in h.dm_texts(REPORTER)[-1]
+        assert "leave it there" in h.dm_desk(REPORTER, "enough")
+        h.run_timers(h.app.desk.policy.peer_wait + timedelta(minutes=1))
+        with h.app.uow() as uow:
+            assert uow.cases.case_ids_for(PersonRef("discord", SUBJECT)) == []
+
+
+def _case_for(h: Harness) -> Any:
+    def probe() -> Any:
+        with h.app.uow() as uow:
+            ids = uow.cases.case_ids_for(PersonRef("discord", SUBJECT))
+        return h.case(max(ids)) if ids else None
+
+    return probe

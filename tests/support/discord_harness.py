@@ -280,6 +280,9 @@ def harness(
         try:
             yield h
         finally:
+            # let the desk finish what it is doing before the connection goes (the adapter's
+            # stop does not wait for its worker threads)
+            adapter.transport._pool.shutdown(wait=True)
             adapter.stop()
             loop = adapter.connection.loop
             if not loop.is_running() and not loop.is_closed():

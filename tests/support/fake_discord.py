@@ -812,7 +812,7 @@ class FakeDiscord:
         with self._changed:
             while True:
                 result = probe()
-                if result is not None and result is not False:
+                if result:
                     return result
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -1235,10 +1235,11 @@ class FakeDiscord:
             payload.pop("poll", None)
         self._run(self._send_dispatch(session, event, payload))
 
-    def _content_visible(self, session: _Session, message: FakeMessage, payload: JsonDict) -> bool:
+    def _content_visible(self, session: _Session | None, message: FakeMessage, payload: JsonDict) -> bool:
         # Without the privileged Message Content intent, Discord sends content only in DMs, for the
-        # bot's own messages, and for messages that mention the bot.
-        if session.intents & INTENT_MESSAGE_CONTENT:
+        # bot's own messages, and for messages that mention the bot; in gateway events and in
+        # REST answers alike. (Interactions are exempt: their resolved messages keep it.)
+        if session is not None and session.intents & INTENT_MESSAGE_CONTENT:
             return True
         if self._channels[message.channel_id].is_dm or message.author_id == BOT_USER_ID:
             return True
@@ -1454,6 +1455,13 @@ class FakeDiscord:
                 payload["member"] = {k: v for k, v in author.json().items() if k != "user"}
         return payload
 
+    def _rest_message_json(self, message: FakeMessage) -> JsonDict:
+        """A message as a REST answer: content stripped as the app's last IDENTIFY's intents say."""
+        payload = self._message_json(message)
+        if not self._content_visible(self._live_session(any_state=True), message, payload):
+            payload.update(content="", embeds=[], attachments=[], components=[])
+        return payload
+
     def _command_id(self, name: str, type_: int) -> str:
         with self._lock:
             for scope in (self.guild_id, "global"):
@@ -1597,7 +1605,7 @@ class FakeDiscord:
         if "after" in params:
             found = [m for m in found if int(m.id) > int(params["after"])]
         found.sort(key=lambda m: int(m.id), reverse=True)
-        return 200, [self._message_json(m) for m in found[:limit]]
+        return 200, [self._rest_message_json(m) for m in found[:limit]]
 
     def _h_post_message(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         channel = self._channels.get(args["channel_id"])
@@ -1620,7 +1628,7 @@ class FakeDiscord:
         if not self._channels[message.channel_id].is_dm:
             self._require(VIEW_CHANNEL, message.channel_id)
             self._require(READ_MESSAGE_HISTORY, message.channel_id)
-        return 200, self._message_json(message)
+        return 200, self._rest_message_json(message)
 
     def _h_edit_message(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         message = self._message(args["channel_id"], args["message_id"])

@@ -84,8 +84,7 @@ def ensure_synapse_venv(venv: Path | None = None) -> Path:
     )
     if result.returncode != 0:
         raise SynapseError(
-            f"{VENV_SCRIPT} failed with exit code {result.returncode}:\n"
-            f"{result.stdout}\n{result.stderr}"
+            f"{VENV_SCRIPT} failed with exit code {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     logger.info("%s (%.1fs)", result.stdout.strip(), time.monotonic() - started)
     return target
@@ -226,8 +225,7 @@ def build_log_config(log_file: Path) -> JsonDict:
         "version": 1,
         "formatters": {
             "precise": {
-                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s"
-                " - %(request)s - %(message)s"
+                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s"
             }
         },
         "handlers": {
@@ -570,9 +568,7 @@ class MatrixTestClient:
         return str(self.call("POST", "/_matrix/client/v3/createRoom", json=body)["room_id"])
 
     def invite(self, room_id: str, user_id: str) -> None:
-        self.call(
-            "POST", f"/_matrix/client/v3/rooms/{_q(room_id)}/invite", json={"user_id": user_id}
-        )
+        self.call("POST", f"/_matrix/client/v3/rooms/{_q(room_id)}/invite", json={"user_id": user_id})
 
     def join(self, room_id: str) -> str:
         return str(self.call("POST", f"/_matrix/client/v3/join/{_q(room_id)}", json={})["room_id"])
@@ -617,9 +613,7 @@ class MatrixTestClient:
         return dict(joined["joined"])
 
     def power_levels(self, room_id: str) -> JsonDict:
-        return self.call(
-            "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/"
-        )
+        return self.call("GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/")
 
     def set_power_level(self, room_id: str, user_id: str, level: int) -> str:
         content = self.power_levels(room_id)
@@ -651,14 +645,10 @@ class MatrixTestClient:
     # -- Synapse admin API (the token must belong to a server admin) -----------
 
     def admin_suspend(self, user_id: str, suspend: bool = True) -> JsonDict:
-        return self.call(
-            "PUT", f"/_synapse/admin/v1/suspend/{_q(user_id)}", json={"suspend": suspend}
-        )
+        return self.call("PUT", f"/_synapse/admin/v1/suspend/{_q(user_id)}", json={"suspend": suspend})
 
     def admin_deactivate(self, user_id: str, erase: bool = False) -> JsonDict:
-        return self.call(
-            "POST", f"/_synapse/admin/v1/deactivate/{_q(user_id)}", json={"erase": erase}
-        )
+        return self.call("POST", f"/_synapse/admin/v1/deactivate/{_q(user_id)}", json={"erase": erase})
 
     def admin_event_reports(self, **params: str | int) -> list[JsonDict]:
         result = self.call("GET", "/_synapse/admin/v1/event_reports", params=params)

@@ -210,6 +210,13 @@ def test_message_create_arrives_without_content_unless_the_intent_is_asked(
     assert str(message.author.id) == ALICE
     assert message.content == ""  # Message Content is privileged: Discord strips it
 
+    async def fetch() -> str:
+        channel = bot.client.get_channel(int(GENERAL))
+        assert isinstance(channel, discord.TextChannel)
+        return (await channel.fetch_message(int(sent.id))).content
+
+    assert bot.call(fetch) == ""  # in REST answers too
+
     dm = fake.send_dm(ALICE, "I need to tell you something")
     message = bot.next_event("message")
     assert str(message.id) == dm.id and message.guild is None
@@ -224,6 +231,13 @@ def test_message_content_with_the_intent_and_edit_delete_reaction_events(fake: F
         assert fake.identifies[0]["intents"] & INTENT_MESSAGE_CONTENT
         sent = fake.send_message(GENERAL, ALICE, "rude words")
         assert runner.next_event("message").content == "rude words"
+
+        async def fetch() -> str:
+            channel = runner.client.get_channel(int(GENERAL))
+            assert isinstance(channel, discord.TextChannel)
+            return (await channel.fetch_message(int(sent.id))).content
+
+        assert runner.call(fetch) == "rude words"
         fake.edit_message(sent.id, "kinder words")
         edit = runner.next_event("edit")
         assert edit.message_id == int(sent.id) and edit.data["content"] == "kinder words"
