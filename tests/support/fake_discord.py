@@ -787,6 +787,11 @@ class FakeDiscord:
                 )
             )
 
+    def clear_rate_limits(self) -> None:
+        """Time has passed: every rate-limited bucket (and the global limit) is open again."""
+        with self._lock:
+            self._blocked.clear()
+
     # ------------------------------------------------------------------ calls (test side)
 
     @property
@@ -1769,6 +1774,8 @@ class FakeDiscord:
             self._require(MODERATE_MEMBERS)
             self._require_above(member.id)
             until = body["communication_disabled_until"]
+            if until is not None and self.permissions(member.id) & ADMINISTRATOR:
+                raise _ApiError(50013)  # Discord never times out an Administrator
             if until is not None:
                 when = _parse_iso(until)
                 if when - self._now() > TIMEOUT_LIMIT:
