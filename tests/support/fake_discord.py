@@ -1036,6 +1036,20 @@ class FakeDiscord:
             return
         self._run(self._send_dispatch(session, event, data))
 
+    def dispatch_many(self, event: str, payloads: list[JsonDict], *, intent: int = INTENT_GUILDS) -> int:
+        """Send many DISPATCHes in one go from the server's loop (for benchmarks); returns the
+        sequence number of the last one."""
+        session = self._live_session(any_state=True)
+        if session is None or (intent and not session.intents & intent):
+            return 0
+
+        async def send_all() -> int:
+            for payload in payloads:
+                await self._send_dispatch(session, event, payload)
+            return session.seq
+
+        return int(self._run(send_all()))
+
     # ------------------------------------------------------------------ internals: gateway
 
     def _run(self, coro: Any) -> Any:
