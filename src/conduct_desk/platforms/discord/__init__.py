@@ -66,7 +66,7 @@ class DiscordAdapter:
         self.transport = DiscordTransport(app, settings, self.platform, admins)
         self.connection.client = DeskClient(self.transport, settings)
         self.transport.install(self.connection.client)
-        self.chat = ChatDesk(app, self.transport, self.platform, admins.people,
+        self.chat = ChatDesk(app, self.transport, self.platform, self.transport.roster,
                              source=Source.DISCORD, admins_variable="CONDUCT_DISCORD_ADMINS",
                              dm_help=DM_HELP, card_prefix=CARD_PREFIX)
         self.transport.chat = self.chat

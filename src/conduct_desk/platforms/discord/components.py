@@ -53,7 +53,7 @@ PERMISSIONS: dict[int, tuple[str, str]] = {
 PERMISSION_BITS = sum(PERMISSIONS)
 SCOPES = ("bot", "applications.commands")
 # the channel permissions a removal denies: the person no longer sees or writes in the channel
-REMOVAL_DENY = VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS
+REMOVAL_DENY = VIEW_CHANNEL | SEND_MESSAGES
 
 
 def invite_url(application_id: str, guild_id: str | None = None) -> str:
@@ -108,6 +108,26 @@ def admin_name(name: str) -> str:
 
 def quoted(text: str) -> str:
     return "\n".join(f"> {line}" for line in text.strip().splitlines()) or ">"
+
+
+MESSAGE_LIMIT = 2000  # characters in one message's content
+
+
+def chunks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A long text as several messages, cut at a line break (or a space) where it can be:
+    nothing a step says is dropped."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts
 
 
 def button(label: str, custom_id: str, style: int = BUTTON_SECONDARY) -> Json:
@@ -190,8 +210,27 @@ def case_card(detail: CaseDetail, policy: Policy, *, names_hidden: bool = False)
     embed: Json = {"title": f"Case {case.id}", "description": clip("\n".join(lines), 4000),
                    "color": COLOURS[case.state], "fields": fields[:25],
                    "footer": {"text": clip(footer, 2048)}}
-    return {"content": "", "embeds": [embed], "components": card_buttons(detail, policy),
+    return {"content": "", "embeds": [fit(embed)], "components": card_buttons(detail, policy),
             "allowed_mentions": {"parse": []}}
+
+
+EMBED_LIMIT = 6000  # Discord's limit on all of an embed's texts together
+
+
+def embed_size(embed: Json) -> int:
+    return (len(embed.get("title", "")) + len(embed.get("description", ""))
+            + len((embed.get("footer") or {}).get("text", ""))
+            + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", [])))
+
+
+def fit(embed: Json) -> Json:
+    """Shorten the longest texts until the embed is within Discord's total limit."""
+    while embed_size(embed) > EMBED_LIMIT:
+        over = embed_size(embed) - EMBED_LIMIT
+        texts = [("description", embed)] + [("value", f) for f in embed.get("fields", [])]
+        key, holder = max(texts, key=lambda t: len(t[1][t[0]]))
+        holder[key] = clip(holder[key], max(16, len(holder[key]) - over))
+    return embed
 
 
 def _step_line(case: Any, index: int) -> str:
@@ -482,7 +521,13 @@ def refusal_fix(action: Action, guild_id: str, bot_id: str, bot_roles: list[str]
             return ("Discord does not time out members with the Administrator permission; "
                     "take Administrator from their roles first, or act by hand")
     bits = base_permissions(guild_id, bot_roles, roles)
-    if bits != -1 and not bits & needed:
-        return f"in Server Settings → Roles → {role_name}, turn on «{permission}»"
+    if action is Action.REMOVE:  # Discord lets a bot deny only what it has itself
+        needed |= REMOVAL_DENY
+    missing = [PERMISSIONS[b][0] for b in PERMISSIONS if needed & b and bits != -1
+               and not bits & b]
+    if missing:
+        return (f"in Server Settings → Roles → {role_name}, turn on "
+                + " and ".join(f"«{m}»" for m in missing))
     return (f"give {role_name} «{permission}» in that channel too (Edit Channel → "
-            "Permissions): a channel setting takes it away there")
+            "Permissions): a channel setting takes it away there"
+            + (", with «View Channels» and «Send Messages»" if action is Action.REMOVE else ""))

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +26,7 @@ from conduct_desk.platforms.discord.settings import DiscordSettings
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage
 
 try:
+    import aiohttp
     import discord
     import yarl
     from discord.http import Route
@@ -64,6 +66,46 @@ def configure_urls(settings: DiscordSettings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+class Waits:
+    """The waits Discord asked for that outlast :data:`MAX_WAIT`, so that no call goes out
+    before they end: discord.py raises for those and forgets them (a global limit too)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._global = float("-inf")
+
+    def trace(self) -> aiohttp.TraceConfig:
+        """Watches each response for a global 429 (``X-RateLimit-Global``, or the scope)."""
+        config = aiohttp.TraceConfig()
+        config.on_request_end.append(self._seen)
+        return config
+
+    async def _seen(self, session: Any, context: Any, params: Any) -> None:
+        response = params.response
+        if response.status != 429:
+            return
+        headers = response.headers
+        if headers.get("X-RateLimit-Global", "").lower() == "true" or \
+                headers.get("X-RateLimit-Scope", "").lower() == "global":
+            try:
+                wait = float(headers.get("Retry-After") or 0)
+            except ValueError:
+                return
+            if wait > MAX_WAIT:
+                self._global = max(self._global, time.monotonic() + wait)
+
+    def left(self, key: str) -> float:
+        """Seconds to wait before calling ``key`` (0: go ahead)."""
+        now = time.monotonic()
+        return max(0.0, self._global - now, self._until.get(key, now) - now)
+
+    def hold(self, key: str, seconds: float) -> None:
+        self._until[key] = max(self._until.get(key, 0.0), time.monotonic() + seconds)
+        if len(self._until) > 512:
+            now = time.monotonic()
+            self._until = {k: v for k, v in self._until.items() if v > now}
+
+
 class Connection:
     """discord.py's client on its own event loop, in a daemon thread; logged in once."""
 
@@ -71,6 +113,7 @@ class Connection:
 
     def __init__(self, token: str) -> None:
         self._token = token
+        self.waits = Waits()
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -133,7 +176,16 @@ class Connection:
             kwargs["reason"] = reason[:512]
         if params:
             kwargs["params"] = params
-        return await self.client.http.request(Route(method, path, **ids), **kwargs)
+        key = " ".join([method, path, *(str(ids.get(k, "")) for k in
+                                        ("channel_id", "guild_id", "webhook_id"))])
+        left = self.waits.left(key)
+        if left > 0:  # Discord asked to wait: not before then
+            raise discord.RateLimited(left)
+        try:
+            return await self.client.http.request(Route(method, path, **ids), **kwargs)
+        except discord.RateLimited as exc:
+            self.waits.hold(key, exc.retry_after)
+            raise
 
     def call(self, method: str, path: str, *, body: Any = None, reason: str | None = None,
              params: dict[str, Any] | None = None, **ids: Any) -> Any:
@@ -142,12 +194,19 @@ class Connection:
                                              params=params, **ids))
 
     def close(self) -> None:
+        """Close the client (gateway and HTTP session), end the loop and its thread."""
         if self._thread is None:
+            if not self.loop.is_closed():
+                self.loop.close()
             return
 
         async def shut() -> None:
             if not self.client.is_closed():
                 await self.client.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         try:
             asyncio.run_coroutine_threadsafe(shut(), self.loop).result(15)
@@ -156,6 +215,8 @@ class Connection:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self._thread = None
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def discord_effect(exc: BaseException, what: str) -> Effect:
@@ -244,10 +305,9 @@ class DiscordPlatform:
         except Exception as exc:
             logger.warning("Discord: could not work out the missing permission (%s)",
                            type(exc).__name__)
-        by_hand = (self.manual_instructions(action, person, channel, until)
-                   if person is not None else "")
-        return (f"Discord refused: missing permissions. So the desk can do it next time, {fix}. "
-                + by_hand)
+        by_hand = self.manual_instructions(action, person, channel, until)
+        return (f"Discord refused the bot (missing permissions). {by_hand} So that the desk can "
+                f"do it itself next time, {fix}.")
 
     async def _fix(self, action: Action, person: PersonRef | None) -> str:
         request = self.conn.request
@@ -295,12 +355,17 @@ class DiscordPlatform:
 
     # -- the Platform port ----------------------------------------------------------------------
     def post_reply(self, channel: str, message_id: str | None, text: str) -> Effect:
-        body: dict[str, Any] = {"content": text[:2000], "allowed_mentions": {"parse": []}}
-        if message_id:
-            body["message_reference"] = {"message_id": message_id, "fail_if_not_exists": False}
-        result = self._do("replying to the message", lambda: self.conn.request(
-            "POST", "/channels/{channel_id}/messages", body=body, channel_id=channel),
-            action=Action.REMIND, channel=channel)
+        async def send() -> None:
+            for i, part in enumerate(ui.chunks(text)):
+                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []}}
+                if message_id and i == 0:
+                    body["message_reference"] = {"message_id": message_id,
+                                                 "fail_if_not_exists": False}
+                await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
+                                        channel_id=channel)
+
+        result = self._do("replying to the message", send, action=Action.REMIND,
+                          channel=channel)
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
     def send_dm(self, person: PersonRef, text: str) -> Effect:
@@ -328,11 +393,13 @@ class DiscordPlatform:
                 opened = await self.conn.request("POST", "/users/@me/channels",
                                                  body={"recipient_id": user_id})
                 channel = self._dm_channels[user_id] = str(opened["id"])
-            body: dict[str, Any] = {"content": text[:2000], "allowed_mentions": {"parse": []}}
-            if components:
-                body["components"] = components
-            return await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
-                                           channel_id=channel)
+            parts = ui.chunks(text)
+            for i, part in enumerate(parts):
+                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []}}
+                if components and i == len(parts) - 1:  # the button under the whole text
+                    body["components"] = components
+                await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
+                                        channel_id=channel)
 
         result = self._do("sending a direct message", send)
         return result if isinstance(result, Effect) else Effect.done(
@@ -481,21 +548,21 @@ class DiscordPlatform:
                             until: datetime | None) -> str:
         """Exact steps for a server admin when the bot cannot act itself."""
         user = f"<@{person.user_id}> (user id {person.user_id})" if person else "the person"
-        done = " Then press *Mark done* on the case card (or `/coc done CASE STEP`)."
+        done = " Then press *Mark … done* on the case card (or `/coc done CASE STEP`)."
         if action is Action.SUSPEND:
             when = f"<t:{int(until.timestamp())}:f>" if until else "the end of the suspension"
-            return (f"Or by hand now: right-click {user} → Timeout, and choose the length "
+            return (f"By hand: right-click {user} → Timeout, and choose the length "
                     f"closest to {when}.{done}")
         if action is Action.BAN:
-            return f"Or by hand now: right-click {user} → Ban.{done}"
+            return f"By hand: right-click {user} → Ban.{done}"
         if action is Action.RESTORE:
-            return (f"Or by hand now: right-click {user} → Remove Timeout, and remove them from "
+            return (f"By hand: right-click {user} → Remove Timeout, and remove them from "
                     f"any channel's permissions the desk set.{done}")
         if action is Action.REMOVE:
             where = f"<#{channel}>" if channel else "the channel"
-            return (f"Or by hand now: {where} → Edit Channel → Permissions → add {user} and "
+            return (f"By hand: {where} → Edit Channel → Permissions → add {user} and "
                     f"deny View Channel.{done}")
-        return f"Or send {user} the step's text yourself, privately or as a reply.{done}"
+        return f"Send {user} the step's text yourself, privately or as a reply.{done}"
 
 
 def ui_case_in(text: str) -> int | None:

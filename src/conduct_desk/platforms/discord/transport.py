@@ -33,6 +33,7 @@ from conduct_desk.platforms.discord.platform import (
     discord_effect,
     error_code,
 )
+from conduct_desk.platforms.discord.roster import RoleRoster
 from conduct_desk.platforms.discord.settings import Admins, DiscordSettings
 from conduct_desk.service import commands, views
 from conduct_desk.service.chat import render
@@ -101,7 +102,8 @@ class DeskClient(discord.Client if MISSING is None else object):  # type: ignore
 
     def __init__(self, transport: DiscordTransport, settings: DiscordSettings) -> None:
         super().__init__(intents=intents(settings), max_ratelimit_timeout=MAX_WAIT,
-                         application_id=int(settings.application_id or 0) or None)
+                         application_id=int(settings.application_id or 0) or None,
+                         http_trace=transport.conn.waits.trace())
         self.transport = transport
 
     async def on_ready(self) -> None:
@@ -123,18 +125,20 @@ class DiscordTransport:
         self.discord = platform
         self.conn: Connection = platform.conn
         self.admins = admins
+        self.roster = RoleRoster(admins.people, admins.roles, self._member_roles,
+                                 self._admin_found)
         self.guild = settings.guild_id or ""
         self.application = settings.application_id or ""
         self.admin_room: str | None = settings.admin_channel or None
         self.emoji = settings.report_emoji.strip()
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # set after READY and the commands' registration
+        self._woken = threading.Event()  # READY, or the connection failed
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="conduct-discord")
         self._connect: asyncio.Future[Any] | None = None
         self._failure: BaseException | None = None
         self._open: dict[str, dict[str, Any]] = {}  # step triggers not answered yet
         self._open_lock = threading.Lock()
         self._targets: OrderedDict[tuple[str, str], str] = OrderedDict()  # reported texts
-        self._role_admins: set[str] = set()
         self._view: dict[str, tuple[float, bool]] = {}
         self._admin_room_data: tuple[float, dict[str, Any] | None] = (float("-inf"), None)
         self._registered = False
@@ -159,11 +163,11 @@ class DiscordTransport:
                 await client.connect(reconnect=True)
             except BaseException as exc:
                 self._failure = exc
-                self.ready.set()
+                self._woken.set()
                 raise
 
         self.conn.submit(run())
-        if not self.ready.wait(wait):
+        if not self._woken.wait(wait):
             logger.warning("Discord: no READY after %.0fs; still trying", wait)
             return
         if self._failure is not None:
@@ -184,6 +188,7 @@ class DiscordTransport:
         self.conn.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.ready.clear()
+        self._woken.clear()
 
     async def on_ready(self) -> None:
         """Register ``/coc`` and the report command for the server (once), then say ready."""
@@ -198,6 +203,7 @@ class DiscordTransport:
                 logger.warning("Discord: could not register the commands: %s",
                                _why(exc, "registering the commands"))
         self.ready.set()
+        self._woken.set()
 
     # -- running the desk off the gateway's loop ------------------------------------------------
     def handle(self, item: ChatInput) -> str | None:
@@ -283,7 +289,7 @@ class DiscordTransport:
         if not user:
             return
         if member:
-            self._learn(user, [str(r) for r in member.get("roles") or []])
+            self.roster.learn(user, [str(r) for r in member.get("roles") or []])
         if kind == 2 and body.get("type") == 3 and body.get("name") == ui.REPORT_COMMAND:
             await self._report_command(data, body, user)
         elif kind == 2 and body.get("name") == ui.COMMAND:
@@ -308,17 +314,33 @@ class DiscordTransport:
             body={"allowed_mentions": {"parse": []}, **payload},
             webhook_id=self.application, webhook_token=str(data["token"]))
 
-    def _answer_later(self, data: dict[str, Any], work: Callable[[], str | None],
-                      update: bool = False) -> None:
+    async def _private(self, data: dict[str, Any], text: str, *, deferred: bool) -> None:
+        """A private answer, in as many messages as it takes: the first edits the deferred
+        answer (or is the interaction's answer), the rest follow it."""
+        parts = ui.chunks(text)
+        if deferred:
+            await self._follow(data, {"content": parts[0]})
+        else:
+            await self._callback(data, MESSAGE, {"flags": EPHEMERAL, "content": parts[0],
+                                                 "allowed_mentions": {"parse": []}})
+        for part in parts[1:]:
+            await self.conn.request(
+                "POST", "/webhooks/{webhook_id}/{webhook_token}",
+                body={"content": part, "flags": EPHEMERAL, "allowed_mentions": {"parse": []}},
+                webhook_id=self.application, webhook_token=str(data["token"]))
+
+    def _answer_later(self, data: dict[str, Any], work: Callable[[], str | None]) -> None:
         """Work in a thread, then edit the deferred answer with what it said."""
         def run() -> None:
             try:
                 text = work() or "Done."
             except DeskError as exc:
                 text = f"Not done: {self.chat.explain(exc)}"
-            if update:
-                return
-            self.conn.run(lambda: self._follow(data, {"content": text[:2000]}))
+            except Exception:
+                logger.exception("Discord: answering an interaction failed")
+                text = ("The desk ran into an error; please check the case card before "
+                        "trying again.")
+            self.conn.run(lambda: self._private(data, text, deferred=True))
 
         self._later(run)
 
@@ -332,9 +354,10 @@ class DiscordTransport:
                 "your own); use Apps → Report to admins on the message that hurt."})
             return
         if target.content:
-            self._targets[(target.channel, target.message_id)] = target.content
-            while len(self._targets) > 500:
-                self._targets.popitem(last=False)
+            with self._open_lock:
+                self._targets[(target.channel, target.message_id)] = target.content
+                while len(self._targets) > 500:
+                    self._targets.popitem(last=False)
         peer = humanize_span(self.app.desk.policy.peer_wait)
         await self._callback(data, MODAL, ui.report_modal(target.channel, target.message_id,
                                                           target.author, peer))
@@ -363,12 +386,13 @@ class DiscordTransport:
                 text = work(trigger) or "Done."
             except DeskError as exc:
                 text = f"Not done: {self.chat.explain(exc)}"
+            except Exception:
+                logger.exception("Discord: answering an interaction failed")
+                text = "The desk ran into an error; nothing was done. Please try again."
             with self._open_lock:
                 pending = self._open.pop(trigger, None)
             if pending is not None:
-                self.conn.run(lambda: self._callback(pending, MESSAGE, {
-                    "flags": EPHEMERAL, "content": text[:2000],
-                    "allowed_mentions": {"parse": []}}))
+                self.conn.run(lambda: self._private(pending, text, deferred=False))
 
         self._later(run)
 
@@ -409,11 +433,14 @@ class DiscordTransport:
         elif kind == ui.STEP_MODAL:
             case_id, _, rung = rest.partition(":")
             self._answer_later(data, lambda: self._step(user, int(case_id), rung, values))
+        else:
+            self._answer_later(data, lambda: "That window is no longer in use; nothing was done.")
 
     def _report(self, user: str, channel: str, message_id: str, author: str,
                 values: dict[str, str | list[str]]) -> str:
         chosen = set(ui.list_value(values, "options"))
-        text = self._targets.pop((channel, message_id), None)
+        with self._open_lock:
+            text = self._targets.pop((channel, message_id), None)
         link = ui.message_link(self.guild, channel, message_id)
         if text is None:
             fetched = self.discord.fetch_message(channel, message_id)
@@ -452,22 +479,12 @@ class DiscordTransport:
         case = views.case_detail(self.app.uow(), desk, case_id).case
         return render.step_result_text(case, case.step(int(step_id)), self.chat.words, "Discord")
 
-    def _learn(self, user: str, roles: list[str]) -> None:
-        """Admins by server role: who has one becomes an admin as they act (Discord tells
-        the roles with each interaction; listing members would need a privileged intent)."""
-        if user in self.admins.people and user not in self._role_admins:
-            return
-        granted = [self.admins.roles[r] for r in roles if r in self.admins.roles]
-        if not granted:
-            if user in self._role_admins:
-                self._role_admins.discard(user)
-                self.admins.people.pop(user, None)
-            return
-        best = max(granted, key=lambda r: [Role.OBSERVER, Role.MODERATOR, Role.ADMIN].index(r))
-        admin = ChatAdmin(f"discord:{user}", user, best, "discord")
-        self.admins.people[user] = admin
-        self._role_admins.add(user)
-        self.app.desk.platform_admins.update(platform_admins({user: admin}))
+    def _member_roles(self, user: str) -> list[str] | None:
+        member = self.discord.member(user)
+        return [str(r) for r in member.get("roles") or []] if member is not None else None
+
+    def _admin_found(self, admin: ChatAdmin) -> None:
+        self.app.desk.platform_admins.update(platform_admins({admin.user_id: admin}))
 
     # -- ChatTransport ------------------------------------------------------------------------
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
@@ -556,7 +573,7 @@ class DiscordTransport:
 
     def reads_admin_room(self, user_id: str) -> bool:
         """True when the person may read the admins' channel (or Discord will not say)."""
-        if user_id in self.admins.people:
+        if user_id in self.roster:
             return True
         now = time.monotonic()
         cached = self._view.get(user_id)
