@@ -88,9 +88,20 @@ def test_a_long_429_fails_the_step_for_now_and_the_desk_retries_after_discords_w
     h.fake.rate_limit_next(POST, 120.0, bucket="replies")  # beyond what discord.py waits itself
     h.step(case_id, "remind")
     status, detail = _step(h, case_id, "remind")
-    assert status is StepStatus.FAILED and "rate limit" in detail
+    assert status is StepStatus.FAILED and "rate limit" in detail and "120s" in detail
     assert not h.fake.bot_messages(TALK)
-    h.fake.clear_rate_limits()  # Discord's two minutes pass
+
+    def replies() -> int:
+        return len([c for c in h.fake.calls_to(POST) if c.param("channel_id") == TALK])
+
+    tried = replies()
+    # the desk's timer comes round while Discord's wait is not over for the bot: nothing goes out
+    h.run_timers(timedelta(minutes=2, seconds=1))
+    assert _step(h, case_id, "remind")[0] is StepStatus.FAILED
+    assert replies() == tried and h.fake.early_retries == []
+    # Discord's two minutes pass, for Discord and for the bot's memory of the wait
+    h.fake.clear_rate_limits()
+    h.adapter.connection.waits = type(h.adapter.connection.waits)()
     h.run_timers(timedelta(minutes=2, seconds=1))
     assert _step(h, case_id, "remind")[0] is StepStatus.DONE
     assert len(h.fake.bot_messages(TALK)) == 1
