@@ -60,7 +60,7 @@ def test_the_step_window_holds_the_exact_text_and_asks_why_off_the_recommendatio
     assert fields["text"]["value"] == "Hi, a pause of 24 hours." and fields["text"]["required"]
     assert fields["duration"]["value"] == "24h"
     assert fields["reason"]["required"] is True
-    assert modal["custom_id"] == "step:12:suspend"
+    assert modal["custom_id"] == "step:12:suspend:24h"  # the duration the text says
     same = ui.step_modal(12, "warn", "text", recommended="warn", duration=None)
     assert "duration" not in json.dumps(same)
     assert not [c for c in same["components"] if c["type"] == 18][-1]["component"]["required"]

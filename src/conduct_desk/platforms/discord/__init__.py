@@ -61,6 +61,7 @@ class DiscordAdapter:
         self.settings = settings
         admins = settings.admin_list()
         configure_urls(settings)
+        # Discord's waits pass in real time, whatever the desk's clock says
         self.connection = Connection(bot_token)
         self.platform = DiscordPlatform(self.connection, settings, app)
         self.transport = DiscordTransport(app, settings, self.platform, admins)

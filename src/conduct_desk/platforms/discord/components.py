@@ -325,7 +325,9 @@ def step_modal(case_id: int, rung: str, text: str, *, recommended: str | None,
     components.append(_label("Reason", {"type": 4, "custom_id": "reason", "style": 2,
                                         "required": recommended not in (None, rung),
                                         "max_length": 1000}, hint))
-    return {"custom_id": f"{STEP_MODAL}:{case_id}:{rung}"[:100],
+    # the duration the text was composed with travels along: an unedited text is recomposed
+    # when only the duration changes
+    return {"custom_id": f"{STEP_MODAL}:{case_id}:{rung}:{duration or ''}"[:100],
             "title": clip(f"Case {case_id}: {rung}", 45), "components": components}
 
 

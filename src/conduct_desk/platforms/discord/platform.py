@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from conduct_desk.domain.model import StepStatus
+from conduct_desk.domain.errors import ConfidentialityError
+from conduct_desk.domain.model import Case, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms.discord import components as ui
 from conduct_desk.platforms.discord.settings import DiscordSettings
 from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.texts import check_confidential
 
 try:
     import aiohttp
@@ -45,6 +48,7 @@ CARD_PREFIX = "discord:card:"  # cursor f"{CARD_PREFIX}{case_id}": the message i
 REMOVED_PREFIX = "discord:removed:"  # cursor f"{REMOVED_PREFIX}{user}": channels it closed
 MAX_WAIT = 30.0  # seconds discord.py may wait out a rate limit itself (its smallest setting)
 TIMEOUT_LIMIT = timedelta(days=28)  # Discord's longest timeout
+_CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
 CALL_TIMEOUT = 120.0  # seconds a synchronous caller waits for one call
 T = TypeVar("T")
 
@@ -70,7 +74,8 @@ class Waits:
     """The waits Discord asked for that outlast :data:`MAX_WAIT`, so that no call goes out
     before they end: discord.py raises for those and forgets them (a global limit too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now  # real time: Discord's waits pass whatever the desk's clock says
         self._until: dict[str, float] = {}
         self._global = float("-inf")
 
@@ -92,17 +97,17 @@ class Waits:
             except ValueError:
                 return
             if wait > MAX_WAIT:
-                self._global = max(self._global, time.monotonic() + wait)
+                self._global = max(self._global, self._now() + wait)
 
     def left(self, key: str) -> float:
         """Seconds to wait before calling ``key`` (0: go ahead)."""
-        now = time.monotonic()
+        now = self._now()
         return max(0.0, self._global - now, self._until.get(key, now) - now)
 
     def hold(self, key: str, seconds: float) -> None:
-        self._until[key] = max(self._until.get(key, 0.0), time.monotonic() + seconds)
+        self._until[key] = max(self._until.get(key, float("-inf")), self._now() + seconds)
         if len(self._until) > 512:
-            now = time.monotonic()
+            now = self._now()
             self._until = {k: v for k, v in self._until.items() if v > now}
 
 
@@ -111,18 +116,21 @@ class Connection:
 
     client: discord.Client  # set once the transport has built it
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, now: Callable[[], float] = time.monotonic) -> None:
         self._token = token
-        self.waits = Waits()
+        self.waits = Waits(now)
         self.loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self._login_lock: asyncio.Lock | None = None
         self._logged = False
         self.bot_id: str | None = None
 
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the Discord connection is closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                                 name="conduct-discord")
@@ -195,6 +203,8 @@ class Connection:
 
     def close(self) -> None:
         """Close the client (gateway and HTTP session), end the loop and its thread."""
+        with self._lock:
+            self._closed = True
         if self._thread is None:
             if not self.loop.is_closed():
                 self.loop.close()
@@ -349,9 +359,20 @@ class DiscordPlatform:
                 case = uow.cases.get(case_id)
                 for s in reversed(case.steps):
                     if s.action is action and s.status in (StepStatus.PENDING, StepStatus.FAILED):
-                        why = f": {s.reason}" if getattr(s, "reason", None) else ""
-                        return f"Conduct Desk, case {case_id}, step {s.rung}{why}"
+                        return f"Conduct Desk, case {case_id}, step {s.rung}" + self._why(
+                            case, s.reason, s.actor)
         return f"Conduct Desk: {action.value}"
+
+    def _why(self, case: Case, reason: str | None, actor: str) -> str:
+        """The admin's reason, for the audit log, which the server's moderators read (the
+        person may be one): left out when it names a reporter or someone hurt."""
+        if not reason:
+            return ""
+        try:
+            check_confidential(reason, case, self.app.desk.name_guard(case, actor))
+        except ConfidentialityError:
+            return ""
+        return f": {reason}"
 
     # -- the Platform port ----------------------------------------------------------------------
     def post_reply(self, channel: str, message_id: str | None, text: str) -> Effect:
@@ -533,7 +554,7 @@ class DiscordPlatform:
     def notify_admins(self, text: str) -> Effect:
         """Post in the admins' channel; about a case, as a reply to its card."""
         card = None
-        match = ui_case_in(text)
+        match = case_in(text)
         if match is not None:
             with self.app.uow() as uow:
                 card = uow.cursors.get(f"{CARD_PREFIX}{match}")
@@ -565,9 +586,7 @@ class DiscordPlatform:
         return f"Send {user} the step's text yourself, privately or as a reply.{done}"
 
 
-def ui_case_in(text: str) -> int | None:
+def case_in(text: str) -> int | None:
     """The case a notice to the admins is about ("Case 12: …"), if any."""
-    import re
-
-    found = re.search(r"\b[Cc]ase (\d+)\b", text)
+    found = _CASE_IN_TEXT.search(text)
     return int(found.group(1)) if found else None

@@ -101,7 +101,9 @@ class DeskClient(discord.Client if MISSING is None else object):  # type: ignore
     """discord.py's client; READY is the one event it takes the objects route for."""
 
     def __init__(self, transport: DiscordTransport, settings: DiscordSettings) -> None:
+        # one server: no need to wait long for more GUILD_CREATEs before READY
         super().__init__(intents=intents(settings), max_ratelimit_timeout=MAX_WAIT,
+                         guild_ready_timeout=0.5,
                          application_id=int(settings.application_id or 0) or None,
                          http_trace=transport.conn.waits.trace())
         self.transport = transport
@@ -134,7 +136,6 @@ class DiscordTransport:
         self.ready = threading.Event()  # set after READY and the commands' registration
         self._woken = threading.Event()  # READY, or the connection failed
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="conduct-discord")
-        self._connect: asyncio.Future[Any] | None = None
         self._failure: BaseException | None = None
         self._open: dict[str, dict[str, Any]] = {}  # step triggers not answered yet
         self._open_lock = threading.Lock()
@@ -185,8 +186,10 @@ class DiscordTransport:
         logger.info("Discord: connected")
 
     def stop(self) -> None:
+        """Let desk work already running finish (it may still call Discord), drop what has
+        not started, then close the connection."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self.conn.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self.ready.clear()
         self._woken.clear()
 
@@ -226,7 +229,7 @@ class DiscordTransport:
             return
         user, channel = str(author["id"]), str(data.get("channel_id") or "")
         if not data.get("guild_id"):
-            if data.get("type", 0) == 0:
+            if data.get("type", 0) in (0, 19):  # a message, or a reply to one
                 text = str(data.get("content") or "")
                 self._later(lambda: self.handle(DirectMessage(user, text)))
             return
@@ -363,7 +366,7 @@ class DiscordTransport:
                                                           target.author, peer))
 
     async def _slash(self, data: dict[str, Any], body: dict[str, Any], user: str) -> None:
-        """``/coc text:…``: answered so only the admin reads it. A step opens its modal first
+        """``/coc …``: answered so only the admin reads it. A step opens its modal first
         (Discord allows no modal after a deferral); anything else is deferred."""
         text = ui.command_text(body)
         words = text.split()
@@ -431,8 +434,10 @@ class DiscordTransport:
             self._answer_later(data, lambda: self._report(user, channel, message_id, author,
                                                           values))
         elif kind == ui.STEP_MODAL:
-            case_id, _, rung = rest.partition(":")
-            self._answer_later(data, lambda: self._step(user, int(case_id), rung, values))
+            case_id, _, tail = rest.partition(":")
+            rung, _, shown = tail.partition(":")
+            self._answer_later(data, lambda: self._step(user, int(case_id), rung, values,
+                                                        shown or None))
         else:
             self._answer_later(data, lambda: "That window is no longer in use; nothing was done.")
 
@@ -456,9 +461,12 @@ class DiscordTransport:
                     "nothing more you need to do.")
         return ThankYou
 
-    def _step(self, user: str, case_id: int, rung: str,
-              values: dict[str, str | list[str]]) -> str:
-        """The step modal sent: the same checks as ``/coc text:step``, then the step."""
+    def _step(self, user: str, case_id: int, rung: str, values: dict[str, str | list[str]],
+              shown: str | None = None) -> str:
+        """The step modal sent: the same checks as ``/coc step``, then the step. The text
+        counts as the admin's own only if it differs from what the window showed (composed
+        with the duration it showed, ``shown``); else the desk composes it again, with the
+        duration as sent."""
         desk = self.app.desk
         text = ui.text_value(values, "text") or ""
         duration = ui.text_value(values, "duration")
@@ -466,7 +474,9 @@ class DiscordTransport:
         admin = self.chat.acting(user, Role.MODERATOR, desk.policy.rung(rung).action)
         composed = views.preview_step(self.app.uow(), desk, case_id, rung, admin.name,
                                       duration=duration)
-        edited = text.strip() != composed.text.strip()
+        before = composed if shown in (None, duration) else views.preview_step(
+            self.app.uow(), desk, case_id, rung, admin.name, duration=shown)
+        edited = text.strip() not in (composed.text.strip(), before.text.strip())
         if edited:
             views.check_step_text(self.app.uow(), desk, case_id, admin.name, text)
         rec = views.case_detail(self.app.uow(), desk, case_id).recommendation
