@@ -245,3 +245,47 @@ def test_the_card_is_posted_again_when_someone_deleted_it(h: Harness) -> None:
     h.fake.wait_for(lambda: h.card_id(case_id) != first or None, 15, "a new card")
     assert message_text(h.card(case_id)).startswith(f"Case {case_id}")
     assert h.card(case_id).channel_id == ADMINS
+
+
+def test_lift_ends_a_timeout_early_and_lets_them_back_into_the_channel(h: Harness) -> None:
+    h.report()
+    case_id = h.latest_case_id()
+    h.command(f"take {case_id}")
+    h.step(case_id, "remove", reason="it got heated")
+    h.step(case_id, "suspend", reason="and went on")
+    assert not h.fake.can_view(SUBJECT, TALK)
+    assert h.fake.member(SUBJECT).communication_disabled_until is not None
+    (suspend,) = [s for s in h.case(case_id).steps if s.rung == "suspend"]
+    answer = h.command(f"lift {case_id} {suspend.id}")
+    assert answer and not answer.startswith("Not done"), answer
+    assert h.fake.calls_to(MEMBER)[-1].json == {"communication_disabled_until": None}
+    assert h.fake.member(SUBJECT).communication_disabled_until is None
+    assert h.fake.can_view(SUBJECT, TALK)
+    assert "Welcome back" in h.dm_texts(SUBJECT)[-1]
+    # the desk's own timer, later, does not do it twice
+    calls = len(h.fake.calls_to(MEMBER))
+    h.run_timers(timedelta(days=2))
+    assert len(h.fake.calls_to(MEMBER)) == calls
+
+
+def test_a_manual_task_is_marked_done_from_the_card(h: Harness) -> None:
+    from tests.support.discord_harness import ELDERS_ROLE
+
+    h.fake.member(SUBJECT).roles.append(ELDERS_ROLE)  # above the bot: Discord refuses the timeout
+    h.report()
+    case_id = h.latest_case_id()
+    h.command(f"take {case_id}")
+    h.step(case_id, "suspend", reason="serious")
+    (suspend,) = h.case(case_id).steps
+    assert suspend.status is StepStatus.MANUAL
+    assert "Mark suspend done" in component_labels(h.card(case_id).components)
+    refused = h.press(f"case:done:{case_id}:{suspend.id}", OBSERVER)
+    assert "observers" in h.answer(refused) and h.ephemeral(refused)
+    done = h.press(f"case:done:{case_id}:{suspend.id}")
+    assert h.answer(done) and h.ephemeral(done)
+    assert h.case(case_id).step(suspend.id or 0).status is StepStatus.MANUAL_DONE
+    h.fake.wait_for(
+        lambda: "Mark suspend done" not in component_labels(h.card(case_id).components) or None,
+        15,
+        "the card without the button",
+    )
