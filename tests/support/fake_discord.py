@@ -1017,14 +1017,19 @@ class FakeDiscord:
             "interaction response",
         )
 
-    def drop_connection(self, code: int = 4000) -> None:
+    def drop_connection(self, code: int = 4000, *, resumable: bool = True) -> None:
         """Close the bot's gateway connection abnormally: it must come back with RESUME on
-        ``resume_gateway_url``. Events sent while it is away are replayed when it resumes."""
+        ``resume_gateway_url``. Events sent while it is away are replayed when it resumes.
+        ``resumable=False``: the session is gone too (it expired), so the RESUME is answered
+        with INVALID_SESSION and the client must IDENTIFY again on ``gateway_url``."""
         session = self._live_session()
         if session is None or session.connection is None:
             raise AssertionError("no gateway connection to drop")
         connection = session.connection
         session.connection = None
+        if not resumable:
+            with self._lock:
+                del self._sessions[session.id]
         self._run(connection.ws.close(code=code))
 
     def dispatch(self, event: str, data: JsonDict, *, intent: int = INTENT_GUILDS) -> None:

@@ -401,6 +401,39 @@ def test_a_dropped_connection_resumes_and_replays_what_was_missed(
     assert str(bot.next_event("message").id) == after.id
 
 
+def test_an_expired_session_is_refused_and_the_client_identifies_again(
+    fake: FakeDiscord, bot: ClientThread
+) -> None:
+    fake.drop_connection(resumable=False)
+    fake.wait_for(lambda: len(fake.identifies) == 2, 30, "a second IDENTIFY")
+    assert [r["accepted"] for r in fake.resumes] == [False]
+    # discord.py identifies again on the URL it last used (Discord accepts IDENTIFY there too)
+    assert fake.connections[:2] == ["/gateway", "/resume"] and len(fake.connections) == 3
+    after = fake.send_message(GENERAL, ALICE, "hello again")
+    assert str(bot.next_event("message").id) == after.id
+
+
+def test_an_interaction_answered_too_late_is_unknown(fake: FakeDiscord, bot: ClientThread) -> None:
+    fake.interaction_deadline = 0.0  # Discord allows 3 seconds; here, none
+    late = fake.slash_command(ALICE, "coc", [option("text", "help")], channel_id=GENERAL)
+
+    async def answer() -> int:
+        with pytest.raises(discord.NotFound) as refused:
+            await bot.client.http.request(
+                discord.http.Route(
+                    "POST",
+                    "/interactions/{webhook_id}/{webhook_token}/callback",
+                    webhook_id=late.id,
+                    webhook_token=late.token,
+                ),
+                json={"type": 4, "data": {"content": "too late"}},
+            )
+        return refused.value.code
+
+    assert bot.call(answer) == 10062
+    assert not late.acknowledged
+
+
 # --------------------------------------------------------------------------- interactions
 
 
