@@ -71,6 +71,11 @@ class ClientThread:
             self.error = exc
             self.ready.set()
         finally:
+            # as asyncio.run does: what discord.py left running is cancelled, then the loop closed
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
