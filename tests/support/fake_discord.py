@@ -22,15 +22,29 @@ GUILD_CREATE / heartbeat ACKs / RESUME with replay, ``zlib-stream`` transport co
 Discord's own rules are enforced, so a bot that breaks them fails here as it would there:
 role hierarchy and permissions (50013), DMs only to members sharing the guild and accepting
 them (50007), one response per interaction within the deadline (40060, 10062), a modal only as
-the first response, message content stripped from gateway events without the Message Content
-intent, a rate-limited bucket answering 429 again until its ``retry_after`` has passed (each
-early retry is recorded in ``early_retries``).
+the first response, message content stripped without the Message Content intent (in gateway
+events and REST answers alike, interactions exempt), Discord's 28-day timeout limit, a
+rate-limited bucket answering 429 again until its ``retry_after`` has passed (each early retry
+is recorded in ``early_retries``).
 
-Every REST request is recorded as a :class:`Call`; tests inject failures with
-:meth:`FakeDiscord.fail_next` and :meth:`FakeDiscord.rate_limit_next`, and events with
-``send_message``, ``edit_message``, ``delete_message``, ``react``, the ``interaction`` helpers
-and :meth:`FakeDiscord.drop_connection`. State sits behind one lock; the server runs its own
-asyncio loop in a thread, so tests drive it from plain synchronous code.
+The test side:
+
+* state: ``add_role``, ``add_member``, ``add_channel``, ``make_private``, ``add_message``;
+  read back with ``member``, ``channel``, ``message``, ``messages``, ``bot_messages``, ``dms_to``,
+  ``ephemerals_to``, ``visible_to`` (what one person can read), ``bans``, ``commands``,
+  ``permissions`` / ``can_view`` (Discord's permission computation);
+* events: ``send_message``, ``send_dm``, ``edit_message``, ``delete_message``, ``react``, and
+  interactions: ``slash_command`` (with :func:`option` / :func:`subcommand`), ``message_command``
+  (a message context-menu command), ``click`` (a button), ``submit_modal`` (the modal the bot
+  opened, as Discord shapes the submission), or any ``interaction``; ``drop_connection``;
+* failures: ``fail_next(route, code)``, ``rate_limit_next(route, retry_after, bucket, global_)``,
+  ``clear_rate_limits``;
+* the record: every REST request as a :class:`Call` (method, route template, path, query, JSON,
+  status, audit-log reason): ``calls``, ``calls_to``, ``wait_for_calls``; the gateway's
+  ``identifies``, ``resumes``, ``heartbeats``, ``connections``.
+
+State sits behind one lock; the server runs its own asyncio loop in a thread, so tests drive it
+from plain synchronous code, and ``wait_for`` waits on the fake's own changes (no sleeps).
 """
 
 from __future__ import annotations
@@ -1583,7 +1597,7 @@ class FakeDiscord:
         }
 
     def _h_gateway(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
-        return 200, {"url": self.gateway_url.removesuffix("/gateway") + "/gateway"}
+        return 200, {"url": self.gateway_url}
 
     def _h_gateway_bot(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         return 200, {
@@ -1853,7 +1867,9 @@ class FakeDiscord:
         was_member = user.in_guild
         user.in_guild = False
         self._bans[user_id] = {"user": user.user_json(), "reason": None, "delete_message_seconds": seconds}
-        self._dispatch_later("GUILD_BAN_ADD", {"guild_id": self.guild_id, "user": user.user_json()}, 1 << 2)
+        self._dispatch_later(
+            "GUILD_BAN_ADD", {"guild_id": self.guild_id, "user": user.user_json()}, INTENT_GUILD_MODERATION
+        )
         if was_member:
             data = {"guild_id": self.guild_id, "user": user.user_json()}
             self._dispatch_later("GUILD_MEMBER_REMOVE", data, INTENT_GUILD_MEMBERS)
@@ -1865,7 +1881,9 @@ class FakeDiscord:
         ban = self._bans.pop(args["user_id"], None)
         if ban is None:
             raise _ApiError(10026)
-        self._dispatch_later("GUILD_BAN_REMOVE", {"guild_id": self.guild_id, "user": ban["user"]}, 1 << 2)
+        self._dispatch_later(
+            "GUILD_BAN_REMOVE", {"guild_id": self.guild_id, "user": ban["user"]}, INTENT_GUILD_MODERATION
+        )
         return 204, None
 
     def _h_get_commands(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
