@@ -154,6 +154,7 @@ def test_the_whole_ladder(h: Harness) -> None:
     (ban,) = h.fake.calls_to(BAN)
     assert ban.reason and "Conduct Desk" in ban.reason
     assert set(ban.params) == {"delete_message_seconds"}
+    assert 0 <= int(ban.params["delete_message_seconds"]) <= 7 * 24 * 3600
     assert SUBJECT in h.fake.bans()
 
     assert _status(h, case_id) == [
@@ -168,13 +169,25 @@ def test_the_whole_ladder(h: Harness) -> None:
     card = h.card_text(case_id)
     assert "ban" in card and "**done**" in card
 
+    # what the subject read, in order: each step's DM says what happened and what comes next
+    removal, warning_, reread_, suspension, welcome, banned = h.dm_texts(SUBJECT)
+    assert "removed you from that channel" in removal and "#talk" in removal
+    assert "formal warning" in warning_ and f"> {SAID}" in warning_ and "press the button" in warning_
+    assert "✅ Thank you" in warning_  # the warning, updated in place once the button was pressed
+    assert "Thank you for reading it again" in reread_
+    assert "12 hours" in suspension and "21:00 UTC" in suspension and "by itself" in suspension
+    assert "Welcome back" in welcome and "suspension has ended" in welcome
+    assert "permanently" in banned and "Code of Conduct" in banned
+    assert all("https://example.org/code-of-conduct" in t for t in (removal, warning_, banned))
+
     # the subject never learns who reported, in anything the bot sent where they could read it
     for text in h.said_to(SUBJECT):
         assert REPORTER not in text and "rae" not in text.lower() and OTHER not in text
 
     assert "resolved" in h.command(f"resolve {case_id} steps-taken")
     assert h.case(case_id).state is CaseState.RESOLVED
-    assert "update on your report" in h.dm_texts(REPORTER)[-1]
+    update = h.dm_texts(REPORTER)[-1]
+    assert "update on your report" in update and "banned" in update and "?" not in update
     assert component_labels(h.card(case_id).components) == []  # nothing left to press
 
 
