@@ -13,7 +13,7 @@ privately. Every helper waits for the desk's answer (no sleeps).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -245,7 +245,7 @@ def harness(
     admins: str = f"{ADMIN}:admin,{MOD}:moderator,{OBSERVER}:observer",
     message_content: bool = False,
     bot_permissions: int = PERMISSION_BITS,
-    before_start: Any = None,
+    before_start: Callable[[FakeDiscord], None] | None = None,
 ) -> Iterator[Harness]:
     with FakeDiscord(bot_permissions=bot_permissions, now=clock.now) as fake:
         fake.add_role(STAFF_ROLE, "staff", position=3)
