@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ def main() -> None:
         engine = create_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
         upgrade(engine)
         world = World.build(synapse)
-        policy = parse_policy(preset_text("guide"), "preset guide")
+        # reacting reports only when the policy turns it on ([intake] reactions)
+        policy = replace(parse_policy(preset_text("guide"), "preset guide"), reactions=True)
         _, adapter = world.app(engine, FakeClock(), policy, poll_seconds=args.poll)
         cards = Watcher(world.ana, world.management)
         lobby = Watcher(world.ana, world.lobby)

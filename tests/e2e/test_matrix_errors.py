@@ -14,6 +14,7 @@ from conduct_desk.domain.model import StepStatus
 from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.matrix import MatrixFailure
 from conduct_desk.service import commands
+from conduct_desk.service.chat.inputs import CommandTyped
 from conduct_desk.service.clock import FakeClock
 
 
@@ -68,14 +69,14 @@ def test_rate_limit_is_retried_after_the_servers_wait(world: World, engine: Engi
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
     try:
-        # The bot cannot answer in the room while limited, so the command runs the room's way
-        # but directly: the same parser, permissions and bus.
-        admin = adapter.config.admins[world.ana.user_id]
+        # The bot cannot answer in the room while limited, so the command goes to the chat
+        # desk directly, answered in place: the same parser, permissions and bus.
         answers: list[str] = []
         step = None
         for attempt in range(5):
-            answers.append(adapter.run_command(
-                "!coc step 1 remind" + (f" --reason attempt {attempt}" if attempt else ""), admin))
+            answers.append(adapter.chat.handle(CommandTyped(
+                world.ana.user_id,
+                "step 1 remind" + (f" --reason attempt {attempt}" if attempt else ""))) or "")
             with app.uow() as uow:
                 step = uow.cases.get(1).steps[-1]
             if step.status is StepStatus.FAILED:
@@ -115,5 +116,13 @@ def test_a_card_edit_refused_for_a_moment_catches_up_with_the_case(
 
     monkeypatch.setattr(adapter.platform.api, "send", limited_once)
     assert "is yours" in world.ask("!coc take 1")
-    wait_for(lambda: "Taken by ana" in (world.card(1) or ""), "the card to catch up")
+    wait_for(lambda: refused, "the homeserver's refusal")
+    assert "Taken by ana" not in (world.card(1) or "")  # not claimed as edited
+
+    def caught_up() -> bool:  # kept in the outbox: drawn again by the desk's timers
+        clock.advance(timedelta(milliseconds=300))
+        app.bus.handle(commands.RunDueTimers(worker="test"))
+        return "Taken by ana" in (world.card(1) or "")
+
+    wait_for(caught_up, "the card to catch up")
     assert len(refused) == 1

@@ -102,13 +102,12 @@ def test_show_sends_reporters_privately_when_the_person_reported_reads_the_room(
     world.cara.client.report_event(world.lobby, said, "cara: it is not the first time")
     wait_for(lambda: world.card(1), "the card")
 
-    answer = world.ask("!coc show 1")
-    assert "sent you its details in a private message" in answer
+    assert world.ask("!coc show 1") == "I've answered you privately."
     room = " ".join(world.bob.texts_from(world.management, world.bot.user_id))
-    assert world.cara.user_id not in room and "not the first time" not in room
+    assert world.cara.name not in room and "not the first time" not in room
     details = wait_for(lambda: [t for t in world.dm_texts(world.ana) if t.startswith("Case 1 ")],
                        "the details in ana's direct room")
-    assert world.cara.user_id in details[-1] and "not the first time" in details[-1]
+    assert world.cara.name in details[-1] and "not the first time" in details[-1]
 
 
 def test_a_bot_stopped_right_after_filing_a_report_does_not_file_it_again(

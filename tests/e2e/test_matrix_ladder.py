@@ -18,15 +18,18 @@ PRIVATELY = "I've answered you privately."
 
 def test_report_then_every_rung_from_the_management_room(
         world: World, engine: Engine, clock: FakeClock, policy: Policy) -> None:
-    app, adapter = world.app(engine, clock, policy)
+    # a ban needs the admin role, which CONDUCT_MATRIX_ADMINS gives explicitly
+    app, adapter = world.app(engine, clock, policy, admins=f"ana={world.ana.user_id} admin")
     bob, cara, ana = world.bob, world.cara, world.ana
 
     # Matrix's own report feature: cara reports bob's message; a case card appears.
     said = bob.client.send_text(world.lobby, "nobody asked for your opinion, go away")
     cara.client.report_event(world.lobby, said, "this hurt")
     card = wait_for(lambda: world.card(1), "the case card")
-    assert bob.user_id in card and "nobody asked for your opinion" in card
-    assert cara.user_id not in card  # the card never names who reported
+    assert bob.name in card and "nobody asked for your opinion" in card  # named, not an id
+    assert bob.user_id not in card.split("https://")[0]
+    assert f"in lobby-{world.tag}" in card and world.lobby not in card.split("https://")[0]
+    assert cara.user_id not in card and cara.name not in card  # the card never names who reported
     assert any("admins" in t for t in world.dm_texts(cara))  # the reporter is thanked privately
 
     assert world.ask("!coc take 1") == "Case 1 is yours, ana."
@@ -53,6 +56,7 @@ def test_report_then_every_rung_from_the_management_room(
     # remove: bob is told privately first, then kicked
     answer = world.ask("!coc step 1 remove")
     assert ": done" in answer and "message sent first" in answer, answer
+    assert f"removed {bob.name} from lobby-{world.tag}" in answer, answer  # names, not ids
     assert bob.user_id not in ana.client.joined_members(world.lobby)
     assert any("removed you" in t for t in world.dm_texts(bob))
     ana.client.invite(world.lobby, bob.user_id)  # he is let back in later
@@ -87,7 +91,7 @@ def test_report_then_every_rung_from_the_management_room(
     refusal = world.private_answer(ana, "Not done:")
     assert "consult" in refusal, refusal
     answer = world.ask(f"!coc consult 1 {cara.user_id} she asked that he not return")
-    assert answer == f"Case 1: consultation with {cara.user_id} recorded.", answer
+    assert answer == f"Case 1: consultation with {cara.name} recorded.", answer
     answer = world.ask("!coc step 1 ban")
     assert ": done" in answer and "deactivated" in answer, answer
     member = ana.client.call("GET", f"/_matrix/client/v3/rooms/{world.lobby}/state/"
@@ -119,16 +123,18 @@ def test_roles_recusal_and_a_locking_ban(world: World, engine: Engine, clock: Fa
         member.client.join(world.management)
     app, adapter = world.app(  # the policy says a ban locks the account
         engine, clock, replace(policy, ban_account="lock"),
-        admins=f"ana={ana.user_id}, sam={sam.user_id} moderator, cy={cara.user_id}")
+        admins=f"ana={ana.user_id} admin, sam={sam.user_id} moderator, cy={cara.user_id}")
     said = bob.client.send_text(world.lobby, "a threat")
     cara.client.report_event(world.lobby, said, "")
     wait_for(lambda: world.card(1), "the card")
 
-    assert "is not on the desk's admin list" in world.ask("!coc list", bob)
+    refused = world.ask("!coc list", bob)
+    assert "only the desk's admins" in refused and "CONDUCT_MATRIX_ADMINS" in refused, refused
     # cara reported it: she hears privately that she must step aside; the room hears nothing
     assert world.ask("!coc show 1", cara) == PRIVATELY
     assert "must step aside" in world.private_answer(cara, "Not done:")
-    assert "moderator" in world.ask("!coc step 1 ban --reason flagrant", sam)
+    assert world.ask("!coc step 1 ban --reason flagrant", sam) == PRIVATELY
+    assert "a ban needs the admin role" in world.private_answer(sam, "Not done:")
     assert world.ask("!coc take 1", sam) == "Case 1 is yours, sam."
     world.ask("!coc consult 1 --not-possible the reporter asked not to be contacted", sam)
     assert world.ask("!coc step 1 ban --reason flagrant") == PRIVATELY  # ana: not hers

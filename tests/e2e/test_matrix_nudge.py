@@ -29,7 +29,8 @@ def test_nudge_answered_by_an_edit_a_redaction_or_an_apology_the_reporter_finds_
     dm = cara.client.create_room(invite=[world.bot.user_id], is_direct=True)
     wait_for(lambda: world.bot.user_id in cara.client.joined_members(dm), "the bot to join")
     cara.client.send_text(dm, f"!nudge https://matrix.to/#/{world.lobby}/{first}")
-    wait_for(lambda: any("private, kind word" in t for t in cara.texts_from(dm, world.bot.user_id)),
+    wait_for(lambda: any("written to them privately" in t
+                         for t in cara.texts_from(dm, world.bot.user_id)),
              "the bot's answer to the nudge request")
     nudge_text = world.dm_texts(bob)[-1]
     assert "only idiots use that editor" in nudge_text and cara.user_id not in nudge_text

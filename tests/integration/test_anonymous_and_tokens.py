@@ -31,10 +31,10 @@ from conduct_desk.domain.errors import SecretKeyError
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Policy
-from conduct_desk.platforms import matrix_commands
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.platforms.slack import blocks as slack_blocks
 from conduct_desk.service import accounts, commands, views
+from conduct_desk.service.chat import render
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage import tables
 from conduct_desk.web.app import create_app
@@ -126,7 +126,7 @@ def test_no_admin_answer_names_an_anonymous_reporter(
         "cli show": cli.render_case(detail),
         "cli audit": json.dumps(views.jsonable(entries)),
         "slack card": json.dumps(slack_blocks.case_card(detail, app.desk.policy)[1]),
-        "matrix show": matrix_commands.show_text(detail),
+        "chat show": render.show_text(detail, render.plain("!coc")),
     })
     for where, text in answers.items():
         for name in secret:

@@ -4,18 +4,19 @@ who may resolve, self-demotion by another spelling, and an anonymous reporter am
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from tests.support.accounts import add_admins
+from tests.support.chat import chat_desk
 from tests.support.names import spellings
 from tests.support.web import ACCOUNTS, PASSWORD, csrf_of, file_case, sign_in
 
 from conduct_desk.bootstrap import App
-from conduct_desk.domain.errors import IllegalTransition, InvalidInput
+from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands, views
 
 
@@ -140,23 +141,15 @@ def test_generated_spellings_never_reach_ones_own_account(app: App, spelling: st
     assert me.role.value == "admin" and not me.disabled
 
 
-def test_matrix_coc_resolve_and_reopen_respect_the_holder(app: App) -> None:
-    """``!coc`` passes the Matrix admin's role: a moderator cannot close an admin's case."""
-    from conduct_desk.platforms import matrix
-    from conduct_desk.platforms import matrix_commands as mc
-
-    admins = mc.parse_admins("ana=@ana:x.org admin, mo=@mo:x.org moderator")
-    room = SimpleNamespace(config=SimpleNamespace(admins=admins, user_id="@conduct:x.org"),
-                           cursors=None, management_room_id=None)  # no room: no cards to post
-    adapter = matrix.MatrixAdapter(app, room)  # type: ignore[arg-type]
-    ana, mo = admins["@ana:x.org"], admins["@mo:x.org"]
-    file_case(app)
-    adapter.run_command("!coc take 1", ana)
-    with pytest.raises(IllegalTransition, match="only they, or an admin with the admin role"):
-        adapter.run_command("!coc resolve 1 apologized", mo)
-    assert "resolved" in adapter.run_command("!coc resolve 1 apologized", ana)
-    with pytest.raises(IllegalTransition, match="only they, or an admin"):
-        adapter.run_command("!coc reopen 1", mo)
+def test_chat_resolve_and_reopen_respect_the_holder(app: App, sandbox: SandboxPlatform) -> None:
+    """A chat command passes the chat admin's role: a moderator cannot close an admin's case."""
+    chat = chat_desk(app, sandbox, "ana=ana:admin, mo=mo moderator")
+    case_id = file_case(app)
+    assert "yours" in chat.coc("ana", f"take {case_id}", room=None)
+    assert "only they, or an admin with the admin role" in chat.coc(
+        "mo", f"resolve {case_id} apologized", room=None)
+    assert "resolved" in chat.coc("ana", f"resolve {case_id} apologized", room=None)
+    assert "only they, or an admin" in chat.coc("mo", f"reopen {case_id}", room=None)
 
 
 @pytest.mark.parametrize("spelling", ["ANA", " ana", "ａｎａ"])

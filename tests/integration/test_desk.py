@@ -470,14 +470,14 @@ def test_naming_every_admin_as_hurt_does_not_lock_them_out(app: App, sandbox: Sa
     assert d.backup == () and d.stepped_aside == ("cy", "bo")  # the guide preset names none
     # the command line, the Slack card and the Matrix card say so
     from conduct_desk.cli import render_case
-    from conduct_desk.platforms import matrix_commands
     from conduct_desk.platforms.slack import blocks as slack_blocks
+    from conduct_desk.service.chat import render
 
     assert "EVERY ADMIN IS INVOLVED: this case goes to the backup admins" in render_case(d)
     _, blocks = slack_blocks.case_card(d, app.desk.policy)
     assert "Every admin is involved in this case, so it goes to the backup admins" in str(blocks)
     assert "Every admin is involved: this case goes to the backup admins" in \
-        matrix_commands.card_text(d)
+        render.card_text(d, render.plain("!coc"))
     kinds = [e.kind for e in d.timeline]
     assert {"case.hurt-confirmed", "case.recused", "case.to-backup"} <= set(kinds)
     assert any("every admin of the desk is involved" in (m.text or "") for m in sandbox.calls)

@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.support.accounts import add_admins
+from tests.support.chat import chat_desk
 from tests.support.web import sign_in
 
 from conduct_desk.bootstrap import App
@@ -106,18 +107,9 @@ def test_typing_a_name_does_not_tell_an_admin_who_reported_anonymously(
 
 
 
-def test_the_matrix_reply_names_the_option_to_change(app: App, sandbox: SandboxPlatform) -> None:
-    from types import SimpleNamespace
-
-    from conduct_desk.platforms import matrix
-    from conduct_desk.platforms import matrix_commands as mc
-
+def test_the_chat_reply_names_the_option_to_change(app: App, sandbox: SandboxPlatform) -> None:
     case_id = _file(app, sandbox)
-    admins = mc.parse_admins("ana=@ana:x.org admin")
-    room = SimpleNamespace(config=SimpleNamespace(admins=admins, user_id="@conduct:x.org"),
-                           cursors=None, management_room_id=None)
-    adapter = matrix.MatrixAdapter(app, room)  # type: ignore[arg-type]
-    with pytest.raises(ConfidentialityError, match=r"change --suggestion\)$"):
-        adapter.run_command(f"!coc step {case_id} suggest --reason r --suggestion ask rq",
-                            admins["@ana:x.org"])
+    chat = chat_desk(app, sandbox, "ana=ana:admin")
+    answer = chat.coc("ana", f"step {case_id} suggest --reason r --suggestion ask rq", room=None)
+    assert answer.startswith("Not done:") and answer.endswith("(change --suggestion)"), answer
     assert _sent_to_sam(sandbox) == []

@@ -160,18 +160,32 @@ def test_a_refusal_for_good_shows_on_the_case_page_and_in_the_api(
         "the outcome for sandbox:riley could not be delivered; please reach them another way"]
 
 
-def test_a_platform_that_keeps_refusing_is_given_up_after_a_bounded_number_of_tries(
+def test_a_platform_that_keeps_failing_is_given_up_after_a_bounded_number_of_tries(
         app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
     case_id = _file(app)
-    sandbox.rate_limit_next("send_dm", timedelta(seconds=1), times=MAX_ATTEMPTS + 5)
+    sandbox.fail_next("send_dm", "HTTP 503", times=MAX_ATTEMPTS + 5)  # down, no wait named
     _resolve(app, case_id)
     for _ in range(MAX_ATTEMPTS + 5):
-        clock.advance(timedelta(seconds=1))
+        clock.advance(timedelta(days=1))
         app.bus.handle(c.RunDueTimers("w"))
     assert _outcomes(sandbox, RILEY, case_id) == MAX_ATTEMPTS
     [state] = views.notice_states(app.uow(), app.desk, case_id, "outcome")
     assert state.status is NoticeStatus.FAILED
     assert f"gave up after {MAX_ATTEMPTS} tries" in state.sentence
+
+
+def test_a_platform_that_asks_to_wait_delays_the_notice_but_never_loses_it(
+        app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    """A rate limit is not a failure: its waits do not use up the tries."""
+    case_id = _file(app)
+    sandbox.rate_limit_next("send_dm", timedelta(seconds=1), times=MAX_ATTEMPTS * 3)
+    _resolve(app, case_id)
+    for _ in range(MAX_ATTEMPTS * 3 + 1):
+        clock.advance(timedelta(seconds=1))
+        app.bus.handle(c.RunDueTimers("w"))
+    assert _outcomes(sandbox, RILEY, case_id) == MAX_ATTEMPTS * 3 + 1
+    [state] = views.notice_states(app.uow(), app.desk, case_id, "outcome")
+    assert state.status is NoticeStatus.SENT
 
 
 def test_an_anonymous_reporters_notice_keeps_no_id_in_the_database(

@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -44,6 +45,14 @@ VENV_SCRIPT = REPO_ROOT / "scripts" / "synapse-venv.sh"
 
 #: Generous limits so that tests never trip a rate limiter.
 _HIGH_LIMIT: dict[str, float] = {"per_second": 10_000.0, "burst_count": 10_000.0}
+
+#: Synapse's default ``rc_message`` (``synapse/config/ratelimiting.py``, and the
+#: configuration manual): a burst of 10 events, then one every 5 seconds.
+STOCK_MESSAGE_LIMIT: dict[str, float] = {"per_second": 0.2, "burst_count": 10}
+
+#: On a server with stock limits, the limiters the harness goes through before any user
+#: can be exempted (registration, sign-in) stay generous; none of them is a bot's notice.
+_HARNESS_LIMITS = ("rc_registration", "rc_registration_token_validity", "rc_login")
 
 JsonDict = dict[str, Any]
 
@@ -145,8 +154,30 @@ def build_config(
     server_name: str,
     port: int,
     registration_shared_secret: str,
+    stock_rate_limits: bool = False,
 ) -> JsonDict:
-    """The homeserver config: SQLite, one client+admin listener, no federation."""
+    """The homeserver config: SQLite, one client+admin listener, no federation.
+
+    Every rate limit is far above anything a test does, unless ``stock_rate_limits``: then
+    each limiter keeps Synapse's default (``rc_message`` spelled out as
+    :data:`STOCK_MESSAGE_LIMIT`), except registration and sign-in, which only the harness uses.
+    """
+    config = _base_config(data_dir=data_dir, server_name=server_name, port=port,
+                          registration_shared_secret=registration_shared_secret)
+    if stock_rate_limits:
+        config = {key: value for key, value in config.items()
+                  if not key.startswith("rc_") or key in _HARNESS_LIMITS}
+        config["rc_message"] = dict(STOCK_MESSAGE_LIMIT)
+    return config
+
+
+def _base_config(
+    *,
+    data_dir: Path,
+    server_name: str,
+    port: int,
+    registration_shared_secret: str,
+) -> JsonDict:
     return {
         "server_name": server_name,
         "public_baseurl": f"http://127.0.0.1:{port}/",
@@ -219,8 +250,25 @@ def build_config(
     }
 
 
-def build_log_config(log_file: Path) -> JsonDict:
-    """A ``logging.config.dictConfig`` that writes WARNING and above to ``log_file``."""
+def build_log_config(log_file: Path, access_log: Path | None = None) -> JsonDict:
+    """A ``logging.config.dictConfig`` that writes WARNING and above to ``log_file``, and,
+    given ``access_log``, one line per request there (user, status, method and path)."""
+    config = _base_log_config(log_file)
+    if access_log is not None:
+        config["handlers"]["access"] = {
+            "class": "logging.FileHandler",
+            "formatter": "bare",
+            "filename": str(access_log),
+            "encoding": "utf8",
+        }
+        config["formatters"]["bare"] = {"format": "%(message)s"}
+        config["loggers"]["synapse.access"] = {
+            "level": "INFO", "handlers": ["access"], "propagate": False,
+        }
+    return config
+
+
+def _base_log_config(log_file: Path) -> JsonDict:
     return {
         "version": 1,
         "formatters": {
@@ -243,7 +291,14 @@ def build_log_config(log_file: Path) -> JsonDict:
 
 
 class SynapseServer:
-    """A throw-away Synapse on ``127.0.0.1:<free port>`` with its state in a temp dir."""
+    """A throw-away Synapse on ``127.0.0.1:<free port>`` with its state in a temp dir.
+
+    ``stock_rate_limits=True`` keeps Synapse's default rate limits (see :func:`build_config`)
+    for the users registered with ``rate_limited=True`` (the bot under test); every other user
+    :meth:`register` creates is exempted through the admin API
+    (``POST /_synapse/admin/v1/users/<user_id>/override_ratelimit`` with zeros, which Synapse
+    reads as "not limited" for all its limiters), so the harness itself never trips them.
+    """
 
     def __init__(
         self,
@@ -253,8 +308,10 @@ class SynapseServer:
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         keep_data: bool = False,
+        stock_rate_limits: bool = False,
     ) -> None:
         self.venv = venv or default_venv()
+        self.stock_rate_limits = stock_rate_limits
         self.server_name = server_name
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -265,6 +322,7 @@ class SynapseServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
         self._http: httpx.Client | None = None
+        self._exempter: MatrixTestClient | None = None  # a server admin of the harness's own
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -287,6 +345,25 @@ class SynapseServer:
     def output_path(self) -> Path:
         """stdout/stderr of the Synapse process (start-up errors land here)."""
         return self._require_data_dir() / "homeserver.out"
+
+    @property
+    def access_log_path(self) -> Path:
+        """One line per request, on a server with stock rate limits."""
+        return self._require_data_dir() / "access.log"
+
+    def rate_limited_requests(self, user_id: str | None = None) -> list[str]:
+        """The requests Synapse refused with 429 (``M_LIMIT_EXCEEDED``), from the access log
+        of a server with stock rate limits; only ``user_id``'s when given."""
+        if not self.stock_rate_limits:
+            raise SynapseError("only a server with stock_rate_limits keeps an access log")
+        try:
+            lines = self.access_log_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        refused = [line for line in lines if re.search(r"B 429 \"", line)]
+        if user_id is not None:
+            refused = [line for line in refused if f"{{{user_id}}}" in line]
+        return refused
 
     @property
     def running(self) -> bool:
@@ -318,6 +395,13 @@ class SynapseServer:
                         logger.warning("port %s was taken, retrying", self.port)
                         continue
                     raise
+            if self.stock_rate_limits:  # a server admin to exempt the harness's users with,
+                # registered as limited (there is nobody to exempt it yet), then exempt itself
+                user_id, token = self.register(f"harness-{secrets.token_hex(4)}",
+                                               secrets.token_hex(16), admin=True,
+                                               rate_limited=True)
+                self._exempter = MatrixTestClient(self.base_url, user_id, token)
+                self.exempt_from_rate_limits(user_id)
         except BaseException:
             self.stop()
             raise
@@ -333,6 +417,9 @@ class SynapseServer:
         """Terminate Synapse (SIGTERM, then SIGKILL) and remove its temp dir."""
         atexit.unregister(self.stop)
         self._terminate()
+        if self._exempter is not None:
+            self._exempter.close()
+            self._exempter = None
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -363,10 +450,13 @@ class SynapseServer:
             server_name=self.server_name,
             port=self.port,
             registration_shared_secret=self.registration_shared_secret,
+            stock_rate_limits=self.stock_rate_limits,
         )
         self.config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         (data_dir / "log.config").write_text(
-            json.dumps(build_log_config(self.log_path), indent=2), encoding="utf-8"
+            json.dumps(build_log_config(
+                self.log_path, self.access_log_path if self.stock_rate_limits else None),
+                indent=2), encoding="utf-8"
         )
         self._output = self.output_path.open("ab")
         logger.debug("starting synapse on port %s with %s", self.port, self.config_path)
@@ -447,8 +537,13 @@ class SynapseServer:
         password: str,
         admin: bool = False,
         displayname: str | None = None,
+        *,
+        rate_limited: bool = False,
     ) -> tuple[str, str]:
-        """Create a user through the shared-secret admin API; return (user_id, token)."""
+        """Create a user through the shared-secret admin API; return (user_id, token).
+
+        On a server with stock rate limits the user is exempted from them unless
+        ``rate_limited``; elsewhere every limit is generous anyway."""
         if self._http is None:
             raise SynapseError("SynapseServer is not started")
         url = f"{self.base_url}/_synapse/admin/v1/register"
@@ -471,7 +566,21 @@ class SynapseServer:
         if displayname is not None:
             body["displayname"] = displayname
         result = _check(self._http.post(url, json=body))
-        return str(result["user_id"]), str(result["access_token"])
+        user_id, token = str(result["user_id"]), str(result["access_token"])
+        if self.stock_rate_limits and not rate_limited:
+            self.exempt_from_rate_limits(user_id)
+        return user_id, token
+
+    def exempt_from_rate_limits(self, user_id: str) -> None:
+        """Synapse's per-user override with zeros: none of its rate limiters applies to
+        ``user_id`` any more (checked by reading the override back)."""
+        if self._exempter is None:
+            raise SynapseError("exempting a user needs a server started with stock_rate_limits")
+        path = f"/_synapse/admin/v1/users/{_q(user_id)}/override_ratelimit"
+        unlimited = {"messages_per_second": 0, "burst_count": 0}
+        self._exempter.call("POST", path, json=unlimited)
+        if self._exempter.call("GET", path) != unlimited:
+            raise SynapseError(f"the rate-limit override of {user_id} did not stick")
 
     def client(self, user_id: str, access_token: str) -> MatrixTestClient:
         return MatrixTestClient(self.base_url, user_id, access_token)

@@ -3,6 +3,9 @@
 Import the fixture into a ``conftest.py``::
 
     from tests.support.synapse_fixtures import synapse  # noqa: F401
+
+``synapse_stock`` is a second homeserver with Synapse's stock rate limits for the bot under
+test; it is module-scoped, so only the module that asks for it pays its start-up.
 """
 
 from __future__ import annotations
@@ -18,6 +21,19 @@ def synapse() -> Iterator[SynapseServer]:
     """A started Synapse shared by the whole session; the venv is built on first use."""
     venv = ensure_synapse_venv()
     server = SynapseServer(venv=venv)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def synapse_stock() -> Iterator[SynapseServer]:
+    """A Synapse with its stock rate limits for users registered ``rate_limited=True`` (the
+    bot); everyone else the harness registers is exempt. One per module that asks for it."""
+    venv = ensure_synapse_venv()
+    server = SynapseServer(venv=venv, stock_rate_limits=True)
     server.start()
     try:
         yield server

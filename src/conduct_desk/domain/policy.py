@@ -129,6 +129,15 @@ class Retry:
             return max(asked, timedelta(seconds=1))
         return self.backoff * int(2 ** max(tries - 1, 0))
 
+    def again(self, tries: int, asked: timedelta | None = None) -> bool:
+        """Whether to try again after ``tries`` failed tries. A platform that names a wait (a
+        rate limit) is up and will take it then: such a wait does not use up the policy's
+        attempts, only a far bound (:data:`MAX_WAITS`), so a busy platform delays, never loses."""
+        return tries < self.attempts or (asked is not None and tries < MAX_WAITS)
+
+
+MAX_WAITS = 500  # tries a platform may defer with a wait before the desk gives up
+
 
 BAN_ACCOUNT = ("deactivate", "lock")
 

@@ -1,1 +1,2 @@
-"""Platform adapters: one file per chat system, each SDK imported only in its own file."""
+"""Platforms: one package per chat system (settings, the steps, a thin transport), each SDK
+imported only in its own package; the behaviour they share lives in ``service/chat``."""

@@ -42,7 +42,7 @@ from conduct_desk.domain.model import (
     StepStatus,
     check_text,
 )
-from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
+from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy, Rung
 from conduct_desk.domain.timers import Timer, TimerKind
@@ -557,7 +557,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     step = case.step(cmd.step_id)
     if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
         return step.status
-    effect, notified = _perform(case, step, desk)
+    effect, notified = _perform(case, step, desk, uow)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
@@ -578,7 +578,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
             uow.timers.schedule(Timer(TimerKind.SUSPENSION_ENDS, step.until, cmd.case_id, step.id))
         retry_at = None
         if step.status is StepStatus.FAILED and effect.retryable \
-                and step.attempts < desk.policy.retry.attempts:
+                and desk.policy.retry.again(step.attempts, effect.retry_after):
             # the platform's wait when it names one (a rate limit), else the backoff
             wait = desk.policy.retry.wait(step.attempts, effect.retry_after)
             retry_at = now + wait
@@ -600,8 +600,13 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     return step.status
 
 
-def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
-    """The platform calls for one step. The DM goes before a removal (afterwards it can fail)."""
+STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a removal
+
+
+def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
+    """The platform calls for one step. The DM goes before a removal (afterwards it can fail);
+    one the platform holds back is kept in the outbox and sent after its wait, and the step
+    goes on: the safety of the people who were hurt does not wait on a rate limit."""
     platform = desk.platform_for(case.subject)
     person = case.subject
     if platform is None:
@@ -626,9 +631,24 @@ def _perform(case: Case, step: Step, desk: Desk) -> tuple[Effect, bool]:
         return manual(step.action), False
     notified, dm_note = step.notified, ""
     if not notified and Capability.DM in caps:
-        dm = platform.send_dm(person, step.text)
-        notified = dm.status is EffectStatus.DONE
-        dm_note = "message sent first" if notified else f"the message could not be sent ({dm.detail})"
+        with uow:  # kept from an earlier try of this step: it goes once, from the outbox
+            kept_before = any(k.status is not NoticeStatus.FAILED and k.text == step.text
+                              for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE))
+        if kept_before:
+            dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
+                       "lets us")
+        else:
+            dm = platform.send_dm(person, step.text)
+            notified = dm.status is EffectStatus.DONE
+            dm_note = ("message sent first" if notified
+                       else f"the message could not be sent ({dm.detail})")
+            if not notified and dm.status is EffectStatus.FAILED and dm.retryable:
+                kept = outbox.keep(uow, desk, Notice(platform.name, NoticeKind.DM, step.text,
+                                                     to=person, case_id=case.id,
+                                                     purpose=STEP_MESSAGE), dm)
+                if outbox.is_pending(kept):  # not sent yet: the step says so, and goes on
+                    dm_note = (f"the message will be sent when "
+                               f"{outbox.platform_label(platform.name)} lets us")
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),

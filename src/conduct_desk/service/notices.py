@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from conduct_desk.domain.notices import MAX_ATTEMPTS, Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
+from conduct_desk.domain.policy import MAX_WAITS
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service.ports import AuditEntry, Capability, Effect, EffectStatus, UnitOfWork
 
@@ -104,6 +105,11 @@ def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect
         return Effect.failed(_error(notice, refused), retryable=False)
     error = _error(notice, refused)
     with uow:
+        if notice.kind is NoticeKind.CARD and notice.case_id is not None and any(
+                not k.is_sent and k.status is NoticeStatus.PENDING
+                for k in uow.notices.for_case(notice.case_id, notice.purpose)):
+            # one card kept per case is enough: it is drawn as the case is when it goes
+            return Effect.failed(error, retryable=True, retry_after=refused.retry_after)
         if refused.status is EffectStatus.FAILED and refused.retryable and MAX_ATTEMPTS > 1:
             wait = desk.policy.retry.wait(1, refused.retry_after)
             kept = replace(notice, status=NoticeStatus.PENDING, attempts=1, created_at=now,
@@ -179,7 +185,8 @@ def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
                 _audit(uow, now, "notice.sent", f"{_what(current)} was delivered after {tries} "
                        "tries", current)
             answer = effect
-        elif effect.status is EffectStatus.FAILED and effect.retryable and tries < MAX_ATTEMPTS:
+        elif effect.status is EffectStatus.FAILED and effect.retryable and (
+                tries < MAX_ATTEMPTS or (effect.retry_after is not None and tries < MAX_WAITS)):
             wait = desk.policy.retry.wait(tries, effect.retry_after)
             result = replace(current, attempts=tries, due_at=now + wait,
                              last_error=_error(current, effect))

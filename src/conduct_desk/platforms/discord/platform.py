@@ -10,6 +10,7 @@ which the desk's durable timer honours, so nothing is dropped.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import re
@@ -119,7 +120,7 @@ class Connection:
     def __init__(self, token: str, now: Callable[[], float] = time.monotonic) -> None:
         self._token = token
         self.waits = Waits(now)
-        self.loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None  # made when first needed
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -127,14 +128,29 @@ class Connection:
         self._logged = False
         self.bot_id: str | None = None
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The client's loop (started on first use; once closed, it stays closed)."""
+        if self._loop is None:
+            if self._closed:
+                self._loop = asyncio.new_event_loop()
+                self._loop.close()
+            else:
+                self._ensure_thread()
+        assert self._loop is not None
+        return self._loop
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the Discord connection is closed")
             if self._thread is None:
-                self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                                 name="conduct-discord")
                 self._thread.start()
+                # a command-line run uses the connection without serve's stop: close it at exit
+                atexit.register(self.close)
 
     def in_loop(self) -> bool:
         return threading.current_thread() is self._thread
@@ -162,7 +178,12 @@ class Connection:
             await self.logged_in()
             return await make()
 
-        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # given up on: it must not happen later as well (a retry follows)
+            raise
 
     def submit(self, coro: Awaitable[Any]) -> None:
         """Start a coroutine on the loop without waiting for it."""
@@ -205,9 +226,9 @@ class Connection:
         """Close the client (gateway and HTTP session), end the loop and its thread."""
         with self._lock:
             self._closed = True
-        if self._thread is None:
-            if not self.loop.is_closed():
-                self.loop.close()
+            thread, loop = self._thread, self._loop
+            self._thread = None
+        if thread is None or loop is None:
             return
 
         async def shut() -> None:
@@ -219,14 +240,13 @@ class Connection:
             await asyncio.gather(*others, return_exceptions=True)
 
         try:
-            asyncio.run_coroutine_threadsafe(shut(), self.loop).result(15)
+            asyncio.run_coroutine_threadsafe(shut(), loop).result(15)
         except Exception as exc:  # closing is best effort: the thread is a daemon
             logger.warning("Discord: closing the client failed (%s)", type(exc).__name__)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self._thread = None
-        if not self.loop.is_running():
-            self.loop.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        if not loop.is_running():
+            loop.close()
 
 
 def discord_effect(exc: BaseException, what: str) -> Effect:

@@ -258,8 +258,9 @@ class DiscordTransport:
             return
         user, channel = str(data.get("user_id") or ""), str(data.get("channel_id") or "")
         message_id = str(data.get("message_id") or "")
-        if not user or (data.get("member") or {}).get("user", {}).get("bot"):
-            return
+        if not user or (data.get("member") or {}).get("user", {}).get("bot") \
+                or not self.chat.takes_reactions:
+            return  # reactions off: taking one away would only draw eyes to it
         # at once: a report reaction shows the room who reported
         asyncio.get_running_loop().create_task(self._unreact(channel, message_id, user))
         author = str(data.get("message_author_id") or "") or None

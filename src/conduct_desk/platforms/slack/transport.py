@@ -92,6 +92,7 @@ class SlackTransport:
         self.admins = admins
         self.emoji = settings.report_emoji.strip(":")
         self.admin_channel = settings.admin_channel or ""
+        self.admin_room: str | None = self.admin_channel or None
         self.app_token = app_token
         self._signing_secret = signing_secret or ""
         self._verifier = SignatureVerifier(self._signing_secret) if signing_secret else None

@@ -645,17 +645,25 @@ class ChatDesk:
         return any(c == channel and (message_id is None or m == message_id)
                    and (author is None or a == author) for (c, m), a in watched.items())
 
+    @property
+    def takes_reactions(self) -> bool:
+        """Whether a reaction reports (the policy's ``[intake] reactions``): a transport that
+        takes a report reaction away asks first, to draw no eyes to one the desk ignores."""
+        return self.app.desk.policy.reactions
+
     def edited(self, e: MessageEdited) -> str | None:
-        self._answered(e.channel, e.message_id, "edit")
+        self._answered(e.channel, e.message_id, "edit", by=e.user)
         return None
 
     def deleted(self, d: MessageDeleted) -> str | None:
-        self._answered(d.channel, d.message_id, "redaction")
+        self._answered(d.channel, d.message_id, "redaction", by=d.user)
         return None
 
-    def _answered(self, channel: str, message_id: str, how: str) -> None:
+    def _answered(self, channel: str, message_id: str, how: str, by: str | None) -> None:
+        """The author edited or took away the nudged message. Only the author answers: a
+        moderator's removal, or an edit event someone else forged, answers nothing."""
         author = self.watched().get((channel, message_id))
-        if author is None:
+        if author is None or (by is not None and by != author):
             return
         count = self.app.bus.handle(commands.NudgeAnswered(self.person(author), channel,
                                                            message_id, how))

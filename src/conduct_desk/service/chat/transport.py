@@ -48,7 +48,11 @@ class ChatTransport(Protocol):
     platform: str  # as in PersonRef.platform and Source: "slack", "matrix"
     prefix: str  # how admins start a command: "/coc", "!coc"
     person_example: str  # how a person is typed in a command: "@person", "@someone:server"
-    admin_room: str | None  # where admins work and cards go (None: not set up)
+
+    @property
+    def admin_room(self) -> str | None:
+        """Where admins work and cards go (None: not set up)."""
+        ...
 
     def mention(self, user_id: str) -> str:
         """How to name a person in a text so the platform shows them (``<@U1>``)."""
