@@ -101,10 +101,7 @@ def desk(*, message_content: bool, members: int) -> Iterator[tuple[FakeDiscord, 
         try:
             yield fake, adapter
         finally:
-            adapter.transport._pool.shutdown(wait=True)
             adapter.stop()
-            if not adapter.connection.loop.is_running():
-                adapter.connection.loop.close()
             app.engine.dispose()
 
 

@@ -280,13 +280,7 @@ def harness(
         try:
             yield h
         finally:
-            # let the desk finish what it is doing before the connection goes (the adapter's
-            # stop does not wait for its worker threads)
-            adapter.transport._pool.shutdown(wait=True)
             adapter.stop()
-            loop = adapter.connection.loop
-            if not loop.is_running() and not loop.is_closed():
-                loop.close()  # the adapter stops its loop; closing it is ours to make sure of
 
 
 __all__ = [
