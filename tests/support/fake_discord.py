@@ -973,7 +973,28 @@ class FakeDiscord:
         unknown = set(values) - set(_custom_ids(modal["components"]))
         if unknown:
             raise AssertionError(f"the modal has no field {sorted(unknown)}")
-        data = {"custom_id": modal["custom_id"], "components": _submitted(modal["components"], values)}
+        data: JsonDict = {
+            "custom_id": modal["custom_id"],
+            "components": _submitted(modal["components"], values),
+        }
+        # user and member selects come with the people they name, as Discord resolves them
+        people = [
+            str(v)
+            for found in _inputs(data["components"])
+            if found.get("type") in (5, 7)
+            for v in found.get("values", [])
+            if str(v) in self._members
+        ]
+        if people:
+            with self._lock:
+                data["resolved"] = {
+                    "users": {u: self._members[u].user_json() for u in people},
+                    "members": {
+                        u: {k: v for k, v in self._members[u].json().items() if k != "user"}
+                        for u in people
+                        if self._members[u].in_guild
+                    },
+                }
         extra: JsonDict = {}
         source = opened_by.payload.get("message")
         if source is not None:
@@ -2112,6 +2133,16 @@ def _custom_ids(components: Iterable[JsonDict]) -> list[str]:
         if isinstance(component.get("accessory"), dict):
             found.extend(_custom_ids([component["accessory"]]))
     return found
+
+
+def _inputs(components: Iterable[JsonDict]) -> Iterable[JsonDict]:
+    """Every input in a modal submission, inside rows and labels."""
+    for component in components:
+        if "custom_id" in component:
+            yield component
+        yield from _inputs(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            yield from _inputs([component["component"]])
 
 
 def _submitted_input(component: JsonDict, values: Mapping[str, Any]) -> JsonDict:
