@@ -15,7 +15,6 @@ def add_admins(app: App, *names: str, role: Role = Role.ADMIN) -> None:
         for name in names:
             if uow.accounts.admin_by_name(name) is not None:
                 continue
-            uow.accounts.add_admin(
-                Account(name=name, role=role, password_hash=NOT_A_HASH, created_at=app.desk.clock.now())
-            )
+            uow.accounts.add_admin(Account(name=name, role=role, password_hash=NOT_A_HASH,
+                                           created_at=app.desk.clock.now()))
         uow.commit()

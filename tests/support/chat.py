@@ -39,18 +39,11 @@ class Chat:
         return self.t.to(user)[before:]
 
 
-def chat_desk(
-    app: App, sandbox: SandboxPlatform, admins: str = ADMINS, transport: MemoryTransport | None = None
-) -> Chat:
+def chat_desk(app: App, sandbox: SandboxPlatform, admins: str = ADMINS,
+              transport: MemoryTransport | None = None) -> Chat:
     t = transport or MemoryTransport()
-    desk = ChatDesk(
-        app,
-        t,
-        sandbox,
-        parse_admins("sandbox", admins, "CONDUCT_CHAT_ADMINS"),
-        source=Source.CLI,
-        admins_variable="CONDUCT_CHAT_ADMINS",
-        dm_help="Send me a link to the message, or @person and what happened.",
-        card_prefix="sandbox:card:",
-    )
+    desk = ChatDesk(app, t, sandbox, parse_admins("sandbox", admins, "CONDUCT_CHAT_ADMINS"),
+                    source=Source.CLI, admins_variable="CONDUCT_CHAT_ADMINS",
+                    dm_help="Send me a link to the message, or @person and what happened.",
+                    card_prefix="sandbox:card:")
     return Chat(app, desk, t, sandbox)

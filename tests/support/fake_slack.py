@@ -285,7 +285,9 @@ def _limit(params: Mapping[str, Any], default: int) -> int:
     return value if value > 0 else default
 
 
-def _paginate(items: Sequence[Any], params: Mapping[str, Any], default: int) -> tuple[list[Any], str]:
+def _paginate(
+    items: Sequence[Any], params: Mapping[str, Any], default: int
+) -> tuple[list[Any], str]:
     start = _decode_cursor(_str_param(params, "cursor"))
     end = start + _limit(params, default)
     page = list(items[start:end])
@@ -360,7 +362,11 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
-        recorded = {name: value for name in RECORDED_HEADERS if (value := self.headers.get(name)) is not None}
+        recorded = {
+            name: value
+            for name in RECORDED_HEADERS
+            if (value := self.headers.get(name)) is not None
+        }
         try:
             reply = fake._handle_http(
                 http_method=self.command,
@@ -745,7 +751,11 @@ class FakeSlack:
     def messages(self, channel_id: str | None = None) -> list[FakeMessage]:
         """Posted/seeded messages (replies included), oldest first."""
         with self._lock:
-            return [copy.deepcopy(m) for m in self._messages if channel_id is None or m.channel == channel_id]
+            return [
+                copy.deepcopy(m)
+                for m in self._messages
+                if channel_id is None or m.channel == channel_id
+            ]
 
     def ephemerals(self) -> list[FakeEphemeral]:
         with self._lock:
@@ -785,7 +795,9 @@ class FakeSlack:
         except (ValueError, UnicodeDecodeError):
             body_error = True
         if path.startswith("/api/"):
-            return self._handle_web_api(path[len("/api/") :], http_method, path, params, headers, body_error)
+            return self._handle_web_api(
+                path[len("/api/") :], http_method, path, params, headers, body_error
+            )
         if path.startswith("/scim/"):
             return self._handle_scim(http_method, path, params, headers, body_error)
         return _Reply(404, {"ok": False, "error": "unknown_method"})
@@ -829,9 +841,8 @@ class FakeSlack:
             token = call.token
             if token is None:
                 return self._ok_false("not_authed")
-            if (token in self._app_tokens) != (
-                method == "apps.connections.open"
-            ) and token in self._app_tokens | self._tokens:
+            if (token in self._app_tokens) != (method == "apps.connections.open") \
+                    and token in self._app_tokens | self._tokens:
                 return self._ok_false("not_allowed_token_type")
             if token not in self._tokens | self._app_tokens:
                 return self._ok_false("invalid_auth")
@@ -1325,7 +1336,9 @@ class FakeSlack:
     def _conversations_info(self, params: JsonDict) -> JsonDict:
         channel = self._channel(params)
         return {
-            "channel": self._channel_json(channel, num_members=_truthy(params.get("include_num_members")))
+            "channel": self._channel_json(
+                channel, num_members=_truthy(params.get("include_num_members"))
+            )
         }
 
     def _conversations_members(self, params: JsonDict) -> JsonDict:
@@ -1355,7 +1368,9 @@ class FakeSlack:
         view_id = _str_param(params, "view_id")
         external_id = _str_param(params, "external_id")
         if not view_id and external_id:
-            view_id = next((vid for vid, v in self._views.items() if v.get("external_id") == external_id), "")
+            view_id = next(
+                (vid for vid, v in self._views.items() if v.get("external_id") == external_id), ""
+            )
         current = self._views.get(view_id)
         if current is None:
             raise _SlackError("not_found")
@@ -1442,7 +1457,9 @@ class FakeSlack:
         if user_id is not None:
             call_params["id"] = user_id
         method = f"scim.{version}.{resource}.{http_method.lower()}"
-        call = Call(method=method, params=call_params, headers=headers, http_method=http_method, path=path)
+        call = Call(
+            method=method, params=call_params, headers=headers, http_method=http_method, path=path
+        )
         self._record(call)
         with self._lock:
             try:
@@ -1452,7 +1469,9 @@ class FakeSlack:
                     raise _ScimError(401, "invalid_authentication")
                 failure = self._take_failure(method)
                 if failure is not None:
-                    body: JsonDict = {"Errors": {"description": failure.error, "code": failure.status}}
+                    body: JsonDict = {
+                        "Errors": {"description": failure.error, "code": failure.status}
+                    }
                     body.update(failure.extra)
                     return _Reply(failure.status, body, dict(failure.headers))
                 if not self._scim_enabled:
@@ -1463,7 +1482,9 @@ class FakeSlack:
                     raise _ScimError(400, "invalid_json")
                 return self._scim_users(version, http_method, user_id, params)
             except _ScimError as exc:
-                return _Reply(exc.status, {"Errors": {"description": exc.description, "code": exc.status}})
+                return _Reply(
+                    exc.status, {"Errors": {"description": exc.description, "code": exc.status}}
+                )
 
     def _scim_users(self, version: str, http_method: str, user_id: str, body: JsonDict) -> _Reply:
         user = self._users.get(user_id)

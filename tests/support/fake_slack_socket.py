@@ -41,7 +41,8 @@ class FakeSocketMode:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._port = 0
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-slack-socket", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-slack-socket",
+                                        daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FakeSocketMode:
@@ -93,20 +94,11 @@ class FakeSocketMode:
             self._sockets.append(ws)
             self.connections += 1
             self._lock.notify_all()
-        await ws.send_str(
-            json.dumps(
-                {
-                    "type": "hello",
-                    "num_connections": len(self._sockets),
-                    "debug_info": {
-                        "host": "applink-fake",
-                        "build_number": 1,
-                        "approximate_connection_time": 18060,
-                    },
-                    "connection_info": {"app_id": self.app_id},
-                }
-            )
-        )
+        await ws.send_str(json.dumps({
+            "type": "hello", "num_connections": len(self._sockets),
+            "debug_info": {"host": "applink-fake", "build_number": 1,
+                           "approximate_connection_time": 18060},
+            "connection_info": {"app_id": self.app_id}}))
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
@@ -127,26 +119,20 @@ class FakeSocketMode:
     # -- driving it from a test ---------------------------------------------------------------
     def wait_for_connections(self, count: int = 1, timeout: float = 10.0) -> None:
         with self._lock:
-            if not self._lock.wait_for(lambda: self.connections >= count and self._sockets, timeout):
-                raise TimeoutError(
-                    f"{self.connections} Socket Mode connection(s), expected {count} within {timeout}s"
-                )
+            if not self._lock.wait_for(lambda: self.connections >= count and self._sockets,
+                                       timeout):
+                raise TimeoutError(f"{self.connections} Socket Mode connection(s), "
+                                   f"expected {count} within {timeout}s")
 
-    def send(
-        self, kind: str, payload: JsonDict, *, accepts_response_payload: bool = False, retry_attempt: int = 0
-    ) -> str:
+    def send(self, kind: str, payload: JsonDict, *, accepts_response_payload: bool = False,
+             retry_attempt: int = 0) -> str:
         """Send one envelope to the newest connection; returns its envelope id."""
         envelope_id = str(uuid.uuid4())
-        frame = json.dumps(
-            {
-                "envelope_id": envelope_id,
-                "type": kind,
-                "payload": payload,
-                "accepts_response_payload": accepts_response_payload,
-                "retry_attempt": retry_attempt,
-                "retry_reason": "timeout" if retry_attempt else "",
-            }
-        )
+        frame = json.dumps({
+            "envelope_id": envelope_id, "type": kind, "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else ""})
         self.send_raw(frame)
         return envelope_id
 
@@ -159,9 +145,8 @@ class FakeSocketMode:
 
     def disconnect(self, reason: str = "refresh_requested") -> None:
         """Slack's ``disconnect`` message: the app should open a new connection."""
-        self.send_raw(
-            json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}})
-        )
+        self.send_raw(json.dumps({"type": "disconnect", "reason": reason,
+                                  "debug_info": {"host": "applink-fake"}}))
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> JsonDict:
         with self._lock:

@@ -54,11 +54,8 @@ class Member:
     def texts_from(self, room_id: str, sender: str, limit: int = 50) -> list[str]:
         """Bodies of ``sender``'s messages in the room, oldest first."""
         events = self.client.messages(room_id, limit=limit)
-        return [
-            str(e["content"].get("body", ""))
-            for e in reversed(events)
-            if e.get("sender") == sender and e.get("type") == "m.room.message"
-        ]
+        return [str(e["content"].get("body", "")) for e in reversed(events)
+                if e.get("sender") == sender and e.get("type") == "m.room.message"]
 
 
 @dataclass
@@ -89,7 +86,8 @@ class World:
         # the server admin are the harness's and are exempt)
         server_admin, bot = member("srvadmin", admin=True), member("desk", rate_limited=True)
         ana, bob, cara = member("ana"), member("bob"), member("cara")
-        lobby = ana.client.create_room(name=f"lobby-{tag}", invite=[bot.user_id, bob.user_id, cara.user_id])
+        lobby = ana.client.create_room(name=f"lobby-{tag}",
+                                       invite=[bot.user_id, bob.user_id, cara.user_id])
         for m in (bob, cara):
             m.client.join(lobby)
         ana.client.set_power_level(lobby, bot.user_id, 50)
@@ -98,30 +96,19 @@ class World:
 
     def settings(self, **overrides: Any) -> MatrixSettings:
         values: dict[str, Any] = {
-            "homeserver": self.synapse.base_url,
-            "user_id": self.bot.user_id,
-            "access_token": self.bot.client.token,
-            "admin_token": self.server_admin.client.token,
-            "management_room": self.management,
-            "rooms": self.lobby,
-            "admins": f"ana={self.ana.user_id}",
-            "poll_seconds": 0.2,
-            "request_timeout": 10.0,
+            "homeserver": self.synapse.base_url, "user_id": self.bot.user_id,
+            "access_token": self.bot.client.token, "admin_token": self.server_admin.client.token,
+            "management_room": self.management, "rooms": self.lobby,
+            "admins": f"ana={self.ana.user_id}", "poll_seconds": 0.2, "request_timeout": 10.0,
         }
         values.update(overrides)
         return MatrixSettings(**values)
 
-    def app(
-        self, engine: Engine, clock: FakeClock, policy: Policy, start: bool = True, **overrides: Any
-    ) -> tuple[App, MatrixAdapter]:
+    def app(self, engine: Engine, clock: FakeClock, policy: Policy,
+            start: bool = True, **overrides: Any) -> tuple[App, MatrixAdapter]:
         """A desk app whose only platform is the Matrix bot (no sandbox)."""
-        app = bootstrap(
-            Settings(database_url=str(engine.url), secret_key=SecretStr(SECRET_KEY)),
-            engine=engine,
-            policy=policy,
-            clock=clock,
-            platforms={},
-        )
+        app = bootstrap(Settings(database_url=str(engine.url), secret_key=SecretStr(SECRET_KEY)),
+                        engine=engine, policy=policy, clock=clock, platforms={})
         adapter = configure(app, self.settings(**overrides))
         assert adapter is not None
         app.desk.platforms[adapter.platform.name] = adapter.platform
@@ -148,10 +135,8 @@ class World:
         def answer() -> str | None:
             for event in who.client.messages(self.management, limit=30):
                 rel = event.get("content", {}).get("m.relates_to", {})
-                if (
-                    event.get("sender") == self.bot.user_id
-                    and rel.get("m.in_reply_to", {}).get("event_id") == sent
-                ):
+                if event.get("sender") == self.bot.user_id and \
+                        rel.get("m.in_reply_to", {}).get("event_id") == sent:
                     return str(event["content"]["body"])
             return None
 
@@ -192,5 +177,6 @@ class World:
         return wait_for(probe, f"a private answer to {member.name}")
 
     def dm_texts(self, member: Member) -> list[str]:
-        room = wait_for(lambda: member.direct_room_with(self.bot.user_id), f"a direct room for {member.name}")
+        room = wait_for(lambda: member.direct_room_with(self.bot.user_id),
+                        f"a direct room for {member.name}")
         return member.texts_from(room, self.bot.user_id)

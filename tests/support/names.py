@@ -14,7 +14,8 @@ def fullwidth(ch: str) -> str:
 @st.composite
 def spellings(draw: st.DrawFn, name: str = "ana") -> str:
     """``name`` as someone might type it: any case, full-width letters, spaces around."""
-    letters = [draw(st.sampled_from([c, c.upper(), fullwidth(c), fullwidth(c.upper())])) for c in name]
+    letters = [draw(st.sampled_from([c, c.upper(), fullwidth(c), fullwidth(c.upper())]))
+               for c in name]
     before = "".join(draw(st.lists(SPACES, max_size=3)))
     after = "".join(draw(st.lists(SPACES, max_size=3)))
     return before + "".join(letters) + after

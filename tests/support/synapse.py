@@ -93,7 +93,8 @@ def ensure_synapse_venv(venv: Path | None = None) -> Path:
     )
     if result.returncode != 0:
         raise SynapseError(
-            f"{VENV_SCRIPT} failed with exit code {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            f"{VENV_SCRIPT} failed with exit code {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
         )
     logger.info("%s (%.1fs)", result.stdout.strip(), time.monotonic() - started)
     return target
@@ -273,7 +274,8 @@ def _base_log_config(log_file: Path) -> JsonDict:
         "version": 1,
         "formatters": {
             "precise": {
-                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s"
+                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s"
+                " - %(request)s - %(message)s"
             }
         },
         "handlers": {
@@ -677,7 +679,9 @@ class MatrixTestClient:
         return str(self.call("POST", "/_matrix/client/v3/createRoom", json=body)["room_id"])
 
     def invite(self, room_id: str, user_id: str) -> None:
-        self.call("POST", f"/_matrix/client/v3/rooms/{_q(room_id)}/invite", json={"user_id": user_id})
+        self.call(
+            "POST", f"/_matrix/client/v3/rooms/{_q(room_id)}/invite", json={"user_id": user_id}
+        )
 
     def join(self, room_id: str) -> str:
         return str(self.call("POST", f"/_matrix/client/v3/join/{_q(room_id)}", json={})["room_id"])
@@ -722,7 +726,9 @@ class MatrixTestClient:
         return dict(joined["joined"])
 
     def power_levels(self, room_id: str) -> JsonDict:
-        return self.call("GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/")
+        return self.call(
+            "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/"
+        )
 
     def set_power_level(self, room_id: str, user_id: str, level: int) -> str:
         content = self.power_levels(room_id)
@@ -754,10 +760,14 @@ class MatrixTestClient:
     # -- Synapse admin API (the token must belong to a server admin) -----------
 
     def admin_suspend(self, user_id: str, suspend: bool = True) -> JsonDict:
-        return self.call("PUT", f"/_synapse/admin/v1/suspend/{_q(user_id)}", json={"suspend": suspend})
+        return self.call(
+            "PUT", f"/_synapse/admin/v1/suspend/{_q(user_id)}", json={"suspend": suspend}
+        )
 
     def admin_deactivate(self, user_id: str, erase: bool = False) -> JsonDict:
-        return self.call("POST", f"/_synapse/admin/v1/deactivate/{_q(user_id)}", json={"erase": erase})
+        return self.call(
+            "POST", f"/_synapse/admin/v1/deactivate/{_q(user_id)}", json={"erase": erase}
+        )
 
     def admin_event_reports(self, **params: str | int) -> list[JsonDict]:
         result = self.call("GET", "/_synapse/admin/v1/event_reports", params=params)

@@ -41,35 +41,22 @@ def stamp_of(html: str) -> str:
     return match.group(1)
 
 
-def file_case(
-    app: App,
-    subject: str = "sam",
-    reporter: str | None = "riley",
-    hurt: tuple[str, ...] = ("jo",),
-    message_id: str | None = None,
-    **kw: object,
-) -> int:
-    filed = app.bus.handle(
-        commands.FileReport(
-            subject=PersonRef.parse(subject),
-            reporter=PersonRef.parse(reporter) if reporter else None,
-            source=Source.CLI,
-            channel="#general",
-            message_id=message_id or f"m-{subject}-{reporter}",
-            message_text="People like you shouldn't be writing code.",
-            harmed=tuple(PersonRef.parse(h) for h in hurt),
-            **kw,
-        )
-    )  # type: ignore[arg-type]
+def file_case(app: App, subject: str = "sam", reporter: str | None = "riley",
+              hurt: tuple[str, ...] = ("jo",), message_id: str | None = None,
+              **kw: object) -> int:
+    filed = app.bus.handle(commands.FileReport(
+        subject=PersonRef.parse(subject), reporter=PersonRef.parse(reporter) if reporter else None,
+        source=Source.CLI, channel="#general", message_id=message_id or f"m-{subject}-{reporter}",
+        message_text="People like you shouldn't be writing code.",
+        harmed=tuple(PersonRef.parse(h) for h in hurt), **kw))  # type: ignore[arg-type]
     return int(filed.case_id)
 
 
 def try_sign_in(client: TestClient, name: str, password: str = PASSWORD) -> Response:
     """Post the sign-in form as a person would: the CSRF token from the page, then the form."""
     page = client.get("/signin")
-    return client.post(
-        "/signin", data={"csrf": csrf_of(page.text), "name": name, "password": password, "next": "/queue"}
-    )
+    return client.post("/signin", data={"csrf": csrf_of(page.text), "name": name,
+                                        "password": password, "next": "/queue"})
 
 
 def sign_in(web: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
@@ -82,7 +69,8 @@ def sign_in(web: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
 @pytest.fixture
 def web(app: App, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
     # argon2 at its lightest: the same code path, a fraction of the time
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                            parallelism=1))
     for name, (role, ids) in ACCOUNTS.items():
         with app.uow() as uow:
             exists = uow.accounts.admin_by_name(name) is not None
