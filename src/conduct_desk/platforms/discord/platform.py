@@ -300,7 +300,8 @@ class DiscordPlatform:
     confirm_hint = "Once you have, please press the button below."
     capabilities: frozenset[Capability] = frozenset({
         Capability.REPLY, Capability.DM, Capability.REMOVE, Capability.SUSPEND,
-        Capability.RESTORE, Capability.BAN, Capability.FETCH, Capability.NOTIFY_ADMINS})
+        Capability.RESTORE, Capability.BAN, Capability.FETCH, Capability.NOTIFY_ADMINS,
+        Capability.READMIT})
 
     def __init__(self, connection: Connection, settings: DiscordSettings, app: DeskApp) -> None:
         self.conn = connection
@@ -468,6 +469,20 @@ class DiscordPlatform:
                 uow.cursors.set(key, json.dumps([*channels, channel]))
                 uow.commit()
 
+    def readmit(self, person: PersonRef, channel: str) -> Effect:
+        """``lift`` of a removal: take away the desk's overwrite for that one channel."""
+        key = f"{REMOVED_PREFIX}{person.user_id}"
+        result = self._do(f"letting <@{person.user_id}> back into <#{channel}>",
+                          self._unremove(person.user_id, channel), Action.RESTORE, person,
+                          channel)
+        if isinstance(result, Effect) and "10003" not in result.detail:
+            return result
+        with self.app.uow() as uow:
+            channels = [c for c in json.loads(uow.cursors.get(key) or "[]") if c != channel]
+            uow.cursors.set(key, json.dumps(channels))
+            uow.commit()
+        return Effect.done(f"<@{person.user_id}> is back in <#{channel}>")
+
     def lift_removals(self, person: PersonRef) -> Effect:
         """Take away the desk's channel permission overwrites for the person."""
         key = f"{REMOVED_PREFIX}{person.user_id}"
@@ -527,8 +542,7 @@ class DiscordPlatform:
 
     def ban(self, person: PersonRef) -> Effect:
         """A ban with the audit-log reason and the policy's message-deletion window."""
-        window = getattr(self.app.desk.policy, "ban_delete_messages", None)
-        seconds = int(window.total_seconds()) if isinstance(window, timedelta) else 0
+        seconds = int(self.app.desk.policy.ban_delete_messages.total_seconds())
         seconds = max(0, min(seconds, 604800))  # Discord allows up to 7 days
         reason = self._reason(person, Action.BAN)
         result = self._do(f"banning <@{person.user_id}>", lambda: self.conn.request(
