@@ -185,3 +185,11 @@ def test_lift_of_a_removal_lets_them_back_in_and_only_once(chat: Chat) -> None:
     assert [c.method for c in chat.sandbox.calls if c.method == "readmit"] == ["readmit"]
     assert "Not done" in chat.coc("ana", f"lift {case_id} 1")
     assert case(chat, case_id).case.steps[-1].rung == "restore"
+
+
+def test_a_step_done_by_hand_is_said_done(chat: Chat) -> None:
+    case_id = report(chat)
+    chat.sandbox.fail_next("send_dm", "refused", retryable=False)
+    chat.coc("ana", f"step {case_id} warn --reason again")
+    answer = chat.coc("ana", f"done {case_id} 1")
+    assert "marked done by hand" in answer and "waiting" not in answer
