@@ -41,6 +41,8 @@ admin_app = typer.Typer(help="Web desk accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
+discord_app = typer.Typer(help="The Discord app.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +125,58 @@ def init(
 
 
 @policy_app.command("check")
-def policy_check(path: Annotated[Path, typer.Argument()] = Path("conduct.toml")) -> None:
-    """Validate a policy file and its texts."""
+def policy_check(path: Annotated[Path, typer.Argument()] = Path("conduct.toml"),
+                 discord: Annotated[bool, typer.Option(
+                     "--discord", help="Check it for Discord even if CONDUCT_DISCORD_* is "
+                                       "not set.")] = False) -> None:
+    """Validate a policy file and its texts (and for Discord, when it is configured)."""
     from conduct_desk.config import Settings, load_policy
 
     with friendly_errors():
         policy = load_policy(Settings(policy=path))
+        _check_for_platforms(policy, discord)
     typer.echo(f"{path}: valid — ladder: {' → '.join(r.name for r in policy.ladder)}")
+
+
+def _check_for_platforms(policy: Any, discord: bool) -> None:
+    """What a configured platform cannot do as the policy says (Discord's 28-day timeouts)."""
+    from conduct_desk.platforms.discord import policy_problems
+    from conduct_desk.platforms.discord.settings import DiscordSettings
+
+    if discord or DiscordSettings().configured:
+        problems = policy_problems(policy)
+        if problems:
+            raise InvalidInput("not valid for Discord: " + "; ".join(problems))
+
+
+@discord_app.command("invite-url")
+def discord_invite_url(
+    application_id: Annotated[str | None, typer.Option(
+        help="The app's Application ID (default: CONDUCT_DISCORD_APPLICATION_ID).")] = None,
+    guild_id: Annotated[str | None, typer.Option(
+        help="Preselect this server (default: CONDUCT_DISCORD_GUILD_ID).")] = None,
+) -> None:
+    """Print the link that adds the bot to a server with exactly the permissions and scopes
+    the desk uses (bot, applications.commands)."""
+    from conduct_desk.platforms.discord.components import PERMISSIONS, SCOPES, invite_url
+    from conduct_desk.platforms.discord.settings import SNOWFLAKE, DiscordSettings
+
+    with friendly_errors():
+        settings = DiscordSettings()
+        app_id = (application_id or settings.application_id or "").strip()
+        guild = (guild_id or settings.guild_id or "").strip() or None
+        if not app_id:
+            raise InvalidInput("no application id: pass --application-id, or set "
+                               "CONDUCT_DISCORD_APPLICATION_ID (Developer Portal → General "
+                               "Information → Application ID)")
+        for value, flag in ((app_id, "--application-id"), (guild, "--guild-id")):
+            if value is not None and not SNOWFLAKE.fullmatch(value):
+                raise InvalidInput(f"{flag}: {value!r} is not a Discord id (a number like "
+                                   "123456789012345678)")
+    typer.echo(invite_url(app_id, guild))
+    typer.echo(f"Scopes: {', '.join(SCOPES)}. Permissions:", err=True)
+    for name, why in PERMISSIONS.values():
+        typer.echo(f"  {name}: {why}", err=True)
 
 
 @app.command("secret-key")

@@ -442,7 +442,8 @@ def test_homeserver_errors_become_effects() -> None:
 def test_the_adapter_keeps_the_cards_where_the_old_bot_kept_them() -> None:
     """Existing deployments keep editing their cards: ``matrix:<bot>:card:<case>``."""
     app = SimpleNamespace(
-        desk=SimpleNamespace(platform_admins={}, channel_namers={}, notice_senders={},
+        desk=SimpleNamespace(platform_admins={}, channel_namers={}, person_namers={},
+                             notice_senders={},
                              policy=SimpleNamespace(ban_account="deactivate")),
         bus=SimpleNamespace(subscribe=lambda *args: None), uow=None)
     adapter = configure(app, MatrixSettings(  # type: ignore[arg-type]

@@ -121,3 +121,17 @@ def test_the_apology_texts_are_in_both_presets_and_checked(preset: str) -> None:
     broken = text.replace("> {{ apology }}", "> {{ apologie }}")
     with pytest.raises(InvalidPolicy, match="texts.nudge_apology_seen"):
         check_policy_texts(parse_policy(broken, preset), preset)
+
+
+def test_a_bans_message_window_is_read_and_bounded() -> None:
+    from datetime import timedelta
+
+    from conduct_desk.domain.errors import InvalidPolicy
+
+    base = GUIDE
+    assert parse_policy(base, "guide").ban_delete_messages == timedelta(0)
+    one_day = base.replace('account = "deactivate"\n', 'account = "deactivate"\ndelete_messages = "1d"\n', 1)
+    assert parse_policy(one_day, "p").ban_delete_messages == timedelta(days=1)
+    too_long = base.replace('account = "deactivate"\n', 'account = "deactivate"\ndelete_messages = "8d"\n', 1)
+    with pytest.raises(InvalidPolicy, match="ban.delete_messages"):
+        parse_policy(too_long, "p")

@@ -159,6 +159,9 @@ class Policy:
     # what a ban does to the account where the platform has a choice: "deactivate" closes it
     # for good, "lock" keeps it (an admin can unlock it)
     ban_account: str = "deactivate"
+    # how much of the banned person's recent messages a ban also deletes, where the platform
+    # can (Discord: at most 7 days); none unless the policy says so
+    ban_delete_messages: timedelta = timedelta(0)
     # reactions as a way to report or ask for a nudge: off unless the policy turns them on,
     # because a reaction is a public room event (others see who reacted, with what)
     reactions: bool = False
@@ -199,7 +202,7 @@ _RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun"}
 _SECTIONS = {
     "deadlines": {"take_within", "first_step_within", "escalate_after"},
     "admins": {"on_duty", "backup"},
-    "ban": {"needs_consultation", "account"},
+    "ban": {"needs_consultation", "account", "delete_messages"},
     "retry": {"attempts", "backoff"},
     "peer": {"wait"},
     "intake": {"reactions"},
@@ -278,6 +281,11 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if ban_account not in BAN_ACCOUNT:
         raise r.fail("ban.account", f"must be one of {', '.join(repr(a) for a in BAN_ACCOUNT)}, "
                                     f"found {ban_account!r}")
+    delete_messages = (r.span(ban, "delete_messages", "ban.", "1s") if "delete_messages" in ban
+                       else timedelta(0))
+    if delete_messages > timedelta(days=7):
+        raise r.fail("ban.delete_messages", "must be at most 7d (Discord deletes at most the last "
+                                            f"7 days of messages), found {ban['delete_messages']!r}")
     attempts = retry.get("attempts", 5)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 50:
         raise r.fail("retry.attempts", f"must be a whole number from 1 to 50, found {attempts!r}")
@@ -351,6 +359,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             escalate_after=r.span(deadlines, "escalate_after", "deadlines.", "1h"),
         ),
         ban_needs_consultation=needs, ban_account=ban_account,
+        ban_delete_messages=delete_messages,
         retry=Retry(attempts=attempts, backoff=r.span(retry, "backoff", "retry.", "1m")),
         peer_wait=r.span(peer, "wait", "peer.", "24h"),
         on_duty=r.names(admins, "on_duty", "admins."),

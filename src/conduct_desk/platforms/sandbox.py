@@ -83,6 +83,13 @@ class SandboxPlatform:
         self.channel_members.setdefault(channel, set()).discard(person)
         return Effect.done(f"removed {person.user_id} from {channel}")
 
+    def readmit(self, person: PersonRef, channel: str) -> Effect:
+        failed = self._record(Call("readmit", person=person, channel=channel))
+        if failed:
+            return failed
+        self.channel_members.setdefault(channel, set()).add(person)
+        return Effect.done(f"{person.user_id} is back in {channel}")
+
     def suspend(self, person: PersonRef, until: datetime) -> Effect:
         failed = self._record(Call("suspend", person=person, until=until))
         if failed:

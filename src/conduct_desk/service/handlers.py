@@ -295,7 +295,7 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
                        case_id=event.case_id, anonymous=event.anonymous)
     if event.opened_case:
         hurt = event.hurt
-        line = (f"New case {event.case_id} about {event.subject}"
+        line = (f"New case {event.case_id} about {desk.name_of(event.subject) or event.subject}"
                 + (" — reported as flagrant" if event.flagrant else "")
                 + (f"; {hurt} {'person' if hurt == 1 else 'people'} hurt" if hurt else "")
                 + ". Please take it.")
@@ -976,11 +976,59 @@ def lift_suspension(cmd: commands.LiftSuspension, uow: UnitOfWork, desk: Desk) -
         case = uow.cases.get(cmd.case_id)
         cmd = replace(cmd, admin=_acting(uow, desk, case, cmd.admin).name)
         step = case.step(cmd.step_id)
-        if step.action is not Action.SUSPEND or step.restored_at is not None:
-            raise IllegalTransition(f"step {step.id} is not a running suspension; nothing to lift")
+        if step.action is Action.REMOVE and step.restored_at is None \
+                and step.status in (StepStatus.DONE, StepStatus.MANUAL):
+            readmit = True
+        elif step.action is not Action.SUSPEND or step.restored_at is not None:
+            raise IllegalTransition(f"step {step.id} is not a running suspension or removal; "
+                                    "nothing to lift")
+        else:
+            readmit = False
         uow.timers.cancel(cmd.case_id, (TimerKind.SUSPENSION_ENDS,), step_id=step.id)
         uow.commit()
-    restore_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+    if readmit:
+        readmit_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+    else:
+        restore_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+
+
+def readmit_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk) -> None:
+    """Lift a removal: let the person back into the channel, where the platform can (else
+    a manual task that says what to do), recorded as a restore step."""
+    with uow:
+        case = uow.cases.get(case_id)
+    platform = desk.platform_for(case.subject)
+    channel = case.channel or ""
+    readmit = getattr(platform, "readmit", None)
+    if platform is not None and Capability.READMIT in platform.capabilities and readmit:
+        effect: Effect = readmit(case.subject, channel)
+    else:
+        where = desk.channel_label(case) or channel or "the channel"
+        who = desk.name_of(case.subject) or case.subject.user_id
+        effect = Effect.manual(f"Let {who} back into {where}: invite them again, or take away "
+                               "what keeps them out; then mark this step done.")
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(case_id, lock=True)
+        removal = case.step(step_id)
+        if removal.restored_at is not None:
+            return
+        removal.restored_at = now
+        status = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
+                  EffectStatus.FAILED: StepStatus.FAILED}[effect.status]
+        case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor,
+                               recorded_at=now, text="", status=status,
+                               detail=effect.detail or None, attempts=1,
+                               completed_at=now if status is StepStatus.DONE else None))
+        uow.cases.save(case)
+        restored = case.steps[-1].id
+        assert restored is not None
+        if status is StepStatus.MANUAL:
+            _schedule_manual_reminder(uow, desk, now, case_id, restored)
+        case.events.append(events.StepUpdated(case_id, restored))
+        audit(uow, now, actor, f"step.{status}", f"removal lifted: {status}", case_id,
+              step_id=restored)
+        uow.commit()
 
 
 def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk,
@@ -1059,8 +1107,9 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
               step_id=case.steps[-1].id)
         uow.commit()
     if status is not StepStatus.DONE:
-        _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {case.subject} ended; "
-                                 f"please restore the account by hand — {effect.detail}")
+        who = desk.name_of(case.subject) or case.subject
+        _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {who} ended; "
+                                      f"please restore the account by hand — {effect.detail}")
 
 
 def _on_run_step(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:

@@ -36,6 +36,7 @@ class Capability(StrEnum):
     BAN = "ban"
     FETCH = "fetch"
     NOTIFY_ADMINS = "notify-admins"
+    READMIT = "readmit"  # let a removed person back into the channel (``readmit``)
 
 
 class EffectStatus(StrEnum):

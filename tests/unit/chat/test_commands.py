@@ -176,3 +176,20 @@ def test_texts_to_the_subject_name_them_and_the_admin_by_their_names(chat: Chat)
     [reminder] = [c.text or "" for c in chat.sandbox.calls if c.method == "post_reply"]
     assert "Sam Doe" in reminder and "I'm Dana" in reminder and "#general" in reminder
     assert "sandbox:dana" not in reminder and "Hi sam" not in reminder
+
+
+def test_lift_of_a_removal_lets_them_back_in_and_only_once(chat: Chat) -> None:
+    case_id = report(chat)
+    chat.coc("ana", f"step {case_id} remove --reason again")
+    assert "removal lifted" in chat.coc("ana", f"lift {case_id} 1")
+    assert [c.method for c in chat.sandbox.calls if c.method == "readmit"] == ["readmit"]
+    assert "Not done" in chat.coc("ana", f"lift {case_id} 1")
+    assert case(chat, case_id).case.steps[-1].rung == "restore"
+
+
+def test_a_step_done_by_hand_is_said_done(chat: Chat) -> None:
+    case_id = report(chat)
+    chat.sandbox.fail_next("send_dm", "refused", retryable=False)
+    chat.coc("ana", f"step {case_id} warn --reason again")
+    answer = chat.coc("ana", f"done {case_id} 1")
+    assert "marked done by hand" in answer and "waiting" not in answer

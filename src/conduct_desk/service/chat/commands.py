@@ -44,7 +44,8 @@ TABLE: tuple[Spec, ...] = (
     Spec("reopen", "{case}", "reopen a resolved case", Role.MODERATOR),
     Spec("retry", "{case} {step}", "try a failed step again now", Role.MODERATOR),
     Spec("done", "{case} {step}", "a step you did by hand is done", Role.MODERATOR),
-    Spec("lift", "{case} {step}", "end a suspension early", Role.MODERATOR),
+    Spec("lift", "{case} {step}", "end a suspension early, or let someone removed back in",
+         Role.MODERATOR),
     Spec("recuse", "{case}", "step aside from a case (answered privately)", Role.OBSERVER),
     Spec("confirm-hurt", "{case} {person}", "confirm that someone named as hurt was hurt (an "
          "admin so confirmed steps aside)", Role.MODERATOR),

@@ -353,9 +353,11 @@ class ChatDesk:
         elif verb == "done":
             bus.handle(commands.MarkManualDone(case_id, step_id, admin.name))
         else:
+            lifted = detail.case.step(step_id).action
             bus.handle(commands.LiftSuspension(case_id, step_id, admin.name))
             case = views.case_detail(self.app.uow(), self.app.desk, case_id).case
-            return f"Case {case_id}: suspension lifted — {case.steps[-1].detail or 'done'}"
+            what = "suspension lifted" if lifted is Action.SUSPEND else "removal lifted"
+            return f"Case {case_id}: {what} — {case.steps[-1].detail or case.steps[-1].status}"
         case = views.case_detail(self.app.uow(), self.app.desk, case_id).case
         return render.step_result_text(case, case.step(step_id), w, self._platform_title())
 

@@ -134,6 +134,8 @@ def step_result_text(case: Case, step: Step, w: Words, platform_name: str) -> st
     head = f"Case {case.id}, step {step.id} ({step.rung}): {step.status}"
     if step.status is StepStatus.DONE:
         return f"{head} — {step.detail}" if step.detail else head
+    if step.status is StepStatus.MANUAL_DONE:
+        return f"{head} — marked done by hand; thank you."
     if step.status is StepStatus.MANUAL:
         return (f"{head}. The desk cannot do this here; please do it by hand: {step.detail} "
                 f"Then: {w.prefix} done {case.id} {step.id}")
