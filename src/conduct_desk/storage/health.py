@@ -28,9 +28,10 @@ OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
 
 
 def _seconds(conn: Connection, later: Any, earlier: Any) -> Any:
-    """``later - earlier`` in seconds, as SQL (SQLite keeps datetimes as text)."""
+    """``later - earlier`` in seconds, as SQL (SQLite keeps datetimes as text; its julian
+    days are rounded to the millisecond, as their floating point is a few µs off)."""
     if conn.dialect.name == "sqlite":
-        return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+        return sa.func.round((sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0, 3)
     return sa.extract("epoch", later - earlier)
 
 
