@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from conduct_desk.storage import tables as t
 from conduct_desk.storage.db import current_revision, head_revision
 
 OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
+_head = functools.cache(head_revision)  # the code's migrations do not change while it runs
 
 
 def _seconds(conn: Connection, later: Any, earlier: Any) -> Any:
@@ -40,7 +42,7 @@ class SqlHealthProbe:
         self.engine = engine
 
     def readiness(self) -> Readiness:
-        head = head_revision()
+        head = _head()
         try:
             current = current_revision(self.engine)
         except SQLAlchemyError as exc:
