@@ -16,9 +16,11 @@ from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import commands, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
+from conduct_desk.service.health import HealthProbe
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.ports import Adapter, Clock, Platform, UnitOfWork
 from conduct_desk.storage.db import check_migrated, create_engine
+from conduct_desk.storage.health import SqlHealthProbe
 from conduct_desk.storage.sealing import Sealer, check_sealing
 from conduct_desk.storage.uow import SqlUnitOfWork
 
@@ -42,6 +44,10 @@ class App:
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.sealer)
+
+    def health(self) -> HealthProbe:
+        """Readiness and the figures of ``/metrics``, read from storage."""
+        return SqlHealthProbe(self.engine)
 
     def check_secret_key(self) -> None:
         """Refuse to start (one line, with the fix) when the database holds sealed ids of

@@ -42,6 +42,24 @@ class Settings(BaseSettings):
                 f"CONDUCT_SECRET_KEY_FILE {self.secret_key_file} cannot be read ({exc.strerror}); "
                 "fix the path, or make a key with `conduct secret-key > FILE`"
             ) from None
+    # the bearer token of /metrics (Prometheus); without one, /metrics is not served
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None
+
+    def metrics_secret(self) -> str | None:
+        """CONDUCT_METRICS_TOKEN, else the file named by CONDUCT_METRICS_TOKEN_FILE, else None."""
+        if self.metrics_token is not None and self.metrics_token.get_secret_value().strip():
+            return self.metrics_token.get_secret_value().strip()
+        if self.metrics_token_file is None:
+            return None
+        try:
+            return self.metrics_token_file.read_text("utf-8").strip() or None
+        except OSError as exc:
+            raise InvalidInput(
+                f"CONDUCT_METRICS_TOKEN_FILE {self.metrics_token_file} cannot be read "
+                f"({exc.strerror}); fix the path, or unset it to serve no /metrics"
+            ) from None
+
     # proxies whose X-Forwarded-For / X-Forwarded-Proto the desk believes: addresses or CIDRs,
     # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
     trusted_proxies: str = ""

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx import Response
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount
 from tests.support.web import PASSWORD, csrf_of, file_case, stamp_of
@@ -39,6 +40,7 @@ from conduct_desk.web.security import SESSION_COOKIE, WebConfig
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 REPORTER = "sandbox:U0RAEREPORTS"  # rae's platform id: no page the subject reads may hold it
+METRICS_TOKEN = "the scraper's own token"  # /metrics is served, to none of the viewers
 CONFIG = WebConfig(reports_per_client=10_000, min_fill=timedelta(0))
 
 
@@ -159,7 +161,7 @@ def _hand_to(c: Ctx) -> dict[str, Any]:
 class Row:
     """How a route is guarded and how to call it."""
 
-    guard: str  # public | signed | acting | full | api-open | api-read | api-act
+    guard: str  # public | signed | acting | full | api-open | api-read | api-act | metrics
     case: bool = False  # the route is about one case (the viewer's)
     listing: str | None = None  # a list a case about the viewer must be left out of
     prep: Prep | None = None
@@ -185,6 +187,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/static"): Row("public", query="/desk.css"),
     ("GET", "/api/v1/docs"): Row("public"),
     ("GET", "/api/v1/openapi.json"): Row("api-open"),
+    # probes and the scraper: no session; /metrics opens to its own token only (none of these)
+    ("GET", "/healthz"): Row("public"),
+    ("GET", "/readyz"): Row("public"),
+    ("GET", "/metrics"): Row("metrics"),
     # the desk's pages
     ("POST", "/signout"): Row("signed"),
     ("GET", "/queue"): Row("signed", listing="web"),
@@ -239,6 +245,8 @@ def expected(route: tuple[str, str], v: Viewer) -> Is:
     row = TABLE[route]
     if row.guard in ("public", "api-open"):
         return Is.OK
+    if row.guard == "metrics":  # neither a session nor an API token is the metrics token
+        return Is.UNAUTHORIZED
     if row.guard.startswith("api-"):
         if not (v.api and v.live):  # a session is no API credential
             return Is.UNAUTHORIZED
@@ -288,6 +296,7 @@ def desk(app: App, web: FastAPI) -> FastAPI:
     """The desk with the viewers' accounts; ``web`` made the shared ones (ana, mo, obs, …)."""
     for name, (role, ids) in MORE_ACCOUNTS.items():
         accounts.add_admin(app.uow(), app.desk.clock, name, role, PASSWORD, ids)
+    app.settings = app.settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)})
     return create_app(app, CONFIG)
 
 
@@ -410,7 +419,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (48, 15, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (51, 15, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 768
+    assert sum(outcomes.values()) == 816
     assert outcomes[Is.HIDDEN] == 30 and outcomes[Is.FORBIDDEN] == 50

@@ -59,6 +59,9 @@ cases = sa.Table(
 )
 sa.Index("ix_cases_subject", cases.c.subject_platform, cases.c.subject_id)
 sa.Index("ix_cases_open_queue", cases.c.is_open, cases.c.flagrant, cases.c.opened_at)
+# /metrics' histograms read the cases taken / first acted on lately (migration 0012)
+sa.Index("ix_cases_taken_at", cases.c.taken_at)
+sa.Index("ix_cases_first_step_at", cases.c.first_step_at)
 # The queue's order among open cases (see SqlCaseRepository.summaries), as expressions the
 # query and the index below share: PostgreSQL uses an expression index only for the same
 # expression, so ``hurt > 0`` has a literal 0, not a bound parameter.
@@ -126,6 +129,8 @@ steps = sa.Table(
     sa.Column("completed_at", UTCDateTime),
     sa.Column("restored_at", UTCDateTime),
 )
+# /metrics: steps by status and rung, the failed ones (migration 0012)
+sa.Index("ix_steps_status_rung", steps.c.status, steps.c.rung)
 
 consultations = sa.Table(
     "consultations", metadata,
@@ -234,6 +239,7 @@ notices = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
 )
+sa.Index("ix_notices_status", notices.c.status)  # /metrics: notices waiting, failed (0012)
 
 # -- the web desk (migration 0003) ----------------------------------------------------------
 

@@ -35,6 +35,7 @@ from conduct_desk.web.routes import (
     audit,
     auth,
     cases,
+    health,
     people,
     public,
     queue,
@@ -45,6 +46,7 @@ from conduct_desk.web.security import CSRF_COOKIE, Signer, TrustedProxies, WebCo
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+NO_COOKIE_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and scrapers: no CSRF seed
 
 def error_code(exc: BaseException) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
@@ -75,7 +77,8 @@ class CsrfSeedMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/static/")):
+        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/static/")) \
+                or scope["path"] in NO_COOKIE_PATHS:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -117,7 +120,7 @@ def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
     web = WebState(app=app, signer=Signer(accounts.signing_secret(app.uow())),
                    config=config or WebConfig(), templates=templates,
                    proxies=TrustedProxies.parse(app.settings.trusted_proxies),
-                   https_base=https_base)
+                   https_base=https_base, metrics_token=app.settings.metrics_secret())
     api_app = DeskApp(
         title="Conduct Desk", version="1", docs_url=None, redoc_url=None,
         openapi_url="/api/v1/openapi.json",
@@ -129,7 +132,7 @@ def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
     api_app.state.web = web
     api_app.add_middleware(CsrfSeedMiddleware)
     api_app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, queue, cases, people, audit, stats, settings, public, api, api_docs):
+    for module in (health, auth, queue, cases, people, audit, stats, settings, public, api, api_docs):
         api_app.include_router(module.router)
     _install_error_handlers(api_app)
     if not accounts.has_admins(app.uow()):

@@ -36,6 +36,7 @@ class WebState:
     templates: Jinja2Templates
     proxies: TrustedProxies
     https_base: bool  # CONDUCT_BASE_URL is https: cookies are Secure whatever the request says
+    metrics_token: str | None = None  # /metrics' bearer token; None: /metrics is not served
     signin_by_client: RateLimit = field(init=False)
     signin_by_pair: RateLimit = field(init=False)
     signin_missed: RateLimit = field(init=False)
