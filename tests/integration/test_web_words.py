@@ -174,6 +174,7 @@ FORMS = {  # path -> the fields it takes
     "/settings/accounts/obs/disable": (),
     "/settings/accounts/nobody/enable": (),
     "/settings/tokens/nothing/revoke": (),
+    "/report": ("subject", "what", "said", "link", "reporter", "anonymous", "hurt", "note"),
 }
 STEP_NAMES = st.sampled_from(["remind", "suggest", "remove", "warn", "suspend", "ban"])
 
@@ -220,3 +221,10 @@ def test_an_error_offers_the_button_that_fixes_it(app: App, clients: dict[str, T
     assert r.status_code == 409
     assert "reopen" in r.text and fix in r.text and "Reopen case 1" in r.text
     assert not _cli_words(r.text)
+
+
+def test_a_missing_case_points_at_the_queue(clients: dict[str, TestClient]) -> None:
+    r = clients["ana"].get("/cases/99")
+    assert r.status_code == 404
+    assert "there is no case 99; the open cases are in the queue" in r.text
+    assert 'href="/queue">Open the queue' in r.text and not _cli_words(r.text)

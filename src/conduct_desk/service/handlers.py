@@ -705,7 +705,7 @@ def _generic(step: Step, person: PersonRef, case: Case) -> str:
         Action.BAN: f"send {person.user_id} the text below, then disable their account for good",
         Action.RESTORE: f"re-enable {person.user_id}'s account",
     }[step.action]
-    return f"Please {what}, then mark the step done (`conduct case done {case.id} {step.id}`)."
+    return f"Please {what}, then mark step {step.id} of case {case.id} done."
 
 
 def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) -> None:

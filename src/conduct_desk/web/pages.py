@@ -35,11 +35,11 @@ def status_of(exc: errors.DeskError) -> int:
 FIELDS = {
     "reason": "the Reason field",
     "outcome": "the Outcome list",
-    "duration": "the Duration field",
+    "duration": "the “How long” field",
     "text": "the message box",
     "suggestion": "the suggestion field",
-    "summary": "the summary field",
-    "person": "the Person field",
+    "summary": "the “What they said” field",
+    "person": "the “Person you talked with” field",
     "to": "the list of admins to hand over to",
     "admin": "the admin's name",
 }
@@ -54,18 +54,22 @@ class Fix:
     post: bool = False  # a form with the CSRF token, not a link
 
 
-def error_text(exc: errors.DeskError) -> str:
+def error_text(exc: errors.DeskError, fields: dict[str, str] | None = None) -> str:
     """The message for a page, in the web's words: the problem, then the field to change or
-    what to do on the page (never a command-line flag or command)."""
+    what to do on the page (never a command-line flag or command). ``fields`` names a form's
+    own fields where they differ from :data:`FIELDS`."""
+    names = {**FIELDS, **(fields or {})}
     if isinstance(exc, errors.ConfidentialityError):
         where = FIELDS.get(exc.field) if exc.field in ("text", "suggestion") else None
         return f"{exc.problem} (change {where or f'{exc.field} in the policy file'})"
     problem, hint = exc.problem, exc.hint
-    if exc.field in FIELDS and exc.field != "admin":
-        return f"{problem} (change {FIELDS[exc.field]})"
+    if exc.field in names and exc.field != "admin":
+        return f"{problem} (change {names[exc.field]})"
+    if hint is not None and hint.verb == "list":
+        return f"{problem} are in the queue"
     if hint is not None and hint.case_id is not None:
         doing = {"reopen": "reopen the case first (the button is below)",
-                 "recuse": "step aside from the case (the button is below)",
+                 "recuse": "use the “Step aside” button below",
                  "consult": "record it under “Consultation with the people hurt” on the case page",
                  "show": "see the case page for its steps"}.get(hint.verb)
         if doing:
@@ -76,6 +80,8 @@ def error_text(exc: errors.DeskError) -> str:
 def error_fix(exc: errors.DeskError | None) -> Fix | None:
     """The button or link that fixes ``exc`` on the web, when there is one."""
     hint = exc.hint if exc is not None else None
+    if hint is not None and hint.verb == "list":
+        return Fix("Open the queue", "/queue")
     if hint is None or hint.case_id is None:
         return None
     case = hint.case_id

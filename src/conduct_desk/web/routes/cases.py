@@ -128,8 +128,8 @@ def _act(request: Request, web: WebState, admin: Account, case_id: int, command:
     try:
         web.app.bus.handle(command)
     except DeskError as exc:
-        if compose is not None:
-            compose["error"] = error_text(exc)
+        if compose is not None:  # the compose form asks "why this step instead…?"
+            compose["error"] = error_text(exc, {"reason": "the “Why this step” field"})
         return case_page(request, web, admin, case_id, compose=compose,
                          error=None if compose is not None else error_text(exc),
                          status=status_of(exc), form=form, fix=error_fix(exc),
