@@ -70,7 +70,7 @@ def error_text(exc: errors.DeskError, fields: dict[str, str] | None = None) -> s
     if hint is not None and hint.case_id is not None:
         doing = {"reopen": "reopen the case first (the button is below)",
                  "recuse": "use the “Step aside” button below",
-                 "consult": "record it under “Consultation with the people hurt” on the case page",
+                 "consult": "the form is under “Consultation with the people hurt” on the case page",
                  "show": "see the case page for its steps"}.get(hint.verb)
         if doing:
             return f"{problem}: {doing}"
