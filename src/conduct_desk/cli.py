@@ -472,7 +472,9 @@ def case_consult(
 def case_resolve(
     case_id: str, admin: Admin,
     outcome: Annotated[str, typer.Option(help="apologized, steps-taken, no-action, duplicate")],
-    reason: Annotated[str | None, typer.Option(help="Needed for no-action and duplicate.")]
+    reason: Annotated[str | None, typer.Option(
+        help="Needed for no-action and duplicate, and for apologized when no step was taken "
+             "(say where the apology was made).")]
     = None,
 ) -> None:
     """Close a case with its outcome; the reporter is told."""

@@ -67,7 +67,7 @@ def test_a_moderator_cannot_resolve_an_admins_case(
     case = views.case_detail(app.uow(), app.desk, 1).case
     assert case.is_open and case.outcome is None
     assert len(app.desk.platforms["sandbox"].calls) == told  # type: ignore[attr-defined]
-    app.bus.handle(commands.ResolveCase(1, "ana", "apologized"))
+    app.bus.handle(commands.ResolveCase(1, "ana", "apologized", "in the thread"))
     if reopen_refused is not None:
         r = reopen_refused.post("/api/v1/cases/1/reopen")
         assert r.status_code == 409
@@ -148,7 +148,7 @@ def test_chat_resolve_and_reopen_respect_the_holder(app: App, sandbox: SandboxPl
     assert "yours" in chat.coc("ana", f"take {case_id}", room=None)
     assert "only they, or an admin with the admin role" in chat.coc(
         "mo", f"resolve {case_id} apologized", room=None)
-    assert "resolved" in chat.coc("ana", f"resolve {case_id} apologized", room=None)
+    assert "resolved" in chat.coc("ana", f"resolve {case_id} apologized in the thread", room=None)
     assert "only they, or an admin" in chat.coc("mo", f"reopen {case_id}", room=None)
 
 

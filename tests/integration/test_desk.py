@@ -492,7 +492,7 @@ def test_a_moderator_cannot_resolve_someone_elses_case(app: App, sandbox: Sandbo
         with pytest.raises(IllegalTransition, match="case 1 is ana's; only they, or an admin"):
             app.bus.handle(c.ResolveCase(case_id, "mo", "apologized", may_reassign=may_reassign))
     assert len(sandbox.to(RILEY)) == told and detail(app, case_id).case.is_open
-    app.bus.handle(c.ResolveCase(case_id, "bo", "apologized", may_reassign=True))
+    app.bus.handle(c.ResolveCase(case_id, "bo", "apologized", "by DM to jo", may_reassign=True))
     with pytest.raises(IllegalTransition, match="only they, or an admin"):
         app.bus.handle(c.ReopenCase(case_id, "mo", may_reassign=True))
     app.bus.handle(c.ReopenCase(case_id, "ana"))  # ana held it

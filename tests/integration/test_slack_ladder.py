@@ -240,5 +240,5 @@ def test_a_moderator_cannot_resolve_or_reopen_an_admins_case(h: Harness) -> None
     refused = h.command(f"resolve {case_id} apologized", user=MOD)
     assert "only they, or an admin with the admin role, can resolve it" in refused
     assert h.case(case_id).is_open
-    assert "resolved" in h.command(f"resolve {case_id} apologized")
+    assert "resolved" in h.command(f"resolve {case_id} apologized in the thread")
     assert "only they, or an admin" in h.command(f"reopen {case_id}", user=MOD)

@@ -70,7 +70,7 @@ def test_an_edited_text_is_sent_as_edited(app: App, sandbox: SandboxPlatform,
 
 @pytest.mark.parametrize(("data", "status", "message"), [
     ({"step": "remind", "text": "x" * 20_001, "original": "y"}, 422, "shorten it"),
-    ({"step": "warn"}, 422, "add --reason"),
+    ({"step": "warn"}, 422, "say why (change the “Why this step” field)"),
     ({"step": "shout"}, 422, "no step &#39;shout&#39;"),
     ({"step": "suspend", "duration": "ten", "reason": "r"}, 422, "duration"),
     ({"step": "suspend", "duration": "9d", "reason": "r"}, 422, "outside"),

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conduct_desk.config import preset_text
-from conduct_desk.domain.errors import ConsultationNeeded, IllegalTransition, InvalidInput, Recused
+from conduct_desk.domain.errors import ConsultationNeeded, Hint, IllegalTransition, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.model import Case, CaseState, Consultation, Outcome, Report, Source, Step
 from conduct_desk.domain.people import PersonRef
@@ -59,6 +59,28 @@ def test_illegal_transitions_say_what_to_do() -> None:
         case.resolve("ana", Outcome.STEPS_TAKEN, NOW, None)
     with pytest.raises(InvalidInput, match="needs --reason"):
         case.resolve("ana", Outcome.NO_ACTION, NOW, " ")
+
+
+def test_apologized_without_a_step_says_where_the_apology_was_made() -> None:
+    case = make_case()
+    case.take("ana", NOW)
+    for reason in (None, "  "):
+        with pytest.raises(InvalidInput, match="needs --reason saying where the apology was made") \
+                as caught:
+            case.resolve("ana", Outcome.APOLOGIZED, NOW, reason)
+        assert caught.value.field == "reason" and caught.value.hint == Hint("resolve", 12)
+        assert "--" not in caught.value.problem and "where the apology was made" in caught.value.problem
+    assert case.is_open and case.outcome is None
+    case.resolve("ana", Outcome.APOLOGIZED, NOW, "in #general, to everyone")
+    assert case.outcome is Outcome.APOLOGIZED and case.outcome_reason == "in #general, to everyone"
+
+
+def test_apologized_after_a_step_needs_no_note() -> None:
+    case = make_case()
+    case.take("ana", NOW)
+    case.record_step(step("remind", Action.REMIND), ban_needs_consultation=True)
+    case.resolve("ana", Outcome.APOLOGIZED, NOW, None)
+    assert case.outcome is Outcome.APOLOGIZED
 
 
 @pytest.mark.parametrize("admin", ["sam", "sandbox:riley"])
@@ -225,10 +247,11 @@ def test_only_the_holder_or_an_admin_resolves() -> None:
     with pytest.raises(IllegalTransition, match="case 12 is ana's; only they, or an admin"):
         case.resolve("bo", Outcome.APOLOGIZED, NOW, None)  # bo, a moderator
     assert case.is_open and not case.events[1:]
-    case.resolve("cy", Outcome.APOLOGIZED, NOW, None, may_reassign=True)  # cy has the admin role
+    case.resolve("cy", Outcome.APOLOGIZED, NOW, "in the thread",
+                 may_reassign=True)  # cy has the admin role
     assert not case.is_open
     untaken = make_case()
-    untaken.resolve("bo", Outcome.APOLOGIZED, NOW, None)  # nobody's: it becomes bo's
+    untaken.resolve("bo", Outcome.APOLOGIZED, NOW, "in the thread")  # nobody's: it becomes bo's
     assert untaken.taken_by == "bo"
     untaken.reopen("bo", NOW)  # the former holder reopens it
 

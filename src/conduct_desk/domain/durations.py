@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from conduct_desk.domain.errors import InvalidInput
@@ -14,21 +15,26 @@ _UNIT = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_DURATION = timedelta(days=3660)
 
 
-def parse_duration(text: str, what: str = "duration") -> timedelta:
-    """Parse ``24h``/``90m``/``1d12h``; a malformed value names the accepted forms."""
+def parse_duration(text: str, what: str = "duration", *, field: str | None = None) -> timedelta:
+    """Parse ``24h``/``90m``/``1d12h``; a malformed value names the accepted forms. ``what``
+    names the value in the message (``--duration`` on the command line); the error's
+    ``problem`` says "duration" instead, and ``field`` is the input to point at."""
+
+    def bad(message: Callable[[str], str]) -> InvalidInput:
+        return InvalidInput(message(what), problem=message("duration" if field else what),
+                            field=field)
+
     if not isinstance(text, str) or not _WHOLE.match(text.lower()):
-        raise InvalidInput(
-            f"malformed {what} {text!r}: write it like 24h, 90m, 7d or 1d12h"
-        )
+        raise bad(lambda w: f"malformed {w} {text!r}: write it like 24h, 90m, 7d or 1d12h")
     parts = _PART.findall(text.lower())
     if len(text) > 64 or any(len(n.lstrip("0")) > 9 for n, _ in parts):
-        raise InvalidInput(f"{what} {text!r} is far too long: give at most {MAX_DURATION.days}d")
+        raise bad(lambda w: f"{w} {text!r} is far too long: give at most {MAX_DURATION.days}d")
     seconds = sum(int(n) * _UNIT[u] for n, u in parts)
     if seconds > MAX_DURATION.total_seconds():
-        raise InvalidInput(f"{what} {text!r} is longer than {MAX_DURATION.days} days: "
-                           "give a shorter one such as 24h")
+        raise bad(lambda w: f"{w} {text!r} is longer than {MAX_DURATION.days} days: "
+                            "give a shorter one such as 24h")
     if seconds <= 0:
-        raise InvalidInput(f"{what} {text!r} is zero: give a positive duration such as 12h")
+        raise bad(lambda w: f"{w} {text!r} is zero: give a positive duration such as 12h")
     return timedelta(seconds=seconds)
 
 

@@ -20,15 +20,18 @@ class DeskError(Exception):
 
     ``str(error)`` is the whole sentence in the command line's words; ``problem`` is the
     problem alone and ``hint`` the fix as a structured command, so a chat, a form or the
-    command line each say the fix in their own words."""
+    command line each say the fix in their own words. ``field``, when set, names the input
+    to change as the service sees it (``reason``, ``duration``, ``admin``…): a form points at
+    its field, the API returns it, the command line says its flag."""
 
     exit_code = 2
 
     def __init__(self, message: str = "", *, hint: Hint | None = None,
-                 problem: str | None = None) -> None:
+                 problem: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
         self.problem = problem if problem is not None else message
+        self.field = field
 
 
 class NotFound(DeskError):
@@ -70,8 +73,8 @@ class ConfidentialityError(DeskError):
 
     def __init__(self, message: str, *, field: str = "text", matched: str = "",
                  hint: Hint | None = None, problem: str | None = None) -> None:
-        super().__init__(message, hint=hint, problem=problem)
-        self.field = field
+        super().__init__(message, hint=hint, problem=problem, field=field)
+        self.field: str = field
         self.matched = matched
 
 

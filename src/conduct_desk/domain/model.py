@@ -485,12 +485,18 @@ class Case:
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(f"case {self.id} is already resolved ({self.outcome})")
         self._check_holder(admin, may_reassign, "resolve")
-        if outcome in (Outcome.NO_ACTION, Outcome.DUPLICATE) and not (reason and reason.strip()):
-            hint = "why no action is needed" if outcome is Outcome.NO_ACTION else "which case it repeats"
-            raise InvalidInput(f"outcome {outcome} needs --reason saying {hint}",
-                               problem=f"outcome {outcome} needs a reason saying {hint}",
-                               hint=Hint("resolve", self._id))
-        if outcome is Outcome.STEPS_TAKEN and not any(s.counts for s in self.steps):
+        counted = any(s.counts for s in self.steps)
+        if not (reason and reason.strip()):
+            needs = {Outcome.NO_ACTION: "why no action is needed",
+                     Outcome.DUPLICATE: "which case it repeats"}
+            if not counted:  # nothing on record shows an apology: the admin says what they saw
+                needs[Outcome.APOLOGIZED] = "where the apology was made"
+            if outcome in needs:
+                raise InvalidInput(f"outcome {outcome} needs --reason saying {needs[outcome]}",
+                                   problem=f"outcome {outcome} needs a reason saying "
+                                           f"{needs[outcome]}",
+                                   hint=Hint("resolve", self._id), field="reason")
+        if outcome is Outcome.STEPS_TAKEN and not counted:
             raise IllegalTransition(
                 f"case {self.id} has no steps yet; take one, or pick another outcome"
             )

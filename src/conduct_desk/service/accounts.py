@@ -112,7 +112,8 @@ def _active_admin(account: Account) -> bool:
 
 
 def _no_account(name: str) -> NotFound:
-    return NotFound(f"no account named {name}; see `conduct admin list`")
+    return NotFound(f"no account named {name}; see `conduct admin list`",
+                    problem=f"no account named {name}")
 
 
 def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
@@ -137,7 +138,9 @@ def _change_admin(uow: UnitOfWork, clock: Clock, name: str,
         if _active_admin(before) and not _active_admin(after) \
                 and not any(_active_admin(a) for a in everyone if a.id != before.id):
             raise InvalidInput(f"{name} is the last active admin; add another admin first "
-                               "(`conduct admin add NAME --role admin`)")
+                               "(`conduct admin add NAME --role admin`)",
+                               problem=f"{name} is the last active admin; give another "
+                                       "account the admin role first")
         uow.accounts.save_admin(after)
         if after.disabled or after.password_hash != before.password_hash:
             uow.accounts.delete_sessions(admin_id=after.id)  # signed out everywhere, at once
@@ -263,7 +266,8 @@ def revoke_token(uow: UnitOfWork, clock: Clock, name: str,
     with uow:
         token = uow.accounts.token_by_name(name)
         if token is None:
-            raise NotFound(f"no API token named {name}; see `conduct token list`")
+            raise NotFound(f"no API token named {name}; see `conduct token list`",
+                           problem=f"no API token named {name}")
         if token.revoked:
             return None
         revoked = replace(token, revoked=True)

@@ -341,7 +341,8 @@ def hand_over(cmd: commands.HandOver, uow: UnitOfWork, desk: Desk) -> None:
     see (an anonymous reporter) gets the case like anyone else, and is told on the case that
     they must step aside; see :meth:`Case.hand_over` for why."""
     if not cmd.to.strip():
-        raise InvalidInput("--to is empty: name the admin who takes the case over")
+        raise InvalidInput("--to is empty: name the admin who takes the case over",
+                           problem="name the admin who takes the case over", field="to")
     check_text(cmd.to, "the name of the admin taking over", 200)
     now = desk.clock.now()
     with uow:
@@ -384,7 +385,9 @@ def confirm_hurt(cmd: commands.ConfirmHurt, uow: UnitOfWork, desk: Desk) -> None
     """Another admin confirms that someone named as hurt was hurt: an admin so confirmed
     steps aside from now on (naming alone does not recuse anyone)."""
     if not cmd.person.strip():
-        raise InvalidInput("--person is empty: name the person who was hurt, as the case shows")
+        raise InvalidInput("--person is empty: name the person who was hurt, as the case shows",
+                           problem="name the person who was hurt, as the case shows",
+                           field="person")
     check_text(cmd.person, "the person", MAX_SHORT)
     now = desk.clock.now()
     with uow:
@@ -463,15 +466,17 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
     if rung.action is Action.SUSPEND:
         assert rung.duration is not None
         b = rung.duration
-        span = parse_duration(duration, "--duration") if duration else b.default
+        span = parse_duration(duration, "--duration", field="duration") if duration else b.default
         if not b.minimum <= span <= b.maximum:
             raise InvalidInput(
                 f"a {rung.name} lasts from {format_duration(b.minimum)} to "
-                f"{format_duration(b.maximum)} in this policy; {format_duration(span)} is outside that"
-            )
+                f"{format_duration(b.maximum)} in this policy; {format_duration(span)} is outside that",
+                field="duration")
         until = now + span
     elif duration:
-        raise InvalidInput(f"--duration applies only to a suspension; {rung.name} has none")
+        raise InvalidInput(f"--duration applies only to a suspension; {rung.name} has none",
+                           problem=f"a duration applies only to a suspension; {rung.name} "
+                                   "has none", field="duration")
     if rung.action is Action.REMOVE and not case.channel:
         raise InvalidInput(
             f"case {case.id} has no channel, so there is nothing to remove the person from; "
@@ -482,7 +487,9 @@ def compose_step(case: Case, rung_name: str, admin: str, desk: Desk, *,
     if text is not None:
         check_text(text, "the text", MAX_TEXT)
         if not text.strip():
-            raise InvalidInput("the text is empty; leave --text out to use the policy's text")
+            raise InvalidInput("the text is empty; leave --text out to use the policy's text",
+                               problem="the text is empty; write what to send, or use the "
+                                       "policy's text", field="text")
         check_confidential(text, case, guard, field="text")
         body = text.strip()
     else:
@@ -540,7 +547,9 @@ def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
         if rec.rung.name != composed.rung.name and not (cmd.reason and cmd.reason.strip()):
             raise InvalidInput(
                 f"the desk recommends {rec.rung.name} ({rec.reason}); to take "
-                f"{composed.rung.name} instead, add --reason saying why"
+                f"{composed.rung.name} instead, add --reason saying why",
+                problem=f"the desk recommends {rec.rung.name} ({rec.reason}); to take "
+                        f"{composed.rung.name} instead, say why", field="reason",
             )
         was_taken = case.taken_by is not None
         step = Step(rung=composed.rung.name, action=composed.rung.action, actor=cmd.admin,
@@ -696,7 +705,7 @@ def _generic(step: Step, person: PersonRef, case: Case) -> str:
         Action.BAN: f"send {person.user_id} the text below, then disable their account for good",
         Action.RESTORE: f"re-enable {person.user_id}'s account",
     }[step.action]
-    return f"Please {what}, then mark the step done (`conduct case done {case.id} {step.id}`)."
+    return f"Please {what}, then mark step {step.id} of case {case.id} done."
 
 
 def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) -> None:
@@ -722,7 +731,9 @@ def mark_manual_done(cmd: commands.MarkManualDone, uow: UnitOfWork, desk: Desk) 
 def consult(cmd: commands.Consult, uow: UnitOfWork, desk: Desk) -> None:
     if not cmd.summary.strip():
         raise InvalidInput("--summary is empty; say briefly what the people hurt said, or why "
-                           "no consultation was possible")
+                           "no consultation was possible",
+                           problem="the summary is empty; say briefly what the people hurt "
+                                   "said, or why no consultation was possible", field="summary")
     check_text(cmd.summary, "the summary")
     now = desk.clock.now()
     with uow:
@@ -743,7 +754,8 @@ def resolve_case(cmd: commands.ResolveCase, uow: UnitOfWork, desk: Desk) -> None
         outcome = Outcome(cmd.outcome)
     except ValueError:
         allowed = ", ".join(o.value for o in Outcome)
-        raise InvalidInput(f"unknown outcome {cmd.outcome!r}: use one of {allowed}") from None
+        raise InvalidInput(f"unknown outcome {cmd.outcome!r}: use one of {allowed}",
+                           field="outcome") from None
     check_text(cmd.reason, "the reason", MAX_SHORT)
     now = desk.clock.now()
     with uow:
@@ -1170,7 +1182,8 @@ def audit(uow: UnitOfWork, at: datetime, actor: str, kind: str, summary: str,
 
 def _admin_name(admin: str) -> None:
     if not admin or not admin.strip():
-        raise InvalidInput("--admin is empty: give the name of the admin acting")
+        raise InvalidInput("--admin is empty: give the name of the admin acting",
+                           problem="give the name of the admin acting", field="admin")
     check_text(admin, "the admin name", 200)
 
 

@@ -83,7 +83,7 @@ def identify(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name
     raise UnknownAdmin(f"unknown admin {name.strip()!r} ({flag}); known: {listed}{more} — add "
                        "one with `conduct admin add NAME --role moderator`",
                        problem=f"{name.strip()!r} is not one of the desk's admins; known: "
-                               f"{listed}{more}")
+                               f"{listed}{more}", field=flag.lstrip("-"))
 
 
 def acting(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name: str,

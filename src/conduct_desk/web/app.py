@@ -28,7 +28,7 @@ from conduct_desk.web.deps import (
     is_https,
 )
 from conduct_desk.web.middleware import BodyLimit, SecurityHeaders
-from conduct_desk.web.pages import error_text, render, status_of
+from conduct_desk.web.pages import error_fix, error_text, render, status_of
 from conduct_desk.web.routes import (
     api,
     api_docs,
@@ -146,11 +146,17 @@ def _install_error_handlers(api_app: FastAPI) -> None:
     async def desk_error(request: Request, exc: errors.DeskError) -> Response:
         status = status_of(exc)
         if is_api(request):
-            if isinstance(exc, errors.ConfidentialityError):  # which field to change
-                return api_error(status, error_code(exc), str(exc), field=exc.field)
-            return api_error(status, error_code(exc), str(exc))
+            # the problem without the command line's fix; the field and the fix as data
+            extra: dict[str, Any] = {}
+            if exc.field is not None:
+                extra["field"] = exc.field
+            if exc.hint is not None:
+                extra["fix"] = {"verb": exc.hint.verb, "case_id": exc.hint.case_id,
+                                "step_id": exc.hint.step_id}
+            return api_error(status, error_code(exc), exc.problem if extra else str(exc),
+                             **extra)
         return render(request, "error.html", {
-            "title": "That did not work", "message": error_text(exc),
+            "title": "That did not work", "message": error_text(exc), "fix": error_fix(exc),
             # the admin holds a case they are involved in: they may step aside (privately)
             "step_aside": exc.holds_case if isinstance(exc, errors.Recused) else None}, status)
 

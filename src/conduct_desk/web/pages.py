@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -30,13 +31,64 @@ def status_of(exc: errors.DeskError) -> int:
     return 422 if "Invalid" in type(exc).__name__ else 400
 
 
-def error_text(exc: errors.DeskError) -> str:
-    """The message for a page; a refused text says which field on the page to change."""
+# the service's name for an input -> where it is on the desk's pages
+FIELDS = {
+    "reason": "the Reason field",
+    "outcome": "the Outcome list",
+    "duration": "the “How long” field",
+    "text": "the message box",
+    "suggestion": "the suggestion field",
+    "summary": "the “What they said” field",
+    "person": "the “Person you talked with” field",
+    "to": "the list of admins to hand over to",
+    "admin": "the admin's name",
+}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A button or link on an error that does what the error asks (reopen, step aside…)."""
+
+    label: str
+    href: str
+    post: bool = False  # a form with the CSRF token, not a link
+
+
+def error_text(exc: errors.DeskError, fields: dict[str, str] | None = None) -> str:
+    """The message for a page, in the web's words: the problem, then the field to change or
+    what to do on the page (never a command-line flag or command). ``fields`` names a form's
+    own fields where they differ from :data:`FIELDS`."""
+    names = {**FIELDS, **(fields or {})}
     if isinstance(exc, errors.ConfidentialityError):
-        where = {"text": "the message box", "suggestion": "the suggestion field"}.get(
-            exc.field, f"{exc.field} in the policy file")
-        return f"{exc} (change {where})"
-    return str(exc)
+        where = FIELDS.get(exc.field) if exc.field in ("text", "suggestion") else None
+        return f"{exc.problem} (change {where or f'{exc.field} in the policy file'})"
+    problem, hint = exc.problem, exc.hint
+    if exc.field in names and exc.field != "admin":
+        return f"{problem} (change {names[exc.field]})"
+    if hint is not None and hint.verb == "list":
+        return f"{problem} are in the queue"
+    if hint is not None and hint.case_id is not None:
+        doing = {"reopen": "reopen the case first (the button is below)",
+                 "recuse": "use the “Step aside” button below",
+                 "consult": "the form is under “Consultation with the people hurt” on the case page",
+                 "show": "see the case page for its steps"}.get(hint.verb)
+        if doing:
+            return f"{problem}: {doing}"
+    return problem
+
+
+def error_fix(exc: errors.DeskError | None) -> Fix | None:
+    """The button or link that fixes ``exc`` on the web, when there is one."""
+    hint = exc.hint if exc is not None else None
+    if hint is not None and hint.verb == "list":
+        return Fix("Open the queue", "/queue")
+    if hint is None or hint.case_id is None:
+        return None
+    case = hint.case_id
+    return {"reopen": Fix(f"Reopen case {case}", f"/cases/{case}/reopen", post=True),
+            "recuse": Fix(f"Step aside from case {case}", f"/cases/{case}/recuse", post=True),
+            "consult": Fix("Record the consultation", f"/cases/{case}#consult"),
+            "show": Fix(f"Open case {case}", f"/cases/{case}")}.get(hint.verb)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,

@@ -40,7 +40,8 @@ TABLE: tuple[Spec, ...] = (
     Spec("consult", "{case} {person} what they said", "before a ban: what the people who were "
          "hurt said (or `none why it was not possible`)", Role.MODERATOR),
     Spec("resolve", "{case} apologized|steps-taken|no-action|duplicate [reason]",
-         "close a case; the reporters are told how it ended", Role.MODERATOR),
+         "close a case; the reporters are told how it ended (apologized with no step "
+         "taken: say where the apology was made)", Role.MODERATOR),
     Spec("reopen", "{case}", "reopen a resolved case", Role.MODERATOR),
     Spec("retry", "{case} {step}", "try a failed step again now", Role.MODERATOR),
     Spec("done", "{case} {step}", "a step you did by hand is done", Role.MODERATOR),

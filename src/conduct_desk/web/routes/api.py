@@ -114,7 +114,9 @@ class ConsultIn(Input):
 class ResolveIn(Input):
     outcome: str = Field(min_length=1, max_length=32,
                          examples=["apologized", "steps-taken", "no-action", "duplicate"])
-    reason: str | None = Field(None, max_length=MAX_SHORT)
+    reason: str | None = Field(None, max_length=MAX_SHORT, description=(
+        "needed for no-action and duplicate, and for apologized when no step was taken "
+        "(where the apology was made)"))
 
 
 def _json(value: Any, status: int = 200) -> JSONResponse:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.service import views
 from conduct_desk.web.deps import SignedIn, Web
-from conduct_desk.web.pages import render
+from conduct_desk.web.pages import error_text, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +47,7 @@ def audit_page(
     try:
         case_id, start, end = parse_case_id(case), parse_day(since, "from"), parse_day(until, "to")
     except InvalidInput as exc:
-        return render(request, "audit.html", {"entries": [], "error": str(exc), **form}, 422)
+        return render(request, "audit.html", {"entries": [], "error": error_text(exc), **form}, 422)
     entries = views.audit_log(
         web.app.uow(), actor=actor.strip() or None, case_id=case_id,
         since=datetime.combine(start, time.min, UTC) if start else None,

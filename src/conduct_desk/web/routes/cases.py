@@ -24,7 +24,7 @@ from conduct_desk.web.deps import (
     WebState,
     require_step_role,
 )
-from conduct_desk.web.pages import error_text, render, status_of
+from conduct_desk.web.pages import Fix, error_fix, error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +41,7 @@ DONE = {
     "lifted": "The suspension is lifted.",
 }
 OUTCOMES = [(o.value, label) for o, label in (
-    (Outcome.APOLOGIZED, "Apologized and corrected the behaviour"),
+    (Outcome.APOLOGIZED, "The person apologized (if no step was taken, say where)"),
     (Outcome.STEPS_TAKEN, "Steps taken"),
     (Outcome.NO_ACTION, "No action needed (say why)"),
     (Outcome.DUPLICATE, "Duplicate of another case (say which)"),
@@ -73,13 +73,17 @@ def compose_context(web: WebState, admin: Account, case_id: int, step: str | Non
 
 def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
               compose: dict[str, Any] | None = None, error: str | None = None,
-              status: int = 200, form: dict[str, Any] | None = None) -> Response:
+              status: int = 200, form: dict[str, Any] | None = None,
+              error_at: str | None = None, fix: Fix | None = None) -> Response:
+    """The case page; ``error`` shows at the top, or beside the field ``error_at`` (the
+    resolve form's ``outcome`` or ``reason``); ``fix`` is a button that does what it asks."""
     desk = web.app.desk
     detail = views.case_detail(web.app.uow(), desk, case_id, admin.name, admin.identities)
     case = detail.case
     rungs = [(r, admin.role.may_take(r.action)) for r in desk.policy.ladder]
     return render(request, "case.html", {
         "d": detail, "case": case, "rungs": rungs, "compose": compose, "error": error,
+        "error_at": error_at, "fix": fix,
         "form": form or {}, "outcomes": OUTCOMES, "done": DONE.get(request.query_params.get(
             "done", "")), "reporters": [views.reporter_label(case, i)
                                        for i in range(len(case.reports))],
@@ -118,17 +122,18 @@ def compose_fragment(request: Request, web: Web, admin: Acting, case_id: CaseId,
 
 def _act(request: Request, web: WebState, admin: Account, case_id: int, command: commands.Command,
          done: str, *, compose: dict[str, Any] | None = None,
-         form: dict[str, Any] | None = None) -> Response:
+         form: dict[str, Any] | None = None, fields: tuple[str, ...] = ()) -> Response:
     """Run one command; on a mistake show the case again with the message and what was typed."""
     views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
     try:
         web.app.bus.handle(command)
     except DeskError as exc:
-        if compose is not None:
-            compose["error"] = error_text(exc)
+        if compose is not None:  # the compose form asks "why this step instead…?"
+            compose["error"] = error_text(exc, {"reason": "the “Why this step” field"})
         return case_page(request, web, admin, case_id, compose=compose,
                          error=None if compose is not None else error_text(exc),
-                         status=status_of(exc), form=form)
+                         status=status_of(exc), form=form, fix=error_fix(exc),
+                         error_at=exc.field if exc.field in fields else None)
     anchor = {"step": "#steps", "consulted": "#consult"}.get(done, "")
     return RedirectResponse(f"/cases/{case_id}?done={done}{anchor}", status_code=303)
 
@@ -193,7 +198,8 @@ def consult(
         if person.strip():
             ref = PersonRef.parse(person, web.app.settings.default_platform)
     except InvalidInput as exc:
-        return case_page(request, web, admin, case_id, error=str(exc), status=422, form=form)
+        return case_page(request, web, admin, case_id, error=error_text(exc), status=422,
+                         form=form)
     return _act(request, web, admin, case_id,
                 commands.Consult(case_id, admin.name, summary, ref), "consulted", form=form)
 
@@ -204,10 +210,16 @@ def resolve(
     outcome: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=LONG)] = "",
 ) -> Response:
+    form = {"outcome": outcome, "reason": reason}
+    if not outcome.strip():  # nothing is preselected: an outcome is never chosen by accident
+        views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+        return case_page(request, web, admin, case_id, status=422, form=form, error_at="outcome",
+                         error="Choose how the case ended in the Outcome list; nothing was "
+                               "recorded yet.")
     return _act(request, web, admin, case_id, commands.ResolveCase(
         case_id, admin.name, outcome, reason.strip() or None,
-        may_reassign=admin.role.may_reassign), "resolved",
-        form={"outcome": outcome, "reason": reason})
+        may_reassign=admin.role.may_reassign), "resolved", form=form,
+        fields=("outcome", "reason"))
 
 
 @router.post("/cases/{case_id}/reopen")
@@ -223,8 +235,8 @@ def recuse(request: Request, web: Web, admin: SignedIn, _csrf: Csrf, case_id: Ca
     try:
         web.app.bus.handle(commands.Recuse(case_id, admin.name))
     except DeskError as exc:
-        return render(request, "error.html", {"title": "That did not work", "message": str(exc)},
-                      status_of(exc))
+        return render(request, "error.html", {"title": "That did not work",
+                                              "message": error_text(exc)}, status_of(exc))
     return RedirectResponse("/queue", status_code=303)
 
 

@@ -16,7 +16,7 @@ from conduct_desk.domain.model import MAX_SHORT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
 from conduct_desk.web.deps import Csrf, Web, WebState, client_key
-from conduct_desk.web.pages import render, status_of
+from conduct_desk.web.pages import error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,7 +102,7 @@ def file_report(
             said_from=SaidFrom.PASTED if said.strip() else None, message_link=link.strip() or None,
             harmed=parse_people(hurt, default), note=note.strip() or None))
     except DeskError as exc:
-        return _report_form(request, web, error=str(exc), form=form, status=status_of(exc))
+        return _report_form(request, web, error=error_text(exc), form=form, status=status_of(exc))
     web.reports_by_client.hit(client, now)
     return RedirectResponse(f"/r/{filed.status_token}?new=1", status_code=303)
 
@@ -155,6 +155,6 @@ def appeal(request: Request, web: Web, _csrf: Csrf, token: str,
     try:
         web.app.bus.handle(commands.Appeal(case_id, person, text))
     except DeskError as exc:
-        return _subject_page(request, web, token, error=str(exc), appeal=text,
+        return _subject_page(request, web, token, error=error_text(exc), appeal=text,
                              status=status_of(exc))
     return RedirectResponse(f"/s/{token}?done=appealed", status_code=303)

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from conduct_desk.domain.errors import DeskError
 from conduct_desk.service import accounts
 from conduct_desk.web.deps import Csrf, FullAdmin, Web, WebState
-from conduct_desk.web.pages import render, status_of
+from conduct_desk.web.pages import error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
 DONE = {
@@ -49,7 +49,7 @@ def _change(request: Request, web: WebState, change: Callable[[], Any], done: st
     try:
         changed = change()
     except DeskError as exc:
-        return _page(request, web, error=str(exc), status=status_of(exc))
+        return _page(request, web, error=error_text(exc), status=status_of(exc))
     return RedirectResponse(f"/settings?done={done if changed is not None else 'unchanged'}",
                             status_code=303)
 
