@@ -1004,6 +1004,37 @@ def lift_suspension(cmd: commands.LiftSuspension, uow: UnitOfWork, desk: Desk) -
         restore_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
 
 
+_STEP_STATUS = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
+                EffectStatus.FAILED: StepStatus.FAILED}
+
+
+def _record_given_back(uow: UnitOfWork, desk: Desk, case_id: int, step_id: int, actor: str,
+                       status: StepStatus, *, text: str, detail: str, attempts: int,
+                       summary: str) -> bool:
+    """Mark a suspension or removal as given back and record the restore step that did it,
+    once: False when another worker (or the timer) got there first."""
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(case_id, lock=True)
+        given = case.step(step_id)
+        if given.restored_at is not None:
+            return False
+        given.restored_at = now
+        case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor,
+                               recorded_at=now, text=text, status=status,
+                               detail=detail or None, attempts=attempts,
+                               completed_at=now if status is StepStatus.DONE else None))
+        uow.cases.save(case)
+        restored = case.steps[-1].id
+        assert restored is not None
+        if status is StepStatus.MANUAL:
+            _schedule_manual_reminder(uow, desk, now, case_id, restored)
+        case.events.append(events.StepUpdated(case_id, restored))
+        audit(uow, now, actor, f"step.{status}", summary, case_id, step_id=restored)
+        uow.commit()
+    return True
+
+
 def readmit_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk) -> None:
     """Lift a removal: let the person back into the channel, where the platform can (else
     a manual task that says what to do), recorded as a restore step."""
@@ -1019,28 +1050,9 @@ def readmit_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         who = desk.name_of(case.subject) or case.subject.user_id
         effect = Effect.manual(f"Let {who} back into {where}: invite them again, or take away "
                                "what keeps them out; then mark this step done.")
-    now = desk.clock.now()
-    with uow:
-        case = uow.cases.get(case_id, lock=True)
-        removal = case.step(step_id)
-        if removal.restored_at is not None:
-            return
-        removal.restored_at = now
-        status = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
-                  EffectStatus.FAILED: StepStatus.FAILED}[effect.status]
-        case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor,
-                               recorded_at=now, text="", status=status,
-                               detail=effect.detail or None, attempts=1,
-                               completed_at=now if status is StepStatus.DONE else None))
-        uow.cases.save(case)
-        restored = case.steps[-1].id
-        assert restored is not None
-        if status is StepStatus.MANUAL:
-            _schedule_manual_reminder(uow, desk, now, case_id, restored)
-        case.events.append(events.StepUpdated(case_id, restored))
-        audit(uow, now, actor, f"step.{status}", f"removal lifted: {status}", case_id,
-              step_id=restored)
-        uow.commit()
+    status = _STEP_STATUS[effect.status]
+    _record_given_back(uow, desk, case_id, step_id, actor, status, text="",
+                       detail=effect.detail, attempts=1, summary=f"removal lifted: {status}")
 
 
 def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk,
@@ -1087,37 +1099,21 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         # through the outbox: held back by the platform, it comes after its wait
         welcome = outbox.send_dm(uow, desk, case.subject, text, purpose="restore",
                                  case_id=case_id)
-    with uow:
-        case = uow.cases.get(case_id, lock=True)
-        suspension = case.step(step_id)
-        if suspension.restored_at is not None:
-            return
-        suspension.restored_at = now
-        status = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
-                  EffectStatus.FAILED: StepStatus.FAILED}[effect.status]
-        detail = effect.detail
-        if welcome is not None and outbox.is_pending(welcome):
-            detail = (f"{detail}; the welcome-back message will be sent when "
-                      f"{outbox.platform_label(platform.name if platform else '')} lets us"
-                      ).lstrip("; ")
-        elif welcome is not None and welcome.status is not EffectStatus.DONE:
-            detail = f"{detail}; the welcome-back message failed ({welcome.detail})".lstrip("; ")
-        if refused:
-            detail = f"{detail}; {refused}".lstrip("; ")
-        case.steps.append(Step(rung="restore", action=Action.RESTORE, actor=actor, recorded_at=now,
-                               text=text or "", status=status, detail=detail or None, attempts=attempts + 1,
-                               completed_at=now if status is StepStatus.DONE else None))
-        uow.cases.save(case)
-        restored = case.steps[-1].id
-        assert restored is not None
-        if status is StepStatus.MANUAL:
-            _schedule_manual_reminder(uow, desk, now, case_id, restored)
-        case.events.append(events.StepUpdated(case_id, restored))
-        audit(uow, now, actor, f"step.{status}",
-              f"suspension ended; account restored{' and welcomed back' if welcome else ''}"
-              if status is StepStatus.DONE else f"restore {status}: {effect.detail}", case_id,
-              step_id=case.steps[-1].id)
-        uow.commit()
+    status = _STEP_STATUS[effect.status]
+    detail = effect.detail
+    if welcome is not None and outbox.is_pending(welcome):
+        detail = (f"{detail}; the welcome-back message will be sent when "
+                  f"{outbox.platform_label(platform.name if platform else '')} lets us"
+                  ).lstrip("; ")
+    elif welcome is not None and welcome.status is not EffectStatus.DONE:
+        detail = f"{detail}; the welcome-back message failed ({welcome.detail})".lstrip("; ")
+    if refused:
+        detail = f"{detail}; {refused}".lstrip("; ")
+    summary = (f"suspension ended; account restored{' and welcomed back' if welcome else ''}"
+               if status is StepStatus.DONE else f"restore {status}: {effect.detail}")
+    if not _record_given_back(uow, desk, case_id, step_id, actor, status, text=text or "",
+                              detail=detail, attempts=attempts + 1, summary=summary):
+        return
     if status is not StepStatus.DONE:
         who = desk.name_of(case.subject) or case.subject
         _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {who} ended; "
