@@ -201,6 +201,23 @@ def db_upgrade() -> None:
                f"{head_revision()}")
 
 
+@db_app.command("backup")
+def db_backup(
+    target: Annotated[Path, typer.Argument(help="The file to write, e.g. backups/conduct-2026-12-02.db")],
+    overwrite: Annotated[bool, typer.Option(help="Replace TARGET when it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to TARGET while the desk keeps running (online backup).
+    On PostgreSQL, use pg_dump."""
+    from conduct_desk.config import Settings
+    from conduct_desk.storage.db import backup, create_engine
+
+    with friendly_errors():
+        engine = create_engine(Settings().database_url)
+        _OPENED.append(engine)
+        pages = backup(engine, target, overwrite=overwrite)
+    typer.echo(f"backed up {pages} pages to {target} (to restore it, see the README: Backups)")
+
+
 # -- intake ----------------------------------------------------------------------------------
 
 
