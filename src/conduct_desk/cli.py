@@ -335,6 +335,11 @@ def render_case(detail: views.CaseDetail) -> str:
         lines.append("  EVERY ADMIN IS INVOLVED: this case goes to the backup admins ("
                      + (", ".join(detail.backup) or "none set: add them under [admins] backup")
                      + ")")
+    for line in detail.now_lines:
+        lines.append(f"  {c.subject} now: {line}")
+    if detail.open_others:
+        lines.append("  other open cases about " + str(c.subject) + ": "
+                     + ", ".join(f"case {o.id}" for o in detail.open_others))
     if detail.undelivered:
         lines.append("  messages not delivered:")
         lines.extend(f"    {n.sentence}" for n in detail.undelivered)
@@ -370,6 +375,8 @@ def render_case(detail: views.CaseDetail) -> str:
     if detail.recommendation:
         lines.append(f"  recommended next: {detail.recommendation.rung.name} — "
                      f"{detail.recommendation.reason}")
+    elif detail.no_step_because:
+        lines.append(f"  {detail.no_step_because}")
     lines.append("  timeline:")
     lines.extend(f"    {e.at:%Y-%m-%d %H:%M}  {e.actor:<12} {e.summary}" for e in detail.timeline)
     return "\n".join(lines)
@@ -538,13 +545,15 @@ def person_show(person: str, as_json: AsJson = False) -> None:
     with friendly_errors():
         a = _app()
         ref = _person(person)
-        history = views.person_history(a.uow(), ref)
+        history = views.person_history(a.uow(), ref, now=a.desk.clock.now())
         if not history.cases:
             raise InvalidInput(f"no case is about {ref}; check the id (platform:user)")
     if as_json:
         _print_json(history)
         return
     typer.echo(f"{ref}: {len(history.cases)} case(s)")
+    for line in history.now_lines or ["no step in force"]:
+        typer.echo(f"  now: {line}")
     for s in history.cases:
         typer.echo(f"  case {s.id}: {s.state}" + (f" ({s.outcome})" if s.outcome else "")
                    + f", opened {s.opened_at:%Y-%m-%d}")
