@@ -201,6 +201,23 @@ def db_upgrade() -> None:
                f"{head_revision()}")
 
 
+@db_app.command("backup")
+def db_backup(
+    target: Annotated[Path, typer.Argument(help="The file to write, e.g. backups/conduct-2026-12-02.db")],
+    overwrite: Annotated[bool, typer.Option(help="Replace TARGET when it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to TARGET while the desk keeps running (online backup).
+    On PostgreSQL, use pg_dump."""
+    from conduct_desk.config import Settings
+    from conduct_desk.storage.db import backup, create_engine
+
+    with friendly_errors():
+        engine = create_engine(Settings().database_url)
+        _OPENED.append(engine)
+        pages = backup(engine, target, overwrite=overwrite)
+    typer.echo(f"backed up {pages} pages to {target} (to restore it, see the README: Backups)")
+
+
 # -- intake ----------------------------------------------------------------------------------
 
 
@@ -318,6 +335,11 @@ def render_case(detail: views.CaseDetail) -> str:
         lines.append("  EVERY ADMIN IS INVOLVED: this case goes to the backup admins ("
                      + (", ".join(detail.backup) or "none set: add them under [admins] backup")
                      + ")")
+    for line in detail.now_lines:
+        lines.append(f"  {c.subject} now: {line}")
+    if detail.open_others:
+        lines.append("  other open cases about " + str(c.subject) + ": "
+                     + ", ".join(f"case {o.id}" for o in detail.open_others))
     if detail.undelivered:
         lines.append("  messages not delivered:")
         lines.extend(f"    {n.sentence}" for n in detail.undelivered)
@@ -353,6 +375,8 @@ def render_case(detail: views.CaseDetail) -> str:
     if detail.recommendation:
         lines.append(f"  recommended next: {detail.recommendation.rung.name} — "
                      f"{detail.recommendation.reason}")
+    elif detail.no_step_because:
+        lines.append(f"  {detail.no_step_because}")
     lines.append("  timeline:")
     lines.extend(f"    {e.at:%Y-%m-%d %H:%M}  {e.actor:<12} {e.summary}" for e in detail.timeline)
     return "\n".join(lines)
@@ -521,13 +545,15 @@ def person_show(person: str, as_json: AsJson = False) -> None:
     with friendly_errors():
         a = _app()
         ref = _person(person)
-        history = views.person_history(a.uow(), ref)
+        history = views.person_history(a.uow(), ref, now=a.desk.clock.now())
         if not history.cases:
             raise InvalidInput(f"no case is about {ref}; check the id (platform:user)")
     if as_json:
         _print_json(history)
         return
     typer.echo(f"{ref}: {len(history.cases)} case(s)")
+    for line in history.now_lines or ["no step in force"]:
+        typer.echo(f"  now: {line}")
     for s in history.cases:
         typer.echo(f"  case {s.id}: {s.state}" + (f" ({s.outcome})" if s.outcome else "")
                    + f", opened {s.opened_at:%Y-%m-%d}")

@@ -349,3 +349,34 @@ def test_account_mistakes_get_one_line_and_change_nothing(
     err = conduct(*args, code=2)
     assert one_line(err).startswith(message)
     assert _rows(conduct) == before
+
+
+def test_a_backup_is_taken_while_the_desk_writes_and_holds_every_case(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    conduct("report", "--subject", "sam", "--reporter", "riley", "--channel", "#general",
+            "--message-id", "m1", "--text", "it hurt")
+    # a writer holds the database open (WAL mode, as `conduct serve` does) while the copy runs
+    engine = create_engine(conduct.env["CONDUCT_DATABASE_URL"])
+    with engine.connect() as busy:
+        busy.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()
+        said = conduct("db", "backup", "backup.db")
+    engine.dispose()
+    assert "backed up" in said and "backup.db" in said
+    assert not (conduct.cwd / "backup.db.partial").exists()
+    copy = conduct.env | {"CONDUCT_DATABASE_URL": f"sqlite:///{conduct.cwd / 'backup.db'}"}
+    shown = json.loads(conduct("case", "list", "--json", env=copy))
+    assert [(c["id"], c["subject"]) for c in shown] == [(1, "sandbox:sam")]
+
+    # mistakes: one line each, the existing backup untouched
+    before = (conduct.cwd / "backup.db").read_bytes()
+    assert "--overwrite" in one_line(conduct("db", "backup", "backup.db", code=2))
+    assert "does not exist" in one_line(conduct("db", "backup", "no/such/dir/b.db", code=2))
+    assert "database itself" in one_line(conduct("db", "backup", "conduct.db", code=2))
+    assert (conduct.cwd / "backup.db").read_bytes() == before
+    conduct("db", "backup", "backup.db", "--overwrite")
+
+
+def test_backup_on_postgresql_points_at_pg_dump(conduct: Conduct) -> None:
+    err = conduct("db", "backup", "b.db", code=2,
+                  env={"CONDUCT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
+    assert "pg_dump" in one_line(err)

@@ -209,3 +209,50 @@ def test_the_queue_pages_with_the_keyboard_alone(app: App, page: Page,
     expect(page.get_by_role("link", name="Previous 2")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name="Case 1", exact=True)).to_be_visible()
+
+
+SMALLEST_TEXT = """() => {
+  let smallest = Infinity;
+  for (const svg of document.querySelectorAll("figure.chart svg")) {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    for (const t of svg.querySelectorAll("text")) {
+      smallest = Math.min(smallest, parseFloat(getComputedStyle(t).fontSize) * scale);
+    }
+  }
+  return smallest;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_stats_are_readable_at_every_width(app: App, page: Page, width: int) -> None:
+    accounts.add_admin(app.uow(), app.desk.clock, "ana", "admin", PASSWORD)
+    for name in ("lee", "sam", "max"):
+        case_id = file_case(app, subject=name, reporter=None, hurt=())
+        app.bus.handle(commands.TakeStep(case_id, "remind", "ana"))
+    app.bus.handle(commands.TakeStep(3, "warn", "ana", reason="a second message, same day"))
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "ana")
+    page.goto("/stats")
+    expect(page.get_by_role("heading", name="Steps by rung")).to_be_visible()
+    assert page.evaluate(SMALLEST_TEXT) >= 12  # every label and value, as drawn
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # the figures, for a screen reader, in a table of their own
+    steps = page.get_by_role("table", name="Steps taken, by rung")
+    expect(steps.get_by_role("row", name="remind 3")).to_be_attached()
+    expect(steps.get_by_role("row", name="warn 1")).to_be_attached()
+    expect(page.get_by_role("table", name="Time until a case was taken")).to_be_attached()
+    shot(page, f"stats-{width}")
+
+
+def test_preparing_a_step_puts_the_keyboard_in_the_draft(app: App, page: Page) -> None:
+    accounts.add_admin(app.uow(), app.desk.clock, "ana", "admin", PASSWORD)
+    file_case(app)
+    sign_in(page, "ana")
+    page.get_by_role("link", name="Case 1").click()
+    page.get_by_role("button", name="Take this case").click()
+    page.get_by_role("link", name="Remind…").click()
+    draft = page.get_by_label("The exact message that will be sent")
+    expect(draft).to_be_focused()
+    page.keyboard.type("Thank you for reading this. ")  # straight into the message, no click
+    expect(draft).to_have_value(re.compile(r"^Thank you for reading this\. Hi sam"))
+    shot(page, "compose-focus")

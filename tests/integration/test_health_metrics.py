@@ -18,7 +18,7 @@ from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import commands
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.service.health import error_code
-from conduct_desk.storage.db import create_engine, head_revision
+from conduct_desk.storage.db import check_migrated, create_engine, head_revision
 from conduct_desk.web.app import create_app
 from conduct_desk.web.middleware import HEADERS
 
@@ -92,6 +92,25 @@ def test_readyz_is_503_when_the_schema_is_behind(app: App, web: FastAPI, engine:
     assert body["status"] == "not ready" and body["database"]["revision"] == "0010"
     assert any("conduct db upgrade" in p for p in body["problems"])
     security_headers_on(r)
+
+
+def test_a_replica_not_yet_upgraded_keeps_serving_a_newer_schema(
+        app: App, web: FastAPI, engine: sa.Engine) -> None:
+    """A rolling upgrade: the new release migrated the database (a revision this code does
+    not know); the replicas still on the old code stay ready and say why they should go."""
+    head = head_revision()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    try:
+        r = TestClient(web).get("/readyz")
+        check_migrated(engine)  # a replica restarting on the old code still starts
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :h"), {"h": head})
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["status"] == "ready" and body["database"]["revision"] == "0999"
+    assert any("newer than this code" in n for n in body["notes"])
 
 
 def test_readyz_is_503_on_an_empty_database(app: App, web: FastAPI, tmp_path: Path) -> None:

@@ -290,7 +290,7 @@ def test_stats_and_person_pages(app: App, clients: dict[str, TestClient]) -> Non
     csrf = csrf_of(ana.get("/cases/1").text)
     ana.post("/cases/1/steps", data={"csrf": csrf, "step": "remind"})
     stats = ana.get("/stats").text
-    assert stats.count("<svg") == 4 and "remind: 1" in stats
+    assert stats.count("<svg") == 4 and '<th scope="row">remind</th><td>1</td>' in stats
     person = ana.get("/people/sandbox:sam").text
     assert "Case 1" in person and "remind" in person
     assert ana.get("/stats?days=0").status_code == 422

@@ -45,6 +45,7 @@ from conduct_desk.domain.model import (
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy, Rung
+from conduct_desk.domain.standing import standing
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
 from conduct_desk.service import notices as outbox
@@ -543,6 +544,14 @@ def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
         if not known.role.may_take(composed.rung.action):
             raise InvalidInput(f"{known.name} has the {known.role} role; a {composed.rung.name} "
                                "needs an admin with the admin role")
+        banned = standing(uow.cases.effects(case.subject), now).banned
+        if banned is not None and not (cmd.reason and cmd.reason.strip()):
+            where = "in this case" if banned.case_id == case.id else f"in case {banned.case_id}"
+            raise InvalidInput(
+                f"{case.subject} is already banned ({where}); to take {composed.rung.name} "
+                "all the same, add --reason saying why",
+                problem=f"{case.subject} is already banned ({where}); to take "
+                        f"{composed.rung.name} all the same, say why", field="reason")
         rec = recommend(case, history, desk.policy, now)
         if rec.rung.name != composed.rung.name and not (cmd.reason and cmd.reason.strip()):
             raise InvalidInput(

@@ -26,6 +26,7 @@ class Readiness:
     revision: str | None
     head: str | None
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # true and worth saying, but no reason to take no traffic
 
     @property
     def ready(self) -> bool:

@@ -26,6 +26,7 @@ from conduct_desk.domain.model import (
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.standing import Standing, standing, standing_lines
 from conduct_desk.service import notices as outbox
 from conduct_desk.service import roster
 from conduct_desk.service.handlers import (
@@ -91,6 +92,23 @@ class CaseDetail:
     stepped_aside: tuple[str, ...] = ()  # admins who stepped aside (no reason is recorded)
     backup: tuple[str, ...] | None = None  # every admin is involved: the backup admins
     notices: tuple[NoticeState, ...] = ()  # what the desk owed people, and what came of it
+    standing: Standing = Standing()  # where the subject stands now, from every case
+    now: datetime | None = None  # when the detail was read (to word the standing)
+    open_others: tuple[CaseSummary, ...] = ()  # the other open cases about the same person
+
+    @property
+    def now_lines(self) -> list[str]:
+        """Where the subject stands now, in plain words (empty: no step in force)."""
+        return standing_lines(self.standing, self.now) if self.now is not None else []
+
+    @property
+    def no_step_because(self) -> str | None:
+        """Why nothing is recommended on an open case: the subject is banned already."""
+        ban = self.standing.banned
+        if ban is None or not self.case.is_open:
+            return None
+        where = "in this case" if ban.case_id == self.case.id else f"in case {ban.case_id}"
+        return f"Already banned ({where}): no further step is recommended for {self.case.subject}"
 
     @property
     def undelivered(self) -> tuple[NoticeState, ...]:
@@ -129,6 +147,16 @@ class PersonHistory:
     cases: list[CaseSummary]
     steps: list[PastStep]
     hidden: bool = False  # the viewer is this person: their cases are for other admins
+    standing: Standing = Standing()
+    now: datetime | None = None
+
+    @property
+    def now_lines(self) -> list[str]:
+        return standing_lines(self.standing, self.now) if self.now is not None else []
+
+    @property
+    def open_cases(self) -> list[CaseSummary]:
+        return [c for c in self.cases if c.state in OPEN_STATES]
 
 
 def parse_states(state: str) -> tuple[CaseState, ...]:
@@ -200,13 +228,18 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
         known = roster.everyone(uow, desk.platform_admins)
         kept = uow.notices.for_case(case_id)
-    rec = recommend(case, history, desk.policy, now) if case.is_open else None
+        now_stands = standing(uow.cases.effects(case.subject), now)
+        open_others = tuple(c for c in uow.cases.summaries(
+            CaseFilter(states=OPEN_STATES, subject=case.subject, limit=50)) if c.id != case_id)
+    rec = (recommend(case, history, desk.policy, now)
+           if case.is_open and now_stands.banned is None else None)
     others = [p for p in history if p.case_id != case_id]
     backup = desk.policy.backup if case.is_open and everyone_recused(case, known) else None
     return CaseDetail(case, rec, others, timeline, case.deadline_state(now),
                       hurt_admins=hurt_admins(case, known),
                       stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
-                      backup=backup, notices=tuple(_notice_states(case, kept, now)))
+                      backup=backup, notices=tuple(_notice_states(case, kept, now)),
+                      standing=now_stands, open_others=open_others, now=now)
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
@@ -293,15 +326,18 @@ def check_step_text(uow: UnitOfWork, desk: Desk, case_id: int, admin: str, text:
         raise
 
 
-def person_history(uow: UnitOfWork, person: PersonRef,
-                   viewer: tuple[str, ...] = ()) -> PersonHistory:
-    """A person's cases and steps; empty, with ``hidden`` set, when the viewer is that person."""
+def person_history(uow: UnitOfWork, person: PersonRef, viewer: tuple[str, ...] = (), *,
+                   now: datetime) -> PersonHistory:
+    """A person's cases, steps and where they stand at ``now``; empty, with ``hidden`` set,
+    when the viewer is that person."""
     if any(person.matches(name) for name in viewer if name):
         return PersonHistory(person, [], [], hidden=True)
     with uow:
         cases = uow.cases.summaries(CaseFilter(subject=person, limit=1000))
         steps = uow.cases.history(person)
-    return PersonHistory(person, cases, steps)
+        effects = uow.cases.effects(person)
+    return PersonHistory(person, cases, steps,
+                         standing=standing(effects, now), now=now)
 
 
 def reporter_label(case: Case, index: int) -> str:
@@ -356,6 +392,8 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
             if detail.recommendation else None
         ),
         "history": [dataclasses.asdict(p) for p in detail.history],
+        "standing": detail.now_lines,
+        "other_open_cases": [c.id for c in detail.open_others],
         "notices": [
             {"id": n.id, "purpose": n.purpose, "kind": n.kind, "platform": n.platform,
              "to": n.to, "status": n.status, "attempts": n.attempts, "created_at": n.created_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -57,6 +59,54 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def backup(engine: Engine, target: Path, *, overwrite: bool = False) -> int:
+    """Copy a SQLite database to ``target`` while the desk runs (SQLite's online backup:
+    a consistent copy, writers wait only for each short page batch). Returns the pages
+    copied. PostgreSQL has its own tool; the error says which."""
+    if engine.dialect.name != "sqlite":
+        raise InvalidInput(
+            "`conduct db backup` copies a SQLite database; for PostgreSQL use "
+            f"pg_dump, e.g. pg_dump -Fc -f conduct.dump '{engine.url.database}'")
+    source_path = engine.url.database
+    if not source_path or source_path == ":memory:":
+        raise InvalidInput("the database is in memory: there is nothing on disk to back up")
+    target = target.expanduser()
+    if target.resolve() == Path(source_path).resolve():
+        raise InvalidInput(f"{target} is the database itself: give another file name")
+    if target.exists() and not overwrite:
+        raise InvalidInput(f"{target} already exists: give a new file name, or add --overwrite")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"the folder {target.parent} does not exist: create it first")
+    partial = target.with_name(target.name + ".partial")
+    pages = 0
+
+    def progress(_status: int, _remaining: int, total: int) -> None:
+        nonlocal pages
+        pages = total
+
+    raw = engine.raw_connection()
+    try:
+        source = raw.driver_connection
+        dest = sqlite3.connect(partial)
+        try:
+            source.backup(dest, pages=256, progress=progress)  # type: ignore[union-attr]
+            (check,) = dest.execute("PRAGMA integrity_check").fetchone()
+            if check != "ok":
+                raise InvalidInput(f"the copy failed SQLite's integrity check ({check}); "
+                                   "the database itself was not changed")
+            dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            dest.close()
+        partial.replace(target)  # a backup is there whole, or not at all
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"cannot write the backup to {target} ({exc}); "
+                           "check the disk has room and the folder is writable") from None
+    finally:
+        raw.close()
+        partial.unlink(missing_ok=True)
+    return pages
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -78,6 +128,20 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+def is_newer(revision: str | None) -> bool:
+    """The schema is at a revision this code does not know: a newer release migrated it.
+
+    Migrations only add (tables, columns, indexes; a column is dropped only in a release after
+    the one that stopped using it), so this code still runs on it: during a rolling upgrade
+    the replicas not yet replaced keep serving."""
+    if revision is None:
+        return False
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is None
+    except CommandError:
+        return True
+
+
 def check_migrated(engine: Engine) -> None:
     """Refuse to run on a schema older than the code, with the command that fixes it."""
     try:
@@ -88,7 +152,10 @@ def check_migrated(engine: Engine) -> None:
             f"({exc.orig}); check CONDUCT_DATABASE_URL"
         ) from None
     head = head_revision()
-    if current != head:
+    if current != head and is_newer(current):
+        logger.warning("the database is at %s, newer than this code (%s): finish the upgrade "
+                       "of every replica", current, head)
+    elif current != head:
         state = "has no tables yet" if current is None else f"is at {current}, the code at {head}"
         raise NotMigrated(
             f"the database {engine.url.render_as_string(hide_password=True)} {state}; "

@@ -23,7 +23,7 @@ from conduct_desk.service.health import (
     error_code,
 )
 from conduct_desk.storage import tables as t
-from conduct_desk.storage.db import current_revision, head_revision
+from conduct_desk.storage.db import current_revision, head_revision, is_newer
 
 OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
 _head = functools.cache(head_revision)  # the code's migrations do not change while it runs
@@ -48,6 +48,10 @@ class SqlHealthProbe:
         except SQLAlchemyError as exc:
             return Readiness(False, None, head,
                              (f"the database cannot be reached ({type(exc).__name__})",))
+        if current != head and is_newer(current):
+            return Readiness(True, current, head, notes=(
+                f"the database is at {current}, newer than this code ({head}): "
+                "replace this replica with the new release",))
         if current != head:
             state = "has no tables yet" if current is None else f"is at {current}"
             return Readiness(True, current, head,

@@ -30,6 +30,7 @@ from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.nudges import Answer, Nudge, NudgeState
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.standing import LASTING, LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, CaseTimes
 from conduct_desk.storage import tables as t
@@ -283,6 +284,33 @@ class SqlCaseRepository:
             .order_by(t.steps.c.recorded_at)
         )
         return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
+
+    def effects(self, person: PersonRef) -> list[LastingStep]:
+        """The person's counting steps that leave a state (warn, remove, suspend, ban), with
+        the case's channel, and for warnings the first re-reading confirmed after them."""
+        about = sa.and_(t.cases.c.subject_platform == person.platform,
+                        t.cases.c.subject_id == person.user_id)
+        rows = self.conn.execute(
+            sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at,
+                      t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel)
+            .join(t.cases, t.cases.c.id == t.steps.c.case_id)
+            .where(about, t.steps.c.status.in_([str(s) for s in COUNTING]),
+                   t.steps.c.action.in_([str(a) for a in LASTING]))
+            .order_by(t.steps.c.recorded_at)).all()
+        rereads: dict[int, list[datetime]] = {}
+        if any(r.action == str(Action.WARN) for r in rows):
+            for case_id, at in self.conn.execute(
+                    sa.select(t.notes.c.case_id, t.notes.c.at)
+                    .join(t.cases, t.cases.c.id == t.notes.c.case_id)
+                    .where(about, t.notes.c.kind == str(NoteKind.REREAD))
+                    .order_by(t.notes.c.at)):
+                rereads.setdefault(case_id, []).append(at)
+        return [LastingStep(r.case_id, r.rung, Action(r.action), r.recorded_at, channel=r.channel,
+                       until=r.until, restored_at=r.restored_at,
+                       reread_at=next((at for at in rereads.get(r.case_id, [])
+                                       if at >= r.recorded_at), None)
+                       if r.action == str(Action.WARN) else None)
+                for r in rows]
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
         return list(self.conn.execute(sa.select(t.cases.c.id).where(

@@ -1,15 +1,22 @@
-"""Server-rendered SVG charts for the stats page: no JavaScript, readable by screen readers
-(each chart has a title and a description listing its figures)."""
+"""Server-rendered SVG charts for the stats page: no JavaScript.
+
+Readable at every width: the drawing is narrow (its text is at least 12 px wide on a 390 px
+phone, where the chart fills the column) and bars run sideways, so a label never collides with
+the next one. Each chart comes with a table of its figures, for screen readers (the drawing is
+hidden from them: one reading, not two)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from datetime import timedelta
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, PAD = 640, 220, 36
+WIDTH = 340  # viewBox units; the smallest column the chart fills is about this many px
+FONT = 14  # viewBox units: ≥ 12 px wherever the chart is drawn 292 px wide or more
+ROW = 26
+LABEL = 118  # room for the longest label ("under 15 min", "suspend") at FONT
+LINE_HEIGHT, PAD = 170, 30
 BINS: list[tuple[str, timedelta]] = [
     ("under 15 min", timedelta(minutes=15)),
     ("15–60 min", timedelta(hours=1)),
@@ -18,7 +25,6 @@ BINS: list[tuple[str, timedelta]] = [
     ("6–24 h", timedelta(days=1)),
     ("over a day", timedelta.max),
 ]
-_ids = itertools.count(1)
 
 
 def distribution(spans: Sequence[timedelta]) -> list[tuple[str, int]]:
@@ -30,47 +36,49 @@ def distribution(spans: Sequence[timedelta]) -> list[tuple[str, int]]:
 
 
 def bar_chart(title: str, data: Sequence[tuple[str, int]], unit: str = "cases") -> Markup:
-    uid = next(_ids)
+    """One row per label: the label, a bar as long as its share of the largest, the value."""
     top = max((v for _, v in data), default=0) or 1
-    n = max(len(data), 1)
-    slot = (WIDTH - 2 * PAD) / n
+    room = WIDTH - LABEL - 40  # the longest bar leaves room for its value
     parts = []
     for i, (label, value) in enumerate(data):
-        h = (HEIGHT - 2 * PAD) * value / top
-        x = PAD + i * slot + slot * 0.15
-        y = HEIGHT - PAD - h
+        y = 6 + i * ROW
+        w = room * value / top
         parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
-            f'class="bar"><title>{escape(label)}: {value}</title></rect>'
-            f'<text x="{x + slot * 0.35:.1f}" y="{y - 4:.1f}" class="value">{value}</text>'
-            f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - PAD + 16}" class="label">'
-            f'{escape(label)}</text>')
-    return _svg(uid, title, data, unit, "".join(parts))
+            f'<text x="{LABEL - 6}" y="{y + FONT + 1}" class="label">{escape(label)}</text>'
+            f'<rect x="{LABEL}" y="{y + 2}" width="{w:.1f}" height="{ROW - 8}" class="bar"/>'
+            f'<text x="{LABEL + w + 4:.1f}" y="{y + FONT + 1}" class="value">{value}</text>')
+    height = 12 + max(len(data), 1) * ROW
+    return _chart(title, data, unit, height, "".join(parts), ("", unit))
 
 
 def line_chart(title: str, data: Sequence[tuple[str, int]], unit: str = "open cases") -> Markup:
-    uid = next(_ids)
+    """A line over the days; the first, middle and last day named under it."""
     top = max((v for _, v in data), default=0) or 1
     n = max(len(data) - 1, 1)
-    points = [(PAD + i * (WIDTH - 2 * PAD) / n, HEIGHT - PAD - (HEIGHT - 2 * PAD) * v / top)
+    left, bottom = PAD + 6, LINE_HEIGHT - PAD
+    points = [(left + i * (WIDTH - left - 12) / n, bottom - (bottom - 12) * v / top)
               for i, (_, v) in enumerate(data)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     labels = ""
     if data:
-        for i in sorted({0, len(data) // 2, len(data) - 1}):
-            labels += (f'<text x="{points[i][0]:.1f}" y="{HEIGHT - PAD + 16}" class="label">'
-                       f'{escape(data[i][0])}</text>')
-    body = (f'<polyline points="{path}" class="line" fill="none"/>'
-            f'<text x="{PAD - 6}" y="{PAD}" class="axis">{top}</text>'
-            f'<text x="{PAD - 6}" y="{HEIGHT - PAD}" class="axis">0</text>{labels}')
-    return _svg(uid, title, data, unit, body)
+        for i, anchor in zip(sorted({0, len(data) // 2, len(data) - 1}), ("start", "middle", "end"),
+                             strict=False):
+            labels += (f'<text x="{points[i][0]:.1f}" y="{bottom + FONT + 6}" class="day" '
+                       f'text-anchor="{anchor}">{escape(data[i][0])}</text>')
+    body = (f'<line x1="{left}" y1="{bottom}" x2="{WIDTH - 6}" y2="{bottom}" class="axisline"/>'
+            f'<polyline points="{path}" class="line" fill="none"/>'
+            f'<text x="{left - 6}" y="{12 + FONT / 2}" class="axis">{top}</text>'
+            f'<text x="{left - 6}" y="{bottom}" class="axis">0</text>{labels}')
+    return _chart(title, data, unit, LINE_HEIGHT, body, ("day", unit))
 
 
-def _svg(uid: int, title: str, data: Sequence[tuple[str, int]], unit: str, body: str) -> Markup:
-    desc = "; ".join(f"{label}: {value}" for label, value in data) or "no data yet"
-    axis = (f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
-            'class="axisline"/>')
+def _chart(title: str, data: Sequence[tuple[str, int]], unit: str, height: int, body: str,
+           heads: tuple[str, str]) -> Markup:
+    rows = "".join(f"<tr><th scope=\"row\">{escape(label)}</th><td>{value}</td></tr>"
+                   for label, value in data) or '<tr><td colspan="2">no data yet</td></tr>'
     return Markup(
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart{uid}t chart{uid}d" '
-        f'class="chart"><title id="chart{uid}t">{escape(title)}</title>'
-        f'<desc id="chart{uid}d">{escape(unit)} — {escape(desc)}</desc>{axis}{body}</svg>')
+        f'<figure class="chart"><svg viewBox="0 0 {WIDTH} {height}" aria-hidden="true" '
+        f'focusable="false" font-size="{FONT}">{body}</svg>'
+        f'<table class="visually-hidden"><caption>{escape(title)}</caption>'
+        f'<thead><tr><th scope="col">{escape(heads[0])}</th><th scope="col">{escape(heads[1])}'
+        f'</th></tr></thead><tbody>{rows}</tbody></table></figure>')

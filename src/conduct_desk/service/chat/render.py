@@ -80,6 +80,11 @@ def card_text(detail: views.CaseDetail, w: Words) -> str:
         rung = detail.recommendation.rung.name
         lines.append(f"Next: {rung} ({detail.recommendation.reason}) — "
                      f"{w.prefix} step {case.id} {rung}")
+    elif detail.no_step_because:
+        lines.append(detail.no_step_because + ".")
+    if detail.open_others:
+        lines.append("Other open cases about them: "
+                     + ", ".join(str(o.id) for o in detail.open_others))
     if case.is_open and not case.taken_by:
         lines.append(f"Take it: {w.prefix} take {case.id}")
     return "\n".join(lines)

@@ -295,7 +295,8 @@ def person(person: str, web: Web, caller: ApiCaller) -> JSONResponse:
     """One person's cases and steps, across platforms' cases about them."""
     if len(person) > 300:
         raise InvalidInput("a person's id has at most 300 characters, e.g. slack:U123")
-    return _json(views.person_history(web.app.uow(), _person(web, person), caller.names))
+    return _json(views.person_history(web.app.uow(), _person(web, person), caller.names,
+                                     now=web.app.desk.clock.now()))
 
 
 @router.get("/audit")

@@ -41,6 +41,8 @@ def readyz(web: Web) -> Response:
     }
     if not r.ready:
         body["problems"] = list(r.problems)
+    if r.notes:
+        body["notes"] = list(r.notes)
     return JSONResponse(body, status_code=200 if r.ready else 503, headers=NO_STORE)
 
 

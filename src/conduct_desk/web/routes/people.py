@@ -23,5 +23,6 @@ def parse_person(text: str, default_platform: str) -> PersonRef:
 @router.get("/people/{person:path}")
 def person_page(request: Request, web: Web, admin: SignedIn, person: str) -> Response:
     ref = parse_person(person, web.app.settings.default_platform)
-    history = views.person_history(web.app.uow(), ref, (admin.name, *admin.identities))
+    history = views.person_history(web.app.uow(), ref, (admin.name, *admin.identities),
+                                   now=web.app.desk.clock.now())
     return render(request, "person.html", {"history": history})
