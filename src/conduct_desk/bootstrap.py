@@ -12,13 +12,14 @@ from sqlalchemy.engine import Engine
 
 from conduct_desk.config import Settings, load_policy
 from conduct_desk.domain.policy import Policy
+from conduct_desk.mail.smtp import SmtpMailer
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import commands, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
 from conduct_desk.service.messagebus import MessageBus
-from conduct_desk.service.ports import Adapter, Clock, Platform, UnitOfWork
+from conduct_desk.service.ports import Adapter, Clock, Mailer, Platform, UnitOfWork
 from conduct_desk.storage.db import check_migrated, create_engine
 from conduct_desk.storage.health import SqlHealthProbe
 from conduct_desk.storage.sealing import Sealer, check_sealing
@@ -79,10 +80,11 @@ def bootstrap(
     policy: Policy | None = None,
     clock: Clock | None = None,
     platforms: dict[str, Platform] | None = None,
+    mailer: Mailer | None = None,
     check_schema: bool = True,
     with_adapters: bool = False,
 ) -> App:
-    """Build the app. Tests pass fakes (clock, platforms); production passes nothing."""
+    """Build the app. Tests pass fakes (clock, platforms, mailer); production passes nothing."""
     settings = settings or Settings()
     policy = policy or load_policy(settings)
     engine = engine or create_engine(settings.database_url)
@@ -92,8 +94,11 @@ def bootstrap(
     sealer = Sealer(key) if key is not None else None
     if platforms is None:
         platforms = {"sandbox": SandboxPlatform()}
+    if mailer is None:  # CONDUCT_SMTP_*: a setting missing or malformed stops here, named
+        smtp = settings.smtp()
+        mailer = SmtpMailer(smtp) if smtp is not None else None
     desk = Desk(policy=policy, clock=clock or SystemClock(), platforms=platforms,
-                base_url=settings.base_url)
+                base_url=settings.base_url, mailer=mailer)
 
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(engine, sealer)

@@ -734,14 +734,18 @@ def admin_list(as_json: AsJson = False) -> None:
         found = accounts.account_list(a.uow())
     if as_json:
         _print_json([{"name": acc.name, "role": acc.role, "identities": acc.identities,
-                      "created_at": acc.created_at, "disabled": acc.disabled} for acc in found])
+                      "created_at": acc.created_at, "disabled": acc.disabled,
+                      "email": acc.email, "email_kinds": sorted(acc.email_kinds)}
+                     for acc in found])
         return
     if not found:
         typer.echo("no accounts yet; add one with `conduct admin add NAME --role admin`")
     for acc in found:
         ids = f" ({', '.join(acc.identities)})" if acc.identities else ""
         state = " disabled" if acc.disabled else ""
-        typer.echo(f"{acc.name:<20} {acc.role}{state}{ids}")
+        mail = f" — emailed at {acc.email} about {accounts.email_summary(acc)}" \
+            if acc.email else ""
+        typer.echo(f"{acc.name:<20} {acc.role}{state}{ids}{mail}")
 
 
 @admin_app.command("password")
@@ -778,6 +782,39 @@ def _set_disabled(name: str, disabled: bool) -> None:
         else "it can sign in again"
     _change(lambda a: accounts.set_disabled(a.uow(), a.desk.clock, name, disabled),
             f"account {name} {state}: {then}", f"account {name} was already {state}; nothing changed")
+
+
+@admin_app.command("email")
+def admin_email(
+    name: AccountName,
+    address: Annotated[str | None, typer.Option(
+        help="Where the desk emails them, e.g. ana@example.org.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        help="What to email about (repeat): new-case, reminder, backup, appeal; "
+             "default: all four.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop every email to them.")] = False,
+) -> None:
+    """Choose where and about what the desk emails an account while it is on duty (needs the
+    CONDUCT_SMTP_* settings); each admin can change it on the desk's Email notices page."""
+    from conduct_desk.domain.emails import EmailKind
+    from conduct_desk.service import accounts
+
+    with friendly_errors():
+        if off == (address is not None):
+            raise InvalidInput("give --address ADDRESS, or --off to stop the emails")
+        kinds = [EmailKind.parse(k) for k in kind] if kind else list(EmailKind)
+        a = _app()
+        changed = accounts.set_email(a.uow(), a.desk.clock, name.strip(), None if off else address,
+                                     [] if off else kinds)
+        account = accounts.find_admin(a.uow(), name)
+    if off:
+        done = f"account {account.name}: no more emails"
+    else:
+        done = (f"account {account.name}: emailed at {account.email} about "
+                f"{accounts.email_summary(account)} while on duty")
+        if a.desk.mailer is None:
+            done += " (once CONDUCT_SMTP_HOST and the other CONDUCT_SMTP_* settings are set)"
+    typer.echo(done if changed is not None else f"{done}; nothing changed")
 
 
 @admin_app.command("role")

@@ -8,8 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from conduct_desk.domain.emails import check_address
 from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.policy import Policy, parse_policy
+from conduct_desk.mail.smtp import SmtpConfig
 
 PRESETS = ("guide", "contributor-covenant-2.1")
 
@@ -64,6 +66,86 @@ class Settings(BaseSettings):
     # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
     trusted_proxies: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger request bodies get 413
+
+    # email notices to the on-duty admins (read by :meth:`smtp`); none without a host
+    smtp_host: str | None = None
+    smtp_port: str | None = None  # default 587 with STARTTLS, 25 without
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_from: str | None = None
+    smtp_starttls: str | None = None  # default true
+
+    def smtp(self) -> SmtpConfig | None:
+        """The mail server for email notices, or None when CONDUCT_SMTP_HOST is not set (and
+        no other CONDUCT_SMTP_* either). A setting missing or malformed is an InvalidInput
+        naming its variable; the password is never in a message."""
+        given = [name for name, value in (
+            ("CONDUCT_SMTP_PORT", self.smtp_port), ("CONDUCT_SMTP_USER", self.smtp_user),
+            ("CONDUCT_SMTP_PASSWORD", self.smtp_password),
+            ("CONDUCT_SMTP_PASSWORD_FILE", self.smtp_password_file),
+            ("CONDUCT_SMTP_FROM", self.smtp_from), ("CONDUCT_SMTP_STARTTLS", self.smtp_starttls),
+        ) if value not in (None, "")]
+        host = (self.smtp_host or "").strip()
+        if not host:
+            if given:
+                raise InvalidInput(f"CONDUCT_SMTP_HOST is not set, but {', '.join(given)} "
+                                   "is: set it to the mail server's host name, or unset the others")
+            return None
+        starttls = _flag(self.smtp_starttls, "CONDUCT_SMTP_STARTTLS", default=True)
+        port = _port(self.smtp_port, 587 if starttls else 25)
+        sender = (self.smtp_from or "").strip()
+        if not sender:
+            raise InvalidInput("CONDUCT_SMTP_FROM is not set: give the address the desk's emails "
+                               "come from, e.g. conduct@example.org")
+        try:
+            sender = check_address(sender)
+        except InvalidInput as exc:
+            raise InvalidInput(f"CONDUCT_SMTP_FROM: {exc}") from None
+        password = self._smtp_password()
+        user = (self.smtp_user or "").strip() or None
+        if user and password is None:
+            raise InvalidInput("CONDUCT_SMTP_USER is set but no password: set "
+                               "CONDUCT_SMTP_PASSWORD_FILE (or CONDUCT_SMTP_PASSWORD)")
+        if password is not None and not user:
+            raise InvalidInput("a CONDUCT_SMTP_PASSWORD is set but no CONDUCT_SMTP_USER: set the "
+                               "user name the mail server knows the desk by")
+        return SmtpConfig(host=host, port=port, sender=sender, starttls=starttls, user=user,
+                          password=password)
+
+    def _smtp_password(self) -> str | None:
+        if self.smtp_password is not None and self.smtp_password.get_secret_value():
+            return self.smtp_password.get_secret_value()
+        if self.smtp_password_file is None:
+            return None
+        try:
+            return self.smtp_password_file.read_text("utf-8").rstrip("\r\n") or None
+        except OSError as exc:
+            raise InvalidInput(
+                f"CONDUCT_SMTP_PASSWORD_FILE {self.smtp_password_file} cannot be read "
+                f"({exc.strerror}); fix the path"
+            ) from None
+
+
+def _flag(value: str | None, variable: str, *, default: bool) -> bool:
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"{variable} is {value!r}: use true or false")
+
+
+def _port(value: str | None, default: int) -> int:
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise InvalidInput(f"CONDUCT_SMTP_PORT is {value!r}: use a port number from 1 to 65535, "
+                           "e.g. 587")
+    return int(text)
 
 
 def preset_text(name: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from conduct_desk.domain.emails import EmailKind
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.domain.policy import Action
 
@@ -80,7 +81,8 @@ def name_key(name: str) -> str:
 @dataclass(frozen=True)
 class Account:
     """A person who signs in to the web desk. ``identities`` are their platform accounts
-    (e.g. ``slack:U123``): with the name, they decide recusal."""
+    (e.g. ``slack:U123``): with the name, they decide recusal. ``email`` and ``email_kinds``:
+    where and about what the desk emails them while they are on duty."""
 
     name: str
     role: Role
@@ -89,6 +91,8 @@ class Account:
     identities: tuple[str, ...] = ()
     disabled: bool = False
     id: int | None = None
+    email: str | None = None
+    email_kinds: frozenset[EmailKind] = frozenset()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ class NoticeKind(StrEnum):
     ADMINS = "admins"  # a line in the admins' room or channel (``reply_to``: in a thread)
     CARD = "card"  # refresh a case card; delivered by the sender its platform registers
     ANSWER = "answer"  # an answer to an admin's chat command, in the admins' room
+    EMAIL = "email"  # an email to one admin (``to``: PersonRef("email", address)); the text's
+    # first line is the subject
 
 
 class NoticeStatus(StrEnum):
@@ -39,6 +41,7 @@ class Purpose(StrEnum):
     NUDGE = "nudge"  # the private word, and what the members who asked for it hear
     ANSWER = "answer"  # an answer to an admin's command
     CARD = "card"  # a case card
+    EMAIL = "email"  # an admin is emailed (domain/emails.py)
 
 
 @dataclass(frozen=True)

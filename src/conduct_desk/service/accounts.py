@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from conduct_desk.domain.accounts import Account, ApiToken, Role, WebSession, normalize_name
+from conduct_desk.domain.emails import EmailKind, check_address
 from conduct_desk.domain.errors import InvalidInput, NotFound
 from conduct_desk.domain.model import Case
 from conduct_desk.domain.people import PersonRef
@@ -107,6 +108,27 @@ def set_role(uow: UnitOfWork, clock: Clock, name: str, role: str,
                          not_self="change the role of", by_account=by_account)
 
 
+def set_email(uow: UnitOfWork, clock: Clock, name: str, address: str | None,
+              kinds: Iterable[EmailKind], actor: str = "cli") -> Account | None:
+    """Where the desk emails an account and about what (:class:`EmailKind`); an empty
+    ``address`` stops every email. None when nothing changed. The address is checked here,
+    for every entry point; choosing kinds with no address is refused (field ``email``)."""
+    chosen = frozenset(kinds)
+    email = check_address(address) if address and address.strip() else None
+    if email is None and chosen:
+        raise InvalidInput("give an email address for the emails chosen, or choose none",
+                           problem="give an email address for the emails you chose, or untick "
+                                   "them", field="email")
+    return _change_admin(uow, clock, name, lambda a: replace(a, email=email, email_kinds=chosen),
+                         actor)
+
+
+def email_summary(account: Account) -> str:
+    """What an account is emailed about, in words: "new cases, appeals" or "nothing"."""
+    kinds = [k.label.lower() for k in EmailKind if k in account.email_kinds]
+    return ", ".join(kinds) if account.email and kinds else "nothing"
+
+
 def _active_admin(account: Account) -> bool:
     return account.role is Role.ADMIN and not account.disabled
 
@@ -160,6 +182,11 @@ def _changes(before: Account, after: Account) -> Iterator[tuple[str, str]]:
         yield f"admin.{state}", f"{what} {state}"
     if after.role != before.role:
         yield "admin.role", f"{what}: role {before.role} -> {after.role}"
+    if (after.email, after.email_kinds) != (before.email, before.email_kinds):
+        # the address itself stays on the account: the audit log says what changed
+        address = "a new address" if after.email and after.email != before.email else (
+            "no address" if not after.email else "the same address")
+        yield "admin.email", f"{what}: emailed about {email_summary(after)} ({address})"
 
 
 def authenticate(uow: UnitOfWork, name: str, password: str) -> Account | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from conduct_desk.domain import events
 from conduct_desk.domain.durations import format_duration, humanize_span, parse_duration
+from conduct_desk.domain.emails import EmailKind
 from conduct_desk.domain.errors import (
     ConfidentialityError,
     Conflict,
@@ -47,7 +48,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action, Policy, Rung
 from conduct_desk.domain.standing import standing
 from conduct_desk.domain.timers import Timer, TimerKind
-from conduct_desk.service import commands
+from conduct_desk.service import commands, emails
 from conduct_desk.service import notices as outbox
 from conduct_desk.service.ports import (
     AuditEntry,
@@ -56,6 +57,7 @@ from conduct_desk.service.ports import (
     Clock,
     Effect,
     EffectStatus,
+    Mailer,
     Platform,
     UnitOfWork,
 )
@@ -95,6 +97,8 @@ class Desk:
     # by (platform name, kind); unregistered: the Platform's send_dm / notify_admins
     notice_senders: dict[tuple[str, NoticeKind], Callable[[Notice], Effect]] = field(
         default_factory=dict)
+    # emails the on-duty admins (service/emails.py); None: no mail server is configured
+    mailer: Mailer | None = None
     _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def channel_label(self, case: Case) -> str | None:
@@ -302,6 +306,7 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
                 + ". Please take it.")
         for platform in _admin_platforms(desk, event.subject):
             outbox.send_admins(uow, desk, platform.name, line, case_id=event.case_id)
+        emails.email_admins(uow, desk, event.case_id, EmailKind.NEW_CASE)
 
 
 def unkept_reporter_line(desk: Desk, status_token: str | None) -> str:
@@ -440,6 +445,8 @@ def _after_involvement(uow: UnitOfWork, desk: Desk, case: Case, freed: bool,
                        backup: bool) -> None:
     if backup:
         _tell_admins(uow, desk, case, backup_text(case, desk.policy))
+        emails.email_admins(uow, desk, case.id, EmailKind.BACKUP,
+                            detail="every admin the desk knows is involved in it")
     elif freed:
         _tell_admins(uow, desk, case, f"Case {case.id} has no admin on it now; please take it.")
 
@@ -879,6 +886,7 @@ def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
         audit(uow, now, cmd.person.key, "subject.appealed", "the subject appealed", cmd.case_id)
         uow.commit()
     _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
+    emails.email_admins(uow, desk, cmd.case_id, EmailKind.APPEAL)
 
 
 def subject_replied(cmd: commands.SubjectReplied, uow: UnitOfWork, desk: Desk) -> int | None:
@@ -947,6 +955,8 @@ def _on_take_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
                   "texts.take_reminder")
     on_duty = ", ".join(desk.policy.on_duty)
     _tell_admins(uow, desk, case, f"{on_duty}: {text}" if on_duty else text)
+    emails.email_admins(uow, desk, timer.case_id, EmailKind.REMINDER,
+                        detail="nobody has taken it yet")
     with uow:
         assert case.id is not None
         uow.timers.schedule(Timer(TimerKind.ESCALATION, now + desk.policy.deadlines.escalate_after,
@@ -965,6 +975,8 @@ def _on_escalation(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     text = render(desk.policy.texts["escalation"], _admin_ctx(case, desk, waited),
                   "texts.escalation")
     _tell_admins(uow, desk, case, text)
+    emails.email_admins(uow, desk, timer.case_id, EmailKind.BACKUP,
+                        detail="nobody took it after the admins were reminded")
     with uow:
         audit(uow, now, DESK, "deadline.escalated", "backup admins paged", case.id)
         uow.commit()
@@ -980,6 +992,8 @@ def _on_step_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
                   "texts.step_reminder")
     who = case.taken_by or ", ".join(desk.policy.on_duty)
     _tell_admins(uow, desk, case, f"{who}: {text}" if who else text)
+    emails.email_admins(uow, desk, timer.case_id, EmailKind.REMINDER,
+                        detail="no first step has been taken yet", holder=case.taken_by)
     with uow:
         audit(uow, now, DESK, "deadline.first-step", f"no first step within {waited}; admins "
               "reminded", case.id)
@@ -1150,6 +1164,9 @@ def _on_manual_reminder(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     now = desk.clock.now()
     _tell_admins(uow, desk, case, f"Case {case.id}: reminder — step {step.rung} is still waiting to be "
                              f"done by hand, then marked done: {step.detail}")
+    emails.email_admins(uow, desk, timer.case_id, EmailKind.REMINDER,
+                        detail=f"step {step.rung} waits to be done by hand, then marked done",
+                        holder=case.taken_by)
     with uow:
         assert case.id is not None
         _schedule_manual_reminder(uow, desk, now, case.id, timer.step_id)

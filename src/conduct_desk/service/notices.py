@@ -214,6 +214,8 @@ def _deliver(desk: Desk, notice: Notice) -> Effect:
     try:
         if sender is not None:
             return sender(notice)
+        if notice.kind is NoticeKind.EMAIL:
+            return _email(desk, notice)
         if notice.kind is NoticeKind.CARD:  # only a chat desk draws cards: one runs elsewhere
             return Effect.failed(f"the desk's {platform_label(notice.platform)} cards are kept "
                                  "by another process", retryable=True)
@@ -233,6 +235,16 @@ def _deliver(desk: Desk, notice: Notice) -> Effect:
         return Effect.failed(f"the desk could not send it ({type(exc).__name__})")
 
 
+def _email(desk: Desk, notice: Notice) -> Effect:
+    """An email notice through the desk's mailer: its text's first line is the subject."""
+    if desk.mailer is None:  # e.g. a worker started without the CONDUCT_SMTP_* settings
+        return Effect.failed("the desk has no mail server in this process (set CONDUCT_SMTP_HOST)")
+    if notice.to is None:
+        return Effect.failed("an email with no address to send it to", retryable=False)
+    subject, _, body = notice.text.partition("\n\n")
+    return desk.mailer.send(notice.to.user_id, subject, body)
+
+
 def _error(notice: Notice, effect: Effect) -> str:
     """What is kept of a refusal: the platform's words, never for an anonymous reporter."""
     if notice.anonymous:
@@ -247,6 +259,8 @@ def who(notice: Notice) -> str:
     """The person a notice is for, as every admin may read it (never an anonymous id)."""
     if notice.kind in (NoticeKind.ADMINS, NoticeKind.ANSWER):
         return "the admins"
+    if notice.kind is NoticeKind.EMAIL and notice.to is not None:
+        return notice.to.user_id  # an admin's own address, for the other admins
     if notice.anonymous:
         return "the reporter (anonymous)"
     return str(notice.to) if notice.to is not None else "nobody"
@@ -261,6 +275,7 @@ def _what(notice: Notice) -> str:
         Purpose.ADMINS: f"the message to the admins on {where}",
         Purpose.ANSWER: f"the answer to the admins on {where}",
         Purpose.CARD: f"the case card on {where}",
+        Purpose.EMAIL: f"the email to {who(notice)}",
     }
     return known.get(notice.purpose, f"the {notice.purpose} message on {where}")
 

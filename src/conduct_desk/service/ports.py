@@ -102,6 +102,14 @@ class Platform(Protocol):
     ) -> str: ...
 
 
+class Mailer(Protocol):
+    """Sends one plain-text email (SMTP in production). Returns an :class:`Effect` and never
+    raises for the mail server's errors: a temporary refusal (4xx, a lost connection) is
+    FAILED and retryable, a permanent one (5xx) FAILED and not retryable."""
+
+    def send(self, to: str, subject: str, body: str) -> Effect: ...
+
+
 class Adapter(Protocol):
     """A configured platform: its :class:`Platform` (used by every command, even the CLI's),
     and listeners (events, bots) that only ``conduct serve`` starts."""

@@ -203,6 +203,13 @@ def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
     return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
 
 
+def waiting_count(uow: UnitOfWork, viewer: tuple[str, ...] = ()) -> int:
+    """How many open cases nobody has taken yet (the web header's count). Cases about the
+    viewer (any of their names) are not theirs to see, so not counted."""
+    with uow:
+        return uow.cases.count(CaseFilter(states=(CaseState.NEW,), not_about=viewer))
+
+
 def check_viewer(case: Case, viewer: str | None, aliases: tuple[str, ...] = ()) -> None:
     """Refuse (:class:`Recused`) an admin involved in the case, by name or platform identity."""
     for name in (viewer, *aliases):
@@ -265,6 +272,8 @@ def _notice_state(case: Case, n: Notice, now: datetime) -> NoticeState:
     told = "told" if n.kind in (NoticeKind.DM, NoticeKind.ADMINS, NoticeKind.ANSWER) else "sent"
     be = "are" if to == "the admins" else "is"
     where = outbox.platform_label(n.platform)
+    if n.kind is NoticeKind.EMAIL:
+        to, where = f"the email to {to}", "the mail server"
     if n.status is NoticeStatus.SENT:
         sentence = f"{to} {be} {told}"
     elif n.status is NoticeStatus.PENDING:

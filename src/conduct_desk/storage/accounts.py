@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from conduct_desk.domain.accounts import Account, ApiToken, Role, WebSession
+from conduct_desk.domain.emails import ALL_KINDS, EmailKind
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.storage import tables as w
 
@@ -20,7 +21,9 @@ T = TypeVar("T")
 def _account(r: RowMapping) -> Account:
     return Account(name=r["name"], role=Role(r["role"]), password_hash=r["password_hash"],
                    created_at=r["created_at"], identities=tuple(r["identities"]),
-                   disabled=r["disabled"], id=r["id"])
+                   disabled=r["disabled"], id=r["id"], email=r["email"],
+                   email_kinds=frozenset(EmailKind(k) for k in r["email_kinds"]
+                                         if k in ALL_KINDS))
 
 
 def _token(r: RowMapping) -> ApiToken:
@@ -49,7 +52,8 @@ class SqlAccounts:
         return int(self.conn.execute(w.admins.insert().values(
             name=account.name, role=str(account.role), password_hash=account.password_hash,
             identities=list(account.identities), created_at=account.created_at,
-            disabled=account.disabled,
+            disabled=account.disabled, email=account.email,
+            email_kinds=sorted(account.email_kinds),
         ).returning(w.admins.c.id)).scalar_one())
 
     def admin_by_name(self, name: str) -> Account | None:
@@ -66,10 +70,12 @@ class SqlAccounts:
         return [_account(r) for r in self.conn.execute(query).mappings()]
 
     def save_admin(self, account: Account) -> None:
-        """Write what can change about an account: role, password hash, identities, disabled."""
+        """Write what can change about an account: role, password hash, identities, disabled,
+        email address and the kinds of email chosen."""
         self.conn.execute(w.admins.update().where(w.admins.c.id == account.id).values(
             role=str(account.role), password_hash=account.password_hash,
-            identities=list(account.identities), disabled=account.disabled))
+            identities=list(account.identities), disabled=account.disabled,
+            email=account.email, email_kinds=sorted(account.email_kinds)))
 
     def add_token(self, token: ApiToken) -> int:
         if self.token_by_name(token.name) is not None:

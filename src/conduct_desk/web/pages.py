@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from conduct_desk.domain import errors
+from conduct_desk.service import views
 from conduct_desk.web.deps import WebState, csrf_binding
 
 STATUS = {
@@ -95,8 +96,12 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
            status: int = 200) -> HTMLResponse:
     web: WebState = request.app.state.web
     binding = csrf_binding(request)
+    admin = getattr(request.state, "admin", None)
     ctx = {
-        "admin": getattr(request.state, "admin", None),
+        "admin": admin,
+        # the header's count of cases nobody has taken yet, for a signed-in admin
+        "waiting": views.waiting_count(web.app.uow(), admin.names) if admin is not None
+        else None,
         "signin_notice": getattr(request.state, "signin_notice", 0),
         "csrf": web.signer.csrf_token(binding) if binding else "",
         "community": web.app.desk.policy.community,

@@ -3,6 +3,9 @@
 An admin can disable or enable an account, change its role and revoke a token here, as with
 ``conduct admin`` and ``conduct token``; making accounts and tokens stays on the command
 line, where a password or a token is never shown in a browser.
+
+Email notices (``/settings/email``): every signed-in account chooses its own address and what
+the desk emails it about, as ``conduct admin email`` does.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from conduct_desk.domain.accounts import Account
+from conduct_desk.domain.emails import EmailKind
 from conduct_desk.domain.errors import DeskError
-from conduct_desk.service import accounts
-from conduct_desk.web.deps import Csrf, FullAdmin, Web, WebState
+from conduct_desk.service import accounts, emails
+from conduct_desk.web.deps import Csrf, FullAdmin, SignedIn, Web, WebState
 from conduct_desk.web.pages import error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
@@ -31,8 +36,10 @@ DONE = {
 def _page(request: Request, web: WebState, *, error: str | None = None,
           status: int = 200) -> Response:
     uow = web.app.uow
+    found = accounts.account_list(uow())
     return render(request, "settings.html", {
-        "policy": web.app.desk.policy, "accounts": accounts.account_list(uow()),
+        "policy": web.app.desk.policy, "accounts": found,
+        "emailed": {a.name: accounts.email_summary(a) for a in found},
         "tokens": accounts.token_list(uow()), "roles": ["observer", "moderator", "admin"],
         "done": DONE.get(request.query_params.get("done", "")), "error": error,
     }, status)
@@ -78,3 +85,52 @@ def role(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str,
 def revoke(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
     return _change(request, web, lambda: accounts.revoke_token(
         web.app.uow(), web.app.desk.clock, name, admin.name), "revoked")
+
+
+EXPLAIN = {
+    EmailKind.NEW_CASE: "When a report opens a case that nobody has taken yet.",
+    EmailKind.REMINDER: "When a case passes a deadline: not taken in time, no first step yet, "
+                        "or a step still waiting to be done by hand.",
+    EmailKind.BACKUP: "When you are paged as a backup admin: a reminder went unanswered, or "
+                      "every other admin is involved in the case.",
+    EmailKind.APPEAL: "When the person a case is about appeals.",
+}
+
+
+def _email_page(request: Request, web: WebState, admin: Account, *, address: str | None = None,
+                kinds: frozenset[EmailKind] | None = None, error: DeskError | None = None,
+                done: bool = False) -> Response:
+    policy = web.app.desk.policy
+    return render(request, "settings_email.html", {
+        "kinds": list(EmailKind), "explain": EXPLAIN,
+        "form_email": admin.email if address is None else address,
+        "form_kinds": admin.email_kinds if kinds is None else kinds,
+        "on_duty": policy.on_duty, "backup": policy.backup,
+        "you_on_duty": admin in emails.on_duty([admin], policy, EmailKind.NEW_CASE),
+        "you_backup": admin in emails.on_duty([admin], policy, EmailKind.BACKUP),
+        "mail_ready": web.app.desk.mailer is not None,
+        "done": "Your email choices are saved." if done else None,
+        "error": error_text(error, {"email": "the email address"}) if error else None,
+        "error_field": error.field if error else None,
+    }, status_of(error) if error else 200)
+
+
+@router.get("/settings/email")
+def email_page(request: Request, web: Web, admin: SignedIn) -> Response:
+    return _email_page(request, web, admin, done=request.query_params.get("done") == "saved")
+
+
+@router.post("/settings/email")
+def save_email(request: Request, web: Web, admin: SignedIn, _csrf: Csrf,
+               email: Annotated[str, Form(max_length=300)] = "",
+               kinds: Annotated[list[str] | None, Form()] = None) -> Response:
+    """An account changes its own email choices (never another's)."""
+    try:
+        chosen = frozenset(EmailKind.parse(k) for k in kinds or ())
+        accounts.set_email(web.app.uow(), web.app.desk.clock, admin.name, email, chosen,
+                           admin.name)
+    except DeskError as exc:
+        return _email_page(request, web, admin, address=email,
+                           kinds=frozenset(k for k in EmailKind if k in (kinds or ())),
+                           error=exc)
+    return RedirectResponse("/settings/email?done=saved", status_code=303)
