@@ -253,7 +253,7 @@ admins = sa.Table(
     sa.Column("identities", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
-    # where and about what (EmailKind values) the desk emails the admin (migration 0016)
+    # where and about what (EmailKind values) the desk emails the admin (migration 0013)
     sa.Column("email", sa.String(254)),
     sa.Column("email_kinds", sa.JSON, nullable=False, server_default="[]"),
 )

@@ -1,6 +1,6 @@
 """Email notices: each admin's address and the kinds of email they chose.
 
-Revision ID: 0016
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
