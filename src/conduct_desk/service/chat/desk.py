@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.durations import format_duration, humanize_span
 from conduct_desk.domain.errors import (
+    AlreadyFiled,
     ConfidentialityError,
     ConsultationNeeded,
     DeskError,
@@ -486,6 +487,8 @@ class ChatDesk:
     def _file(self, reporter: str, command: commands.Command) -> bool:
         try:
             self.app.bus.handle(command)
+        except AlreadyFiled:  # the same delivery again: the reporter was thanked the first time
+            return False
         except DeskError as exc:
             self._tell(reporter, f"Your report could not be filed: {self.explain(exc)}")
             return False
