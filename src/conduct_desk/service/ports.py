@@ -108,6 +108,10 @@ class Adapter(Protocol):
     platform: Platform
 
     def start(self) -> None: ...
+    def pause(self) -> None:
+        """Stop the listeners but keep the platform usable for steps (another replica
+        listens now); ``start()`` listens again."""
+        ...
     def stop(self) -> None: ...
 
 
