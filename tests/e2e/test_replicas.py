@@ -5,30 +5,24 @@ desk after the kill is handled exactly once — one case, one card, one answer."
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
-from tests.conftest import DEFAULT_PG, SECRET_KEY, postgres_admin_url
+from tests.conftest import DEFAULT_PG, postgres_admin_url
 from tests.support.matrix_world import World
 from tests.support.polling import wait_for
+from tests.support.replicas import LISTENER, Replica, desk_env, replica_env
 from tests.support.synapse import SynapseServer, free_port
 
-import conduct_desk
 from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine, upgrade
 
-LISTENER = "listener:matrix"
 TAKEOVER = 15.0  # seconds: the promise (a lease lives 10 s, renewed every 2 s)
 
 
@@ -58,60 +52,6 @@ def fresh_postgres() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
-
-
-class Replica:
-    """One `conduct serve` process, and its /readyz."""
-
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        # named apart, as replicas on two machines are: a killed holder is known dead only
-        # when its lease runs out (on one machine, a dead pid is taken over at once)
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "conduct_desk", "serve", "--port", str(self.port),
-                 "--interval", "0.2"], env={**env, "CONDUCT_REPLICA": name}, stdout=out,
-                stderr=subprocess.STDOUT)
-
-    def ready(self) -> dict[str, Any] | None:
-        try:
-            answer = httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2.0)
-        except httpx.HTTPError:
-            return None
-        body: dict[str, Any] = answer.json()
-        return body if answer.status_code == 200 else None
-
-    def leases(self) -> list[str]:
-        body = self.ready()
-        return [lease["name"] for lease in body["leases"]] if body else []
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def end(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def replica_env(world: World, db_url: str) -> dict[str, str]:
-    here = str(Path(conduct_desk.__file__).parents[1])
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CONDUCT_") or k == "CONDUCT_SYNAPSE_VENV"}
-    env.update(CONDUCT_DATABASE_URL=db_url, CONDUCT_SECRET_KEY=SECRET_KEY,
-               PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
-    for name, value in world.settings().model_dump().items():
-        if value is None:
-            continue
-        value = value.get_secret_value() if isinstance(value, SecretStr) else value
-        env[f"CONDUCT_MATRIX_{name.upper()}"] = str(value)
-    return env
 
 
 def answers_to(world: World, command_event: str) -> list[str]:
@@ -177,12 +117,8 @@ def test_a_second_serve_on_one_sqlite_file_says_the_listeners_run_elsewhere(
             name=LISTENER, holder="desk-host/4026531836/4242/0a1b2c", epoch=1,
             acquired_at=now, expires_at=now + timedelta(minutes=5)))
     engine.dispose()
-    here = str(Path(conduct_desk.__file__).parents[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONDUCT_")}
-    env.update(CONDUCT_DATABASE_URL=f"sqlite:///{db}", CONDUCT_SECRET_KEY=SECRET_KEY,
-               CONDUCT_MATRIX_HOMESERVER="http://127.0.0.1:9",
-               CONDUCT_MATRIX_USER_ID="@desk:example.org", CONDUCT_MATRIX_ACCESS_TOKEN="t",
-               PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    env = {**desk_env(f"sqlite:///{db}"), "CONDUCT_MATRIX_HOMESERVER": "http://127.0.0.1:9",
+           "CONDUCT_MATRIX_USER_ID": "@desk:example.org", "CONDUCT_MATRIX_ACCESS_TOKEN": "t"}
     done = subprocess.run([sys.executable, "-m", "conduct_desk", "serve", "--port",
                            str(free_port())], env=env, capture_output=True, text=True,
                           timeout=60)
