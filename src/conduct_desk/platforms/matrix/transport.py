@@ -387,11 +387,13 @@ class MatrixTransport:
                     self._dm_rooms.add(room_id)
                     self._direct(m)
 
-    def _hand(self, item: ChatInput, event_id: str) -> None:
+    def _hand(self, item: ChatInput, event_id: str | None = None) -> None:
         """Hand one event to the desk, once: a sync resumed from an older position (after a
-        crash, or on the replica that took the listener over) repeats events."""
+        crash, or on the replica that took the listener over) repeats events. Without
+        ``event_id``, the input carries its claim (``mark``) into the desk's transaction."""
         try:
-            if self.deliveries is not None and not self.deliveries.first(event_id):
+            if event_id is not None and self.deliveries is not None \
+                    and not self.deliveries.first(event_id):
                 return
             self._chat().handle(item)
         except Exception:  # one bad event must not stop the bot
@@ -422,7 +424,12 @@ class MatrixTransport:
                 self.api.redact(m.room_id, m.event_id)
             except MatrixFailure as exc:
                 logger.warning("could not take the report reaction away: %s", exc.errcode)
-            self._hand(Reaction(m.sender, m.room_id, target, kind), m.event_id)
+            if kind is ReactionKind.REPORT and self.deliveries is not None:
+                # claimed with the report it files: a crash cannot lose it nor file it twice
+                self._hand(Reaction(m.sender, m.room_id, target, kind,
+                                    mark=self.deliveries.mark(m.event_id)))
+            else:
+                self._hand(Reaction(m.sender, m.room_id, target, kind), m.event_id)
         elif m.type == "m.room.redaction" and m.redacts:
             self._hand(MessageDeleted(m.room_id, m.redacts, m.sender), m.event_id)
         elif m.type == "m.room.message":

@@ -244,11 +244,12 @@ class SlackTransport:
         item = event.get("item") or {}
         author, reporter = event.get("item_user"), event.get("user")
         if (event.get("reaction") != self.emoji or item.get("type") != "message"
-                or not reporter or not item.get("channel") or not item.get("ts")
-                or not self._first_delivery(body)):
+                or not reporter or not item.get("channel") or not item.get("ts")):
             return
+        event_id = body.get("event_id")  # claimed with the report: redelivered, filed once
         self.handle(Reaction(str(reporter), str(item["channel"]), str(item["ts"]),
-                             ReactionKind.REPORT, author=str(author) if author else None))
+                             ReactionKind.REPORT, author=str(author) if author else None,
+                             mark=self._deliveries.mark(str(event_id)) if event_id else None))
 
     def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         subtype, channel = event.get("subtype"), str(event.get("channel") or "")

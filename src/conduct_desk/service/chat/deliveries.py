@@ -28,6 +28,11 @@ class Deliveries:
         self._uow, self.clock, self.prefix, self.memory = uow, clock, prefix, memory
         self._pruned_at = datetime.min.replace(tzinfo=UTC)
 
+    def mark(self, event_id: str) -> tuple[str, str]:
+        """The claim of ``event_id`` for a command to make in its own transaction (a report's
+        ``mark``): then the event's effect and its claim are one."""
+        return f"{self.prefix}{event_id}", self.clock.now().isoformat()
+
     def first(self, event_id: str) -> bool:
         """True the first time ``event_id`` is seen (and records it); False for a repeat."""
         now = self.clock.now()
