@@ -171,8 +171,9 @@ class LeaseKeeper:
             while not stopping.is_set():
                 try:
                     self.tick()
-                except Exception:
-                    logger.exception("keeping the lease %s failed", self.listener.lease)
+                except Exception as exc:  # e.g. the database is away: try again next round
+                    logger.warning("keeping the lease %s failed: %s", self.listener.lease,
+                                   type(exc).__name__)
                 stopping.wait(self.renew_every.total_seconds())
         finally:
             self.release()
