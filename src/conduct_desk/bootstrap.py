@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +21,12 @@ from conduct_desk.service import commands, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
+from conduct_desk.service.leases import Leaseholder, LeaseKeeper, Listener
 from conduct_desk.service.messagebus import MessageBus
 from conduct_desk.service.ports import Adapter, Clock, Mailer, Platform, UnitOfWork
 from conduct_desk.storage.db import check_migrated, create_engine
 from conduct_desk.storage.health import SqlHealthProbe
+from conduct_desk.storage.leases import SqlLeases
 from conduct_desk.storage.sealing import Sealer, check_sealing
 from conduct_desk.storage.uow import SqlUnitOfWork
 
@@ -42,6 +47,7 @@ class App:
     bus: MessageBus
     adapters: list[Adapter] = field(default_factory=list)
     sealer: Sealer | None = None  # anonymous reporters' ids; None: no key set
+    leaseholder: Leaseholder | None = None  # the listeners' leases, under `conduct serve`
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.sealer)
@@ -71,6 +77,50 @@ def load_adapters(app: App) -> list[Adapter]:
             app.desk.platforms[adapter.platform.name] = adapter.platform
             adapters.append(adapter)
     return adapters
+
+
+def process_name(replica: str | None = None) -> str:
+    """This process as a lease holder: the replica (host) name, pid namespace and pid (so
+    that a holder that has died on this machine is recognised), and a nonce (a reused pid is
+    not the same holder)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        namespace = "-"
+    name = (replica or socket.gethostname()).replace("/", "-")
+    return f"{name}/{namespace}/{os.getpid()}/{secrets.token_hex(3)}"
+
+
+def process_gone(holder: str, replica: str | None = None) -> bool:
+    """True when ``holder`` was a process of this replica name on this machine (same pid
+    namespace) that has ended."""
+    parts = holder.split("/")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    mine = process_name(replica).split("/")
+    if parts[:2] != mine[:2] or parts[1] == "-":
+        return False  # another machine or container: only its lease running out tells
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (e.g. another user's): alive
+        return False
+    return False
+
+
+def lease_listeners(app: App) -> Leaseholder:
+    """One lease per configured platform's listener: it runs in one replica at a time."""
+    leases = SqlLeases(app.engine)
+    replica = app.settings.replica
+    holder = process_name(replica)
+    keepers = [LeaseKeeper(leases, app.desk.clock, holder,
+                           Listener(f"listener:{a.platform.name}", a.start, a.pause),
+                           gone=functools.partial(process_gone, replica=replica))
+               for a in app.adapters]
+    app.leaseholder = Leaseholder(keepers,
+                                  single_process=app.engine.dialect.name == "sqlite")
+    return app.leaseholder
 
 
 def bootstrap(

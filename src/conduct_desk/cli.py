@@ -653,6 +653,7 @@ def serve(
     """Serve the web desk, run the timer worker and start every configured platform."""
     import uvicorn
 
+    from conduct_desk.bootstrap import lease_listeners
     from conduct_desk.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -664,23 +665,25 @@ def serve(
     worker_thread = threading.Thread(
         target=worker_loop, args=(a, name, stop), kwargs={"batch": 100, "interval": interval},
         name="conduct-timers", daemon=True)
-    worker_thread.start()
-    started = []
+    # each listener runs under a lease: in this replica, or in the one that holds it
+    leaseholder = lease_listeners(a)
     try:
-        with friendly_errors():  # e.g. a platform refusing its token: one line, no traceback
-            for adapter in a.adapters:
-                adapter.start()
-                started.append(adapter)
+        with friendly_errors():  # a refused token, or SQLite's listeners already running
+            leaseholder.first_round()
+        leaseholder.start()
+        worker_thread.start()
         uvicorn.run(web, host=host, port=port, log_level="info", access_log=False,
                     **uvicorn_proxy_options(a.settings))
     finally:
         stop.set()
-        for adapter in reversed(started):
+        leaseholder.release()  # another replica takes the listeners over at once
+        for adapter in a.adapters:
             try:
                 adapter.stop()
             except Exception:
                 logger.exception("stopping %s failed", type(adapter).__name__)
-        worker_thread.join(timeout=10)
+        if worker_thread.is_alive():
+            worker_thread.join(timeout=10)
 
 
 # -- web accounts ----------------------------------------------------------------------------

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     preset: str = "guide"
     base_url: str | None = None  # the web desk's public address, for private links
     default_platform: str = "sandbox"
+    # this replica's name in the listeners' leases (default: the host name); give each
+    # replica its own when several share a host name (containers with host networking)
+    replica: str | None = None
     # seals anonymous reporters' platform ids at rest (make one with `conduct secret-key`)
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None

@@ -67,3 +67,19 @@ def test_its_own_messages_trigger_nothing(h: Harness) -> None:
     h.fake.edit_message(reply.id, reply.content + " (edited)")
     h.dm_desk(REPORTER, "hello?")  # handled after the echo: the desk has caught up
     assert [c.route for c in h.fake.calls[calls:] if "/channels/" + TALK in c.path] == []
+
+
+def test_a_paused_listener_leaves_the_gateway_but_its_steps_still_work(h: Harness) -> None:
+    """Another replica took the listener's lease: this one closes its gateway connection at
+    once, still takes steps (they are REST calls), and listens again when it gets the lease
+    back."""
+    h.adapter.pause()
+    h.fake.wait_for(lambda: h.fake._live_session() is None or None, 15, "the gateway closed")
+    h.fake.send_dm(REPORTER, f"<@{SUBJECT}> said something cruel")  # for the replica listening
+    assert h.adapter.platform.send_dm(PersonRef("discord", REPORTER), "a word from the desk") \
+        .status.value == "done"
+    assert h.dm_texts(REPORTER) == ["a word from the desk"]
+    h.adapter.start()
+    assert h.adapter.transport.ready.wait(15)
+    h.report()  # listening again: the next report is confirmed and carded
+    assert h.card_text(h.latest_case_id())

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from tests.support.fake_slack import FakeSlack
 from tests.support.polling import wait_for
 from tests.support.slack_harness import (
@@ -24,11 +25,14 @@ from tests.support.slack_harness import (
     reactions_policy,
 )
 
-from conduct_desk.bootstrap import App
+from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.domain.errors import DeskError
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.slack import SlackAdapter, SlackSettings, configure
+from conduct_desk.service.clock import FakeClock
+from conduct_desk.service.leases import TTL, LeaseKeeper, Listener
+from conduct_desk.storage.leases import SqlLeases
 
 APP_TOKEN = "xapp-1-AFAKEAPP01-1-test"
 @pytest.fixture
@@ -157,3 +161,48 @@ def test_a_refused_app_token_is_one_clear_error(app: App, fake: FakeSlack, token
     assert str(refused.value).startswith("Slack refused a Socket Mode connection")
     assert says in str(refused.value)
     assert token not in str(refused.value)  # secrets are never echoed
+
+
+def test_two_replicas_one_socket_the_heir_takes_the_listener_and_files_nothing_twice(
+        app: App, engine: Engine, clock: FakeClock, policy: Policy, fake: FakeSlack) -> None:
+    """Two replicas on one database: only the lease holder opens a Socket Mode connection;
+    when its lease is taken over it closes that connection at its next renewal, and an
+    envelope Slack delivers again to the heir is taken in once."""
+    settings = SlackSettings(bot_token=BOT_TOKEN, app_token=APP_TOKEN, admin_channel=ADMINS,
+                             admins=f"{ADMIN}:admin", api_url=fake.base_url)
+    keepers = []
+    for replica_app in (app, bootstrap(app.settings, engine=engine, policy=policy, clock=clock,
+                                       platforms={})):
+        adapter = configure(replica_app, settings)
+        assert adapter is not None
+        replica_app.desk.platforms["slack"] = adapter.platform
+        keepers.append((LeaseKeeper(SqlLeases(engine), clock, f"replica-{len(keepers)}",
+                                    Listener("listener:slack", adapter.start, adapter.pause)),
+                        adapter))
+    (holder, adapter_a), (heir, adapter_b) = keepers
+    try:
+        assert holder.tick() is not None and heir.tick() is None
+        fake.socket.wait_for_connections(1)
+        ts = fake.add_message(TALK, SAID, user=SUBJECT)
+        event = {"type": "reaction_added", "user": REPORTER, "reaction": "triangular_flag_on_post",
+                 "item_user": SUBJECT, "item": {"type": "message", "channel": TALK, "ts": ts},
+                 "event_ts": "1700000001.000200"}
+        fake.socket.wait_for_ack(fake.socket.send("events_api", _events_api(event, "Ev0TAKE01")))
+        (case_id,) = wait_for(lambda: _cases(app), "a case for the reaction", timeout=10)
+
+        clock.advance(TTL)  # the holder stops renewing (killed, or paused)
+        assert heir.tick() is not None
+        fake.socket.wait_for_connections(2)
+        assert holder.tick() is None  # its renewal is refused: it stops listening
+        wait_for(lambda: fake.socket.sockets() == 1 or None, "the holder's socket closed")
+        again = fake.socket.send("events_api", _events_api(event, "Ev0TAKE01"), retry_attempt=1)
+        fake.socket.wait_for_ack(again)  # to the heir
+        marker = fake.socket.send("events_api", _events_api(
+            channel_message("later", ts="1700000002.000100"), "Ev0TAKE02"))
+        fake.socket.wait_for_ack(marker)
+        with app.uow() as uow:
+            assert len(uow.cases.get(case_id).reports) == 1
+    finally:
+        for keeper, adapter in keepers:
+            keeper.release()
+            adapter.stop()

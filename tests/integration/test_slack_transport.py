@@ -67,7 +67,10 @@ def test_a_report_reaction_is_a_reaction_input(h: Harness, inputs: list[ChatInpu
     h.event({"type": "reaction_added", "user": REPORTER, "reaction": "triangular_flag_on_post",
              "item_user": SUBJECT, "item": {"type": "message", "channel": TALK,
                                             "ts": h.message_ts}, "event_ts": "1.2"})
-    assert inputs == [Reaction(REPORTER, TALK, h.message_ts, ReactionKind.REPORT, SUBJECT)]
+    (reaction,) = inputs
+    assert reaction == Reaction(REPORTER, TALK, h.message_ts, ReactionKind.REPORT, SUBJECT,
+                                mark=reaction.mark)
+    assert reaction.mark is not None and reaction.mark[0].startswith("slack:event:")
 
 
 def test_a_direct_message_is_a_direct_message_input(h: Harness, inputs: list[ChatInput]) -> None:

@@ -154,6 +154,11 @@ class FakeSocketMode:
                 raise TimeoutError(f"envelope {envelope_id} was not acknowledged within {timeout}s")
             return self._acks[envelope_id]
 
+    def sockets(self) -> int:
+        """How many connections are open now."""
+        with self._lock:
+            return len(self._sockets)
+
     def acked(self, envelope_id: str) -> bool:
         with self._lock:
             return envelope_id in self._acks

@@ -285,8 +285,9 @@ def test_synapse_reports_are_handed_on_once_with_their_read_position(t: MatrixTr
     assert _chat(t).inputs == [
         ReportSubmitted(RILEY, SAM, LOBBY, "$said", "this hurt", message_text="what sam said",
                         message_link=f"https://matrix.to/#/{LOBBY}/$said",
-                        mark=(prefix + "event_reports", "7")),
-        ReportSubmitted(RILEY, SAM, note="he keeps doing it", mark=(prefix + "user_reports", "3"))]
+                        mark=(prefix + "event_reports:7", "filed")),
+        ReportSubmitted(RILEY, SAM, note="he keeps doing it",
+                        mark=(prefix + "user_reports:3", "filed"))]
     assert t.cursors.values == {"event_reports": "8", "user_reports": "4"}  # type: ignore[attr-defined]
     t.poll_reports()
     assert len(_chat(t).inputs) == 2
@@ -443,7 +444,7 @@ def test_the_adapter_keeps_the_cards_where_the_old_bot_kept_them() -> None:
     """Existing deployments keep editing their cards: ``matrix:<bot>:card:<case>``."""
     app = SimpleNamespace(
         desk=SimpleNamespace(platform_admins={}, channel_namers={}, person_namers={},
-                             notice_senders={},
+                             notice_senders={}, clock=None,
                              policy=SimpleNamespace(ban_account="deactivate")),
         bus=SimpleNamespace(subscribe=lambda *args: None), uow=None)
     adapter = configure(app, MatrixSettings(  # type: ignore[arg-type]

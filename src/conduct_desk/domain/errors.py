@@ -86,5 +86,10 @@ class Conflict(DeskError):
     """Someone else changed the same thing at the same moment; trying again resolves it."""
 
 
+class AlreadyFiled(DeskError):
+    """A platform's report delivered again (a poll resumed, another replica): it is on file
+    already, nothing more to do."""
+
+
 class SecretKeyError(DeskError):
     """The key that seals anonymous reporters' ids is missing, malformed or not the one used."""

@@ -30,8 +30,9 @@ class FileReport(Command):
     flagrant: bool = False
     said_from: SaidFrom | None = None
     account: str | None = None  # the reporter's own account: admins only
-    # a cursor (name, value) saved in the same transaction as the report, e.g. a platform's
-    # read position: a crash can then neither lose the report nor file it twice
+    # a platform's delivery id (name, value), claimed in the same transaction as the report:
+    # a crash can neither lose the report nor file it twice, nor can two replicas
+    # (a repeat raises AlreadyFiled)
     mark: tuple[str, str] | None = None
     # who filed it on the reporter's behalf (an API token's account), for the audit log
     filed_by: str | None = None

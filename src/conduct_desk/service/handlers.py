@@ -18,6 +18,7 @@ from conduct_desk.domain import events
 from conduct_desk.domain.durations import format_duration, humanize_span, parse_duration
 from conduct_desk.domain.emails import EmailKind
 from conduct_desk.domain.errors import (
+    AlreadyFiled,
     ConfidentialityError,
     Conflict,
     DeskError,
@@ -276,8 +277,8 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
             len(case.harmed), anonymous=report.anonymous,
             message_reporter=report.source is not Source.WEB, reporter_kept=kept,
             status_token=report.status_token))
-        if mark is not None:
-            uow.cursors.set(*mark)
+        if mark is not None and not uow.cursors.claim(*mark):
+            raise AlreadyFiled(f"report {mark[0]} is on file already")  # rolled back
         uow.commit()
         assert report.status_token is not None
         return Filed(case.id, report_id, report.status_token, opened)

@@ -481,6 +481,16 @@ class SqlCursors:
         if not updated:
             self.conn.execute(t.cursors.insert().values(name=name, value=value))
 
+    def claim(self, name: str, value: str) -> bool:
+        if self.get(name) is not None:
+            return False
+        try:
+            with self.conn.begin_nested():  # the same name claimed at once elsewhere: one wins
+                self.conn.execute(t.cursors.insert().values(name=name, value=value))
+        except IntegrityError:
+            return False
+        return True
+
     def forget(self, prefix: str, before: str) -> int:
         c = t.cursors.c
         return int(self.conn.execute(t.cursors.delete().where(

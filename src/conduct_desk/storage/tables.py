@@ -303,3 +303,16 @@ rate_hits = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
 )
 sa.Index("ix_rate_hits_key", rate_hits.c.scope, rate_hits.c.key_hash, rate_hits.c.at)
+
+# -- leases: which replica runs each platform listener (migration 0013) ----------------------
+
+# One row per listener. ``epoch`` goes up by one each time another holder takes the lease
+# over, so a write fenced with an older epoch is refused.
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(300), nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)

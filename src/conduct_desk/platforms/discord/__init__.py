@@ -84,6 +84,10 @@ class DiscordAdapter:
         if self.transport.ready.is_set():
             self.chat.listening()
 
+    def pause(self) -> None:
+        """Stop listening (another replica does now); the steps still work from here."""
+        self.transport.pause()
+
     def stop(self) -> None:
         self.chat.stop()
         self.transport.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import json
 import logging
 import re
@@ -185,14 +186,15 @@ class Connection:
             future.cancel()  # given up on: it must not happen later as well (a retry follows)
             raise
 
-    def submit(self, coro: Awaitable[Any]) -> None:
-        """Start a coroutine on the loop without waiting for it."""
+    def submit(self, coro: Awaitable[Any]) -> concurrent.futures.Future[None]:
+        """Start a coroutine on the loop without waiting for it (cancel the future to stop
+        it)."""
         self._ensure_thread()
 
         async def call() -> None:
             await coro
 
-        asyncio.run_coroutine_threadsafe(call(), self.loop)
+        return asyncio.run_coroutine_threadsafe(call(), self.loop)
 
     async def request(self, method: str, path: str, *, body: Any = None,
                       reason: str | None = None, params: dict[str, Any] | None = None,

@@ -13,6 +13,7 @@ embed cards. What people's actions mean is the chat desk's
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import re
 import threading
@@ -143,6 +144,7 @@ class DiscordTransport:
         self._view: dict[str, tuple[float, bool]] = {}
         self._admin_room_data: tuple[float, dict[str, Any] | None] = (float("-inf"), None)
         self._registered = False
+        self._gateway: concurrent.futures.Future[None] | None = None  # the running connect()
 
     # -- starting and stopping ----------------------------------------------------------------
     def install(self, client: discord.Client) -> None:
@@ -162,12 +164,14 @@ class DiscordTransport:
             try:
                 await self.conn.logged_in()
                 await client.connect(reconnect=True)
+            except asyncio.CancelledError:  # pause(): another replica listens now
+                raise
             except BaseException as exc:
                 self._failure = exc
                 self._woken.set()
                 raise
 
-        self.conn.submit(run())
+        self._gateway = self.conn.submit(run())
         if not self._woken.wait(wait):
             logger.warning("Discord: no READY after %.0fs; still trying", wait)
             return
@@ -184,6 +188,23 @@ class DiscordTransport:
                             "network, or CONDUCT_DISCORD_API_URL / _GATEWAY_URL if you set "
                             "them") from None
         logger.info("Discord: connected")
+
+    def pause(self) -> None:
+        """Close the gateway only (another replica listens now): the REST client stays, so
+        steps still work from here, and ``start()`` connects again."""
+        gateway, self._gateway = self._gateway, None
+        if gateway is None:
+            return
+        gateway.cancel()
+        client = self.conn.client
+
+        async def close_gateway() -> None:
+            if client.ws is not None:
+                await client.ws.close(code=1000)
+
+        self.conn.run(close_gateway)
+        self.ready.clear()
+        self._woken.clear()
 
     def stop(self) -> None:
         """Let desk work already running finish (it may still call Discord), drop what has

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from conduct_desk.domain.model import Source
+from conduct_desk.service.chat.deliveries import Deliveries
 from conduct_desk.service.chat.desk import ChatDesk, DeskApp
 
 from .api import Cursors
@@ -31,6 +32,8 @@ class MatrixAdapter:
                              source=Source.MATRIX, admins_variable=ADMINS_VARIABLE,
                              dm_help=DM_HELP, card_prefix=f"{platform.cursors.prefix}card:")
         self.transport.chat = self.chat
+        self.transport.deliveries = Deliveries(app.uow, app.desk.clock,
+                                               f"{platform.cursors.prefix}event:")
         self.transport.on_listening = self.chat.listening
 
     @property
@@ -53,9 +56,13 @@ class MatrixAdapter:
         self.chat.start()
         self.transport.start()  # says in the management room that it listens after its first sync
 
-    def stop(self) -> None:
+    def pause(self) -> None:
+        """Stop listening; the steps still work (another replica listens now)."""
         self.transport.stop()
         self.chat.stop()
+
+    def stop(self) -> None:
+        self.pause()
         self.platform.close()
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from conduct_desk.domain.errors import DeskError
 from conduct_desk.domain.people import PersonRef
+from conduct_desk.service.chat.deliveries import Deliveries
 from conduct_desk.service.chat.inputs import (
     ChannelMessage,
     ChatInput,
@@ -135,6 +136,7 @@ class MatrixTransport:
         self.cursors = matrix.cursors
         self.bot = self.config.user_id
         self.chat: ChatDesk | None = None  # set by the adapter
+        self.deliveries: Deliveries | None = None  # set by the adapter: events taken in once
         self.on_listening: Callable[[], None] | None = None  # after the first sync of a start
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -370,7 +372,7 @@ class MatrixTransport:
                 for m in messages:
                     if m.sender != self.bot and (text := m.command) is not None:
                         self._hand(CommandTyped(m.sender, text, room=room_id,
-                                                message_id=m.event_id))
+                                                message_id=m.event_id), m.event_id)
                 continue
             if fresh:
                 continue  # a fresh start: earlier messages were before the desk's time
@@ -385,8 +387,14 @@ class MatrixTransport:
                     self._dm_rooms.add(room_id)
                     self._direct(m)
 
-    def _hand(self, item: ChatInput) -> None:
+    def _hand(self, item: ChatInput, event_id: str | None = None) -> None:
+        """Hand one event to the desk, once: a sync resumed from an older position (after a
+        crash, or on the replica that took the listener over) repeats events. Without
+        ``event_id``, the input carries its claim (``mark``) into the desk's transaction."""
         try:
+            if event_id is not None and self.deliveries is not None \
+                    and not self.deliveries.first(event_id):
+                return
             self._chat().handle(item)
         except Exception:  # one bad event must not stop the bot
             logger.exception("handling a %s failed", type(item).__name__)
@@ -416,27 +424,32 @@ class MatrixTransport:
                 self.api.redact(m.room_id, m.event_id)
             except MatrixFailure as exc:
                 logger.warning("could not take the report reaction away: %s", exc.errcode)
-            self._hand(Reaction(m.sender, m.room_id, target, kind))
+            if kind is ReactionKind.REPORT and self.deliveries is not None:
+                # claimed with the report it files: a crash cannot lose it nor file it twice
+                self._hand(Reaction(m.sender, m.room_id, target, kind,
+                                    mark=self.deliveries.mark(m.event_id)))
+            else:
+                self._hand(Reaction(m.sender, m.room_id, target, kind), m.event_id)
         elif m.type == "m.room.redaction" and m.redacts:
-            self._hand(MessageDeleted(m.room_id, m.redacts, m.sender))
+            self._hand(MessageDeleted(m.room_id, m.redacts, m.sender), m.event_id)
         elif m.type == "m.room.message":
             target = m.relates.get("event_id")
             if m.relates.get("rel_type") == "m.replace" and isinstance(target, str):
-                self._hand(MessageEdited(m.sender, m.room_id, target))
+                self._hand(MessageEdited(m.sender, m.room_id, target), m.event_id)
             elif chat.watches(m.room_id, author=m.sender):
-                self._hand(ChannelMessage(m.sender, m.room_id, m.event_id, m.body))
+                self._hand(ChannelMessage(m.sender, m.room_id, m.event_id, m.body), m.event_id)
 
     # -- direct rooms ------------------------------------------------------------------------
     def _direct(self, m: Message) -> None:
         if m.type == "m.reaction":
             if emoji_key(str(m.relates.get("key", ""))) in CONFIRM_KEYS:
                 self._hand(Reaction(m.sender, m.room_id, str(m.relates.get("event_id", "")),
-                                    ReactionKind.CONFIRM))
+                                    ReactionKind.CONFIRM), m.event_id)
             return
         if m.type != "m.room.message" or m.relates.get("rel_type") == "m.replace":
             return
         self.matrix.remember_dm(m.sender, m.room_id)  # answer where they wrote
-        self._hand(DirectMessage(m.sender, m.body))
+        self._hand(DirectMessage(m.sender, m.body), m.event_id)
 
     # -- Synapse's reports -------------------------------------------------------------------
     def poll_reports(self) -> None:
@@ -465,7 +478,7 @@ class MatrixTransport:
             offset = int(page["next_token"])
         for report in sorted(fresh, key=lambda r: int(r["id"])):
             try:
-                handle(report, (self.cursors.prefix + kind, str(report["id"])))
+                handle(report, (f"{self.cursors.prefix}{kind}:{report['id']}", "filed"))
             except DeskError as exc:
                 logger.info("Synapse %s %s not filed: %s", kind, report["id"], exc)
             self.cursors.set(kind, str(report["id"]))

@@ -66,6 +66,10 @@ class SlackAdapter:
             raise
         self.chat.listening()
 
+    def pause(self) -> None:
+        """Stop listening (another replica does now); the steps still work from here."""
+        self.stop()  # the Web API client stays usable: start() listens again
+
     def stop(self) -> None:
         self.chat.stop()
         self.transport.stop()

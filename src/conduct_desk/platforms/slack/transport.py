@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conduct_desk.domain.accounts import Role
@@ -27,6 +26,7 @@ from conduct_desk.platforms.slack.listener import Server, asgi_app
 from conduct_desk.platforms.slack.platform import SlackPlatform, error_name, slack_effect
 from conduct_desk.platforms.slack.settings import SlackSettings
 from conduct_desk.service import commands, views
+from conduct_desk.service.chat.deliveries import Deliveries
 from conduct_desk.service.chat.inputs import (
     CardPressed,
     ChannelMessage,
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENT_PREFIX = "slack:event:"
-EVENT_MEMORY = timedelta(days=1)  # how long an event id is remembered against redelivery
 MEMBERS_TTL = 60.0  # seconds the admin channel's member list is trusted before asking again
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
@@ -105,7 +104,7 @@ class SlackTransport:
         self._server: Server | None = None
         self._members: tuple[float, frozenset[str] | None] = (float("-inf"), None)
         self._members_lock = threading.Lock()
-        self._events_pruned_at = datetime.min.replace(tzinfo=UTC)
+        self._deliveries = Deliveries(app.uow, app.desk.clock, EVENT_PREFIX)
 
     def handle(self, item: ChatInput) -> str | None:
         return self.chat.handle(item)
@@ -238,37 +237,19 @@ class SlackTransport:
     def _first_delivery(self, body: dict[str, Any]) -> bool:
         """False for an event already taken in (Slack retries until it hears back in 3 s)."""
         event_id = body.get("event_id")
-        if not event_id:
-            return True
-        key = f"{EVENT_PREFIX}{event_id}"
-        now = self.app.desk.clock.now()
-        try:
-            with self.app.uow() as uow:
-                if uow.cursors.get(key) is not None:
-                    logger.info("Slack event %s delivered again; already taken in", event_id)
-                    return False
-                uow.cursors.set(key, now.isoformat())  # when it was taken in
-                if now - self._events_pruned_at >= timedelta(hours=1):
-                    # Slack redelivers for minutes, not days: older ids need not be kept
-                    uow.cursors.forget(EVENT_PREFIX, (now - EVENT_MEMORY).isoformat())
-                    self._events_pruned_at = now
-                uow.commit()
-        except Exception as exc:  # the same event arriving twice at once: one insert wins
-            if type(exc).__name__ != "IntegrityError":
-                raise
-            return False
-        return True
+        return not event_id or self._deliveries.first(str(event_id))
 
     # -- events --------------------------------------------------------------------------------
     def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         author, reporter = event.get("item_user"), event.get("user")
         if (event.get("reaction") != self.emoji or item.get("type") != "message"
-                or not reporter or not item.get("channel") or not item.get("ts")
-                or not self._first_delivery(body)):
+                or not reporter or not item.get("channel") or not item.get("ts")):
             return
+        event_id = body.get("event_id")  # claimed with the report: redelivered, filed once
         self.handle(Reaction(str(reporter), str(item["channel"]), str(item["ts"]),
-                             ReactionKind.REPORT, author=str(author) if author else None))
+                             ReactionKind.REPORT, author=str(author) if author else None,
+                             mark=self._deliveries.mark(str(event_id)) if event_id else None))
 
     def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         subtype, channel = event.get("subtype"), str(event.get("channel") or "")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.durations import format_duration, humanize_span
 from conduct_desk.domain.errors import (
+    AlreadyFiled,
     ConfidentialityError,
     ConsultationNeeded,
     DeskError,
@@ -486,6 +487,8 @@ class ChatDesk:
     def _file(self, reporter: str, command: commands.Command) -> bool:
         try:
             self.app.bus.handle(command)
+        except AlreadyFiled:  # the same delivery again: the reporter was thanked the first time
+            return False
         except DeskError as exc:
             self._tell(reporter, f"Your report could not be filed: {self.explain(exc)}")
             return False
@@ -498,11 +501,12 @@ class ChatDesk:
         if not self.app.desk.policy.reactions:
             return None  # a reaction shows the room who reacted: only when the policy allows
         self.report_message(r.user, r.channel, r.message_id, nudge=r.kind is ReactionKind.NUDGE,
-                            author=r.author)
+                            author=r.author, mark=r.mark)
         return None
 
     def report_message(self, reporter: str, channel: str, message_id: str, *, nudge: bool,
-                       note: str | None = None, author: str | None = None) -> None:
+                       note: str | None = None, author: str | None = None,
+                       mark: tuple[str, str] | None = None) -> None:
         """A report (or a nudge) about one message, read from the platform first."""
         fetched = self.platform.fetch_message(channel, message_id)
         subject = fetched.author if fetched and fetched.author else (
@@ -522,7 +526,7 @@ class ChatDesk:
         self._file(reporter, commands.FileReport(
             subject=subject, reporter=self.person(reporter), source=self.source,
             channel=channel, message_id=message_id, message_text=text, message_link=link,
-            note=note))
+            note=note, mark=mark))
 
     def ask_nudge(self, command: commands.Nudge) -> None:
         """The peer step on the reporter's behalf: a private word to the author."""

@@ -25,6 +25,9 @@ class Reaction:
     message_id: str
     kind: ReactionKind
     author: str | None = None  # when the platform says whose message it is
+    # the platform's delivery id, claimed with the report it files (a report reaction
+    # delivered again files nothing more, and one cut short by a crash is filed when resent)
+    mark: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

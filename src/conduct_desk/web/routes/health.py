@@ -33,11 +33,14 @@ def healthz() -> Response:
 def readyz(web: Web) -> Response:
     """The database answers and its schema is the code's; the listeners this replica runs."""
     r = web.app.health().readiness()
+    # the listeners configured; those running here are the ones whose lease this replica holds
+    held = web.app.leaseholder.held() if web.app.leaseholder is not None else []
     body = {
         "status": "ready" if r.ready else "not ready",
         "database": {"reachable": r.database, "revision": r.revision, "head": r.head},
         "listeners": sorted(a.platform.name for a in web.app.adapters),
-        "leases": [],  # listeners are not leased yet: one replica runs them all
+        "leases": [{"name": lease.name, "epoch": lease.epoch,
+                    "expires_at": lease.expires_at.isoformat()} for lease in held],
     }
     if not r.ready:
         body["problems"] = list(r.problems)
