@@ -39,6 +39,7 @@ class Purpose(StrEnum):
     NUDGE = "nudge"  # the private word, and what the members who asked for it hear
     ANSWER = "answer"  # an answer to an admin's command
     CARD = "card"  # a case card
+    APPEAL = "appeal"  # the person appealing learns the decision
 
 
 @dataclass(frozen=True)
