@@ -114,6 +114,9 @@ def test_a_ban_changed_to_a_suspension(app: App, sandbox: SandboxPlatform,
     assert methods.index("unban") < len(methods) - 1 - methods[::-1].index("suspend")
     told = _dms(sandbox)[-1]
     assert "replaced it with a suspension" in told and "until" in told
+    timeline = views.case_detail(app.uow(), app.desk, case_id).timeline
+    assert any(e.kind == "step.recorded" and "replacing the ban on appeal" in e.summary
+               for e in timeline)
     with app.uow() as uow:
         assert [p.rung for p in uow.cases.history(SAM) if p.action.value != "restore"] \
             == ["suspend"]
@@ -201,6 +204,9 @@ def test_the_api_lists_previews_and_decides_appeals(app: App, api: dict[str, Tes
     r = judge.post("/api/v1/cases/1/appeal/decide", json={"decision": "upheld"})
     assert r.status_code == 409 and "no appeal waiting" in r.text
     assert any(e["kind"] == "appeal.decided" for e in body["timeline"])
+    docs = TestClient(judge.app).get("/api/v1/docs").text
+    assert "/api/v1/cases/{case_id}/appeal/decide" in docs
+    assert "/api/v1/cases/{case_id}/appeal/preview" in docs
 
 
 def test_a_moderator_does_not_decide_an_appeal_against_a_ban(app: App,

@@ -1032,6 +1032,11 @@ def _decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> A
         audit(uow, now, known.name, "appeal.decided", what, case.id,
               step_id=step.id if step else None, decision=decision.value,
               replacement_id=replacement.id if replacement else None, text=draft.text)
+        if replacement is not None:
+            until = f" until {replacement.until:%Y-%m-%d %H:%M} UTC" if replacement.until else ""
+            audit(uow, now, known.name, "step.recorded",
+                  f"{replacement.rung}{until}, replacing the {step.rung if step else 'step'} "
+                  "on appeal", case.id, step_id=replacement.id, text=replacement.text)
         if replacement is not None and replacement.status is StepStatus.PENDING:
             assert replacement.id is not None
             uow.timers.schedule(Timer(TimerKind.RUN_STEP, now + RUN_STEP_GRACE, case.id,
