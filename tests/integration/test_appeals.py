@@ -237,7 +237,9 @@ def test_the_queue_filter_and_the_decision_form(app: App, engine: object,
     csrf = csrf_of(ana.get(f"/cases/{case_id}").text)
     r = ana.post(f"/cases/{case_id}/appeal", data={"csrf": csrf, "decision": "upheld",
                                                    "text": "x", "original": "x"})
-    assert r.status_code == 403 and "took the step under appeal" in r.text
+    assert r.status_code == 403
+    assert re.search(r'class="error" role="alert">you took the step under appeal \(warn\), so '
+                     r'another admin decides the appeal<', r.text)
     # an observer reads it and cannot decide
     assert "a moderator or admin decides it" in _appeal_form(obs.get(f"/cases/{case_id}").text)
     r = obs.post(f"/cases/{case_id}/appeal", data={"csrf": csrf_of(obs.get("/queue").text),
@@ -265,6 +267,8 @@ def test_the_queue_filter_and_the_decision_form(app: App, engine: object,
         "text": text.group(1) + " Take care."})
     assert r.status_code == 303 and r.headers["location"].endswith("done=appeal-decided#appeal")
     assert _dms(sandbox)[-1].endswith("Take care.")
+    r = mo.post(f"/cases/{case_id}/appeal", data={"csrf": csrf, "decision": "upheld"})
+    assert r.status_code == 409 and "has no appeal waiting" in r.text  # sent twice
     page = mo.get(f"/cases/{case_id}").text
     assert "Appeal changed by mo" in page and "set aside on appeal" in page
     assert 'id="appeal-title"' not in page

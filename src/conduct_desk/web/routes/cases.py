@@ -332,8 +332,11 @@ def decide_appeal(
                                                  to.strip() or None, duration.strip() or None,
                                                  text if edited else None))
     except DeskError as exc:
-        ctx = appeal_context(web, admin, views.load_case(web.app.uow(), case_id)) or {}
+        ctx = appeal_context(web, admin, views.load_case(web.app.uow(), case_id))
+        if ctx is None:  # no appeal waiting (decided meanwhile): the message goes on top
+            return case_page(request, web, admin, case_id, error=error_text(exc),
+                             status=status_of(exc))
         ctx.update(decision=decision, to=to, duration=duration, text=text, original=original,
-                   error=error_text(exc, APPEAL_FIELDS), error_at=exc.field or "decision")
+                   error=error_text(exc, APPEAL_FIELDS), error_at=exc.field)
         return case_page(request, web, admin, case_id, appeal=ctx, status=status_of(exc))
     return RedirectResponse(f"/cases/{case_id}?done=appeal-decided#appeal", status_code=303)
