@@ -83,6 +83,8 @@ SEED = [
        SELECT now() - (:cases - g) * interval '20 seconds', 'sandbox:reporter' || (g % 5000),
          'report.filed', g, 'report via slack; opened the case', '{}'::json
        FROM generate_series(1, :cases) g""",
+    # one case in ten thousand has an appeal waiting (the queue's "Appeals waiting")
+    """UPDATE cases SET appeal_due_at = opened_at + interval '7 days' WHERE id % 10000 = 7""",
     "ANALYZE",
 ]
 
@@ -251,6 +253,7 @@ def main() -> None:
         runs: list[tuple[str, Callable[[], httpx.Client], Callable[[random.Random], str]]] = [
             ("bare Starlette page", bare_client, lambda rng: "/"),
             ("queue page", desk_client, lambda rng: "/queue"),
+            ("queue: appeals waiting", desk_client, lambda rng: "/queue?appeals=1"),
             ("case page (random case)", desk_client,
              lambda rng: f"/cases/{rng.randint(1, args.cases)}"),
             ("case page (open case)", desk_client,

@@ -268,19 +268,24 @@ def case_list(
     state: Annotated[str, typer.Option(help="open, all, or one of new, taken, acting, resolved")]
     = "open",
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+    appeals: Annotated[bool, typer.Option(
+        "--appeals", help="Only cases with an appeal waiting for a decision (any state).")]
+    = False,
     as_json: AsJson = False,
 ) -> None:
     """Cases, most urgent first."""
     with friendly_errors():
-        states = views.parse_states(state)
+        states = views.parse_states("all" if appeals and state == "open" else state)
         a = _app()
-        items = views.queue(a.uow(), a.desk.clock.now(), CaseFilter(states=states, limit=limit))
+        items = views.queue(a.uow(), a.desk.clock.now(),
+                            CaseFilter(states=states, limit=limit, appeals=appeals))
     if as_json:
         _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
                       "deadline": i.deadline.value} for i in items])
         return
     if not items:
-        typer.echo("no cases" if state != "open" else "no open cases")
+        typer.echo("no appeals waiting" if appeals else
+                   "no cases" if state != "open" else "no open cases")
         return
     for i in items:
         s = i.summary
@@ -288,8 +293,10 @@ def case_list(
         hurt = f" hurt:{s.hurt}" if s.hurt else ""
         who = f" taken by {s.taken_by}" if s.taken_by else ""
         last = f" last: {s.last_step}" if s.last_step else ""
+        appeal = (f" APPEAL (decide by {s.appeal_due_at:%Y-%m-%d %H:%M} UTC)"
+                  if s.appeal_due_at else "")
         typer.echo(f"#{s.id:<5} {s.state:<9} {i.deadline.value:<9} {s.subject}{flags}{hurt}"
-                   f"{who}{last}")
+                   f"{who}{last}{appeal}")
 
 
 @case_app.command("show")
@@ -362,6 +369,7 @@ def render_case(detail: views.CaseDetail) -> str:
         for s in c.steps:
             until = f" until {s.until:%Y-%m-%d %H:%M} UTC" if s.until else ""
             lines.append(f"    #{s.id} {s.rung}{until} by {s.actor}: {s.status}"
+                         + (" (set aside on appeal)" if s.overturned_at else "")
                          + (f" — {s.detail}" if s.detail else ""))
     for con in c.consultations:
         who = f"with {con.person}" if con.person else "not possible"
@@ -369,6 +377,15 @@ def render_case(detail: views.CaseDetail) -> str:
     for n in c.notes:
         if n.kind in (NoteKind.REREAD, NoteKind.APPEAL):
             lines.append(f"  {n.kind} {n.at:%Y-%m-%d %H:%M}: {n.text}")
+        elif n in c.decisions:
+            lines.append(f"  {n.kind} by {n.by} {n.at:%Y-%m-%d %H:%M}; the person was told: "
+                         f"{n.text}")
+    if c.appeal_due_at is not None:
+        step = c.appealed_step
+        lines.append(f"  APPEAL waiting: decide by {c.appeal_due_at:%Y-%m-%d %H:%M} UTC"
+                     + (f", against step #{step.id} {step.rung} by {step.actor}" if step else "")
+                     + f"; `conduct case appeal-decide {c.id} --admin NAME --decision "
+                       "upheld|overturned|changed`")
     if detail.history:
         lines.append("  earlier, in other cases: " + ", ".join(
             f"{p.rung} (case {p.case_id}, {p.at:%Y-%m-%d})" for p in detail.history))
@@ -527,6 +544,32 @@ def case_retry(case_id: str, step_id: int) -> None:
     """Try a pending or failed step again now."""
     _act(lambda: commands.RetryStep(_case_id(case_id), step_id),
          lambda status: f"case {case_id}: step #{step_id}: {status}")
+
+
+@case_app.command("appeal-decide")
+def case_appeal_decide(
+    case_id: str, admin: Admin,
+    decision: Annotated[str, typer.Option(help="upheld, overturned or changed")],
+    to: Annotated[str | None, typer.Option(
+        help="For changed: the lower step that replaces the one appealed, e.g. warn.")] = None,
+    duration: Annotated[str | None, typer.Option(
+        help="For changed to a suspension: how long, e.g. 12h.")] = None,
+    text: Annotated[str | None, typer.Option(
+        help="Tell the person this instead of the policy's words.")] = None,
+    preview: Annotated[bool, typer.Option(
+        help="Print the message the decision would send, and decide nothing.")] = False,
+) -> None:
+    """Decide an appeal (an admin who did not take the appealed step). Overturned undoes the
+    step on the platform and stops counting it; changed replaces it with a lower step."""
+    if preview:
+        with friendly_errors():
+            a = _app()
+            draft = views.preview_appeal_decision(a.uow(), a.desk, _case_id(case_id), admin,
+                                                  decision, to=to, duration=duration)
+        typer.echo(draft.text)
+        return
+    _act(lambda: commands.DecideAppeal(_case_id(case_id), admin, decision, to, duration, text),
+         lambda result: f"case {case_id}: appeal {result}; the person is told")
 
 
 @case_app.command("lift")

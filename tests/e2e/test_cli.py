@@ -153,6 +153,43 @@ def test_mistakes_get_one_line_and_lose_nothing(conduct: Conduct, args: tuple[st
     assert len(conduct.json("case", "list", "--state", "all")) == 1  # type: ignore[arg-type]
 
 
+def test_an_appeal_is_listed_and_decided_from_the_command_line(conduct: Conduct) -> None:
+    from conduct_desk.bootstrap import bootstrap
+    from conduct_desk.config import Settings
+    from conduct_desk.domain.people import PersonRef
+    from conduct_desk.service import commands
+
+    conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin", bo="admin")
+    conduct("report", "--subject", "sam", "--reporter", "riley", "--hurt", "jo")
+    conduct("case", "consult", "1", "--admin", "ana", "--person", "jo", "--summary", "agrees")
+    conduct("case", "step", "1", "ban", "--admin", "ana", "--reason", "flagrant threats")
+    assert conduct("case", "list", "--appeals").strip() == "no appeals waiting"
+    # the person appeals from their own page (the same service call)
+    app = bootstrap(Settings(database_url=conduct.env["CONDUCT_DATABASE_URL"]))
+    app.bus.handle(commands.Appeal(1, PersonRef("sandbox", "sam"), "I was quoting a film."))
+    app.engine.dispose()
+    assert "APPEAL (decide by" in conduct("case", "list", "--appeals")
+    assert "APPEAL waiting" in conduct("case", "show", "1")
+    err = conduct("case", "appeal-decide", "1", "--admin", "ana", "--decision", "overturned",
+                  code=2)
+    assert one_line(err) == ("error: ana took the step under appeal (ban), so another admin "
+                             "decides the appeal")
+    err = conduct("case", "appeal-decide", "1", "--admin", "bo", "--decision", "changed", code=2)
+    assert "needs --to" in one_line(err) and "suspend" in err
+    preview = conduct("case", "appeal-decide", "1", "--admin", "bo", "--decision", "changed",
+                      "--to", "suspend", "--duration", "12h", "--preview")
+    assert "replaced it with a suspension" in preview
+    assert "no appeals" not in conduct("case", "list", "--appeals")  # a preview decides nothing
+    out = conduct("case", "appeal-decide", "1", "--admin", "bo", "--decision", "changed",
+                  "--to", "suspend", "--duration", "12h")
+    assert out.strip() == "case 1: appeal changed; the person is told"
+    assert conduct("case", "list", "--appeals").strip() == "no appeals waiting"
+    shown = conduct("case", "show", "1")
+    assert "ban by ana: done (set aside on appeal)" in shown
+    assert "appeal-changed by bo" in shown
+
+
 def test_policy_file_with_a_typo(conduct: Conduct) -> None:
     conduct("db", "upgrade")
     assert "wrote conduct.toml" in conduct("init")

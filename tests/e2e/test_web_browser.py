@@ -18,6 +18,8 @@ from tests.support.accounts import add_admins
 from tests.support.web import PASSWORD, file_case
 
 from conduct_desk.bootstrap import App
+from conduct_desk.domain.people import PersonRef
+from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
 from conduct_desk.web.app import create_app
 from conduct_desk.web.routes import queue
@@ -178,6 +180,8 @@ def test_the_queue_works_with_the_keyboard_alone(app: App, page: Page) -> None:
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the queue's filter first, then the cases
+    expect(page.get_by_role("link", name="Appeals waiting")).to_be_focused()
     page.keyboard.press("Tab")
     first = page.get_by_role("link", name="Case 3")  # flagrant: first in the queue
     expect(first).to_be_focused()
@@ -197,7 +201,7 @@ def test_the_queue_pages_with_the_keyboard_alone(app: App, page: Page,
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Enter")
-    for name in ("Case 1", "Case 2", "Next 1"):  # the pager comes after the cases
+    for name in ("Appeals waiting", "Case 1", "Case 2", "Next 1"):  # the pager: after the cases
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name=name, exact=True)).to_be_focused()
     page.keyboard.press("Enter")
@@ -256,3 +260,66 @@ def test_preparing_a_step_puts_the_keyboard_in_the_draft(app: App, page: Page) -
     page.keyboard.type("Thank you for reading this. ")  # straight into the message, no click
     expect(draft).to_have_value(re.compile(r"^Thank you for reading this\. Hi sam"))
     shot(page, "compose-focus")
+
+
+def _fits(page: Page, selector: str, width: int) -> None:
+    """Nothing in ``selector`` reaches past the window: no sideways scrolling for it."""
+    right = page.eval_on_selector(selector, "e => Math.max(...[e, ...e.querySelectorAll('*')]"
+                                            ".map(x => x.getBoundingClientRect().right))")
+    assert right <= width + 0.5, (selector, right)
+
+
+def test_an_appeal_in_the_queue_and_its_decision(app: App, page: Page,
+                                                 sandbox: SandboxPlatform) -> None:
+    for name in ("ana", "bo"):
+        accounts.add_admin(app.uow(), app.desk.clock, name, "admin", PASSWORD)
+    file_case(app)
+    file_case(app, subject="lee", reporter="kim")
+    app.bus.handle(commands.TakeStep(1, "remind", "ana"))
+    app.bus.handle(commands.TakeStep(1, "warn", "ana", reason="it went on"))
+    app.bus.handle(commands.Appeal(1, PersonRef("sandbox", "sam"), "I was quoting a film."))
+    sign_in(page, "bo")
+    expect(page.locator("tr", has_text="Case 1")).to_contain_text("appeal waiting")
+    page.get_by_role("link", name="Appeals waiting").click()
+    expect(page.get_by_role("heading", name="Queue: appeals")).to_be_visible()
+    expect(page.get_by_role("link", name="Case 1", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Case 2", exact=True)).to_have_count(0)
+    shot(page, "queue-appeals-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _fits(page, "main", 390)
+    shot(page, "queue-appeals-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("link", name="Case 1", exact=True).click()
+    appeal = page.locator("#appeal")
+    expect(appeal.get_by_role("heading", name="Appeal waiting for a decision")).to_be_visible()
+    expect(appeal).to_contain_text("I was quoting a film.")
+    expect(appeal).to_contain_text("at the warn ana took")
+    # a changed decision without the step to change to: the error is at that list
+    appeal.get_by_role("radio", name=re.compile("Changed")).check()
+    appeal.get_by_role("button", name="Show the message").click()
+    replace = page.get_by_label("Replace it with (only for “changed”)")
+    expect(replace).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#to-error")).to_contain_text("the “Replace it with” list")
+    replace.select_option("remind")
+    page.locator("#appeal").get_by_role("button", name="Show the message").click()
+    message = page.get_by_label("The exact message the person will get")
+    expect(message).to_have_value(re.compile("replaced it with a reminder"))
+    expect(page.locator("main")).not_to_contain_text("--")
+    shot(page, "appeal-decision-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _fits(page, "#appeal", 390)
+    shot(page, "appeal-decision-390")
+    message.fill(message.input_value() + " Thank you for writing to us.")
+    page.get_by_role("button", name="Decide: changed").click()
+    expect(page.get_by_role("status")).to_contain_text("The appeal is decided")
+    expect(page.locator("#steps")).to_contain_text("set aside on appeal")
+    told = [c.text or "" for c in sandbox.calls if c.method == "send_dm"]
+    assert told[-1].endswith("Thank you for writing to us.") and "riley" not in told[-1]
+    page.goto("/queue?appeals=1")
+    expect(page.get_by_text("No appeals are waiting for a decision.")).to_be_visible()
+    with app.uow() as uow:
+        token = uow.cases.get(1).subject_token
+    page.goto(f"/s/{token}")
+    expect(page.get_by_role("heading", name=re.compile("Your appeal was changed"))).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("riley")
+    shot(page, "subject-appeal-decided-390")

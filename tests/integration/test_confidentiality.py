@@ -29,14 +29,22 @@ from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.config import Settings, preset_text
 from conduct_desk.domain.accounts import Account, Role
 from conduct_desk.domain.errors import ConfidentialityError
-from conduct_desk.domain.model import Case, Report, SaidFrom, Source
+from conduct_desk.domain.model import (
+    AppealDecision,
+    Case,
+    Report,
+    SaidFrom,
+    Source,
+    Step,
+    StepStatus,
+)
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import parse_policy
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts
 from conduct_desk.service import commands as c
 from conduct_desk.service.clock import FakeClock
-from conduct_desk.service.handlers import Desk, compose_step
+from conduct_desk.service.handlers import Desk, compose_appeal_decision, compose_step
 from conduct_desk.storage.db import create_engine
 from conduct_desk.web.app import create_app
 from conduct_desk.web.security import SESSION_COOKIE, WebConfig
@@ -200,7 +208,8 @@ def make_case(rnd: random.Random, tag: str = "") -> Generated:
 
 BATCH = 5  # generated cases per Hypothesis example: its overhead per example exceeds a case's
 # generated cases per run, by tier; the module's last check asserts the total (>= 2,000)
-COUNTED: dict[str, int] = {"bus": 0, "service": 0, "http": 0, "subject_with_access": 0}
+COUNTED: dict[str, int] = {"bus": 0, "service": 0, "http": 0, "subject_with_access": 0,
+                           "decisions": 0}
 seeds = st.integers(0, 2**32 - 1).map(random.Random)  # one draw: the case comes from the seed
 generated = seeds.map(lambda rnd: [make_case(rnd) for _ in range(BATCH)])
 
@@ -263,6 +272,32 @@ def _compose_and_check(g: Generated) -> None:
     assert _leaks(composed.text, g) == [], composed.text
     if g.said and g.text is None and "{{ quote }}" in policy.rung(g.rung).text:
         assert composed.quote_from == "pasted by the reporter"
+    _decide_and_check(g, case, desk, composed.rung.name)
+
+
+def _decide_and_check(g: Generated, case: Case, desk: Desk, rung: str) -> None:
+    """The step appealed, then decided (each decision in turn): the message to the subject,
+    in the policy's words or the admin's own (``g.text``), never names a reporter."""
+    now = desk.clock.now()
+    step = desk.policy.rung(rung)
+    case.steps.append(Step(rung=rung, action=step.action, actor="other-admin", recorded_at=now,
+                           text="...", status=StepStatus.DONE, id=1))
+    case.file_appeal(g.subject, "please look again", now, now + timedelta(days=7))
+    lowest = desk.policy.ladder[0].name  # what a changed decision replaces the step with
+    for decision in AppealDecision:
+        changed = decision is AppealDecision.CHANGED
+        if changed and rung == lowest:
+            continue  # nothing is below the first rung
+        try:
+            draft = compose_appeal_decision(case, decision, ADMIN, desk,
+                                            to=lowest if changed else None, text=g.text)
+        except ConfidentialityError as exc:
+            assert g.field == "text" and exc.field == "text", f"refused: {exc}"
+            continue
+        assert g.field != "text" or g.text is None, \
+            f"a name slipped into the decision's text went through: {draft.text!r}"
+        assert _leaks(draft.text, g) == [], draft.text
+        COUNTED["decisions"] += 1
 
 
 @dataclass
@@ -272,6 +307,7 @@ class World:
     visitor: TestClient
     api: TestClient
     viewer: TestClient  # the subject's own client, with their token or session cookie
+    judge: TestClient  # another admin's token: decides the appeals of boss's steps
     count: int = 0
 
 
@@ -289,10 +325,12 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                     platforms={"sandbox": sandbox})
     web = create_app(app, WebConfig(reports_per_client=1_000_000))
     raw = accounts.create_token(app.uow(), clock, "boss", "admin")
+    judge = accounts.create_token(app.uow(), clock, "judge", "admin")
     with TestClient(web, follow_redirects=False) as visitor, \
             TestClient(web, headers={"Authorization": f"Bearer {raw}"}) as api, \
+            TestClient(web, headers={"Authorization": f"Bearer {judge}"}) as judging, \
             TestClient(web, follow_redirects=False) as viewer:  # one portal: fast requests
-        yield World(app, sandbox, visitor, api, viewer)
+        yield World(app, sandbox, visitor, api, viewer, judging)
     engine.dispose()
 
 
@@ -318,6 +356,24 @@ def _walk(world: World, g: Generated, case_id: int) -> None:
             f"a name slipped into the {g.field} went through"
         world.app.desk.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
         world.app.bus.handle(c.RunDueTimers("w"))
+    _appeal_and_decide(world, g, case_id)
+
+
+def _appeal_and_decide(world: World, g: Generated, case_id: int) -> None:
+    """The subject appeals; another admin decides through the API, in the policy's words or
+    with the generated text (which may slip in a name: then refused, nothing sent)."""
+    world.app.bus.handle(c.Appeal(case_id, g.subject, "please look again"))
+    decision = ("upheld", "overturned")[world.count % 2]
+    body = {"decision": decision, "text": g.text if g.field == "text" else None}
+    r = world.judge.post(f"/api/v1/cases/{case_id}/appeal/decide", json=body)
+    if r.status_code == 422 and "can only be upheld" in r.text:  # every step was refused
+        r = world.judge.post(f"/api/v1/cases/{case_id}/appeal/decide",
+                             json={**body, "decision": "upheld"})
+    if r.status_code == 422 and r.json()["error"]["code"] == "confidentiality_error":
+        assert g.field == "text", f"refused a decision that names nobody: {r.text}"
+        return
+    assert r.status_code == 200, r.text
+    assert g.field != "text" or not g.text, "a name slipped into the decision went through"
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
@@ -452,7 +508,8 @@ def _shown(text: str, g: Generated, case_id: int | None, audit: bool = False) ->
 def test_the_property_ran_on_enough_generated_cases() -> None:
     """The figures of this run (kept last in the module): at least 2,000 generated cases,
     some of them about subjects who are admins of the desk or hold a token."""
-    total = sum(v for k, v in COUNTED.items() if k != "subject_with_access")
+    total = sum(v for k, v in COUNTED.items() if k not in ("subject_with_access", "decisions"))
     print(f"generated cases: {COUNTED} total {total}")
     assert total >= 2_000, COUNTED
     assert COUNTED["subject_with_access"] >= 50, COUNTED
+    assert COUNTED["decisions"] >= 2_000, COUNTED  # messages deciding an appeal, checked

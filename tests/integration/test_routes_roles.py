@@ -27,6 +27,7 @@ from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount
+from tests.support.accounts import add_admins
 from tests.support.web import PASSWORD, csrf_of, file_case, stamp_of
 
 from conduct_desk.bootstrap import App
@@ -133,6 +134,16 @@ def _subject_link(c: Ctx) -> None:
         c.extra["token"] = str(uow.cases.get(c.case_id).subject_token)
 
 
+def _appealed(c: Ctx) -> None:
+    """A warning an admin who is none of the viewers gave (so each viewer may decide its
+    appeal, as far as their role lets them), appealed by sam."""
+    add_admins(c.app, "cy")
+    c.app.bus.handle(commands.TakeStep(c.case_id, "warn", "cy", reason="harsh"))
+    with c.app.uow() as uow:
+        subject = uow.cases.get(c.case_id).subject
+    c.app.bus.handle(commands.Appeal(c.case_id, subject, "I was quoting a film."))
+
+
 def _status_link(c: Ctx) -> None:
     with c.app.uow() as uow:
         c.extra["token"] = str(uow.cases.get(c.case_id).reports[0].status_token)
@@ -212,6 +223,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/cases/{case_id}/steps/{step_id}/done"): Row(**WEB_CASE, prep=_step("remove", fails="remove_from_channel")),
     ("POST", "/cases/{case_id}/steps/{step_id}/lift"): Row(**WEB_CASE,
                                                            prep=_step("suspend", duration="24h")),
+    ("POST", "/cases/{case_id}/appeal"): Row(**WEB_CASE, prep=_appealed,
+                                             data={"decision": "upheld"}),
     ("GET", "/settings"): Row("full"),
     ("POST", "/settings/accounts/{name}/disable"): Row("full", prep=_target_account()),
     ("POST", "/settings/accounts/{name}/enable"): Row("full", prep=_target_account(True)),
@@ -238,6 +251,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/cases/{case_id}/recuse"): Row("api-read", case=True),
     ("POST", "/api/v1/cases/{case_id}/confirm-hurt"): Row("api-act", case=True,
                                                           data={"person": "sandbox:jo"}),
+    ("GET", "/api/v1/cases/{case_id}/appeal/preview"): Row("api-act", case=True, prep=_appealed,
+                                                          query="?decision=upheld"),
+    ("POST", "/api/v1/cases/{case_id}/appeal/decide"): Row("api-act", case=True, prep=_appealed,
+                                                          data={"decision": "upheld"}),
     ("GET", "/api/v1/people/{person:path}"): Row("api-read", listing="people"),
     ("GET", "/api/v1/audit"): Row("api-read", listing="audit"),
 }
@@ -422,7 +439,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (53, 15, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (56, 17, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 848
-    assert outcomes[Is.HIDDEN] == 30 and outcomes[Is.FORBIDDEN] == 50
+    assert sum(outcomes.values()) == 896
+    assert outcomes[Is.HIDDEN] == 33 and outcomes[Is.FORBIDDEN] == 55

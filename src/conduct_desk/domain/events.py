@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from conduct_desk.domain.people import PersonRef
 
@@ -82,3 +83,25 @@ class NoteAdded(Event):
 
     case_id: int
     kind: str
+
+
+@dataclass(frozen=True)
+class AppealFiled(Event):
+    """The person a case is about asked the admins to look again (a new appeal, not more
+    words on one already waiting). Carries nothing about who reported."""
+
+    case_id: int
+    subject: PersonRef
+    due_at: datetime  # when the policy wants it decided (deadlines.appeal_within)
+    step_id: int | None  # the step appealed, if one was taken
+    rung: str | None
+
+
+@dataclass(frozen=True)
+class AppealDecided(Event):
+    """An admin who did not take the appealed step decided the appeal."""
+
+    case_id: int
+    decision: str  # upheld, overturned or changed
+    step_id: int | None  # the appealed step
+    replaced_by: str | None  # changed: the rung that counts instead

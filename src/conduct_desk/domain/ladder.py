@@ -25,6 +25,13 @@ class PastStep:
     at: datetime
 
 
+def case_history(case: Case) -> list[PastStep]:
+    """The steps of one case that count: carried out (or being), and not set aside on
+    appeal. A step an appeal changed counts as the rung that replaced it."""
+    return [PastStep(case.id or 0, s.rung, s.action, s.recorded_at) for s in case.steps
+            if s.counts and s.action is not Action.RESTORE]
+
+
 @dataclass(frozen=True)
 class Recommendation:
     rung: Rung

@@ -151,10 +151,12 @@ class Step:
     completed_at: datetime | None = None
     restored_at: datetime | None = None  # suspensions: when the account was given back
     id: int | None = None
+    # set when an appeal overturned the step or changed it into another: it no longer counts
+    overturned_at: datetime | None = None
 
     @property
     def counts(self) -> bool:
-        return self.status in COUNTING
+        return self.status in COUNTING and self.overturned_at is None
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,26 @@ class NoteKind(StrEnum):
     HURT_CONFIRMED = "hurt-confirmed"  # an admin confirmed a named person was hurt (``text``: key)
     APOLOGY = "apology"  # the author wrote words like an apology after a private word (not closing it)
     REPLY = "reply"  # the subject answered the desk's message after a step ("Understood.")
+    # an admin decided the appeal (``text``: the message sent to the subject)
+    APPEAL_UPHELD = "appeal-upheld"
+    APPEAL_OVERTURNED = "appeal-overturned"
+    APPEAL_CHANGED = "appeal-changed"
+
+
+class AppealDecision(StrEnum):
+    """What an admin who did not take the appealed step decides about it."""
+
+    UPHELD = "upheld"  # the step stands
+    OVERTURNED = "overturned"  # set aside: undone where it can be, and no longer counted
+    CHANGED = "changed"  # replaced by a lower rung, which counts instead
+
+
+DECISION_NOTES = {AppealDecision.UPHELD: NoteKind.APPEAL_UPHELD,
+                  AppealDecision.OVERTURNED: NoteKind.APPEAL_OVERTURNED,
+                  AppealDecision.CHANGED: NoteKind.APPEAL_CHANGED}
+DECISION_WORDS = {AppealDecision.UPHELD: "upheld: the step stands",
+                  AppealDecision.OVERTURNED: "overturned: the step is set aside",
+                  AppealDecision.CHANGED: "changed to a lower step"}
 
 
 @dataclass(frozen=True)
@@ -228,6 +250,7 @@ class Case:
     subject_token: str | None = None  # the subject's private link (confirm, appeal)
     take_due_at: datetime | None = None  # set when the case opens, from the policy
     step_due_at: datetime | None = None
+    appeal_due_at: datetime | None = None  # set while an appeal waits for a decision
     reports: list[Report] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     consultations: list[Consultation] = field(default_factory=list)
@@ -274,6 +297,40 @@ class Case:
         fetched = [r for r in quotable if r.said_from is SaidFrom.FETCHED]
         chosen = fetched or quotable
         return chosen[0] if chosen else None
+
+    @property
+    def appeal_pending(self) -> bool:
+        return self.appeal_due_at is not None
+
+    @property
+    def appeals(self) -> tuple[Note, ...]:
+        return tuple(n for n in self.notes if n.kind is NoteKind.APPEAL)
+
+    @property
+    def decisions(self) -> tuple[Note, ...]:
+        """The decisions on appeals, oldest first (their text: what the subject was told)."""
+        kinds = set(DECISION_NOTES.values())
+        return tuple(n for n in self.notes if n.kind in kinds)
+
+    @property
+    def appeal_filed_at(self) -> datetime | None:
+        """When the appeal now considered was filed: the first one after the last decision
+        (or the newest, once decided); None when the subject never appealed."""
+        if not self.appeals:
+            return None
+        decided = self.decisions[-1].at if self.decisions else None
+        waiting = [n.at for n in self.appeals if decided is None or n.at >= decided]
+        return waiting[0] if waiting else self.appeals[-1].at
+
+    @property
+    def appealed_step(self) -> Step | None:
+        """The step an appeal is about: the newest counting ladder step taken before the
+        appeal was filed; None when no step was taken (or no appeal filed)."""
+        at = self.appeal_filed_at
+        if at is None:
+            return None
+        return next((s for s in reversed(self.steps) if s.counts
+                     and s.action is not Action.RESTORE and s.recorded_at <= at), None)
 
     def step(self, step_id: int) -> Step:
         for s in self.steps:
@@ -517,6 +574,64 @@ class Case:
         self.taken_by, self.taken_at = admin, now
         self.outcome = self.outcome_reason = self.resolved_at = None
         self.events.append(events.CaseReopened(self._id))
+
+    def file_appeal(self, person: PersonRef, text: str, now: datetime, due: datetime) -> bool:
+        """The subject asks the admins to look again; the case comes back to the queue's
+        appeals until an admin decides. True when this opens an appeal (False: one was
+        already waiting, and this adds to it)."""
+        if person != self.subject:
+            raise InvalidInput("only the person the case is about can appeal")
+        opened = self.appeal_due_at is None
+        if opened:
+            self.appeal_due_at = due
+        self.add_note(Note(NoteKind.APPEAL, now, person.key, text))
+        if opened:
+            step = self.appealed_step
+            self.events.append(events.AppealFiled(
+                self._id, self.subject, due, step.id if step is not None else None,
+                step.rung if step is not None else None))
+        return opened
+
+    def check_may_decide_appeal(self, names: tuple[str, ...]) -> Step | None:
+        """Refuse an admin who may not decide the waiting appeal: one involved in the case
+        (by any of their ``names``) or who took the step under appeal. The step, or None."""
+        for name in names:
+            self.check_not_recused(name)
+        if self.appeal_due_at is None:
+            raise IllegalTransition(f"case {self.id} has no appeal waiting for a decision")
+        step = self.appealed_step
+        if step is not None and any(step.actor.casefold() == n.strip().casefold()
+                                    for n in names):
+            raise Recused(
+                f"{names[0]} took the step under appeal ({step.rung}), so another admin "
+                "decides the appeal", None,
+                problem=f"you took the step under appeal ({step.rung}), so another admin "
+                        "decides the appeal")
+        return step
+
+    def decide_appeal(self, names: tuple[str, ...], decision: AppealDecision, message: str,
+                      now: datetime, replacement: Step | None = None) -> Step | None:
+        """Decide the waiting appeal (``names``: the deciding admin's, first the one
+        recorded). Overturned: the step no longer counts. Changed: ``replacement``, a lower
+        rung, counts instead. Returns the appealed step."""
+        step = self.check_may_decide_appeal(names)
+        if decision is not AppealDecision.UPHELD and step is None:
+            raise InvalidInput(f"case {self.id} has no step to {decision.value[:-1]}; the "
+                               "appeal can only be upheld (answered)",
+                               field="decision")
+        if decision is AppealDecision.CHANGED and replacement is None:
+            raise InvalidInput("a changed decision needs the step that replaces the one "
+                               "appealed", field="to")
+        if step is not None and decision is not AppealDecision.UPHELD:
+            step.overturned_at = now
+        if replacement is not None and decision is AppealDecision.CHANGED:
+            self.steps.append(replacement)
+        self.appeal_due_at = None
+        self.notes.append(Note(DECISION_NOTES[decision], now, names[0], message))
+        self.events.append(events.AppealDecided(
+            self._id, decision.value, step.id if step is not None else None,
+            replacement.rung if replacement is not None else None))
+        return step
 
     def add_note(self, note: Note) -> None:
         self.notes.append(note)

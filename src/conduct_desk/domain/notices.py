@@ -42,6 +42,7 @@ class Purpose(StrEnum):
     ANSWER = "answer"  # an answer to an admin's command
     CARD = "card"  # a case card
     EMAIL = "email"  # an admin is emailed (domain/emails.py)
+    APPEAL = "appeal"  # the person appealing learns the decision
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,10 @@ TEXT_KEYS = (
     "nudge_answered",
     "nudge_apology_seen",
     "nudge_enough",
+    "appeal_reminder",
+    "appeal_upheld",
+    "appeal_overturned",
+    "appeal_changed",
 )
 
 # Texts added after the first release: a policy written before them still loads.
@@ -88,6 +92,28 @@ DEFAULT_TEXTS = {
     "nudge_enough": (
         "Thank you. We'll leave it there, and it won't go to the admins. If anything else "
         "happens, we're here."
+    ),
+    # appeals (issue 11): to the admins when an appeal waits too long, and to the person
+    # appealing once it is decided. ``step``: the appealed step as a noun ("a suspension")
+    "appeal_reminder": (
+        "The appeal in case {{ case_id }} has waited {{ waited }} for a decision. An admin who "
+        "did not take the step under appeal, please decide it."
+    ),
+    "appeal_upheld": (
+        "Hi {{ name }}, the admins of {{ community }} looked again at {{ step }}, as you "
+        "asked. {{ admin }}, who did not take that step, decided that it stands. Thank you for "
+        "telling us how you saw it. Our Code of Conduct: {{ coc_url }}"
+    ),
+    "appeal_overturned": (
+        "Hi {{ name }}, the admins of {{ community }} looked again at {{ step }}, as you "
+        "asked, and {{ admin }} has set it aside: it no longer counts against you"
+        "{% if undone %}, and it has been undone{% endif %}. Thank you for raising it."
+    ),
+    "appeal_changed": (
+        "Hi {{ name }}, the admins of {{ community }} looked again at {{ step }}, as you "
+        "asked. {{ admin }} has replaced it with {{ new_step }}"
+        "{% if until %}, until {{ until }}{% endif %}; only that counts from now on. "
+        "Our Code of Conduct: {{ coc_url }}"
     ),
 }
 
@@ -115,6 +141,7 @@ class Deadlines:
     take_within: timedelta
     first_step_within: timedelta
     escalate_after: timedelta
+    appeal_within: timedelta = timedelta(days=7)  # an appeal is decided within this
 
 
 @dataclass(frozen=True)
@@ -200,7 +227,7 @@ _TOP = {
 }
 _RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun"}
 _SECTIONS = {
-    "deadlines": {"take_within", "first_step_within", "escalate_after"},
+    "deadlines": {"take_within", "first_step_within", "escalate_after", "appeal_within"},
     "admins": {"on_duty", "backup"},
     "ban": {"needs_consultation", "account", "delete_messages"},
     "retry": {"attempts", "backoff"},
@@ -252,6 +279,20 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(f"{where}{key}", 'must be a list of names, like ["ana", "slack:U123"]')
         return tuple(value)
+
+
+APPEAL_WITHIN_MIN = timedelta(hours=1)
+APPEAL_WITHIN_MAX = timedelta(days=90)
+
+
+def _appeal_within(r: _Reader, deadlines: dict[str, Any]) -> timedelta:
+    """How long an appeal may wait for a decision before the admins are reminded."""
+    span = r.span(deadlines, "appeal_within", "deadlines.", "7d")
+    if not APPEAL_WITHIN_MIN <= span <= APPEAL_WITHIN_MAX:
+        raise r.fail("deadlines.appeal_within",
+                     f"must be from 1h to 90d, found {deadlines.get('appeal_within')!r}; write "
+                     'e.g. appeal_within = "7d" (an appeal is decided within a week)')
+    return span
 
 
 def parse_policy(text: str, source: str = "policy") -> Policy:
@@ -357,6 +398,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             take_within=r.span(deadlines, "take_within", "deadlines.", "2h"),
             first_step_within=r.span(deadlines, "first_step_within", "deadlines.", "6h"),
             escalate_after=r.span(deadlines, "escalate_after", "deadlines.", "1h"),
+            appeal_within=_appeal_within(r, deadlines),
         ),
         ban_needs_consultation=needs, ban_account=ban_account,
         ban_delete_messages=delete_messages,

@@ -16,6 +16,7 @@ class TimerKind(StrEnum):
     PEER_WAIT = "peer-wait"  # the nudge's grace time is over
     MANUAL_REMINDER = "manual-reminder"  # a manual task is still not marked done
     DELIVER_NOTICE = "deliver-notice"  # (try again to) deliver a notice; step_id: its id
+    APPEAL_DEADLINE = "appeal-deadline"  # remind: an appeal waits for a decision
     NOOP = "noop"  # does nothing; for benchmarks and health checks
 
 

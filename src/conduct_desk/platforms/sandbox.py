@@ -104,6 +104,14 @@ class SandboxPlatform:
         self.suspended.pop(person, None)
         return Effect.done(f"restored {person.user_id}")
 
+    def unban(self, person: PersonRef) -> Effect:
+        """Lift a ban (an appeal overturned it): the account works again."""
+        failed = self._record(Call("unban", person=person))
+        if failed:
+            return failed
+        self.banned.discard(person)
+        return Effect.done(f"lifted the ban on {person.user_id}")
+
     def ban(self, person: PersonRef) -> Effect:
         failed = self._record(Call("ban", person=person))
         if failed:

@@ -155,6 +155,20 @@ class Appeal(Command):
 
 
 @dataclass(frozen=True)
+class DecideAppeal(Command):
+    """An admin who did not take the appealed step decides the appeal: ``upheld``,
+    ``overturned`` or ``changed`` (to the lower rung ``to``, with ``duration`` for a
+    suspension). ``text`` replaces the policy's message to the subject."""
+
+    case_id: int
+    admin: str
+    decision: str
+    to: str | None = None
+    duration: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class RunDueTimers(Command):
     worker: str
     limit: int = 100

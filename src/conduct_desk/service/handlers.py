@@ -29,8 +29,10 @@ from conduct_desk.domain.errors import (
 from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import (
+    DECISION_WORDS,
     MAX_SHORT,
     MAX_TEXT,
+    AppealDecision,
     Case,
     CaseState,
     Consultation,
@@ -46,7 +48,7 @@ from conduct_desk.domain.model import (
 )
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.domain.policy import Action, Policy, Rung
+from conduct_desk.domain.policy import DEFAULT_NOUNS, Action, Policy, Rung
 from conduct_desk.domain.standing import standing
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands, emails
@@ -64,6 +66,7 @@ from conduct_desk.service.ports import (
 )
 from conduct_desk.service.roster import KnownAdmin, PlatformAdmin, acting, everyone, identify
 from conduct_desk.service.texts import (
+    APPEAL_TEXTS,
     NameGuard,
     check_confidential,
     field_words,
@@ -603,14 +606,14 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
     with uow:
         case = uow.cases.get(cmd.case_id)
     step = case.step(cmd.step_id)
-    if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
-        return step.status
+    if step.status not in (StepStatus.PENDING, StepStatus.FAILED) or step.overturned_at:
+        return step.status  # done already, or set aside on appeal before it was carried out
     effect, notified = _perform(case, step, desk, uow)
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
         step = case.step(cmd.step_id)
-        if step.status not in (StepStatus.PENDING, StepStatus.FAILED):
+        if step.status not in (StepStatus.PENDING, StepStatus.FAILED) or step.overturned_at:
             return step.status  # another worker finished it meanwhile
         step.attempts += 1
         step.notified = step.notified or notified
@@ -874,20 +877,195 @@ def confirm_reread(cmd: commands.ConfirmReread, uow: UnitOfWork, desk: Desk) -> 
 
 
 def appeal(cmd: commands.Appeal, uow: UnitOfWork, desk: Desk) -> None:
+    """The subject asks the admins to look again. A new appeal brings the case back to the
+    queue (its appeals), with the policy's deadline to decide it (``deadlines.appeal_within``);
+    words added to an appeal already waiting join it."""
     if not cmd.text.strip():
         raise InvalidInput("the appeal is empty; say what you would like the admins to look at")
     check_text(cmd.text, "the appeal")
     now = desk.clock.now()
     with uow:
         case = uow.cases.get(cmd.case_id, lock=True)
-        if cmd.person != case.subject:
-            raise InvalidInput("only the person the case is about can appeal")
-        case.add_note(Note(NoteKind.APPEAL, now, cmd.person.key, cmd.text.strip()))
+        opened = case.file_appeal(cmd.person, cmd.text.strip(), now,
+                                  now + desk.policy.deadlines.appeal_within)
         uow.cases.save(case)
-        audit(uow, now, cmd.person.key, "subject.appealed", "the subject appealed", cmd.case_id)
+        if opened:
+            assert case.appeal_due_at is not None
+            uow.timers.schedule(Timer(TimerKind.APPEAL_DEADLINE, case.appeal_due_at,
+                                      cmd.case_id))
+        audit(uow, now, cmd.person.key, "subject.appealed",
+              "the subject appealed" if opened else "the subject added to their appeal",
+              cmd.case_id)
         uow.commit()
-    _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about has appealed; please read it.")
-    emails.email_admins(uow, desk, cmd.case_id, EmailKind.APPEAL)
+    if not opened:
+        _tell_admins(uow, desk, case, f"Case {case.id}: the person it is about added to their "
+                                      "appeal; please read it.")
+
+
+def tell_admins_of_appeal(event: events.AppealFiled, uow: UnitOfWork, desk: Desk) -> None:
+    """The admins hear of a new appeal, and by when the policy wants it decided."""
+    step = f" against the {event.rung}" if event.rung else ""
+    _tell_admins_of(uow, desk, event.subject, event.case_id,
+                    f"Case {event.case_id}: the person it is about has appealed{step}. An admin "
+                    f"who did not take that step, please decide it by "
+                    f"{event.due_at:%Y-%m-%d %H:%M} UTC.")
+    emails.email_admins(uow, desk, event.case_id, EmailKind.APPEAL)
+
+
+@dataclass(frozen=True)
+class AppealDraft:
+    """A decision on an appeal as it would be carried out now: the message to the subject,
+    the appealed step, and (changed) the step that replaces it."""
+
+    decision: AppealDecision
+    text: str
+    step: Step | None
+    replacement: Composed | None
+    undone: bool  # the platform is asked to undo the appealed step
+
+
+def parse_decision(value: str) -> AppealDecision:
+    try:
+        return AppealDecision(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(d.value for d in AppealDecision)
+        raise InvalidInput(f"unknown decision {value!r}: use one of {allowed}",
+                           problem=f"choose a decision: {allowed}", field="decision") from None
+
+
+def _undoable(step: Step) -> bool:
+    """A step the platform can be asked to undo: a removal, suspension or ban carried out
+    (or handed to an admin) and not given back yet."""
+    return (step.action in (Action.REMOVE, Action.SUSPEND, Action.BAN)
+            and step.restored_at is None
+            and step.status in (StepStatus.DONE, StepStatus.MANUAL, StepStatus.MANUAL_DONE))
+
+
+def compose_appeal_decision(case: Case, decision: AppealDecision, admin: str, desk: Desk, *,
+                            to: str | None = None, duration: str | None = None,
+                            text: str | None = None) -> AppealDraft:
+    """The exact message a decision sends and what it does; used by the decision and its
+    preview. Every text is checked for the names of the reporters and the hurt."""
+    policy = desk.policy
+    step = case.appealed_step
+    if decision is not AppealDecision.UPHELD and step is None:
+        raise InvalidInput(f"case {case.id} has no step to set aside or change; the appeal can "
+                           "only be upheld (answered)", field="decision")
+    replacement = None
+    if decision is AppealDecision.CHANGED:
+        assert step is not None
+        below = [r.name for r in policy.ladder[:policy.index_of(step.rung, step.action) or 0]]
+        if not (to and to.strip()):
+            raise InvalidInput(f"a changed decision needs --to, the step that replaces the "
+                               f"{step.rung}: one of {', '.join(below) or 'none'}",
+                               problem="choose the step that replaces it", field="to")
+        if to.strip() not in below:
+            raise InvalidInput(f"{to.strip()!r} is not a step below the {step.rung}; choose one "
+                               f"of {', '.join(below) or 'none (overturn it instead)'}",
+                               field="to")
+        replacement = compose_step(case, to.strip(), admin, desk, duration=duration)
+    elif duration or (to and to.strip()):
+        raise InvalidInput("a step and a duration apply only when the decision is changed",
+                           field="to")
+    undone = step is not None and decision is not AppealDecision.UPHELD and _undoable(step)
+    guard = desk.name_guard(case, admin)
+    if text is not None and text.strip():
+        check_text(text, "the text", MAX_TEXT)
+        check_confidential(text, case, guard, field="text")
+        body = text.strip()
+    else:
+        key = APPEAL_TEXTS[decision.value]
+        ctx = subject_context(case, policy, desk.admin_label(admin),
+                              until=replacement.until if replacement else None,
+                              duration=replacement.duration if replacement else None,
+                              channel=desk.channel_label(case), name=desk.name_of(case.subject))
+        body = render(policy.texts[key], {
+            **{f: getattr(ctx, f) for f in ctx.__dataclass_fields__},
+            "step": _noun(policy, step), "undone": undone,
+            "new_step": _noun(policy, replacement.rung) if replacement else "",
+        }, f"texts.{key}")
+        check_confidential(body, case, guard, field=f"texts.{key}")
+    return AppealDraft(decision, body, step, replacement, undone)
+
+
+def _noun(policy: Policy, step: Step | Rung | None) -> str:
+    """How a text names a step: "a suspension"; "your case" when there was none."""
+    if step is None:
+        return "your case"
+    index = policy.index_of(step.name if isinstance(step, Rung) else step.rung, step.action)
+    rung = policy.ladder[index] if index is not None else None
+    return (rung.noun if rung is not None and rung.noun else DEFAULT_NOUNS[step.action])
+
+
+def decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> AppealDecision:
+    """Decide an appeal. Overturned: undo the step on the platform (the lift/restore path)
+    and stop counting it; changed: undo it, then carry out the lower rung that replaces it
+    (its message is the decision, so only the platform part runs); upheld: it stands. The
+    subject is told in the policy's words."""
+    try:
+        return _decide_appeal(cmd, uow, desk)
+    except ConfidentialityError as exc:  # nothing is recorded but the refusal itself
+        record_refusal(uow, desk, cmd.case_id, cmd.admin, exc.field)
+        raise
+
+
+MESSAGE_ONLY = frozenset({Action.REMIND, Action.SUGGEST, Action.WARN})
+
+
+def _decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> AppealDecision:
+    decision = parse_decision(cmd.decision)
+    check_text(cmd.text, "the text")
+    now = desk.clock.now()
+    with uow:
+        case = uow.cases.get(cmd.case_id, lock=True)
+        known = _acting(uow, desk, case, cmd.admin)
+        step = case.check_may_decide_appeal(known.names)
+        if step is not None and not known.role.may_take(step.action):
+            raise InvalidInput(f"{known.name} has the {known.role} role; an appeal against a "
+                               f"{step.rung} is decided by an admin with the admin role")
+        draft = compose_appeal_decision(case, decision, known.name, desk, to=cmd.to,
+                                        duration=cmd.duration, text=cmd.text)
+        replacement = None
+        if draft.replacement is not None:
+            r = draft.replacement
+            done = r.rung.action in MESSAGE_ONLY  # the decision's message is the step
+            replacement = Step(
+                rung=r.rung.name, action=r.rung.action, actor=known.name, recorded_at=now,
+                text=draft.text, until=r.until,
+                reason=f"the appeal changed the {step.rung if step else 'step'} into this",
+                notified=True, status=StepStatus.DONE if done else StepStatus.PENDING,
+                completed_at=now if done else None,
+                detail="the decision on the appeal was the message" if done else None)
+        case.decide_appeal(known.names, decision, draft.text, now, replacement)
+        uow.cases.save(case)
+        assert case.id is not None
+        uow.timers.cancel(case.id, (TimerKind.APPEAL_DEADLINE,))
+        if step is not None and decision is not AppealDecision.UPHELD:
+            uow.timers.cancel(case.id, (TimerKind.RUN_STEP, TimerKind.SUSPENSION_ENDS,
+                                        TimerKind.MANUAL_REMINDER), step_id=step.id)
+        what = f"appeal {DECISION_WORDS[decision]}"
+        if step is not None:
+            what += f" ({step.rung}"
+            what += f" → {replacement.rung})" if replacement is not None else ")"
+        audit(uow, now, known.name, "appeal.decided", what, case.id,
+              step_id=step.id if step else None, decision=decision.value,
+              replacement_id=replacement.id if replacement else None, text=draft.text)
+        if replacement is not None:
+            until = f" until {replacement.until:%Y-%m-%d %H:%M} UTC" if replacement.until else ""
+            audit(uow, now, known.name, "step.recorded",
+                  f"{replacement.rung}{until}, replacing the {step.rung if step else 'step'} "
+                  "on appeal", case.id, step_id=replacement.id, text=replacement.text)
+        if replacement is not None and replacement.status is StepStatus.PENDING:
+            assert replacement.id is not None
+            uow.timers.schedule(Timer(TimerKind.RUN_STEP, now + RUN_STEP_GRACE, case.id,
+                                      replacement.id))
+            case.events.append(events.StepRecorded(case.id, replacement.id))
+        uow.commit()
+    if step is not None and draft.undone:
+        assert step.id is not None
+        give_back(case.id, step, known.name, uow, desk, greet=False)
+    outbox.send_dm(uow, desk, case.subject, draft.text, purpose=Purpose.APPEAL, case_id=case.id)
+    return decision
 
 
 def subject_replied(cmd: commands.SubjectReplied, uow: UnitOfWork, desk: Desk) -> int | None:
@@ -1001,6 +1179,31 @@ def _on_step_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         uow.commit()
 
 
+def _on_appeal_deadline(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
+    """An appeal still undecided at its deadline: the admins on duty are reminded."""
+    assert timer.case_id is not None
+    with uow:
+        try:
+            case = uow.cases.get(timer.case_id)
+        except NotFound:
+            return
+    filed = case.appeal_filed_at
+    if not case.appeal_pending or filed is None:
+        return  # decided meanwhile
+    now = desk.clock.now()
+    waited = humanize_span(_round(now - filed))
+    text = render(desk.policy.texts["appeal_reminder"], _admin_ctx(case, desk, waited),
+                  "texts.appeal_reminder")
+    on_duty = ", ".join(desk.policy.on_duty)
+    _tell_admins(uow, desk, case, f"{on_duty}: {text}" if on_duty else text)
+    emails.email_admins(uow, desk, timer.case_id, EmailKind.REMINDER,
+                        detail="an appeal waits for a decision")
+    with uow:
+        audit(uow, now, DESK, "deadline.appeal", f"the appeal waited {waited} for a decision; "
+              "admins reminded", timer.case_id)
+        uow.commit()
+
+
 def _on_suspension_ends(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
     assert timer.case_id is not None and timer.step_id is not None
     restore_subject(timer.case_id, timer.step_id, DESK, uow, desk, attempts=timer.attempts)
@@ -1012,20 +1215,30 @@ def lift_suspension(cmd: commands.LiftSuspension, uow: UnitOfWork, desk: Desk) -
         case = uow.cases.get(cmd.case_id)
         cmd = replace(cmd, admin=_acting(uow, desk, case, cmd.admin).name)
         step = case.step(cmd.step_id)
-        if step.action is Action.REMOVE and step.restored_at is None \
-                and step.status in (StepStatus.DONE, StepStatus.MANUAL):
-            readmit = True
-        elif step.action is not Action.SUSPEND or step.restored_at is not None:
+        running = (step.restored_at is None if step.action is Action.SUSPEND
+                   else step.action is Action.REMOVE and _undoable(step))
+        if not running:
             raise IllegalTransition(f"step {step.id} is not a running suspension or removal; "
                                     "nothing to lift")
-        else:
-            readmit = False
-        uow.timers.cancel(cmd.case_id, (TimerKind.SUSPENSION_ENDS,), step_id=step.id)
+    give_back(cmd.case_id, step, cmd.admin, uow, desk)
+
+
+def give_back(case_id: int, step: Step, actor: str, uow: UnitOfWork, desk: Desk, *,
+              greet: bool = True) -> None:
+    """Undo a removal, suspension or ban on the platform, once, recorded as a restore step:
+    lifting early, and an appeal that overturns or changes the step, share this path.
+    ``greet``: the subject gets the policy's welcome-back text (an appeal's decision says
+    it instead)."""
+    assert step.id is not None
+    with uow:
+        uow.timers.cancel(case_id, (TimerKind.SUSPENSION_ENDS,), step_id=step.id)
         uow.commit()
-    if readmit:
-        readmit_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+    if step.action is Action.REMOVE:
+        readmit_subject(case_id, step.id, actor, uow, desk)
+    elif step.action is Action.BAN:
+        unban_subject(case_id, step.id, actor, uow, desk)
     else:
-        restore_subject(cmd.case_id, cmd.step_id, cmd.admin, uow, desk)
+        restore_subject(case_id, step.id, actor, uow, desk, greet=greet)
 
 
 _STEP_STATUS = {EffectStatus.DONE: StepStatus.DONE, EffectStatus.MANUAL: StepStatus.MANUAL,
@@ -1079,9 +1292,29 @@ def readmit_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
                        detail=effect.detail, attempts=1, summary=f"removal lifted: {status}")
 
 
+def unban_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk) -> None:
+    """Lift a ban (an appeal overturned or changed it): where the platform can (``unban``),
+    else a manual task that says what to do, recorded as a restore step."""
+    with uow:
+        case = uow.cases.get(case_id)
+    platform = desk.platform_for(case.subject)
+    unban = getattr(platform, "unban", None)
+    if platform is not None and callable(unban):
+        effect: Effect = unban(case.subject)
+    else:
+        who = desk.name_of(case.subject) or case.subject.user_id
+        effect = Effect.manual(f"Lift the ban on {who}: unban them where they were banned and "
+                               "give their account back if it was closed; then mark this step "
+                               "done.")
+    status = _STEP_STATUS[effect.status]
+    _record_given_back(uow, desk, case_id, step_id, actor, status, text="",
+                       detail=effect.detail, attempts=1, summary=f"ban lifted: {status}")
+
+
 def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk,
-                    attempts: int = 0) -> None:
-    """Give the account back, then welcome the person back. Runs once per suspension."""
+                    attempts: int = 0, *, greet: bool = True) -> None:
+    """Give the account back, then welcome the person back (unless ``greet`` is False).
+    Runs once per suspension."""
     with uow:
         case = uow.cases.get(case_id)
     suspension = case.step(step_id)
@@ -1094,10 +1327,12 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
                                           subject_context(case, desk.policy,
                                                           desk.admin_label(actor),
                                                           channel=desk.channel_label(case),
-                                                          name=desk.name_of(case.subject)))
+                                                          name=desk.name_of(case.subject))
+                                          ) if greet else None
     refused = ""
     try:
-        check_confidential(text or "", case, desk.name_guard(case, actor), field="texts.restore")
+        if text is not None:
+            check_confidential(text, case, desk.name_guard(case, actor), field="texts.restore")
     except ConfidentialityError as exc:  # the account comes back all the same, without the text
         text, refused = None, f"the welcome-back message was not sent: {exc}"
     if platform is None or Capability.RESTORE not in platform.capabilities:
@@ -1189,6 +1424,7 @@ TIMER_HANDLERS: dict[TimerKind, Callable[[Timer, UnitOfWork, Desk], None]] = {
     TimerKind.PEER_WAIT: _noop,  # platform adapters register their own handler
     TimerKind.MANUAL_REMINDER: _on_manual_reminder,
     TimerKind.DELIVER_NOTICE: outbox.deliver_due,
+    TimerKind.APPEAL_DEADLINE: _on_appeal_deadline,
     TimerKind.NOOP: _noop,
 }
 
@@ -1238,8 +1474,13 @@ def _admin_platforms(desk: Desk, subject: PersonRef) -> list[Platform]:
 def _tell_admins(uow: UnitOfWork, desk: Desk, case: Case, text: str) -> None:
     """A line for the admins about a case, through the outbox (held back, it comes later;
     undeliverable, it is audited on the case). Call it outside a transaction."""
-    for platform in _admin_platforms(desk, case.subject):
-        outbox.send_admins(uow, desk, platform.name, text, case_id=case.id)
+    _tell_admins_of(uow, desk, case.subject, case.id, text)
+
+
+def _tell_admins_of(uow: UnitOfWork, desk: Desk, subject: PersonRef, case_id: int | None,
+                    text: str) -> None:
+    for platform in _admin_platforms(desk, subject):
+        outbox.send_admins(uow, desk, platform.name, text, case_id=case_id)
 
 
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
@@ -1257,6 +1498,7 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.LiftSuspension: lift_suspension,
     commands.ConfirmReread: confirm_reread,
     commands.Appeal: appeal,
+    commands.DecideAppeal: decide_appeal,
     commands.SubjectReplied: subject_replied,
     commands.RunDueTimers: run_due_timers,
 }
@@ -1265,4 +1507,5 @@ EVENT_HANDLERS: dict[type[events.Event], list[Callable[..., None]]] = {
     events.ReportFiled: [acknowledge_reporter],
     events.StepRecorded: [carry_out_step],
     events.CaseResolved: [tell_reporters_outcome],
+    events.AppealFiled: [tell_admins_of_appeal],
 }

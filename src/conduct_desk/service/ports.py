@@ -147,6 +147,7 @@ class CaseFilter:
     # names (``ana``, ``slack:U123``, ``@ana:example.org``) whose own cases are left out: an
     # admin's queue does not show cases about that admin
     not_about: tuple[str, ...] = ()
+    appeals: bool = False  # only cases with an appeal waiting for a decision
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class CaseSummary:
     outcome: str | None
     take_due_at: datetime | None = None
     step_due_at: datetime | None = None
+    appeal_due_at: datetime | None = None  # an appeal waits for a decision until then
 
 
 @dataclass(frozen=True)

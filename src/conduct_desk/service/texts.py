@@ -19,8 +19,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidPolicy
-from conduct_desk.domain.ladder import PastStep, earlier_phrase, earlier_rungs
-from conduct_desk.domain.model import COUNTING, Case
+from conduct_desk.domain.ladder import PastStep, case_history, earlier_phrase, earlier_rungs
+from conduct_desk.domain.model import Case
 from conduct_desk.domain.names import Named, find_name, names_of
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import TEXT_KEYS, Policy
@@ -61,10 +61,19 @@ _SAMPLES: dict[str, dict[str, Any]] = {
     "take_reminder": _ADMIN_SAMPLE,
     "step_reminder": _ADMIN_SAMPLE,
     "escalation": _ADMIN_SAMPLE,
+    "appeal_reminder": _ADMIN_SAMPLE,
     "nudge_answered": {"how": "edited the message"},
     "nudge_apology_seen": {"apology": "sorry"},
     "nudge_enough": {},
 }
+
+
+# the policy text for each decision on an appeal, and what such a text may say besides the
+# subject's context: the appealed step (``step``: "a suspension"), the step that replaces it
+# (``new_step``), and whether the platform undid it (``undone``)
+APPEAL_TEXTS = {"upheld": "appeal_upheld", "overturned": "appeal_overturned",
+                "changed": "appeal_changed"}
+APPEAL_SAMPLE: dict[str, Any] = {"step": "a suspension", "new_step": "a warning", "undone": True}
 
 
 def format_when(at: datetime) -> str:
@@ -96,6 +105,9 @@ def check_policy_texts(policy: Policy, source: str) -> None:
     subject_vars = ", ".join(asdict(sample))
     for i, rung in enumerate(policy.ladder):
         _check(rung.text, asdict(sample), f"{source}: ladder[{i}].text", subject_vars)
+    appeal = {**asdict(sample), **APPEAL_SAMPLE}
+    for key in APPEAL_TEXTS.values():
+        _check(policy.texts[key], appeal, f"{source}: texts.{key}", ", ".join(appeal))
     for key in ("restore", "nudge"):
         _check(policy.texts[key], asdict(sample), f"{source}: texts.{key}", subject_vars)
     for key in TEXT_KEYS:
@@ -130,8 +142,7 @@ def subject_context(
     quoted = case.quoted_report
     linked = next((r.message_link for r in case.reports if r.message_link), None)
     if history is None:
-        history = [PastStep(case.id or 0, s.rung, s.action, s.recorded_at) for s in case.steps
-                   if s.status in COUNTING]
+        history = case_history(case)
     when = now or max((p.at for p in history), default=case.opened_at)
     earlier = earlier_rungs(history, policy, when)
     return SubjectContext(

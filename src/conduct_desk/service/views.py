@@ -15,7 +15,9 @@ from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
 from conduct_desk.domain.model import (
+    DECISION_NOTES,
     OUTCOME_WORDS,
+    AppealDecision,
     Case,
     CaseState,
     DeadlineState,
@@ -30,10 +32,13 @@ from conduct_desk.domain.standing import Standing, standing, standing_lines
 from conduct_desk.service import notices as outbox
 from conduct_desk.service import roster
 from conduct_desk.service.handlers import (
+    AppealDraft,
     Composed,
     Desk,
+    compose_appeal_decision,
     compose_step,
     everyone_recused,
+    parse_decision,
     record_refusal,
 )
 from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, UnitOfWork
@@ -191,12 +196,14 @@ def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
 
 
 def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
-               viewer: tuple[str, ...] = ()) -> QueuePage:
+               viewer: tuple[str, ...] = (), *, appeals: bool = False) -> QueuePage:
     """The ``page``-th ``size`` open cases of the queue, and how many are open in all.
-    Cases about the viewer (any of their names) are not theirs to see, so not counted."""
+    Cases about the viewer (any of their names) are not theirs to see, so not counted.
+    ``appeals``: instead, the cases (open or resolved) with an appeal waiting."""
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
-    flt = CaseFilter(states=OPEN_STATES, limit=size, offset=(page - 1) * size, not_about=viewer)
+    flt = CaseFilter(states=() if appeals else OPEN_STATES, limit=size,
+                     offset=(page - 1) * size, not_about=viewer, appeals=appeals)
     with uow:
         rows = uow.cases.summaries(flt)
         total = uow.cases.count(flt)
@@ -215,6 +222,12 @@ def check_viewer(case: Case, viewer: str | None, aliases: tuple[str, ...] = ()) 
     for name in (viewer, *aliases):
         if name:
             case.check_not_recused(name)
+
+
+def load_case(uow: UnitOfWork, case_id: int) -> Case:
+    """A case as stored (call :func:`check_access` first: this checks nothing)."""
+    with uow:
+        return uow.cases.get(case_id)
 
 
 def check_access(uow: UnitOfWork, case_id: int, viewer: str, aliases: tuple[str, ...] = ()) -> None:
@@ -324,6 +337,38 @@ def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: st
         raise
 
 
+def preview_appeal_decision(uow: UnitOfWork, desk: Desk, case_id: int, admin: str,
+                            decision: str, *, to: str | None = None,
+                            duration: str | None = None) -> AppealDraft:
+    """The exact message a decision on the appeal would send now, and what it would do; the
+    admins who may not decide it (involved, or who took the step) are refused here too."""
+    with uow:
+        case = uow.cases.get(case_id)
+        known = roster.identify(uow, desk.platform_admins, admin)
+    case.check_may_decide_appeal(known.names)
+    try:
+        return compose_appeal_decision(case, parse_decision(decision), known.name, desk, to=to,
+                                       duration=duration)
+    except ConfidentialityError as exc:
+        record_refusal(uow, desk, case_id, known.name, exc.field)
+        raise
+
+
+def appeal_json(case: Case) -> dict[str, Any]:
+    """Where the case's appeal stands, for admins: waiting (until when, against which step)
+    and every decision taken."""
+    step = case.appealed_step if case.appeal_pending else None
+    kinds = {v: k for k, v in DECISION_NOTES.items()}
+    return {
+        "waiting": case.appeal_pending, "due_at": case.appeal_due_at,
+        "filed_at": case.appeal_filed_at if case.appeal_pending else None,
+        "step_id": step.id if step else None, "step": step.rung if step else None,
+        "step_by": step.actor if step else None,
+        "decisions": [{"decision": kinds[n.kind], "at": n.at, "by": n.by, "message": n.text}
+                      for n in case.decisions],
+    }
+
+
 def check_step_text(uow: UnitOfWork, desk: Desk, case_id: int, admin: str, text: str) -> None:
     """An admin's own text for the subject, checked (and a refusal audited) before a step."""
     with uow:
@@ -383,7 +428,8 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
             {"id": s.id, "rung": s.rung, "action": s.action, "actor": s.actor,
              "recorded_at": s.recorded_at, "status": s.status, "text": s.text, "until": s.until,
              "recommended": s.recommended, "reason": s.reason, "detail": s.detail,
-             "attempts": s.attempts, "restored_at": s.restored_at}
+             "attempts": s.attempts, "restored_at": s.restored_at,
+             "overturned_at": s.overturned_at}
             for s in case.steps
         ],
         "consultations": [
@@ -392,6 +438,7 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
         ],
         "notes": [{"kind": n.kind, "at": n.at, "by": n.by, "text": n.text}
                   for n in case.notes if n.kind in (NoteKind.REREAD, NoteKind.APPEAL)],
+        "appeal": appeal_json(case),
         "hurt_admins": [{"admin": h.admin, "person": str(h.person)} for h in detail.hurt_admins],
         "confirmed_hurt": [str(p) for p in case.confirmed_hurt],
         "stepped_aside": list(detail.stepped_aside),
@@ -501,6 +548,15 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class AppealAnswer:
+    """A decision on the subject's appeal, as they see it: what was decided and said."""
+
+    at: datetime
+    decision: AppealDecision
+    message: str
+
+
+@dataclass(frozen=True)
 class SubjectPage:
     """What the person a case is about sees: the messages sent to them, never who reported."""
 
@@ -511,6 +567,8 @@ class SubjectPage:
     confirmed_at: datetime | None
     appeals: list[datetime]
     is_open: bool
+    answers: list[AppealAnswer] = dataclasses.field(default_factory=list)
+    appeal_waiting: bool = False
 
 
 def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
@@ -522,13 +580,18 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
         return None
     assert case.id is not None
     confirmed = [n.at for n in case.notes if n.kind is NoteKind.REREAD]
+    decisions = {v: k for k, v in DECISION_NOTES.items()}
     return SubjectPage(
         case_id=case.id, coc_url=desk.policy.code_of_conduct_url,
         community=desk.policy.community,
+        # a step an appeal put in place has the decision as its message: shown once, below
         messages=[SentMessage(s.recorded_at, s.rung, s.text) for s in case.steps
-                  if s.counts and s.action is not Action.RESTORE],
+                  if s.counts and s.action is not Action.RESTORE
+                  and s.text not in {n.text for n in case.decisions}],
         confirmed_at=confirmed[-1] if confirmed else None,
         appeals=[n.at for n in case.notes if n.kind is NoteKind.APPEAL], is_open=case.is_open,
+        answers=[AppealAnswer(n.at, decisions[n.kind], n.text) for n in case.decisions],
+        appeal_waiting=case.appeal_pending,
     )
 
 

@@ -103,7 +103,8 @@ class SqlCaseRepository:
         self.seen[case.id] = case
 
     def _case_row(self, case: Case) -> dict[str, Any]:
-        last = next((s.rung for s in reversed(case.steps) if s.action is not Action.RESTORE), None)
+        last = next((s.rung for s in reversed(case.steps)
+                     if s.action is not Action.RESTORE and s.overturned_at is None), None)
         return {
             "subject_platform": case.subject.platform, "subject_id": case.subject.user_id,
             "channel": case.channel, "message_id": case.message_id, "state": str(case.state),
@@ -114,6 +115,7 @@ class SqlCaseRepository:
             "take_due_at": case.take_due_at, "step_due_at": case.step_due_at,
             "flagrant": case.flagrant, "hurt": len(case.harmed),
             "report_count": len(case.reports), "last_step": last, "is_open": case.is_open,
+            "appeal_due_at": case.appeal_due_at,
         }
 
     def _save_children(self, case: Case) -> None:
@@ -163,6 +165,7 @@ class SqlCaseRepository:
             "text": s.text, "status": str(s.status), "until": s.until, "recommended": s.recommended,
             "reason": s.reason, "detail": s.detail, "attempts": s.attempts, "notified": s.notified,
             "completed_at": s.completed_at, "restored_at": s.restored_at,
+            "overturned_at": s.overturned_at,
         }
 
     # -- reading ---------------------------------------------------------------------------
@@ -187,6 +190,7 @@ class SqlCaseRepository:
             outcome=Outcome(row["outcome"]) if row["outcome"] else None,
             outcome_reason=row["outcome_reason"], subject_token=row["subject_token"],
             take_due_at=row["take_due_at"], step_due_at=row["step_due_at"], id=cid,
+            appeal_due_at=row["appeal_due_at"],
         )
         children = {"case_id": cid}
         for r in self.conn.execute(_SELECT_CHILDREN["reports"], children).mappings():
@@ -198,6 +202,7 @@ class SqlCaseRepository:
                 until=s["until"], recommended=s["recommended"], reason=s["reason"],
                 detail=s["detail"], attempts=s["attempts"], notified=s["notified"],
                 completed_at=s["completed_at"], restored_at=s["restored_at"], id=s["id"],
+                overturned_at=s["overturned_at"],
             )
             case.steps.append(step)
             self._steps[s["id"]] = astuple(step)
@@ -280,7 +285,8 @@ class SqlCaseRepository:
             .join(t.cases, t.cases.c.id == t.steps.c.case_id)
             .where(t.cases.c.subject_platform == person.platform,
                    t.cases.c.subject_id == person.user_id,
-                   t.steps.c.status.in_([str(s) for s in COUNTING]))
+                   t.steps.c.status.in_([str(s) for s in COUNTING]),
+                   t.steps.c.overturned_at.is_(None))  # set aside on appeal: not counted
             .order_by(t.steps.c.recorded_at)
         )
         return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
@@ -295,6 +301,7 @@ class SqlCaseRepository:
                       t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel)
             .join(t.cases, t.cases.c.id == t.steps.c.case_id)
             .where(about, t.steps.c.status.in_([str(s) for s in COUNTING]),
+                   t.steps.c.overturned_at.is_(None),  # set aside on appeal: not in force
                    t.steps.c.action.in_([str(a) for a in LASTING]))
             .order_by(t.steps.c.recorded_at)).all()
         rereads: dict[int, list[datetime]] = {}
@@ -318,6 +325,8 @@ class SqlCaseRepository:
         ).order_by(t.cases.c.id)).scalars())
 
     def _filtered(self, query: Any, flt: CaseFilter) -> Any:
+        if flt.appeals:  # an appeal waits for a decision, whatever the case's state
+            query = query.where(t.cases.c.appeal_due_at.is_not(None))
         if flt.states:
             states = {str(s) for s in flt.states}
             if states <= _OPEN_STATES:
@@ -356,6 +365,7 @@ class SqlCaseRepository:
             first_step_at=r["first_step_at"], flagrant=r["flagrant"], hurt=r["hurt"],
             reports=r["report_count"], last_step=r["last_step"], outcome=r["outcome"],
             take_due_at=r["take_due_at"], step_due_at=r["step_due_at"],
+            appeal_due_at=r["appeal_due_at"],
         )
 
     def count(self, flt: CaseFilter) -> int:

@@ -56,6 +56,7 @@ cases = sa.Table(
     sa.Column("report_count", sa.Integer, nullable=False, default=0),
     sa.Column("last_step", sa.String(64)),
     sa.Column("is_open", sa.Boolean, nullable=False, default=True),
+    sa.Column("appeal_due_at", UTCDateTime),  # an appeal waits for a decision (migration 0015)
 )
 sa.Index("ix_cases_subject", cases.c.subject_platform, cases.c.subject_id)
 sa.Index("ix_cases_open_queue", cases.c.is_open, cases.c.flagrant, cases.c.opened_at)
@@ -76,6 +77,10 @@ sa.Index(
     sqlite_where=sa.text("is_open = 1"),
     postgresql_where=sa.text("is_open"),
 )
+# the queue's appeals: only cases with an appeal waiting (few), by their deadline (0015)
+sa.Index("ix_cases_appeal_due", cases.c.appeal_due_at,
+         sqlite_where=sa.text("appeal_due_at IS NOT NULL"),
+         postgresql_where=sa.text("appeal_due_at IS NOT NULL"))
 # one open case per message: concurrent reports of the same message join it
 sa.Index(
     "ux_cases_open_message", cases.c.subject_platform, cases.c.subject_id, cases.c.channel,
@@ -128,6 +133,7 @@ steps = sa.Table(
     sa.Column("notified", sa.Boolean, nullable=False),
     sa.Column("completed_at", UTCDateTime),
     sa.Column("restored_at", UTCDateTime),
+    sa.Column("overturned_at", UTCDateTime),  # set aside on appeal (migration 0015)
 )
 # /metrics: steps by status and rung, the failed ones (migration 0012)
 sa.Index("ix_steps_status_rung", steps.c.status, steps.c.rung)
@@ -304,7 +310,7 @@ rate_hits = sa.Table(
 )
 sa.Index("ix_rate_hits_key", rate_hits.c.scope, rate_hits.c.key_hash, rate_hits.c.at)
 
-# -- leases: which replica runs each platform listener (migration 0013) ----------------------
+# -- leases: which replica runs each platform listener (migration 0014) ----------------------
 
 # One row per listener. ``epoch`` goes up by one each time another holder takes the lease
 # over, so a write fenced with an older epoch is refused.

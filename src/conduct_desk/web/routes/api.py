@@ -119,6 +119,16 @@ class ResolveIn(Input):
         "(where the apology was made)"))
 
 
+class AppealDecisionIn(Input):
+    decision: str = Field(min_length=1, max_length=16, examples=["upheld", "overturned", "changed"])
+    to: str | None = Field(None, max_length=64, description="changed: the lower step that "
+                           "replaces the one appealed", examples=["warn"])
+    duration: str | None = Field(None, max_length=32, description="changed to a suspension: "
+                                 "how long", examples=["12h"])
+    text: str | None = Field(None, max_length=MAX_TEXT, description="send this to the person "
+                             "instead of the policy's words for the decision")
+
+
 def _json(value: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(views.jsonable(value), status_code=status)
 
@@ -184,10 +194,13 @@ def create_report(body: ReportIn, web: Web, caller: ApiCaller) -> JSONResponse:
 def list_cases(web: Web, caller: ApiCaller,
                state: Annotated[str, Query(max_length=16)] = "open",
                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> JSONResponse:
-    """Cases, most urgent first: ``open`` (default), ``all``, or one state."""
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+               appeals: bool = False) -> JSONResponse:
+    """Cases, most urgent first: ``open`` (default), ``all``, or one state. ``appeals=true``:
+    only cases with an appeal waiting for a decision (in any state unless ``state`` says)."""
+    states = views.parse_states("all" if appeals and state == "open" else state)
     items = views.queue(web.app.uow(), web.app.desk.clock.now(),
-                        CaseFilter(states=views.parse_states(state), limit=limit, offset=offset),
+                        CaseFilter(states=states, limit=limit, offset=offset, appeals=appeals),
                         caller.names)
     return _json({"cases": [{**views.jsonable(i.summary), "due_at": i.due_at,
                              "deadline": i.deadline} for i in items]})
@@ -267,6 +280,34 @@ def reopen(case_id: CaseId, web: Web, caller: ApiActor) -> JSONResponse:
     views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
     web.app.bus.handle(commands.ReopenCase(case_id, caller.name,
                                            may_reassign=caller.role.may_reassign))
+    return _json(_case(web, caller, case_id))
+
+
+@router.get("/cases/{case_id}/appeal/preview")
+def preview_appeal(case_id: CaseId, web: Web, caller: ApiActor,
+                   decision: Annotated[str, Query(min_length=1, max_length=16)],
+                   to: Annotated[str | None, Query(max_length=64)] = None,
+                   duration: Annotated[str | None, Query(max_length=32)] = None) -> JSONResponse:
+    """The exact message a decision on the case's appeal would send now, without deciding."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    draft = views.preview_appeal_decision(web.app.uow(), web.app.desk, case_id, caller.name,
+                                          decision, to=to, duration=duration)
+    return _json({"decision": draft.decision, "text": draft.text, "undone": draft.undone,
+                  "step": draft.step.rung if draft.step else None,
+                  "to": draft.replacement.rung.name if draft.replacement else None,
+                  "until": draft.replacement.until if draft.replacement else None})
+
+
+@router.post("/cases/{case_id}/appeal/decide")
+def decide_appeal(case_id: CaseId, body: AppealDecisionIn, web: Web,
+                  caller: ApiActor) -> JSONResponse:
+    """Decide the case's waiting appeal: ``upheld`` (the step stands), ``overturned`` (set
+    aside: undone on the platform where it can be, no longer counted) or ``changed`` (to the
+    lower step ``to``). Only an admin who did not take the appealed step may decide it; the
+    person is told in the policy's words (or ``text``)."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    web.app.bus.handle(commands.DecideAppeal(case_id, caller.name, body.decision, body.to,
+                                             body.duration, body.text))
     return _json(_case(web, caller, case_id))
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from conduct_desk.domain.accounts import Account
 from conduct_desk.domain.durations import format_duration
 from conduct_desk.domain.errors import DeskError, InvalidInput
-from conduct_desk.domain.model import Outcome
+from conduct_desk.domain.model import Case, Outcome
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import accounts, commands, views
 from conduct_desk.web.deps import (
@@ -39,7 +39,16 @@ DONE = {
     "reopened": "The case is open again, and yours.",
     "marked-done": "The step is marked done.",
     "lifted": "The suspension is lifted.",
+    "appeal-decided": "The appeal is decided; the person is told, and the audit log has it.",
 }
+DECISIONS = [
+    ("upheld", "Upheld: the step stands"),
+    ("overturned", "Overturned: set the step aside (undone where it can be; it no longer counts)"),
+    ("changed", "Changed: replace it with a lower step, which counts instead"),
+]
+# the appeal form's fields, as its labels name them
+APPEAL_FIELDS = {"decision": "the Decision choice", "to": "the “Replace it with” list",
+                 "duration": "the “How long” field", "text": "the message box"}
 OUTCOMES = [(o.value, label) for o, label in (
     (Outcome.APOLOGIZED, "The person apologized (if no step was taken, say where)"),
     (Outcome.STEPS_TAKEN, "Steps taken"),
@@ -71,10 +80,43 @@ def compose_context(web: WebState, admin: Account, case_id: int, step: str | Non
     return ctx
 
 
+def appeal_context(web: WebState, admin: Account, case: Case, decision: str = "",
+                   to: str = "", duration: str = "") -> dict[str, Any] | None:
+    """The appeal on the case page: what is appealed, who may decide, and (once a decision
+    is chosen) the exact message it sends, ready to edit."""
+    if not case.appeal_pending:
+        return None
+    policy = web.app.desk.policy
+    step = case.appealed_step
+    index = policy.index_of(step.rung, step.action) if step is not None else None
+    names = {n.casefold() for n in (admin.name, *admin.identities)}
+    ctx: dict[str, Any] = {
+        "step": step, "decision": decision, "to": to, "duration": duration,
+        "below": list(policy.ladder[:index or 0]),
+        "mine": step is not None and step.actor.casefold() in names,
+        "may": admin.role.may_act and (step is None or admin.role.may_take(step.action)),
+    }
+    if decision and ctx["may"] and not ctx["mine"]:
+        try:
+            assert case.id is not None
+            draft = views.preview_appeal_decision(web.app.uow(), web.app.desk, case.id,
+                                                  admin.name, decision, to=to or None,
+                                                  duration=duration or None)
+        except DeskError as exc:
+            ctx.update(error=error_text(exc, APPEAL_FIELDS), error_at=exc.field)
+            return ctx
+        ctx.update(text=draft.text, original=draft.text, undone=draft.undone,
+                   until=draft.replacement.until if draft.replacement else None)
+        if draft.replacement is not None and draft.replacement.duration and not duration:
+            ctx["duration"] = format_duration(draft.replacement.duration)
+    return ctx
+
+
 def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
               compose: dict[str, Any] | None = None, error: str | None = None,
               status: int = 200, form: dict[str, Any] | None = None,
-              error_at: str | None = None, fix: Fix | None = None) -> Response:
+              error_at: str | None = None, fix: Fix | None = None,
+              appeal: dict[str, Any] | None = None) -> Response:
     """The case page; ``error`` shows at the top, or beside the field ``error_at`` (the
     resolve form's ``outcome`` or ``reason``); ``fix`` is a button that does what it asks."""
     desk = web.app.desk
@@ -89,6 +131,11 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
                                        for i in range(len(case.reports))],
         "hurt": views.named_hurt(case),
         "policy": desk.policy,
+        "appeal": appeal if appeal is not None else appeal_context(
+            web, admin, case, request.query_params.get("decision", "")[:16],
+            request.query_params.get("to", "")[:64],
+            request.query_params.get("duration", "")[:32]),
+        "decisions": DECISIONS,
         "takers": accounts.takers(web.app.uow(), case)
         if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
@@ -259,3 +306,37 @@ def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId
          step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.LiftSuspension(case_id, step_id, admin.name), "lifted")
+
+
+@router.post("/cases/{case_id}/appeal")
+def decide_appeal(
+    request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+    decision: Annotated[str, Form(max_length=16)] = "",
+    to: Annotated[str, Form(max_length=64)] = "",
+    duration: Annotated[str, Form(max_length=32)] = "",
+    text: Annotated[str, Form(max_length=LONG)] = "",
+    original: Annotated[str, Form(max_length=LONG)] = "",
+) -> Response:
+    """Decide the appeal: the message shown (edited or not) goes to the person."""
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    text, original = text.replace("\r\n", "\n"), original.replace("\r\n", "\n")
+    edited = text.strip() != original.strip()
+    try:
+        if not decision.strip():
+            raise InvalidInput("choose a decision: upheld, overturned or changed; nothing was "
+                               "recorded yet", field="decision")
+        if edited and not text.strip():
+            raise InvalidInput("the message is empty; write what to tell the person, or "
+                               "choose the decision again for the policy's words", field="text")
+        web.app.bus.handle(commands.DecideAppeal(case_id, admin.name, decision,
+                                                 to.strip() or None, duration.strip() or None,
+                                                 text if edited else None))
+    except DeskError as exc:
+        ctx = appeal_context(web, admin, views.load_case(web.app.uow(), case_id))
+        if ctx is None:  # no appeal waiting (decided meanwhile): the message goes on top
+            return case_page(request, web, admin, case_id, error=error_text(exc),
+                             status=status_of(exc))
+        ctx.update(decision=decision, to=to, duration=duration, text=text, original=original,
+                   error=error_text(exc, APPEAL_FIELDS), error_at=exc.field)
+        return case_page(request, web, admin, case_id, appeal=ctx, status=status_of(exc))
+    return RedirectResponse(f"/cases/{case_id}?done=appeal-decided#appeal", status_code=303)
