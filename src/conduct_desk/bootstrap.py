@@ -28,6 +28,7 @@ from conduct_desk.storage.db import check_migrated, create_engine
 from conduct_desk.storage.health import SqlHealthProbe
 from conduct_desk.storage.leases import SqlLeases
 from conduct_desk.storage.sealing import Sealer, check_sealing
+from conduct_desk.storage.signing import CheckpointSigner
 from conduct_desk.storage.uow import SqlUnitOfWork
 
 # Each module has ``configure(app) -> Adapter | None``: None when its CONDUCT_<NAME>_*
@@ -48,6 +49,7 @@ class App:
     adapters: list[Adapter] = field(default_factory=list)
     sealer: Sealer | None = None  # anonymous reporters' ids; None: no key set
     leaseholder: Leaseholder | None = None  # the listeners' leases, under `conduct serve`
+    signer: CheckpointSigner | None = None  # the audit log's checkpoints; None: unsigned
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.sealer)
@@ -142,6 +144,8 @@ def bootstrap(
         check_migrated(engine)
     key = settings.sealing_key()
     sealer = Sealer(key) if key is not None else None
+    signing_key = settings.audit_signing_secret()
+    signer = CheckpointSigner(signing_key) if signing_key is not None else None
     if platforms is None:
         platforms = {"sandbox": SandboxPlatform()}
     if mailer is None:  # CONDUCT_SMTP_*: a setting missing or malformed stops here, named
@@ -168,7 +172,8 @@ def bootstrap(
         command_handlers={k: inject(h) for k, h in command_handlers.items()},
         event_handlers={k: [inject(h) for h in hs] for k, hs in handlers.EVENT_HANDLERS.items()},
     )
-    app = App(settings=settings, engine=engine, desk=desk, bus=bus, sealer=sealer)
+    app = App(settings=settings, engine=engine, desk=desk, bus=bus, sealer=sealer,
+              signer=signer)
     if with_adapters:
         app.adapters = load_adapters(app)
     return app

@@ -604,14 +604,21 @@ def person_show(person: str, as_json: AsJson = False) -> None:
         typer.echo(f"  {p.at:%Y-%m-%d %H:%M} {p.rung} (case {p.case_id})")
 
 
-@app.command()
+audit_app = typer.Typer(help="The append-only audit log, and the proofs that it is whole.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback(invoke_without_command=True)
 def audit(
+    ctx: typer.Context,
     case: Annotated[int | None, typer.Option(help="Only this case.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 500,
     as_json: AsJson = False,
 ) -> None:
-    """The append-only audit log."""
+    """The append-only audit log (`conduct audit verify` checks that nobody changed it)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with friendly_errors():
         a = _app()
         with a.uow() as uow:
@@ -622,6 +629,98 @@ def audit(
     for e in entries:
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} case {e.case_id or '-':<5} {e.actor:<14} "
                    f"{e.summary}")
+
+
+def _read_checkpoint(value: str) -> Any:
+    from conduct_desk.domain.audit import Checkpoint
+
+    text = value
+    if not value.lstrip().startswith("{"):
+        try:
+            text = Path(value).read_text("utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"--against: cannot read {value} ({exc.strerror}); give a "
+                               "checkpoint file, or its JSON") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise InvalidInput("--against: not JSON; give a checkpoint as `conduct audit checkpoint` "
+                           "prints it, or {\"size\": N, \"root\": \"<hex>\"}") from None
+    try:
+        return Checkpoint.from_json(data)
+    except DeskError as exc:
+        raise InvalidInput(f"--against: {exc}") from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    against: Annotated[str | None, typer.Option(
+        help="A checkpoint kept earlier (a file, or its JSON): the log must still start with it.",
+    )] = None,
+) -> None:
+    """Check every entry against its hash, the desk's checkpoints, and --against; name each
+    entry found edited, deleted or cut off. Exit code 1 when anything is wrong."""
+    import time
+
+    from conduct_desk.domain.audit import LogFault
+    from conduct_desk.service.audit import verify_log
+    from conduct_desk.storage.signing import signature_valid
+
+    with friendly_errors():
+        given = _read_checkpoint(against) if against is not None else None
+        a = _app()
+        started = time.perf_counter()
+        result = verify_log(a.uow(), given, signature_valid)
+    if given is not None and given.signature is not None and not signature_valid(given):
+        result.faults.insert(0, LogFault("the checkpoint given has a signature that does not "
+                                         "verify: it was altered, or not signed by the key it "
+                                         "names"))
+    took = time.perf_counter() - started
+    if result.faults:
+        typer.echo(f"audit log NOT OK: {len(result.faults)} problem(s) in {result.size} entries",
+                   err=True)
+        for fault in result.faults:
+            typer.echo(f"  {fault}", err=True)
+        raise typer.Exit(1)
+    what = f"; it starts with the checkpoint given (size {given.size})" if given else ""
+    typer.echo(f"audit log OK: {result.size} entries, root {result.root.hex()}, checked in "
+               f"{took:.2f} s ({result.checkpoints} checkpoint(s) of the desk's agree; "
+               f"{result.redacted} entries redacted, their hashes kept){what}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print the latest checkpoint (JSON: size, root, signed_at, key, signature), made now if
+    the log has grown; keep it to check the log against later (`verify --against`)."""
+    from conduct_desk.service.audit import make_checkpoint
+
+    with friendly_errors():
+        a = _app()
+        made = make_checkpoint(a.uow(), a.signer, a.desk.clock.now())
+    typer.echo(json.dumps(made.checkpoint.as_json(), indent=2))
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    path: Annotated[Path, typer.Argument(help="The file to write the private key to (0600).")],
+) -> None:
+    """Make the desk's checkpoint signing key; point CONDUCT_AUDIT_SIGNING_KEY_FILE at it."""
+    from conduct_desk.storage.signing import CheckpointSigner, new_signing_key
+
+    with friendly_errors():
+        key = new_signing_key()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise InvalidInput(f"{path} exists already; give another path (a key is never "
+                               "overwritten)") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {path} ({exc.strerror}); give another path") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key + "\n")
+        public = CheckpointSigner(key).public_key.hex()
+    typer.echo(f"wrote the signing key to {path} (only you can read it)\npublic key: {public}\n"
+               f"set CONDUCT_AUDIT_SIGNING_KEY_FILE={path}")
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
                 f"({exc.strerror}); fix the path, or unset it to serve no /metrics"
             ) from None
 
+    # signs the audit log's checkpoints (ed25519; make one with `conduct audit keygen FILE`)
+    audit_signing_key: SecretStr | None = None
+    audit_signing_key_file: Path | None = None
+
+    def audit_signing_secret(self) -> str | None:
+        """CONDUCT_AUDIT_SIGNING_KEY, else the file CONDUCT_AUDIT_SIGNING_KEY_FILE names, else
+        None (checkpoints are then published unsigned, and say so)."""
+        from conduct_desk.service.chat.secrets import read_secret
+
+        value = self.audit_signing_key.get_secret_value() if self.audit_signing_key else None
+        return read_secret(value, self.audit_signing_key_file, "CONDUCT_AUDIT_SIGNING_KEY")
+
     # proxies whose X-Forwarded-For / X-Forwarded-Proto the desk believes: addresses or CIDRs,
     # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
     trusted_proxies: str = ""

@@ -10,8 +10,10 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from conduct_desk.domain.accounts import Account, ApiToken, WebSession
+from conduct_desk.domain.audit import Checkpoint
 from conduct_desk.domain.events import Event
 from conduct_desk.domain.ladder import PastStep
+from conduct_desk.domain.merkle import Frontier
 from conduct_desk.domain.model import Case, CaseState
 from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.nudges import Nudge
@@ -209,8 +211,59 @@ class TimerRepository(Protocol):
     def pending(self, case_id: int | None = None) -> list[Timer]: ...
 
 
+@dataclass(frozen=True)
+class LoggedEntry:
+    """An audit entry as stored: its leaf hash as written, and whether erasure redacted it."""
+
+    entry: AuditEntry
+    leaf_hash: bytes | None
+    redacted: bool = False
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint the desk made, with what only the desk needs: the id of the last entry it
+    covers, ids below that missing when it was made (inserts rolled back), its frontier."""
+
+    checkpoint: Checkpoint
+    last_id: int
+    gaps: tuple[int, ...]
+    frontier: Frontier
+
+
 class AuditLog(Protocol):
-    def append_all(self, entries: list[AuditEntry]) -> None: ...
+    def append_all(self, entries: list[AuditEntry]) -> None:
+        """Append entries, each with its leaf hash; the only way entries are written."""
+        ...
+
+    def settled_last_id(self) -> int:
+        """The id of the last entry no writer still in flight can come before (0: none)."""
+        ...
+
+    def logged(self, upto_id: int) -> Iterator[LoggedEntry]:
+        """Every entry up to ``upto_id`` in log order, streamed."""
+        ...
+
+    def leaf_hashes(self, after_id: int, upto_id: int) -> list[tuple[int, bytes | None]]:
+        """(id, stored leaf hash) of the entries in (after_id, upto_id], in log order."""
+        ...
+
+    def position(self, entry_id: int) -> int:
+        """The entry's place in the log (0-based): how many entries come before it."""
+        ...
+
+    def report_entry(self, case_id: int, report_id: int) -> int | None:
+        """The id of the entry that recorded filing this report."""
+        ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]: ...
+    def add_checkpoint(self, stored: StoredCheckpoint) -> None: ...
+
+    def redact(self, entry_ids: list[int]) -> int:
+        """Erase the words of these entries (actor, summary, detail), keeping their time,
+        kind, case and leaf hash; they are marked redacted. Returns how many changed."""
+        ...
+
     def entries(
         self,
         *,

@@ -515,12 +515,17 @@ class ReporterStatus:
     outcome_reason: str | None
 
 
-def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus | None:
-    """The status behind a reporter's link, or None for an unknown link."""
+def report_by_token(uow: UnitOfWork, token: str) -> tuple[Case, int] | None:
+    """The case and report behind a reporter's status link, or None for an unknown link."""
     if not token or len(token) > 100:
         return None
     with uow:
-        found = uow.cases.by_report_token(token)
+        return uow.cases.by_report_token(token)
+
+
+def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus | None:
+    """The status behind a reporter's link, or None for an unknown link."""
+    found = report_by_token(uow, token)
     if found is None:
         return None
     case, report_id = found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import astuple, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,8 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from conduct_desk.domain.audit import Checkpoint, entry_leaf
 from conduct_desk.domain.errors import Conflict, Hint, NotFound
 from conduct_desk.domain.ladder import PastStep
+from conduct_desk.domain.merkle import Frontier
 from conduct_desk.domain.model import (
     COUNTING,
     Case,
@@ -32,7 +35,14 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.domain.standing import LASTING, LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
-from conduct_desk.service.ports import AuditEntry, CaseFilter, CaseSummary, CaseTimes
+from conduct_desk.service.ports import (
+    AuditEntry,
+    CaseFilter,
+    CaseSummary,
+    CaseTimes,
+    LoggedEntry,
+    StoredCheckpoint,
+)
 from conduct_desk.storage import tables as t
 from conduct_desk.storage.sealing import Sealer, open_sealed
 
@@ -448,19 +458,24 @@ class SqlTimerRepository:
 
 
 class SqlAuditLog:
+    """The audit log: appended to, never changed (the database's guards refuse it), except for
+    erasure's redaction, which keeps each entry's leaf hash."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def append_all(self, entries: list[AuditEntry]) -> None:
         self.conn.execute(_INSERT_AUDIT, [{
             "at": e.at, "actor": e.actor, "kind": e.kind, "case_id": e.case_id,
-            "summary": e.summary, "detail": e.detail} for e in entries])
+            "summary": e.summary, "detail": e.detail,
+            "leaf_hash": entry_leaf(e.at, e.actor, e.kind, e.case_id, e.summary, e.detail),
+        } for e in entries])
 
     def entries(self, *, case_id: int | None = None, actor: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 limit: int = 500) -> list[AuditEntry]:
         c = t.audit.c
-        query = sa.select(t.audit).order_by(c.id).limit(limit)
+        query = sa.select(*_ENTRY_COLUMNS).order_by(c.id).limit(limit)
         if case_id is not None:
             query = query.where(c.case_id == case_id)
         if actor:
@@ -469,9 +484,78 @@ class SqlAuditLog:
             query = query.where(c.at >= since)
         if until is not None:
             query = query.where(c.at <= until)
-        return [AuditEntry(at=r["at"], actor=r["actor"], kind=r["kind"], summary=r["summary"],
-                           case_id=r["case_id"], detail=r["detail"], id=r["id"])
-                for r in self.conn.execute(query).mappings()]
+        return [_audit_entry(r) for r in self.conn.execute(query).mappings()]
+
+    def settled_last_id(self) -> int:
+        if self.conn.dialect.name == "postgresql":
+            # ids come from a sequence: a writer still in flight may hold a smaller id than one
+            # already committed. SHARE waits for every such writer (and holds new ones until
+            # this transaction ends), so no entry can later appear below the id read here.
+            self.conn.exec_driver_sql("LOCK TABLE audit IN SHARE MODE")
+        return int(self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.audit.c.id), 0)))
+                   .scalar_one())
+
+    def logged(self, upto_id: int) -> Iterator[LoggedEntry]:
+        c = t.audit.c
+        query = (sa.select(*_ENTRY_COLUMNS, c.leaf_hash, c.redacted).where(c.id <= upto_id)
+                 .order_by(c.id))
+        rows = self.conn.execute(query.execution_options(yield_per=_STREAM)).mappings()
+        for r in rows:
+            yield LoggedEntry(_audit_entry(r), r["leaf_hash"], bool(r["redacted"]))
+
+    def leaf_hashes(self, after_id: int, upto_id: int) -> list[tuple[int, bytes | None]]:
+        c = t.audit.c
+        rows = self.conn.execute(
+            sa.select(c.id, c.leaf_hash).where(c.id > after_id, c.id <= upto_id).order_by(c.id)
+            .execution_options(yield_per=_STREAM))
+        return [(r[0], r[1]) for r in rows]
+
+    def position(self, entry_id: int) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.audit)
+                                     .where(t.audit.c.id < entry_id)).scalar_one())
+
+    def report_entry(self, case_id: int, report_id: int) -> int | None:
+        c = t.audit.c
+        for entry_id, detail in self.conn.execute(
+                sa.select(c.id, c.detail).where(c.case_id == case_id, c.kind == "report.filed")
+                .order_by(c.id)):
+            if isinstance(detail, dict) and detail.get("report_id") == report_id:
+                return int(entry_id)
+        return None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        cp = t.audit_checkpoints
+        return [StoredCheckpoint(
+            Checkpoint(r["size"], r["root"], r["signed_at"], r["public_key"], r["signature"]),
+            r["last_id"], tuple(r["gaps"]),
+            Frontier(r["size"], [bytes.fromhex(h) for h in r["frontier"]]))
+            for r in self.conn.execute(sa.select(cp).order_by(cp.c.size, cp.c.id)).mappings()]
+
+    def add_checkpoint(self, stored: StoredCheckpoint) -> None:
+        c = stored.checkpoint
+        assert c.signed_at is not None
+        self.conn.execute(t.audit_checkpoints.insert().values(
+            size=c.size, root=c.root, last_id=stored.last_id, gaps=list(stored.gaps),
+            frontier=[h.hex() for h in stored.frontier.hashes], signed_at=c.signed_at,
+            public_key=c.public_key, signature=c.signature))
+
+    def redact(self, entry_ids: list[int]) -> int:
+        c = t.audit.c
+        result = self.conn.execute(
+            t.audit.update().where(c.id.in_(entry_ids), c.redacted == sa.false())
+            .values(actor=REDACTED_ACTOR, summary="(erased)", detail={}, redacted=True))
+        return int(result.rowcount)
+
+
+_STREAM = 10_000
+REDACTED_ACTOR = "(erased)"
+_ENTRY_COLUMNS = tuple(t.audit.c[name] for name in
+                       ("id", "at", "actor", "kind", "case_id", "summary", "detail"))
+
+
+def _audit_entry(r: RowMapping) -> AuditEntry:
+    return AuditEntry(at=r["at"], actor=r["actor"], kind=r["kind"], summary=r["summary"],
+                      case_id=r["case_id"], detail=r["detail"], id=r["id"])
 
 
 class SqlCursors:

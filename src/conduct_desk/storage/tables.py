@@ -184,6 +184,26 @@ audit = sa.Table(
     sa.Column("case_id", sa.Integer, index=True),
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
+    # the entry's Merkle leaf, SHA-256(0x00 || canonical bytes) (migration 0016); erasure
+    # redacts an entry's words but keeps this hash, and marks it ``redacted``
+    sa.Column("leaf_hash", sa.LargeBinary(32)),
+    sa.Column("redacted", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# The log's checkpoints the desk made (size, root, signature), and for its own diagnostics
+# the last entry each covers, the ids missing below it then (rolled back inserts) and the
+# roots of its perfect subtrees, from which the next checkpoint extends the tree.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+    sa.Column("gaps", sa.JSON, nullable=False),
+    sa.Column("frontier", sa.JSON, nullable=False),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+    sa.Column("public_key", sa.LargeBinary),
+    sa.Column("signature", sa.LargeBinary),
 )
 
 # Platform adapters keep small bits of state here (e.g. the last event report read).

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound
 from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import MAX_SHORT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.service import commands, views
+from conduct_desk.service import audit, commands, views
 from conduct_desk.web.deps import Csrf, Web, WebState, client_key
 from conduct_desk.web.pages import error_text, render, status_of
 
@@ -114,6 +114,24 @@ def reporter_status(request: Request, web: Web, token: str, new: str = "") -> Re
         raise NotFound("this status link is not known; check that it was copied whole")
     return render(request, "status.html", {"s": status, "new": bool(new),
                                            "take_within": web.app.desk.policy.deadlines.take_within})
+
+
+@router.get("/r/{token}/proof")
+def report_proof(web: Web, token: str) -> Response:
+    """That the report is in the audit log: an inclusion proof (its leaf's place and hash, the
+    audit path, the checkpoint), with nothing of its content or of any other entry."""
+    proof = audit.proof_for_report(web.app.uow(), token, web.app.signer, web.app.desk.clock.now())
+    if proof is None:
+        raise NotFound("this status link is not known; check that it was copied whole")
+    return JSONResponse(proof.as_json(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/audit/checkpoint")
+def audit_checkpoint(web: Web) -> Response:
+    """The audit log's latest checkpoint, signed when the desk has a key (and saying so when
+    not): keep it, and check later that the log still starts with it."""
+    made = audit.make_checkpoint(web.app.uow(), web.app.signer, web.app.desk.clock.now())
+    return JSONResponse(made.checkpoint.as_json(), headers={"Cache-Control": "no-store"})
 
 
 def _subject(web: WebState, token: str) -> tuple[int, PersonRef]:

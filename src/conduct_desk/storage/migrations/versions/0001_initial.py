@@ -46,7 +46,8 @@ INDEXES = (
 LATER_COLUMNS = {"reports": ("said_from", "account",  # 0007
                              "reporter_sealed"),  # 0008
                  "cases": ("appeal_due_at",),  # 0015
-                 "steps": ("overturned_at",)}  # 0015
+                 "steps": ("overturned_at",),  # 0015
+                 "audit": ("leaf_hash", "redacted")}  # 0016
 
 
 def _frozen(tables: list[sa.Table]) -> list[sa.Table]:
