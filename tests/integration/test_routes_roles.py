@@ -191,6 +191,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row("public"),
     ("GET", "/readyz"): Row("public"),
     ("GET", "/metrics"): Row("metrics"),
+    # the transparency report: public, counts only
+    ("GET", "/transparency"): Row("public"),
+    ("GET", "/transparency.json"): Row("public"),
     # the desk's pages
     ("POST", "/signout"): Row("signed"),
     ("GET", "/queue"): Row("signed", listing="web"),
@@ -419,7 +422,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (51, 15, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (53, 15, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 816
+    assert sum(outcomes.values()) == 848
     assert outcomes[Is.HIDDEN] == 30 and outcomes[Is.FORBIDDEN] == 50
