@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from conduct_desk.config import Settings, load_policy
+from conduct_desk.domain.model import Outcome
 from conduct_desk.domain.policy import Policy
+from conduct_desk.domain.transparency import Period, Report, publish
 from conduct_desk.mail.smtp import SmtpMailer
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import commands, handlers, nudges
+from conduct_desk.service import audit, commands, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
@@ -29,6 +31,7 @@ from conduct_desk.storage.health import SqlHealthProbe
 from conduct_desk.storage.leases import SqlLeases
 from conduct_desk.storage.sealing import Sealer, check_sealing
 from conduct_desk.storage.signing import CheckpointSigner
+from conduct_desk.storage.transparency import SqlTransparency
 from conduct_desk.storage.uow import SqlUnitOfWork
 
 # Each module has ``configure(app) -> Adapter | None``: None when its CONDUCT_<NAME>_*
@@ -57,6 +60,19 @@ class App:
     def health(self) -> HealthProbe:
         """Readiness and the figures of ``/metrics``, read from storage."""
         return SqlHealthProbe(self.engine)
+
+    def transparency(self, period: Period) -> Report:
+        """The transparency report of ``period``, with small counts left out."""
+        figures = SqlTransparency(self.engine).figures(period, self.desk.clock.now())
+        policy = self.desk.policy
+        return publish(figures, period, policy.transparency_min_count, self.desk.clock.now(),
+                       checkpoint=self.checkpoint(), rungs=[r.name for r in policy.ladder],
+                       outcomes=[str(o) for o in Outcome])
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The audit log's latest checkpoint (signed when the desk has a key), as published."""
+        made = audit.make_checkpoint(self.uow(), self.signer, self.desk.clock.now())
+        return made.checkpoint.as_json()
 
     def check_secret_key(self) -> None:
         """Refuse to start (one line, with the fix) when the database holds sealed ids of

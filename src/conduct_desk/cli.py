@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -602,6 +603,36 @@ def person_show(person: str, as_json: AsJson = False) -> None:
                    + f", opened {s.opened_at:%Y-%m-%d}")
     for p in history.steps:
         typer.echo(f"  {p.at:%Y-%m-%d %H:%M} {p.rung} (case {p.case_id})")
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
+
+
+@app.command()
+def transparency(
+    period: Annotated[str, typer.Option(
+        help="A quarter (2026-Q4), a month (2026-11) or a year (2026), in UTC.")],
+    format: Annotated[ReportFormat, typer.Option(
+        "--format", help="md (Markdown), json or html.")] = ReportFormat.md,
+) -> None:
+    """The transparency report of a period: reports, cases, outcomes, steps by rung, times to
+    act, appeals, missed deadlines. Counts under the policy's [transparency] min_count are
+    left out, so nobody can be recognised."""
+    from conduct_desk.domain.transparency import Period, as_html, as_json, as_markdown
+
+    with friendly_errors():
+        p = Period.parse(period)
+        a = _app()
+        report = a.transparency(p)
+    if format is ReportFormat.json:
+        typer.echo(as_json(report))
+    elif format is ReportFormat.html:
+        typer.echo(as_html(report, a.desk.policy.community), nl=False)
+    else:
+        typer.echo(as_markdown(report, a.desk.policy.community), nl=False)
 
 
 audit_app = typer.Typer(help="The append-only audit log, and the proofs that it is whole.")

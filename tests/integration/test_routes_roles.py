@@ -204,6 +204,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row("public"),
     ("GET", "/readyz"): Row("public"),
     ("GET", "/metrics"): Row("metrics"),
+    # the transparency report: public, counts only
+    ("GET", "/transparency"): Row("public"),
+    ("GET", "/transparency.json"): Row("public"),
     # the desk's pages
     ("POST", "/signout"): Row("signed"),
     ("GET", "/queue"): Row("signed", listing="web"),

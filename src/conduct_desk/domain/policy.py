@@ -192,6 +192,8 @@ class Policy:
     # reactions as a way to report or ask for a nudge: off unless the policy turns them on,
     # because a reaction is a public room event (others see who reacted, with what)
     reactions: bool = False
+    # the transparency report leaves out every count from 1 to this less one
+    transparency_min_count: int = 5
 
     def rung(self, name: str) -> Rung:
         for r in self.ladder:
@@ -223,7 +225,7 @@ class InvalidPolicyStep(DeskError):
 
 _TOP = {
     "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
-    "ban", "retry", "peer", "intake", "ladder", "texts",
+    "ban", "retry", "peer", "intake", "ladder", "texts", "transparency",
 }
 _RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun"}
 _SECTIONS = {
@@ -233,6 +235,7 @@ _SECTIONS = {
     "retry": {"attempts", "backoff"},
     "peer": {"wait"},
     "intake": {"reactions"},
+    "transparency": {"min_count"},
     "texts": set(TEXT_KEYS),
     "duration": {"default", "min", "max"},
 }
@@ -327,6 +330,12 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if delete_messages > timedelta(days=7):
         raise r.fail("ban.delete_messages", "must be at most 7d (Discord deletes at most the last "
                                             f"7 days of messages), found {ban['delete_messages']!r}")
+    transparency = r.table(data, "transparency")
+    min_count = transparency.get("min_count", 5)
+    if not isinstance(min_count, int) or isinstance(min_count, bool) or not 2 <= min_count <= 1000:
+        raise r.fail("transparency.min_count",
+                     f"must be a whole number from 2 to 1000, found {min_count!r}")
+
     attempts = retry.get("attempts", 5)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 50:
         raise r.fail("retry.attempts", f"must be a whole number from 1 to 50, found {attempts!r}")
@@ -406,5 +415,5 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         peer_wait=r.span(peer, "wait", "peer.", "24h"),
         on_duty=r.names(admins, "on_duty", "admins."),
         backup=r.names(admins, "backup", "admins."),
-        texts=texts, reactions=reactions,
+        texts=texts, reactions=reactions, transparency_min_count=min_count,
     )

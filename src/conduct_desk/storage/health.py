@@ -29,7 +29,7 @@ OPEN_STATES = (CaseState.NEW, CaseState.TAKEN, CaseState.ACTING)
 _head = functools.cache(head_revision)  # the code's migrations do not change while it runs
 
 
-def _seconds(conn: Connection, later: Any, earlier: Any) -> Any:
+def seconds_between(conn: Connection, later: Any, earlier: Any) -> Any:
     """``later - earlier`` in seconds, as SQL (SQLite keeps datetimes as text; its julian
     days are rounded to the millisecond, as their floating point is a few µs off)."""
     if conn.dialect.name == "sqlite":
@@ -97,7 +97,7 @@ class SqlHealthProbe:
 
     @staticmethod
     def _histogram(conn: Connection, at: Any, now: datetime) -> Histogram:
-        secs = _seconds(conn, at, t.cases.c.opened_at)
+        secs = seconds_between(conn, at, t.cases.c.opened_at)
         columns = [sa.func.count(), sa.func.sum(secs)]
         columns += [sa.func.sum(sa.case((secs <= bound, 1), else_=0)) for bound in BUCKETS]
         row = conn.execute(sa.select(*columns).where(at.is_not(None), at >= now - WINDOW)).one()
