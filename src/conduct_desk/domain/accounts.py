@@ -103,6 +103,13 @@ class InviteKind(StrEnum):
     INVITE = "invite"
 
 
+class InviteState(StrEnum):
+    OPEN = "open"
+    USED = "used"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
 @dataclass(frozen=True)
 class Invite:
     """A one-time link to make an account: only the token's SHA-256 is stored. It works once,
@@ -121,13 +128,12 @@ class Invite:
     revoked: bool = False
     id: int | None = None
 
-    def state(self, now: datetime) -> str:
-        """``open``, ``used``, ``revoked`` or ``expired``."""
+    def state(self, now: datetime) -> InviteState:
         if self.used_at is not None:
-            return "used"
+            return InviteState.USED
         if self.revoked:
-            return "revoked"
-        return "expired" if self.expires_at <= now else "open"
+            return InviteState.REVOKED
+        return InviteState.EXPIRED if self.expires_at <= now else InviteState.OPEN
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from conduct_desk.domain.accounts import Account, Invite, InviteKind, Role
+from conduct_desk.domain.accounts import Account, Invite, InviteKind, InviteState, Role
 from conduct_desk.domain.errors import IllegalTransition, InvalidInput, NotFound
 from conduct_desk.service import accounts
 from conduct_desk.service.handlers import audit
@@ -100,7 +100,7 @@ def revoke(uow: UnitOfWork, clock: Clock, invite_id: int, by: Account) -> Invite
         found = uow.accounts.invite_by_id(invite_id)
         if found is None or found.kind is not InviteKind.INVITE:
             raise NotFound(f"no invitation {invite_id}", field="invite")
-        if found.state(now) != "open":
+        if found.state(now) is not InviteState.OPEN:
             return None
         revoked = replace(found, revoked=True)
         uow.accounts.save_invite(revoked)
@@ -111,9 +111,9 @@ def revoke(uow: UnitOfWork, clock: Clock, invite_id: int, by: Account) -> Invite
 
 
 GONE = {
-    "used": "This link has already been used, and each link works once.",
-    "revoked": "This invitation was revoked by an admin.",
-    "expired": "This link has expired.",
+    InviteState.USED: "This link has already been used, and each link works once.",
+    InviteState.REVOKED: "This invitation was revoked by an admin.",
+    InviteState.EXPIRED: "This link has expired.",
     "has-admin": "The desk has an admin now, so this setup link no longer works.",
 }
 
@@ -137,8 +137,8 @@ def look_up(uow: UnitOfWork, kind: InviteKind, raw: str, now: datetime,
     if found is None or found.kind is not kind:
         return LinkState(None, "unknown")
     state = found.state(now)
-    if state != "open":
-        return LinkState(None, state)
+    if state is not InviteState.OPEN:
+        return LinkState(None, str(state))
     if kind is InviteKind.SETUP and any(a.role is Role.ADMIN
                                         for a in uow.accounts.admins(lock=lock)):
         return LinkState(None, "has-admin")

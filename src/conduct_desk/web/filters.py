@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.links import is_web_link
@@ -22,9 +22,9 @@ def local_time(value: datetime, zone: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         local = value.astimezone(UTC)
     name = local.tzname() or ""
-    if not name.isalpha():  # zones without a common abbreviation say "-03" or "+0530"
-        name = "UTC" + local.strftime("%z")[:3] + (":" + local.strftime("%z")[3:]
-                                                  if local.strftime("%z")[3:] != "00" else "")
+    if not name.isalpha():  # zones without a common abbreviation: "-03" -> "UTC-03"
+        offset = local.strftime("%z")  # "+0545"
+        name = "UTC" + offset[:3] + (f":{offset[3:]}" if offset[3:] != "00" else "")
     return f"{local:%Y-%m-%d %H:%M} {name}"
 
 
@@ -40,8 +40,7 @@ def when(ctx: Context, value: datetime | None) -> Markup | str:
     """A time on a page: in the signed-in account's time zone (UTC for visitors)."""
     if not value:
         return ""
-    zone = getattr(ctx.get("admin"), "time_zone", None) or "UTC"
-    return time_element(value, str(escape(zone)))
+    return time_element(value, getattr(ctx.get("admin"), "time_zone", None) or "UTC")
 
 
 def iso(value: datetime | None) -> str:
