@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from conduct_desk.domain.accounts import InviteKind
 from conduct_desk.domain.errors import ConfidentialityError, DeskError, InvalidInput
 from conduct_desk.domain.model import NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
@@ -832,7 +833,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with friendly_errors():
         a = _app()
-        web = create_app(a)  # it says how to make the first admin account when there is none
+        web = create_app(a)
+        print_setup_link(a, host, port)  # when no admin exists yet
     stop = threading.Event()
     name = f"{socket.gethostname()}-{os.getpid()}"
     worker_thread = threading.Thread(
@@ -860,6 +862,41 @@ def serve(
 
 
 # -- web accounts ----------------------------------------------------------------------------
+
+
+def print_setup_link(a: Any, host: str = "127.0.0.1", port: int = 8000) -> bool:
+    """Print a fresh one-time link that makes the first admin in a browser, when the desk has
+    no admin; False (nothing printed) when it has one. The link goes to standard output only,
+    never to the log. Its address is CONDUCT_BASE_URL, else the one ``serve`` listens on."""
+    from conduct_desk.service import invites
+
+    raw = invites.new_setup_link(a.uow(), a.desk.clock)
+    if raw is None:
+        return False
+    if host in ("", "0.0.0.0", "::"):  # every interface: this machine's own is one of them
+        host = "127.0.0.1"
+    local = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    url = invites.link(a.settings.base_url or local, InviteKind.SETUP, raw)
+    hours = int(invites.SETUP_LIFETIME.total_seconds() // 3600)
+    typer.echo(f"The desk has no admin yet. Open this link in a browser to become the first "
+               f"admin (it works once, for {hours} hours):\n\n    {url}\n")
+    return True
+
+
+@app.command("setup-link")
+def setup_link(
+    host: Annotated[str, typer.Option(
+        help="The address `conduct serve` listens on (CONDUCT_BASE_URL wins when set).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Its port.")] = 8000,
+) -> None:
+    """Print a fresh one-time link that makes the first admin in a browser (only while the
+    desk has no admin)."""
+    with friendly_errors():
+        a = _app()
+        if not print_setup_link(a, host, port):
+            raise InvalidInput("the desk already has an admin; they can invite others from "
+                               "Settings, or use `conduct admin add`")
 
 
 def _read_password(password_file: Path | None) -> str:

@@ -31,8 +31,9 @@ from tests.support.accounts import add_admins
 from tests.support.web import PASSWORD, csrf_of, file_case, stamp_of
 
 from conduct_desk.bootstrap import App
+from conduct_desk.domain.accounts import Account, Invite, InviteKind, Role
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import accounts, commands
+from conduct_desk.service import accounts, commands, invites
 from conduct_desk.storage import tables
 from conduct_desk.web.app import create_app
 from conduct_desk.web.security import SESSION_COOKIE, WebConfig
@@ -51,6 +52,7 @@ class Is(Enum):
     UNAUTHORIZED = "401"
     FORBIDDEN = "403"
     HIDDEN = "not visible"  # the case is about the viewer: 403/404, or left out of the list
+    GONE = "410"  # a setup link once the desk has an admin: it works for nobody
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,33 @@ def _target_token(c: Ctx) -> None:
     accounts.create_token(c.app.uow(), c.app.desk.clock, c.extra["name"], None, account="mo")
 
 
+def _invite_link(c: Ctx) -> None:
+    made, raw = invites.invite(c.app.uow(), c.app.desk.clock, _ana(c), "moderator")
+    c.extra.update(token=raw, invite_id=str(made.id))
+
+
+def _setup_link(c: Ctx) -> None:
+    """A setup link made before the first admin; the desk has admins now."""
+    raw = f"setup-{c.case_id}"
+    now = c.app.desk.clock.now()
+    with c.app.uow() as uow:
+        uow.accounts.add_invite(Invite(InviteKind.SETUP, Role.ADMIN, invites.link_hash(raw), now,
+                                       now + invites.SETUP_LIFETIME, "desk"))
+        uow.commit()
+    c.extra["token"] = raw
+
+
+def _ana(c: Ctx) -> Account:
+    with c.app.uow() as uow:
+        found = accounts.account_named(uow, "ana")
+    assert found is not None
+    return found
+
+
+def _joining(c: Ctx) -> dict[str, Any]:
+    return {"name": f"newcomer{c.case_id}", "password": PASSWORD, "again": PASSWORD}
+
+
 def _hand_to(c: Ctx) -> dict[str, Any]:
     return {"to": "mo" if c.actor == "ana" else "ana"}
 
@@ -172,7 +201,7 @@ def _hand_to(c: Ctx) -> dict[str, Any]:
 class Row:
     """How a route is guarded and how to call it."""
 
-    guard: str  # public | signed | acting | full | api-open | api-read | api-act | metrics
+    guard: str  # public | signed | acting | full | api-open | api-read | api-act | metrics | gone
     case: bool = False  # the route is about one case (the viewer's)
     listing: str | None = None  # a list a case about the viewer must be left out of
     prep: Prep | None = None
@@ -196,6 +225,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/s/{token}/appeal"): Row("public", prep=_subject_link,
                                        data={"text": "I was quoting a film."}),
     ("GET", "/signin"): Row("public"),
+    ("GET", "/setup/{token}"): Row("gone", prep=_setup_link),
+    ("POST", "/setup/{token}"): Row("gone", prep=_setup_link, data=_joining),
+    ("GET", "/invite/{token}"): Row("public", prep=_invite_link),
+    ("POST", "/invite/{token}"): Row("public", prep=_invite_link, data=_joining),
     ("POST", "/signin"): Row("public", data={"name": "mo", "password": PASSWORD}),
     ("GET", "/static"): Row("public", query="/desk.css"),
     ("GET", "/api/v1/docs"): Row("public"),
@@ -230,7 +263,10 @@ TABLE: dict[tuple[str, str], Row] = {
                                                            prep=_step("suspend", duration="24h")),
     ("POST", "/cases/{case_id}/appeal"): Row(**WEB_CASE, prep=_appealed,
                                              data={"decision": "upheld"}),
-    ("GET", "/settings"): Row("full"),
+    ("GET", "/settings"): Row("signed"),
+    ("POST", "/settings/time-zone"): Row("signed", data={"time_zone": "Europe/Paris"}),
+    ("POST", "/settings/invites"): Row("full", data={"role": "moderator"}),
+    ("POST", "/settings/invites/{invite_id}/revoke"): Row("full", prep=_invite_link),
     ("POST", "/settings/accounts/{name}/disable"): Row("full", prep=_target_account()),
     ("POST", "/settings/accounts/{name}/enable"): Row("full", prep=_target_account(True)),
     ("POST", "/settings/accounts/{name}/role"): Row("full", prep=_target_account(),
@@ -272,6 +308,8 @@ def expected(route: tuple[str, str], v: Viewer) -> Is:
         return Is.OK
     if row.guard == "metrics":  # neither a session nor an API token is the metrics token
         return Is.UNAUTHORIZED
+    if row.guard == "gone":
+        return Is.GONE
     if row.guard.startswith("api-"):
         if not (v.api and v.live):  # a session is no API credential
             return Is.UNAUTHORIZED
@@ -394,6 +432,8 @@ def check(route: tuple[str, str], v: Viewer, c: Ctx, r: Response, before: tuple[
             f"{where}: {code}"
     elif want is Is.UNAUTHORIZED:
         assert code == 401 and r.json()["error"]["code"] == "unauthorized", f"{where}: {code}"
+    elif want is Is.GONE:
+        assert code == 410, f"{where}: {code} {_said(r)}"
     elif want is Is.FORBIDDEN:
         assert code == 403, f"{where}: {code} {r.text[:300]}"
     else:
@@ -444,7 +484,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (58, 17, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (65, 17, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 928
-    assert outcomes[Is.HIDDEN] == 33 and outcomes[Is.FORBIDDEN] == 55
+    assert sum(outcomes.values()) == 1040
+    assert outcomes[Is.HIDDEN] == 33 and outcomes[Is.FORBIDDEN] == 57 and outcomes[Is.GONE] == 32

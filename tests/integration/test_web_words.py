@@ -174,6 +174,11 @@ FORMS = {  # path -> the fields it takes
     "/settings/accounts/obs/disable": (),
     "/settings/accounts/nobody/enable": (),
     "/settings/tokens/nothing/revoke": (),
+    "/settings/time-zone": ("time_zone",),
+    "/settings/invites": ("role", "name"),
+    "/settings/invites/1/revoke": (),
+    "/invite/nothing": ("name", "password", "again"),
+    "/setup/nothing": ("name", "password", "again"),
     "/report": ("subject", "what", "said", "link", "reporter", "anonymous", "hurt", "note"),
 }
 STEP_NAMES = st.sampled_from(["remind", "suggest", "remove", "warn", "suspend", "ban"])

@@ -93,10 +93,51 @@ class Account:
     id: int | None = None
     email: str | None = None
     email_kinds: frozenset[EmailKind] = frozenset()
+    time_zone: str = "UTC"  # an IANA name; the pages show times in it (UTC on hover)
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.identities)
+
+
+class InviteKind(StrEnum):
+    """``setup`` makes the first admin while there is none; ``invite`` is an admin's invitation."""
+
+    SETUP = "setup"
+    INVITE = "invite"
+
+
+class InviteState(StrEnum):
+    OPEN = "open"
+    USED = "used"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A one-time link to make an account: only the token's SHA-256 is stored. It works once,
+    until ``expires_at``, unless revoked. ``name``: the name chosen by the inviter, or None
+    when the invited person chooses their own."""
+
+    kind: InviteKind
+    role: Role
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    created_by: str  # the inviting admin's name, or "desk" for a setup link
+    name: str | None = None
+    used_at: datetime | None = None
+    used_by: str | None = None  # the name of the account it made
+    revoked: bool = False
+    id: int | None = None
+
+    def state(self, now: datetime) -> InviteState:
+        if self.used_at is not None:
+            return InviteState.USED
+        if self.revoked:
+            return InviteState.REVOKED
+        return InviteState.EXPIRED if self.expires_at <= now else InviteState.OPEN
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class ReportFiled(Event):
     # False: anonymous, and no key to keep their id sealed: the thanks is the last message
     reporter_kept: bool = True
     status_token: str | None = None
+    take_due_at: datetime | None = None  # when an admin is due to take the case
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ so neither can be read back from the database.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -44,10 +46,40 @@ def account_named(uow: UnitOfWork, name: str) -> Account | None:
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"the password has {len(password)} characters; use at least {MIN_PASSWORD}")
+        raise InvalidInput(f"the password has {len(password)} characters; use at least {MIN_PASSWORD}",
+                           field="password")
     if len(password) > MAX_PASSWORD:
-        raise InvalidInput(f"the password is longer than {MAX_PASSWORD} characters; shorten it")
+        raise InvalidInput(f"the password is longer than {MAX_PASSWORD} characters; shorten it",
+                           field="password")
     return password
+
+
+def hash_password(password: str) -> str:
+    """The argon2 hash of a password that passed :func:`check_password` (slow: call it
+    outside a transaction)."""
+    return _hasher.hash(check_password(password))
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (e.g. ``Europe/Paris``)."""
+    return frozenset(zoneinfo.available_timezones() | {"UTC"})
+
+
+def check_time_zone(zone: str) -> str:
+    """An IANA time zone name as the desk stores it, or InvalidInput naming the field."""
+    zone = zone.strip()
+    if zone not in time_zones():
+        shown = zone if len(zone) <= 60 else zone[:60] + "…"
+        raise InvalidInput(f"{shown!r} is not a time zone the desk knows; choose one such as "
+                           "Europe/Paris, America/New_York or UTC", field="time_zone")
+    return zone
+
+
+def set_time_zone(uow: UnitOfWork, clock: Clock, name: str, zone: str) -> Account | None:
+    """Set the time zone an account's pages show times in. None when it already was."""
+    zone = check_time_zone(zone)
+    return _change_admin(uow, clock, name, lambda a: replace(a, time_zone=zone), name)
 
 
 def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str,
@@ -187,6 +219,8 @@ def _changes(before: Account, after: Account) -> Iterator[tuple[str, str]]:
         address = "a new address" if after.email and after.email != before.email else (
             "no address" if not after.email else "the same address")
         yield "admin.email", f"{what}: emailed about {email_summary(after)} ({address})"
+    if after.time_zone != before.time_zone:
+        yield "admin.time_zone", f"{what}: time zone {after.time_zone}"
 
 
 def authenticate(uow: UnitOfWork, name: str, password: str) -> Account | None:

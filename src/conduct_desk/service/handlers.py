@@ -70,6 +70,7 @@ from conduct_desk.service.texts import (
     NameGuard,
     check_confidential,
     field_words,
+    format_when,
     render,
     render_for_subject,
     subject_context,
@@ -279,7 +280,7 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
             case.id, report_id, opened, case.subject, reporter, case.flagrant,
             len(case.harmed), anonymous=report.anonymous,
             message_reporter=report.source is not Source.WEB, reporter_kept=kept,
-            status_token=report.status_token))
+            status_token=report.status_token, take_due_at=case.take_due_at))
         if mark is not None and not uow.cursors.claim(*mark):
             raise AlreadyFiled(f"report {mark[0]} is on file already")  # rolled back
         uow.commit()
@@ -297,6 +298,7 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
         text = render(desk.policy.texts["acknowledgement"], {
             "case_id": event.case_id,
             "take_within": humanize_span(desk.policy.deadlines.take_within),
+            "take_by": format_when(event.take_due_at) if event.take_due_at else "",
         }, "texts.acknowledgement")
         if not event.reporter_kept:
             text += "\n\n" + unkept_reporter_line(desk, event.status_token)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
@@ -52,8 +52,8 @@ _ADMIN_SAMPLE: dict[str, Any] = {
     "case_id": 1, "subject": "sandbox:someone", "waited": "2 hours", "hurt": 1, "backups": "ana",
 }
 _REPORTER_SAMPLE: dict[str, Any] = {
-    "case_id": 1, "take_within": "2 hours", "outcome": "steps-taken",
-    "steps": ["warned"], "reason": "",
+    "case_id": 1, "take_within": "2 hours", "take_by": "Tuesday 25 November 2026, 11:00 UTC",
+    "outcome": "steps-taken", "steps": ["warned"], "reason": "",
 }
 _SAMPLES: dict[str, dict[str, Any]] = {
     "acknowledgement": _REPORTER_SAMPLE,
@@ -76,9 +76,20 @@ APPEAL_TEXTS = {"upheld": "appeal_upheld", "overturned": "appeal_overturned",
 APPEAL_SAMPLE: dict[str, Any] = {"step": "a suspension", "new_step": "a warning", "undone": True}
 
 
-def format_when(at: datetime) -> str:
-    """'Tuesday 25 November 2026, 09:00 UTC' — unambiguous for people in any time zone."""
-    return at.strftime("%A %d %B %Y, %H:%M UTC").replace(" 0", " ", 1)
+def format_when(at: datetime, now: datetime | None = None) -> str:
+    """'Tuesday 25 November 2026, 09:00 UTC' — unambiguous for people in any time zone; with
+    ``now``, and ``at`` at least a minute later, also how far off it is: '… UTC (in 24 hours)',
+    so nobody has to work out their own offset from UTC."""
+    at = at.astimezone(UTC)
+    text = f"{at:%A} {at.day} {at:%B %Y, %H:%M} UTC"  # "5 May", not "05 May"
+    if now is not None and at - now >= timedelta(minutes=1):
+        text += f" (in {humanize_span(_to_minutes(at - now))})"
+    return text
+
+
+def _to_minutes(span: timedelta) -> timedelta:
+    """The span to the nearest minute: "in 24 hours", not "in 23 hours 59 minutes 58 seconds"."""
+    return timedelta(minutes=round(span.total_seconds() / 60))
 
 
 @functools.lru_cache(maxsize=256)
@@ -99,7 +110,8 @@ def check_policy_texts(policy: Policy, source: str) -> None:
     sample = SubjectContext(
         name="someone", admin="ana", community=policy.community,
         coc_url=policy.code_of_conduct_url, quote="q", channel="#c", link="l", suggestion="s",
-        duration="1 day", until="Tuesday", confirm_hint="h", earlier="a warning",
+        duration="1 day", until="Tuesday 25 November 2026, 09:00 UTC (in 1 day)",
+        confirm_hint="h", earlier="a warning",
         earlier_steps=("warn",),
     )
     subject_vars = ", ".join(asdict(sample))
@@ -155,7 +167,7 @@ def subject_context(
         link=linked or "",
         suggestion=suggestion or policy.texts["suggest_default"].strip(),
         duration=humanize_span(duration) if duration else "",
-        until=format_when(until) if until else "",
+        until=format_when(until, now) if until else "",
         flagrant=case.flagrant,
         confirm_hint=confirm_hint,
         earlier=earlier_phrase(earlier),

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from conduct_desk.domain.accounts import Account, ApiToken, Role, WebSession
+from conduct_desk.domain.accounts import (
+    Account,
+    ApiToken,
+    Invite,
+    InviteKind,
+    Role,
+    WebSession,
+)
 from conduct_desk.domain.emails import ALL_KINDS, EmailKind
 from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.storage import tables as w
@@ -21,9 +28,17 @@ T = TypeVar("T")
 def _account(r: RowMapping) -> Account:
     return Account(name=r["name"], role=Role(r["role"]), password_hash=r["password_hash"],
                    created_at=r["created_at"], identities=tuple(r["identities"]),
-                   disabled=r["disabled"], id=r["id"], email=r["email"],
+                   disabled=r["disabled"], id=r["id"], time_zone=r["time_zone"],
+                   email=r["email"],
                    email_kinds=frozenset(EmailKind(k) for k in r["email_kinds"]
                                          if k in ALL_KINDS))
+
+
+def _invite(r: RowMapping) -> Invite:
+    return Invite(kind=InviteKind(r["kind"]), role=Role(r["role"]), token_hash=r["token_hash"],
+                  created_at=r["created_at"], expires_at=r["expires_at"],
+                  created_by=r["created_by"], name=r["name"], used_at=r["used_at"],
+                  used_by=r["used_by"], revoked=r["revoked"], id=r["id"])
 
 
 def _token(r: RowMapping) -> ApiToken:
@@ -54,6 +69,7 @@ class SqlAccounts:
             identities=list(account.identities), created_at=account.created_at,
             disabled=account.disabled, email=account.email,
             email_kinds=sorted(account.email_kinds),
+            time_zone=account.time_zone,
         ).returning(w.admins.c.id)).scalar_one())
 
     def admin_by_name(self, name: str) -> Account | None:
@@ -71,11 +87,43 @@ class SqlAccounts:
 
     def save_admin(self, account: Account) -> None:
         """Write what can change about an account: role, password hash, identities, disabled,
-        email address and the kinds of email chosen."""
+        time zone, email address and the kinds of email chosen."""
         self.conn.execute(w.admins.update().where(w.admins.c.id == account.id).values(
             role=str(account.role), password_hash=account.password_hash,
             identities=list(account.identities), disabled=account.disabled,
-            email=account.email, email_kinds=sorted(account.email_kinds)))
+            time_zone=account.time_zone, email=account.email,
+            email_kinds=sorted(account.email_kinds)))
+
+    def add_invite(self, invite: Invite) -> int:
+        return int(self.conn.execute(w.account_invites.insert().values(
+            kind=str(invite.kind), role=str(invite.role), token_hash=invite.token_hash,
+            name=invite.name, created_by=invite.created_by, created_at=invite.created_at,
+            expires_at=invite.expires_at, used_at=invite.used_at, used_by=invite.used_by,
+            revoked=invite.revoked,
+        ).returning(w.account_invites.c.id)).scalar_one())
+
+    def invite_by_hash(self, token_hash: str, *, lock: bool = False) -> Invite | None:
+        query = sa.select(w.account_invites).where(w.account_invites.c.token_hash == token_hash)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return _invite(row) if row is not None else None
+
+    def invite_by_id(self, invite_id: int) -> Invite | None:
+        return self._first(w.account_invites, w.account_invites.c.id == invite_id, _invite)
+
+    def invites(self, kind: InviteKind) -> list[Invite]:
+        """Every link of ``kind``, newest first."""
+        i = w.account_invites.c
+        rows = self.conn.execute(sa.select(w.account_invites).where(i.kind == str(kind))
+                                 .order_by(i.created_at.desc(), i.id.desc())).mappings()
+        return [_invite(r) for r in rows]
+
+    def save_invite(self, invite: Invite) -> None:
+        """Write what can change about a link: used (when, by whom) or revoked."""
+        self.conn.execute(w.account_invites.update().where(
+            w.account_invites.c.id == invite.id).values(
+            used_at=invite.used_at, used_by=invite.used_by, revoked=invite.revoked))
 
     def add_token(self, token: ApiToken) -> int:
         if self.token_by_name(token.name) is not None:

@@ -282,6 +282,25 @@ admins = sa.Table(
     # where and about what (EmailKind values) the desk emails the admin (migration 0013)
     sa.Column("email", sa.String(254)),
     sa.Column("email_kinds", sa.JSON, nullable=False, server_default="[]"),
+    # the IANA time zone the pages show times in (migration 0017)
+    sa.Column("time_zone", sa.String(64), nullable=False, server_default="UTC"),
+)
+
+# One-time links that make an account (migration 0017): the first admin's setup link and
+# admins' invitations. Only the token's SHA-256 is stored.
+account_invites = sa.Table(
+    "account_invites", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("used_by", sa.String(200)),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 api_tokens = sa.Table(

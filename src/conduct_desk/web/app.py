@@ -42,6 +42,7 @@ from conduct_desk.web.routes import (
     settings,
     stats,
     transparency,
+    welcome,
 )
 from conduct_desk.web.security import CSRF_COOKIE, Signer, TrustedProxies, WebConfig
 
@@ -134,12 +135,9 @@ def create_app(app: App, config: WebConfig | None = None) -> FastAPI:
     api_app.add_middleware(CsrfSeedMiddleware)
     api_app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (health, auth, queue, cases, people, audit, stats, settings, public, transparency,
-                   api, api_docs):
+                   welcome, api, api_docs):
         api_app.include_router(module.router)
     _install_error_handlers(api_app)
-    if not accounts.has_admins(app.uow()):
-        logger.warning("no admin accounts yet; make the first one with "
-                       "`conduct admin add NAME --role admin`")
     return api_app
 
 

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.links import is_web_link
 
 
-def when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+def local_time(value: datetime, zone: str) -> str:
+    """``value`` as read in ``zone``: "2026-12-03 15:00 CET"; UTC when the zone is unknown."""
+    try:
+        local = value.astimezone(zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = value.astimezone(UTC)
+    name = local.tzname() or ""
+    if not name.isalpha():  # zones without a common abbreviation: "-03" -> "UTC-03"
+        offset = local.strftime("%z")  # "+0545"
+        name = "UTC" + offset[:3] + (f":{offset[3:]}" if offset[3:] != "00" else "")
+    return f"{local:%Y-%m-%d %H:%M} {name}"
+
+
+def time_element(value: datetime, zone: str) -> Markup:
+    """A ``<time>`` showing ``value`` in ``zone``, with UTC in its title (shown on hover)."""
+    utc = value.astimezone(UTC)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.isoformat(), f"{utc:%Y-%m-%d %H:%M} UTC", local_time(utc, zone))
+
+
+@pass_context
+def when(ctx: Context, value: datetime | None) -> Markup | str:
+    """A time on a page: in the signed-in account's time zone (UTC for visitors)."""
+    if not value:
+        return ""
+    return time_element(value, getattr(ctx.get("admin"), "time_zone", None) or "UTC")
 
 
 def iso(value: datetime | None) -> str:

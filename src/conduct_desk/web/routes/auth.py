@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from conduct_desk.domain.accounts import Account
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.service import accounts
-from conduct_desk.web.deps import Csrf, SignedIn, Web, client_key, is_https
+from conduct_desk.web.deps import Csrf, SignedIn, Web, WebState, client_key, is_https
 from conduct_desk.web.pages import render
 from conduct_desk.web.security import SESSION_COOKIE
 
@@ -86,8 +87,16 @@ def signin(request: Request, web: Web, _csrf: Csrf,
     missed = web.signin_missed.count(who, now - c.signin_notice_window)
     web.signin_missed.clear(who)
     web.signin_by_pair.clear(pair)
-    raw = accounts.start_session(web.app.uow(), account, now, c.session_lifetime, missed)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    return signed_in(request, web, account, _safe_next(next), missed)
+
+
+def signed_in(request: Request, web: WebState, account: Account, to: str,
+              missed: int = 0) -> Response:
+    """Open a session for ``account`` and go to ``to`` with its cookie set."""
+    c = web.config
+    raw = accounts.start_session(web.app.uow(), account, web.app.desk.clock.now(),
+                                 c.session_lifetime, missed)
+    response = RedirectResponse(to, status_code=303)
     response.set_cookie(SESSION_COOKIE, raw, max_age=int(c.session_lifetime.total_seconds()),
                         httponly=True, samesite="lax", secure=is_https(request), path="/")
     return response

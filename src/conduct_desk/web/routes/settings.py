@@ -1,8 +1,10 @@
-"""Settings (admins only): the policy in force, the accounts and the API tokens.
+"""Settings: every account's own (its time zone); for admins also the policy in force, the
+accounts, invitations and the API tokens.
 
 An admin can disable or enable an account, change its role and revoke a token here, as with
-``conduct admin`` and ``conduct token``; making accounts and tokens stays on the command
-line, where a password or a token is never shown in a browser.
+``conduct admin`` and ``conduct token``, and invite people by one-time link (they choose their
+own password). API tokens are made on the command line, where a token is never shown in a
+browser.
 
 Email notices (``/settings/email``): every signed-in account chooses its own address and what
 the desk emails it about, as ``conduct admin email`` does.
@@ -13,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from conduct_desk.domain.accounts import Account
+from conduct_desk.domain.accounts import Account, Role
 from conduct_desk.domain.emails import EmailKind
 from conduct_desk.domain.errors import DeskError
-from conduct_desk.service import accounts, emails
-from conduct_desk.web.deps import Csrf, FullAdmin, SignedIn, Web, WebState
+from conduct_desk.service import accounts, emails, invites
+from conduct_desk.web.deps import MAX_ID, Csrf, FullAdmin, SignedIn, Web, WebState
 from conduct_desk.web.pages import error_text, render, status_of
 
 router = APIRouter(include_in_schema=False)
@@ -30,23 +32,29 @@ DONE = {
     "role": "The role is changed; it applies from the account's next request.",
     "revoked": "The token is revoked: the API refuses it from now on.",
     "unchanged": "Nothing needed to change.",
+    "time-zone": "Your time zone is saved: the pages show times in it now.",
+    "invite-revoked": "The invitation is revoked: its link no longer works.",
 }
 
 
 def _page(request: Request, web: WebState, *, error: str | None = None,
-          status: int = 200) -> Response:
+          status: int = 200, **more: Any) -> Response:
     uow = web.app.uow
-    found = accounts.account_list(uow())
-    return render(request, "settings.html", {
-        "policy": web.app.desk.policy, "accounts": found,
-        "emailed": {a.name: accounts.email_summary(a) for a in found},
-        "tokens": accounts.token_list(uow()), "roles": ["observer", "moderator", "admin"],
-        "done": DONE.get(request.query_params.get("done", "")), "error": error,
-    }, status)
+    admin = getattr(request.state, "admin", None)
+    ctx: dict[str, Any] = {"done": DONE.get(request.query_params.get("done", "")),
+                           "error": error, "time_zones": sorted(accounts.time_zones()), **more}
+    if admin is not None and admin.role is Role.ADMIN:
+        found = accounts.account_list(uow())
+        ctx.update(policy=web.app.desk.policy, accounts=found,
+                   emailed={a.name: accounts.email_summary(a) for a in found},
+                   tokens=accounts.token_list(uow()), roles=["observer", "moderator", "admin"],
+                   **invitations_context(web))
+    return render(request, "settings.html", ctx, status)
 
 
 @router.get("/settings")
-def settings_page(request: Request, web: Web, admin: FullAdmin) -> Response:
+def settings_page(request: Request, web: Web, admin: SignedIn) -> Response:
+    """Every account sees its own settings; admins see the desk's too."""
     return _page(request, web)
 
 
@@ -134,3 +142,56 @@ def save_email(request: Request, web: Web, admin: SignedIn, _csrf: Csrf,
                            kinds=frozenset(k for k in EmailKind if k in (kinds or ())),
                            error=exc)
     return RedirectResponse("/settings/email?done=saved", status_code=303)
+
+
+# -- your time zone (every account) ---------------------------------------------------------
+
+SETTINGS_FIELDS = {"time_zone": "the Time zone field", "role": "the Role list of the invitation",
+                   "name": "the Name field of the invitation"}
+
+
+@router.post("/settings/time-zone")
+def time_zone(request: Request, web: Web, admin: SignedIn, _csrf: Csrf,
+              time_zone: Annotated[str, Form(max_length=200)] = "") -> Response:
+    try:
+        accounts.set_time_zone(web.app.uow(), web.app.desk.clock, admin.name, time_zone)
+    except DeskError as exc:
+        return _page(request, web, error=error_text(exc, SETTINGS_FIELDS), status=status_of(exc),
+                     time_zone_typed=time_zone)
+    return RedirectResponse("/settings?done=time-zone", status_code=303)
+
+
+# -- invitations (admins) -------------------------------------------------------------------
+
+
+InviteId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def invitations_context(web: WebState) -> dict[str, Any]:
+    now = web.app.desk.clock.now()
+    return {"invites": [(i, i.state(now)) for i in invites.invitations(web.app.uow())]}
+
+
+def _base_url(request: Request, web: WebState) -> str:
+    return web.app.settings.base_url or str(request.base_url)
+
+
+@router.post("/settings/invites")
+def make_invite(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf,
+                role: Annotated[str, Form(max_length=20)] = "",
+                name: Annotated[str, Form(max_length=300)] = "") -> Response:
+    """Make an invitation and show its link once, on this page (never in an address)."""
+    try:
+        made, raw = invites.invite(web.app.uow(), web.app.desk.clock, admin, role, name)
+    except DeskError as exc:
+        return _page(request, web, error=error_text(exc, SETTINGS_FIELDS),
+                     status=status_of(exc))
+    return _page(request, web, new_invite=made,
+                 new_link=invites.link(_base_url(request, web), made.kind, raw))
+
+
+@router.post("/settings/invites/{invite_id}/revoke")
+def revoke_invite(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf,
+                  invite_id: InviteId) -> Response:
+    return _change(request, web, lambda: invites.revoke(
+        web.app.uow(), web.app.desk.clock, invite_id, admin), "invite-revoked")
