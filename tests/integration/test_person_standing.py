@@ -95,3 +95,25 @@ def test_nobody_in_force_is_said_plainly(app: App, clients: dict[str, TestClient
     file_case(app, subject="lee", message_id="m1")
     page = _text(clients["ana"].get("/people/sandbox:lee").text)
     assert "No step is in force" in page and "Open cases: case 1 (new)" in page
+
+
+def test_the_subject_page_says_what_is_true_now(app: App, web: FastAPI, clock: FakeClock) -> None:
+    suspended = file_case(app, subject="sam", message_id="m1")
+    app.bus.handle(commands.TakeStep(suspended, "suspend", "ana", duration="24h",
+                                     reason="a day away"))
+    visitor = TestClient(web)
+    with app.uow() as uow:
+        token = uow.cases.get(suspended).subject_token
+    page = _text(visitor.get(f"/s/{token}").text)
+    assert "Your account is suspended" in page and "given back by itself" in page
+    assert "I have re-read the Code of Conduct" in page and "closed" not in page
+
+    banned = file_case(app, subject="sam", message_id="m2", flagrant=True)
+    app.bus.handle(commands.Consult(banned, "ana", "jo asks for a ban", PersonRef.parse("jo")))
+    app.bus.handle(commands.TakeStep(banned, "ban", "ana"))
+    with app.uow() as uow:
+        token = uow.cases.get(banned).subject_token
+    page = _text(visitor.get(f"/s/{token}").text)
+    assert "Your account is closed" in page and "ask them to look again" in page
+    assert "I have re-read" not in page and "suspended" not in page
+    assert "Send my appeal" in page

@@ -574,14 +574,19 @@ class SubjectPage:
     is_open: bool
     answers: list[AppealAnswer] = dataclasses.field(default_factory=list)
     appeal_waiting: bool = False
+    banned_at: datetime | None = None  # their account is closed (a ban in force)
+    suspended_until: datetime | None = None  # suspended now, given back by itself then
+    now: datetime | None = None
 
 
 def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
     if not token or len(token) > 100:
         return None
+    now = desk.clock.now()
     with uow:
         case = uow.cases.by_subject_token(token)
-    if case is None:
+        in_force = standing(uow.cases.effects(case.subject), now) if case is not None else None
+    if case is None or in_force is None:
         return None
     assert case.id is not None
     confirmed = [n.at for n in case.notes if n.kind is NoteKind.REREAD]
@@ -597,6 +602,8 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
         appeals=[n.at for n in case.notes if n.kind is NoteKind.APPEAL], is_open=case.is_open,
         answers=[AppealAnswer(n.at, decisions[n.kind], n.text) for n in case.decisions],
         appeal_waiting=case.appeal_pending,
+        banned_at=in_force.banned.at if in_force.banned else None,
+        suspended_until=in_force.suspended.until if in_force.suspended else None, now=now,
     )
 
 
