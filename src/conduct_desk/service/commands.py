@@ -30,6 +30,7 @@ class FileReport(Command):
     flagrant: bool = False
     said_from: SaidFrom | None = None
     account: str | None = None  # the reporter's own account: admins only
+    hoped_for: str | None = None  # what the reporter hopes for: admins only, never required
     # a cursor (name, value) saved in the same transaction as the report, e.g. a platform's
     # read position: a crash can then neither lose the report nor file it twice
     mark: tuple[str, str] | None = None
