@@ -22,15 +22,6 @@ from conduct_desk.web.security import WebConfig
 WHAT = "Called my code garbage written by a garbage person."
 
 
-@pytest.fixture
-def people(sandbox: SandboxPlatform) -> SandboxPlatform:
-    """A chat with two Sams and one Jo, as members know them."""
-    sandbox.add_person("U1", "Sam Doe", "@samd")
-    sandbox.add_person("U2", "Sam Roe", "@samr")
-    sandbox.add_person("U3", "Jo Park", "@jo")
-    return sandbox
-
-
 def _form(visitor: TestClient, clock: FakeClock) -> dict[str, str]:
     page = visitor.get("/report").text
     advance(clock, 10)
@@ -94,7 +85,7 @@ def test_no_match_points_at_the_field_and_says_what_to_try(engine: object, clock
                                       "what": WHAT, "hoped_for": "to feel safe here"})
     assert r.status_code == 422
     assert count_rows(engine, tables.reports) == 0  # type: ignore[arg-type]
-    assert "nobody called “Morgan” was found" in r.text
+    assert "Nobody called “Morgan” was found" in r.text
     assert "handle as it appears in the chat" in r.text
     assert "(change “Who is it about?”)" in r.text and 'href="#subject"' in r.text
     assert re.search(r'id="subject"[^>]*aria-invalid="true"', r.text)
@@ -189,12 +180,12 @@ def test_look_ups_are_rate_limited_per_visitor(app: App, web: FastAPI, clock: Fa
         for _ in range(3):
             r = visitor.post("/report", data={**_form(visitor, clock), "subject": "Morgan",
                                               "what": WHAT})
-            assert "nobody called" in r.text
+            assert "Nobody called" in r.text
         looked = len([c for c in people.calls if c.method == "find_people"])
         r = visitor.post("/report", data={**_form(visitor, clock), "subject": "Morgan",
                                           "what": WHAT, "note": "kept"})
         assert r.status_code == 422
-        assert "many names were looked up from here" in r.text and "kept" in r.text
+        assert "Many names were looked up from here" in r.text and "kept" in r.text
         assert 'href="#subject"' in r.text
         assert len([c for c in people.calls if c.method == "find_people"]) == looked
         # a raw id needs no look-up, so it still goes through

@@ -54,7 +54,8 @@ def _report_form(request: Request, web: WebState, *, error: str | None = None,
     unable = [platform_label(name) for name, p in sorted(platforms.items())
               if p not in lookup.finders(platforms) and name != "sandbox"]
     return render(request, "report.html", {
-        "error": error, "field": field if field in REPORT_FIELDS else None,
+        "error": error[:1].upper() + error[1:] if error else None,
+        "field": field if field in REPORT_FIELDS else None,
         "form": form or {}, "candidates": candidates,
         "stamp": stamp or web.signer.form_stamp(web.app.desk.clock.now(), "report"),
         "coc_url": web.app.desk.policy.code_of_conduct_url,
