@@ -50,9 +50,10 @@ def _report_form(request: Request, web: WebState, *, error: str | None = None,
                  status: int = 200, candidates: tuple[Candidate, ...] = (),
                  stamp: str | None = None) -> Response:
     platforms = web.app.desk.platforms
-    able = [platform_label(p.name) for p in lookup.finders(platforms)]
+    finders = lookup.finders(platforms)
+    able = [platform_label(p.name) for p in finders]
     unable = [platform_label(name) for name, p in sorted(platforms.items())
-              if p not in lookup.finders(platforms) and name != "sandbox"]
+              if p not in finders and name != "sandbox"]
     return render(request, "report.html", {
         "error": error[:1].upper() + error[1:] if error else None,
         "field": field if field in REPORT_FIELDS else None,
