@@ -72,14 +72,18 @@ def test_a_refused_slack_look_up_is_an_effect_and_the_form_keeps_the_name(
 def test_the_form_offers_slack_people_to_pick_from(app: App, clock: FakeClock,
                                                    visitor: TestClient) -> None:
     with slack_harness.harness(app, clock) as h:
-        h.fake.add_user("U0SAMROE01", "samr", real_name="Sam Roe")
-        status, page = _file(visitor, clock, "sa")  # "Sam" is @sam exactly: no list
+        h.fake.add_user("U0SAMROE01", "samr", real_name="Sam Example")  # two of that name
+        status, page = _file(visitor, clock, "sam example")
         assert status == 200
-        assert re.findall(r'name="pick" value="([^"]+)"', page) == [
-            f"slack:{slack_harness.SUBJECT}", "slack:U0SAMROE01"]
+        assert sorted(re.findall(r'name="pick" value="([^"]+)"', page)) == [
+            "slack:U0SAMROE01", f"slack:{slack_harness.SUBJECT}"]
         assert "on Slack" in page and "example.com" not in page
         status, page = _file(visitor, clock, "Nobody Atall")
         assert status == 422 and "e.g. @sam on Slack" in page
+        # the form is public: a few letters list nobody (only whole names are looked up)
+        for part in ("sa", "sam ex", "Example"):
+            status, page = _file(visitor, clock, part)
+            assert status == 422 and "U0SAMROE01" not in page and "samr" not in page, part
 
 
 def test_discord_searches_the_server_members(app: App, clock: FakeClock) -> None:

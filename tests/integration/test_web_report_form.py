@@ -62,7 +62,7 @@ def test_several_matches_give_a_pick_list_that_keeps_everything(
     assert "Several people match" in r.text and "Which one do you mean?" in r.text
     radios = re.findall(r'<input type="radio" name="pick" value="([^"]+)"', r.text)
     assert radios == ["sandbox:U1", "sandbox:U2"]
-    for shown in ("Sam Doe", "@samd", "Sam Roe", "@samr"):
+    for shown in ("@samd", "@samr"):
         assert shown in r.text
     assert "Jo Park" not in r.text  # only the people who match
     for value in ("you people ruin everything", "third time", "an apology in the channel",

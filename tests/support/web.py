@@ -84,9 +84,9 @@ def web(app: App, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
 
 @pytest.fixture
 def people(sandbox: SandboxPlatform) -> SandboxPlatform:
-    """The sandbox as a chat whose members can be looked up: two Sams and one Jo."""
-    sandbox.add_person("U1", "Sam Doe", "@samd")
-    sandbox.add_person("U2", "Sam Roe", "@samr")
+    """The sandbox as a chat whose members can be looked up: two called Sam, and Jo."""
+    sandbox.add_person("U1", "Sam", "@samd")
+    sandbox.add_person("U2", "Sam", "@samr")
     sandbox.add_person("U3", "Jo Park", "@jo")
     return sandbox
 

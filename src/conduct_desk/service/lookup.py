@@ -63,6 +63,14 @@ def handle_examples(platforms: Mapping[str, Platform]) -> str:
     return " or ".join(shown) or "@sam:example.org"
 
 
+def _names(c: Candidate) -> set[str]:
+    """The whole names a person can be found by: display name, handle, id (and a Matrix
+    handle without its server)."""
+    handle = folded(c.handle)
+    return ({folded(c.display_name), handle, handle.split(":", 1)[0], folded(c.person.user_id)}
+            | {folded(n) for n in c.also if n})
+
+
 def find_person(platforms: Mapping[str, Platform], text: str, default_platform: str) -> Found:
     """The person ``text`` means. Raw ids (``slack:U123``) are taken as they are; a name or a
     handle is looked up on every platform that can. Raises :class:`InvalidInput` (field
@@ -87,9 +95,14 @@ def find_person(platforms: Mapping[str, Platform], text: str, default_platform: 
             continue
         for c in result:
             found.setdefault(c.person, c)
-    candidates = sorted(found.values(), key=lambda c: (folded(c.display_name), c.person))
-    exact = [c for c in candidates if folded(c.handle) == folded(text)
-             or folded(c.person.user_id) == folded(text)]
+    # Only whole names count: the form is public, so a few letters must not list the members
+    # (a visitor learns only whether a name they already know is there, and which of the
+    # people who share it they mean).
+    typed = folded(text)
+    candidates = sorted((c for c in found.values() if typed in _names(c)),
+                        key=lambda c: (folded(c.display_name), c.person))
+    exact = [c for c in candidates if folded(c.handle) == typed
+             or folded(c.person.user_id) == typed]
     if len(exact) == 1:
         return Found(exact[0].person)
     if len(candidates) == 1:

@@ -86,6 +86,9 @@ class Candidate:
     person: PersonRef
     display_name: str
     handle: str  # as members type it there: "@sam" (Slack), "@sam:example.org", "sam"
+    # every other whole name members see them by there (Slack's user name and real name,
+    # Discord's nickname and global name): a look-up finds a person by a whole name only
+    also: tuple[str, ...] = field(default=(), compare=False)
 
 
 class Platform(Protocol):

@@ -601,7 +601,8 @@ class DiscordPlatform:
             name = str(user.get("username") or "")
             people.append(Candidate(PersonRef(DISCORD, str(user["id"])),
                                     str(member.get("nick") or user.get("global_name") or name),
-                                    name))
+                                    name, also=(str(member.get("nick") or ""),
+                                                str(user.get("global_name") or ""))))
         return people[:limit]
 
     def notify_admins(self, text: str) -> Effect:

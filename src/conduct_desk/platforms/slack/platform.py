@@ -282,7 +282,8 @@ class SlackPlatform:
                     shown = str(profile.get("display_name") or user.get("name") or "")
                     real = str(profile.get("real_name") or user.get("real_name") or shown)
                     person = PersonRef(SLACK, str(user["id"]))
-                    found.append(Candidate(person, real or shown, f"@{shown}"))
+                    found.append(Candidate(person, real or shown, f"@{shown}",
+                                           also=(str(user.get("name") or ""), real, shown)))
                     names[person] = (str(user.get("name") or ""),)
                 cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
                 if not cursor:
