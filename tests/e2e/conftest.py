@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World
 from tests.support.synapse import SynapseServer
 from tests.support.synapse_fixtures import synapse  # noqa: F401
+from tests.support.web import people  # noqa: F401
 
 
 @pytest.fixture

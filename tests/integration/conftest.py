@@ -1,3 +1,3 @@
 from __future__ import annotations
 
-from tests.support.web import clients, visitor, web  # noqa: F401
+from tests.support.web import clients, people, visitor, web  # noqa: F401

@@ -167,6 +167,11 @@ class Generated:
     anonymous: bool
     tag: str = ""  # marks one case among many in one database
 
+    @property
+    def hoped_for(self) -> str:
+        """What would help the reporter: admins only, as the account (it names the victim)."""
+        return f"hopemark{self.tag} {self.account.split()[1]} would like an apology"
+
 
 def make_case(rnd: random.Random, tag: str = "") -> Generated:
     """One generated case. Hypothesis draws the seed (few draws: thousands of cases stay fast)."""
@@ -220,6 +225,7 @@ def _leaks(text: str, g: Generated) -> list[str]:
     visible = text.replace(g.said, " ") if g.said else text
     visible = visible.casefold().replace(g.subject.user_id.casefold(), " ")  # their own name
     found = ["the account"] if "acctmark" in visible else []
+    found += ["what would help"] if "hopemark" in visible else []
     for who, display in g.people:
         for name in (who.user_id, display):
             if re.search(rf"(?<![\w]){re.escape(name.casefold())}(?![\w])", visible):
@@ -238,7 +244,8 @@ def _case(g: Generated, sandbox: SandboxPlatform) -> Case:
             subject=g.subject, reporter=who, filed_at=now, source=Source.WEB,
             anonymous=g.anonymous and i == 0, channel="#room", message_id="m",
             message_text=g.said, said_from=SaidFrom.PASTED if g.said else None,
-            account=g.account, harmed=hurt if i == 0 else (), flagrant=g.flagrant))
+            account=g.account, harmed=hurt if i == 0 else (), flagrant=g.flagrant,
+            hoped_for=g.hoped_for))
     for who, display in g.people:
         sandbox.names[who] = (display,)
     sandbox.names[g.subject] = g.subject_names
@@ -402,12 +409,14 @@ def test_reports_from_the_web_form_and_the_api_never_reach_the_subject(
         r = world.visitor.post("/report", data={
             "csrf": csrf_of(page), "stamp": stamp_of(page), "subject": g.subject.key,
             "what": g.account, "said": g.said or "", "reporter": reporter,
-            "anonymous": "true" if g.anonymous else "", "hurt": ", ".join(hurt)})
+            "anonymous": "true" if g.anonymous else "", "hurt": ", ".join(hurt),
+            "hoped_for": g.hoped_for, "serious": "true" if g.flagrant else ""})
         assert r.status_code == 303, r.text
     else:
         r = world.api.post("/api/v1/reports", json={
             "subject": g.subject.key, "reporter": reporter, "anonymous": g.anonymous,
-            "hurt": hurt, "account": g.account, "words_said": g.said})
+            "hurt": hurt, "account": g.account, "words_said": g.said,
+            "hoped_for": g.hoped_for, "flagrant": g.flagrant})
         assert r.status_code == 201, r.text
     with world.app.uow() as uow:
         case_id = uow.cases.case_ids_for(g.subject)[-1]
@@ -495,6 +504,8 @@ def _shown(text: str, g: Generated, case_id: int | None, audit: bool = False) ->
     In the audit log an entry's own "id" is not a case's."""
     text = text.replace(g.subject.user_id, " ")  # their own id may contain a reporter's
     found = ["the account"] if re.search(rf"acctmark{re.escape(g.tag)}(?!\w)", text) else []
+    if re.search(rf"hopemark{re.escape(g.tag)}(?!\w)", text):
+        found.append("what would help")
     for who, _ in g.people:
         if re.search(rf"(?<!\w){re.escape(who.user_id)}(?!\w)", text):
             found.append(who.user_id)

@@ -58,7 +58,7 @@ def test_the_api_refuses_a_link_that_is_not_a_web_address(
 def test_the_form_refuses_the_same_links_in_its_own_words(
         app: App, engine: object, clock: FakeClock, visitor: TestClient, link: str) -> None:
     r = visitor.post("/report", data={**_report_form(visitor, clock), **GOOD, "link": link})
-    assert r.status_code == 422 and "the link should start with https://" in r.text
+    assert r.status_code == 422 and "The link should start with https://" in r.text
     assert count_rows(engine, tables.reports) == 0  # type: ignore[arg-type]
 
 

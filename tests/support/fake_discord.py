@@ -395,6 +395,7 @@ _ROUTES: Final[tuple[str, ...]] = (
     "GET /guilds/{guild_id}/channels",
     "GET /guilds/{guild_id}/roles",
     "GET /guilds/{guild_id}/members",
+    "GET /guilds/{guild_id}/members/search",
     "GET /guilds/{guild_id}/members/{user_id}",
     "PATCH /guilds/{guild_id}/members/{user_id}",
     "DELETE /guilds/{guild_id}/members/{user_id}",
@@ -1816,6 +1817,24 @@ class FakeDiscord:
         )
         return 200, [m.json() for m in found[:limit]]
 
+    def _h_search_members(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Search Guild Members: members whose username or nickname starts with ``query``
+        (case aside); ``query`` is required, ``limit`` 1-1000 (default 1)."""
+        self._check_guild(args)
+        query = params.get("query", "")
+        if not query or len(query) > 100:
+            raise _ApiError(50035, "Invalid Form Body: query")
+        try:
+            limit = int(params.get("limit", 1))
+        except ValueError:
+            raise _ApiError(50035, "Invalid Form Body: limit") from None
+        if not 1 <= limit <= 1000:
+            raise _ApiError(50035, "Invalid Form Body: limit")
+        q = query.casefold()
+        found = [m for m in self._members.values() if m.in_guild and (
+            m.username.casefold().startswith(q) or (m.nick or "").casefold().startswith(q))]
+        return 200, [m.json() for m in found[:limit]]
+
     def _h_member(self, args: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         self._check_guild(args)
         return 200, self._member(args["user_id"]).json()
@@ -2075,6 +2094,7 @@ _HANDLERS: Final[dict[str, Handler]] = {
     "GET /guilds/{guild_id}/channels": FakeDiscord._h_guild_channels,
     "GET /guilds/{guild_id}/roles": FakeDiscord._h_roles,
     "GET /guilds/{guild_id}/members": FakeDiscord._h_members,
+    "GET /guilds/{guild_id}/members/search": FakeDiscord._h_search_members,
     "GET /guilds/{guild_id}/members/{user_id}": FakeDiscord._h_member,
     "PATCH /guilds/{guild_id}/members/{user_id}": FakeDiscord._h_edit_member,
     "DELETE /guilds/{guild_id}/members/{user_id}": FakeDiscord._h_kick,

@@ -140,6 +140,7 @@ class FakeUser:
     is_bot: bool = False
     deleted: bool = False
     email: str = ""
+    display_name: str | None = None  # the profile's display name; None: the user name
 
 
 @dataclass
@@ -475,6 +476,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
@@ -661,6 +663,7 @@ class FakeSlack:
         is_bot: bool = False,
         deleted: bool = False,
         email: str | None = None,
+        display_name: str | None = None,
     ) -> FakeUser:
         user = FakeUser(
             id=user_id,
@@ -671,6 +674,7 @@ class FakeSlack:
             is_bot=is_bot,
             deleted=deleted,
             email=email if email is not None else f"{name}@example.com",
+            display_name=display_name,
         )
         with self._lock:
             self._users[user_id] = user
@@ -897,6 +901,7 @@ class FakeSlack:
             "chat.postEphemeral": ("chat:write",),
             "chat.update": ("chat:write",),
             "users.info": ("users:read",),
+            "users.list": ("users:read",),
             "reactions.add": ("reactions:write",),
             "team.info": ("team:read",),
         }
@@ -1008,8 +1013,9 @@ class FakeSlack:
             "profile": {
                 "real_name": user.real_name,
                 "real_name_normalized": user.real_name,
-                "display_name": user.name,
-                "display_name_normalized": user.name,
+                "display_name": user.name if user.display_name is None else user.display_name,
+                "display_name_normalized": (
+                    user.name if user.display_name is None else user.display_name),
                 "email": user.email,
                 "status_text": "",
                 "status_emoji": "",
@@ -1351,6 +1357,14 @@ class FakeSlack:
         if user is None:
             raise _SlackError("user_not_found")
         return {"user": self._user_json(user)}
+
+    def _users_list(self, params: JsonDict) -> JsonDict:
+        """users.list: every member of the workspace (deleted ones and bots too), a page at a
+        time (``limit``, ``cursor``; ``response_metadata.next_cursor`` empty on the last)."""
+        users = list(self._users.values())
+        page, next_cursor = _paginate(users, params, default=100)
+        return {"members": [self._user_json(u) for u in page], "cache_ts": int(time.time()),
+                "response_metadata": {"next_cursor": next_cursor}}
 
     def _views_open(self, params: JsonDict) -> JsonDict:
         if not _str_param(params, "trigger_id"):

@@ -14,6 +14,7 @@ from httpx import Response
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
+from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.web.app import create_app
@@ -79,6 +80,15 @@ def web(app: App, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
             continue
         accounts.add_admin(app.uow(), app.desk.clock, name, role, PASSWORD, ids)
     return create_app(app)
+
+
+@pytest.fixture
+def people(sandbox: SandboxPlatform) -> SandboxPlatform:
+    """The sandbox as a chat whose members can be looked up: two called Sam, and Jo."""
+    sandbox.add_person("U1", "Sam", "@samd")
+    sandbox.add_person("U2", "Sam", "@samr")
+    sandbox.add_person("U3", "Jo Park", "@jo")
+    return sandbox
 
 
 @pytest.fixture

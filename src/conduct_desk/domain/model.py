@@ -115,6 +115,7 @@ class Report:
     id: int | None = None
     said_from: SaidFrom | None = None
     account: str | None = None  # the reporter's own account: admins only, never quoted
+    hoped_for: str | None = None  # what would help the reporter: admins only, never quoted
 
     @property
     def words_said(self) -> str | None:

@@ -39,10 +39,16 @@ class PersonRef:
                 f"the person {text.encode('ascii', 'backslashreplace').decode()!r} contains an "
                 f"invisible or control character (U+{ord(bad):04X}); type the id again "
                 "without it, e.g. slack:U123")
-        platform, sep, user = text.partition(":")
+        return cls.typed(text) or cls(default_platform, text)
+
+    @classmethod
+    def typed(cls, text: str) -> PersonRef | None:
+        """The person when ``text`` names their platform (``slack:U123``), else None; a
+        Matrix id (``@ana:example.org``) names no platform."""
+        platform, sep, user = text.strip().partition(":")
         if sep and platform.isidentifier() and user and not platform.startswith("@"):
             return cls(platform.lower(), user)
-        return cls(default_platform, text)
+        return None
 
     def matches(self, name: str) -> bool:
         """True when ``name`` is this person's key or bare user id (used for recusal)."""

@@ -2,7 +2,8 @@
 
 Used by the tests and the demo, and shipped so that users can test their own policies.
 Failures can be scripted with :meth:`SandboxPlatform.fail_next` (and rate limits with
-:meth:`SandboxPlatform.rate_limit_next`).
+:meth:`SandboxPlatform.rate_limit_next`); a directory of people (:meth:`SandboxPlatform.
+add_person`) lets it look people up as a chat platform does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta
 
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
-from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.lookup import name_matches
+from conduct_desk.service.ports import Candidate, Capability, Effect, FetchedMessage
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class Call:
 @dataclass
 class SandboxPlatform:
     name: str = "sandbox"
-    capabilities: frozenset[Capability] = frozenset(Capability)
+    # all but look-ups: those come with a directory (add_person)
+    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.FIND_PEOPLE}
     confirm_hint: str = "Please reply here with \"I have re-read it\" once you have."
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], FetchedMessage] = field(default_factory=dict)
@@ -36,6 +39,7 @@ class SandboxPlatform:
     banned: set[PersonRef] = field(default_factory=set)
     channel_members: dict[str, set[PersonRef]] = field(default_factory=dict)
     names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict)  # display names
+    directory: list[Candidate] = field(default_factory=list)  # who look-ups can find
     _failures: dict[str, list[Effect]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,6 +55,14 @@ class SandboxPlatform:
         Retry-After, Synapse's M_LIMIT_EXCEEDED with retry_after_ms): try again after ``wait``."""
         self.fail_next(method, f"rate limited; retry after {wait.total_seconds():g}s",
                        times=times, retry_after=wait)
+
+    def add_person(self, user_id: str, display_name: str, handle: str | None = None) -> PersonRef:
+        """Someone look-ups can find (by display name or handle); turns look-ups on."""
+        person = PersonRef(self.name, user_id)
+        self.directory.append(Candidate(person, display_name, handle or f"@{user_id}"))
+        self.names.setdefault(person, (display_name,))
+        self.capabilities = self.capabilities | {Capability.FIND_PEOPLE}
+        return person
 
     def add_message(self, channel: str, message_id: str, text: str, author: PersonRef) -> None:
         self.messages[(channel, message_id)] = FetchedMessage(
@@ -127,6 +139,14 @@ class SandboxPlatform:
     def known_names(self, person: PersonRef) -> tuple[str, ...]:
         """The display names set in :attr:`names` (tests script them)."""
         return self.names.get(person, ())
+
+    def find_people(self, query: str, limit: int) -> list[Candidate] | Effect:
+        """The people in :attr:`directory` whose display name or handle holds ``query``."""
+        failed = self._record(Call("find_people", text=query))
+        if failed:
+            return failed
+        return [c for c in self.directory
+                if name_matches(query, c.display_name, c.handle, c.person.user_id)][:limit]
 
     def notify_admins(self, text: str) -> Effect:
         return self._record(Call("notify_admins", text=text)) or Effect.done("admins told")

@@ -30,6 +30,7 @@ class FileReport(Command):
     flagrant: bool = False
     said_from: SaidFrom | None = None
     account: str | None = None  # the reporter's own account: admins only
+    hoped_for: str | None = None  # what the reporter hopes for: admins only, never required
     # a platform's delivery id (name, value), claimed in the same transaction as the report:
     # a crash can neither lose the report nor file it twice, nor can two replicas
     # (a repeat raises AlreadyFiled)

@@ -200,6 +200,7 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
     if cmd.reporter is not None and cmd.reporter == cmd.subject:
         raise InvalidInput("the reporter and the subject are the same person; name who it is about")
     check_text(cmd.account, "the account of what happened")
+    check_text(cmd.hoped_for, "what would help you")
     text, link, said_from = cmd.message_text, cmd.message_link, cmd.said_from
     account = (cmd.account or "").strip() or None
     if text and said_from is None:
@@ -228,6 +229,7 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         harmed=harmed,
         note=cmd.note or None, flagrant=cmd.flagrant, status_token=secrets.token_urlsafe(24),
         said_from=said_from if text else None, account=account,
+        hoped_for=(cmd.hoped_for or "").strip() or None,
     )
     for attempt in range(3):
         try:

@@ -40,6 +40,7 @@ class Capability(StrEnum):
     FETCH = "fetch"
     NOTIFY_ADMINS = "notify-admins"
     READMIT = "readmit"  # let a removed person back into the channel (``readmit``)
+    FIND_PEOPLE = "find-people"  # look people up by display name or handle (``find_people``)
 
 
 class EffectStatus(StrEnum):
@@ -81,6 +82,18 @@ class FetchedMessage:
     link: str | None = None
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A person a look-up found: only what any member of that chat sees of them."""
+
+    person: PersonRef
+    display_name: str
+    handle: str  # as members type it there: "@sam" (Slack), "@sam:example.org", "sam"
+    # every other whole name members see them by there (Slack's user name and real name,
+    # Discord's nickname and global name): a look-up finds a person by a whole name only
+    also: tuple[str, ...] = field(default=(), compare=False)
+
+
 class Platform(Protocol):
     """A chat system. Every call returns an :class:`Effect`; none raises for platform errors."""
 
@@ -97,6 +110,11 @@ class Platform(Protocol):
     def known_names(self, person: PersonRef) -> tuple[str, ...]:
         """The names the platform knows a person by (display name, real name, user name),
         to keep a reporter's names out of the subject's texts; () when the look-up fails."""
+        ...
+    def find_people(self, query: str, limit: int) -> list[Candidate] | Effect:
+        """People whose display name, real name or handle holds ``query`` (at most
+        ``limit``, as a member of the chat could find them); an Effect when the look-up was
+        refused. Only with :attr:`Capability.FIND_PEOPLE`."""
         ...
     def notify_admins(self, text: str) -> Effect: ...
     def manual_instructions(

@@ -419,7 +419,7 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
         "reports": [
             {"id": r.id, "reporter": reporter_label(case, i), "filed_at": r.filed_at,
              "source": r.source, "message_text": r.words_said, "said_from": r.said_origin or None,
-             "account": r.account, "message_link": r.message_link,
+             "account": r.account, "hoped_for": r.hoped_for, "message_link": r.message_link,
              "note": r.note, "flagrant": r.flagrant,
              "hurt": [str(p) for p in r.harmed if not (r.anonymous and p == r.reporter)]}
             for i, r in enumerate(case.reports)

@@ -143,7 +143,7 @@ class SqlCaseRepository:
                     "note": report.note, "flagrant": report.flagrant,
                     "status_token": report.status_token,
                     "said_from": str(report.said_from) if report.said_from else None,
-                    "account": report.account,
+                    "account": report.account, "hoped_for": report.hoped_for,
                 }).scalar_one()
                 case.reports[i] = replace(report, id=rid)
         for step in case.steps:
@@ -238,6 +238,7 @@ class SqlCaseRepository:
             harmed=tuple(PersonRef.parse(k) for k in r["harmed"]), note=r["note"],
             flagrant=r["flagrant"], status_token=r["status_token"], id=r["id"],
             said_from=SaidFrom(r["said_from"]) if r["said_from"] else None, account=r["account"],
+            hoped_for=r["hoped_for"],
         )
 
     def open_case_for_message(self, subject: PersonRef, channel: str,

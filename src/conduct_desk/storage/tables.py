@@ -112,6 +112,7 @@ reports = sa.Table(
     sa.Column("reporter_sealed", sa.Text),
     sa.Column("said_from", sa.String(16)),  # where message_text came from; None: not quotable
     sa.Column("account", sa.Text),  # the reporter's own account, for admins only
+    sa.Column("hoped_for", sa.Text),  # what would help the reporter, for admins only
 )
 sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
 

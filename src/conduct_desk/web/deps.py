@@ -41,6 +41,7 @@ class WebState:
     signin_by_pair: RateLimit = field(init=False)
     signin_missed: RateLimit = field(init=False)
     reports_by_client: RateLimit = field(init=False)
+    lookups_by_client: RateLimit = field(init=False)
 
     def __post_init__(self) -> None:
         c, uow = self.config, self.app.uow
@@ -52,6 +53,8 @@ class WebState:
         self.signin_missed = RateLimit(uow, "signin-missed", 10**6, c.signin_notice_window)
         self.reports_by_client = RateLimit(uow, "report-client", c.reports_per_client,
                                            c.report_window)
+        self.lookups_by_client = RateLimit(uow, "lookup-client", c.lookups_per_client,
+                                           c.lookup_window)
 
 
 class SignInRequired(Exception):

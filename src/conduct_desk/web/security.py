@@ -37,6 +37,8 @@ class WebConfig:
     signin_notice_window: timedelta = timedelta(days=90)  # failures told at the next sign-in
     reports_per_client: int = 10  # reports from one client in the window
     report_window: timedelta = timedelta(hours=1)
+    lookups_per_client: int = 30  # names looked up on the platforms from one client
+    lookup_window: timedelta = timedelta(minutes=10)
     min_fill: timedelta = timedelta(seconds=3)  # faster than this is a robot
     max_fill: timedelta = timedelta(hours=6)  # older forms ask to be filled again
 

@@ -27,7 +27,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms.discord import components as ui
 from conduct_desk.platforms.discord.settings import DiscordSettings
-from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.ports import Candidate, Capability, Effect, FetchedMessage
 from conduct_desk.service.texts import check_confidential
 
 try:
@@ -303,7 +303,7 @@ class DiscordPlatform:
     capabilities: frozenset[Capability] = frozenset({
         Capability.REPLY, Capability.DM, Capability.REMOVE, Capability.SUSPEND,
         Capability.RESTORE, Capability.BAN, Capability.FETCH, Capability.NOTIFY_ADMINS,
-        Capability.READMIT})
+        Capability.READMIT, Capability.FIND_PEOPLE})
 
     def __init__(self, connection: Connection, settings: DiscordSettings, app: DeskApp) -> None:
         self.conn = connection
@@ -586,6 +586,26 @@ class DiscordPlatform:
         user = member.get("user") or {}
         found = (member.get("nick"), user.get("global_name"), user.get("username"))
         return tuple(str(n) for n in found if n)
+
+    def find_people(self, query: str, limit: int) -> list[Candidate] | Effect:
+        """Members of the server whose user name or nickname starts with ``query`` (Discord's
+        member search, as the bot)."""
+        found = self._do("looking people up", lambda: self.conn.request(
+            "GET", "/guilds/{guild_id}/members/search", guild_id=self.guild,
+            params={"query": query.strip().lstrip("@"), "limit": max(1, min(limit, 1000))}))
+        if isinstance(found, Effect):
+            return found
+        people = []
+        for member in found if isinstance(found, list) else []:
+            user = member.get("user") or {}
+            if user.get("bot") or not user.get("id"):
+                continue
+            name = str(user.get("username") or "")
+            people.append(Candidate(PersonRef(DISCORD, str(user["id"])),
+                                    str(member.get("nick") or user.get("global_name") or name),
+                                    name, also=(str(member.get("nick") or ""),
+                                                str(user.get("global_name") or ""))))
+        return people[:limit]
 
     def notify_admins(self, text: str) -> Effect:
         """Post in the admins' channel; about a case, as a reply to its card."""

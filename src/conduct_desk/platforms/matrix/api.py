@@ -210,6 +210,14 @@ class MatrixApi:
                 return None
             raise
 
+    def search_users(self, term: str, limit: int) -> list[JsonDict]:
+        """The homeserver's user directory search, as the bot: people who share a room with
+        the bot or sit in a public room (what any member could find)."""
+        found = self.cs("POST", "/_matrix/client/v3/user_directory/search",
+                        {"search_term": term, "limit": limit})
+        results = found.get("results")
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+
     def display_name(self, user_id: str) -> str | None:
         """The person's profile display name, or None."""
         try:

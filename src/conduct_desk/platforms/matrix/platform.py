@@ -14,7 +14,7 @@ from datetime import datetime
 
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
-from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.ports import Candidate, Capability, Effect, FetchedMessage
 
 from .api import Cursors, JsonDict, MatrixApi, MatrixFailure, _q, permalink
 from .settings import NAME, BanMode, MatrixConfig
@@ -38,7 +38,8 @@ class MatrixPlatform:
         self.config = config
         self.api = MatrixApi(config)
         self.cursors = cursors
-        caps = {Capability.REPLY, Capability.DM, Capability.REMOVE, Capability.FETCH}
+        caps = {Capability.REPLY, Capability.DM, Capability.REMOVE, Capability.FETCH,
+                Capability.FIND_PEOPLE}
         if config.management_room:
             caps.add(Capability.NOTIFY_ADMINS)
         if config.admin_token:
@@ -248,6 +249,21 @@ class MatrixPlatform:
             logger.info("could not read a display name: %s", exc.errcode)
             return ()
         return (name,) if name else ()
+
+    @property
+    def handle_example(self) -> str:
+        """How a person is typed here: ``@sam:`` and the bot's own server."""
+        return f"@sam:{self.config.user_id.partition(':')[2] or 'example.org'}"
+
+    def find_people(self, query: str, limit: int) -> list[Candidate] | Effect:
+        """People the user directory finds for ``query`` (display name or Matrix id)."""
+        try:
+            found = self.api.search_users(query.strip(), limit)
+        except MatrixFailure as exc:
+            return exc.effect("looking people up")
+        return [Candidate(PersonRef(NAME, str(r["user_id"])),
+                          str(r.get("display_name") or r["user_id"]), str(r["user_id"]))
+                for r in found if r.get("user_id") and r["user_id"] != self.config.user_id]
 
     def notify_admins(self, text: str) -> Effect:
         room = self.config.management_room

@@ -7,8 +7,10 @@ durable timer tries again, so nothing is dropped when Slack rate limits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,8 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.platforms.slack import blocks as kit
 from conduct_desk.platforms.slack.settings import SlackSettings
-from conduct_desk.service.ports import Capability, Effect, FetchedMessage
+from conduct_desk.service.lookup import name_matches
+from conduct_desk.service.ports import Candidate, Capability, Effect, FetchedMessage
 
 try:
     from slack_sdk import WebClient
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 SLACK = "slack"
 CARD_PREFIX = "slack:card:"  # cursor f"{CARD_PREFIX}{case_id}": the ts of the case's card
 _CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
+MEMBERS_KEPT = timedelta(minutes=2)  # users.list is read at most this often for look-ups
+MEMBER_PAGES = 50  # users.list pages of 200: look-ups cover workspaces of 10,000 people
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -143,10 +148,13 @@ class SlackPlatform:
         self.scim = scim
         self.app = app
         base = {Capability.REPLY, Capability.DM, Capability.REMOVE, Capability.FETCH,
-                Capability.NOTIFY_ADMINS}
+                Capability.NOTIFY_ADMINS, Capability.FIND_PEOPLE}
         if scim is not None:
             base |= {Capability.SUSPEND, Capability.RESTORE, Capability.BAN}
         self.capabilities: frozenset[Capability] = frozenset(base)
+        self._members: tuple[datetime, list[Candidate]] | None = None
+        self._members_lock = threading.Lock()
+        self._other_names: dict[PersonRef, tuple[str, ...]] = {}  # user names, matched too
 
     def _call(self, what: str, call: Callable[[], Any]) -> Effect | Any:
         try:
@@ -244,6 +252,44 @@ class SlackPlatform:
         found = (user.get("name"), user.get("real_name"), profile.get("display_name"),
                  profile.get("real_name"))
         return tuple(str(n) for n in found if n)
+
+    def find_people(self, query: str, limit: int) -> list[Candidate] | Effect:
+        """Members whose display name, real name or user name holds ``query``. Slack has no
+        search by name, so users.list is read (kept for :data:`MEMBERS_KEPT`)."""
+        members = self._workspace_members()
+        if isinstance(members, Effect):
+            return members
+        return [c for c in members if name_matches(query, c.display_name, c.handle,
+                                                   *self._other_names.get(c.person, ()))][:limit]
+
+    def _workspace_members(self) -> list[Candidate] | Effect:
+        now = self.app.desk.clock.now()
+        with self._members_lock:
+            if self._members is not None and now - self._members[0] < MEMBERS_KEPT:
+                return self._members[1]
+            found: list[Candidate] = []
+            names: dict[PersonRef, tuple[str, ...]] = {}
+            cursor = ""
+            for _ in range(MEMBER_PAGES):
+                page = self._call("looking people up", functools.partial(
+                    self.client.users_list, limit=200, cursor=cursor or None))
+                if isinstance(page, Effect):
+                    return page
+                for user in page.get("members") or []:
+                    if user.get("deleted") or user.get("is_bot") or user.get("id") == "USLACKBOT":
+                        continue
+                    profile = user.get("profile") or {}
+                    shown = str(profile.get("display_name") or user.get("name") or "")
+                    real = str(profile.get("real_name") or user.get("real_name") or shown)
+                    person = PersonRef(SLACK, str(user["id"]))
+                    found.append(Candidate(person, real or shown, f"@{shown}",
+                                           also=(str(user.get("name") or ""), real, shown)))
+                    names[person] = (str(user.get("name") or ""),)
+                cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+                if not cursor:
+                    break
+            self._members, self._other_names = (now, found), names
+            return found
 
     def notify_admins(self, text: str) -> Effect:
         """Post to the admin channel; about a case, in the thread under its card."""

@@ -88,6 +88,9 @@ class ReportIn(Input):
     message_id: str | None = Field(None, max_length=MAX_SHORT)
     message_link: str | None = Field(None, max_length=MAX_SHORT)
     flagrant: bool = False
+    hoped_for: str | None = Field(None, max_length=MAX_TEXT, description=(
+        "what would help the reporter (optional): for the admins only, never shown or quoted "
+        "to the person the report is about"))
 
 
 class StepIn(Input):
@@ -185,7 +188,7 @@ def create_report(body: ReportIn, web: Web, caller: ApiCaller) -> JSONResponse:
         message_text=body.words_said, said_from=SaidFrom.PASTED if body.words_said else None,
         message_link=body.message_link,
         harmed=tuple(_person(web, h) for h in body.hurt), note=body.note, flagrant=body.flagrant,
-        filed_by=filed_by))
+        hoped_for=body.hoped_for, filed_by=filed_by))
     base = web.app.settings.base_url or ""
     return _json({**views.jsonable(filed), "status_url": f"{base}/r/{filed.status_token}"}, 201)
 

@@ -5,6 +5,7 @@ None of them needs an account. The subject's page never says who reported.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -12,9 +13,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from conduct_desk.domain.errors import DeskError, InvalidInput, NotFound
 from conduct_desk.domain.links import is_web_link
-from conduct_desk.domain.model import MAX_SHORT, SaidFrom, Source
+from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.service import audit, commands, views
+from conduct_desk.service import audit, commands, lookup, views
+from conduct_desk.service.lookup import platform_label
+from conduct_desk.service.ports import Candidate
 from conduct_desk.web.deps import Csrf, Web, WebState, client_key
 from conduct_desk.web.pages import error_text, render, status_of
 
@@ -28,19 +31,38 @@ def parse_people(text: str, default_platform: str) -> tuple[PersonRef, ...]:
     names = [n for n in text.replace("\n", ",").split(",") if n.strip()]
     if len(names) > MAX_HURT:
         raise InvalidInput(f"you named {len(names)} people; name at most {MAX_HURT}, or add the "
-                           "rest in the note")
+                           "rest in the note", field="hurt")
     for n in names:
         if len(n.strip()) > 300:
-            raise InvalidInput("a person's name or id has at most 300 characters")
+            raise InvalidInput("a person's name or id has at most 300 characters", field="hurt")
     return tuple(PersonRef.parse(n, default_platform) for n in names)
 
 
+# the form's fields, as error messages name them
+REPORT_FIELDS = {"subject": "“Who is it about?”", "what": "“What happened?”",
+                 "said": "“The exact words”", "link": "“Link to the message”",
+                 "reporter": "“Your name”", "hurt": "“Others who were hurt”",
+                 "note": "“Anything else”", "hoped_for": "“What would help you?”"}
+
+
 def _report_form(request: Request, web: WebState, *, error: str | None = None,
-                 form: dict[str, object] | None = None, status: int = 200) -> Response:
+                 field: str | None = None, form: dict[str, object] | None = None,
+                 status: int = 200, candidates: tuple[Candidate, ...] = (),
+                 stamp: str | None = None) -> Response:
+    platforms = web.app.desk.platforms
+    finders = lookup.finders(platforms)
+    able = [platform_label(p.name) for p in finders]
+    unable = [platform_label(name) for name, p in sorted(platforms.items())
+              if p not in finders and name != "sandbox"]
     return render(request, "report.html", {
-        "error": error, "form": form or {},
-        "stamp": web.signer.form_stamp(web.app.desk.clock.now(), "report"),
+        "error": error[:1].upper() + error[1:] if error else None,
+        "field": field if field in REPORT_FIELDS else None,
+        "form": form or {}, "candidates": candidates,
+        "stamp": stamp or web.signer.form_stamp(web.app.desk.clock.now(), "report"),
         "coc_url": web.app.desk.policy.code_of_conduct_url,
+        "finds_on": " and ".join(able), "no_lookup_on": " and ".join(unable),
+        "handle_examples": lookup.handle_examples(platforms),
+        "platform_label": platform_label,
     }, status)
 
 
@@ -49,23 +71,49 @@ def report_page(request: Request, web: Web) -> Response:
     return _report_form(request, web)
 
 
+def _who(request: Request, web: WebState, subject: str, pick: str, picked_for: str,
+             now: datetime) -> lookup.Found:
+    """The person the reporter means: a pick from the list, a raw id, or a name looked up on
+    the platforms (counted against the visitor's look-ups)."""
+    platforms, default = web.app.desk.platforms, web.app.settings.default_platform
+    chosen = PersonRef.typed(pick) if pick and picked_for.strip() == subject.strip() else None
+    if chosen is not None and chosen.platform in platforms:
+        return lookup.Found(chosen)
+    if PersonRef.typed(subject) is not None or not lookup.finders(platforms):
+        return lookup.find_person(platforms, subject, default)  # nothing to look up
+    client = client_key(request)
+    if web.lookups_by_client.blocked(client, now):
+        minutes = int(web.config.lookup_window.total_seconds() // 60)
+        raise InvalidInput(f"many names were looked up from here in the last {minutes} minutes; "
+                           "type their handle as it appears in the chat (e.g. "
+                           f"{lookup.handle_examples(platforms)}), or try again later",
+                           field="subject")
+    web.lookups_by_client.hit(client, now)
+    return lookup.find_person(platforms, subject, default)
+
+
 @router.post("/report")
 def file_report(
     request: Request, web: Web, _csrf: Csrf,
     subject: Annotated[str, Form(max_length=LONG)] = "",
+    pick: Annotated[str, Form(max_length=LONG)] = "",
+    picked_for: Annotated[str, Form(max_length=LONG)] = "",
     what: Annotated[str, Form(max_length=LONG)] = "",
     said: Annotated[str, Form(max_length=LONG)] = "",
     link: Annotated[str, Form(max_length=LONG)] = "",
     reporter: Annotated[str, Form(max_length=LONG)] = "",
     anonymous: Annotated[bool, Form()] = False,
+    serious: Annotated[bool, Form()] = False,
     hurt: Annotated[str, Form(max_length=LONG)] = "",
     note: Annotated[str, Form(max_length=LONG)] = "",
+    hoped_for: Annotated[str, Form(max_length=LONG)] = "",
     stamp: Annotated[str, Form(max_length=500)] = "",
     website: Annotated[str, Form(max_length=LONG)] = "",  # the honeypot: people never see it
 ) -> Response:
     now = web.app.desk.clock.now()
     form = {"subject": subject, "what": what, "said": said, "link": link, "reporter": reporter,
-            "anonymous": anonymous, "hurt": hurt, "note": note}
+            "anonymous": anonymous, "serious": serious, "hurt": hurt, "note": note,
+            "hoped_for": hoped_for}
     client = client_key(request)
     if web.reports_by_client.blocked(client, now):
         minutes = int(web.config.report_window.total_seconds() // 60)
@@ -84,25 +132,42 @@ def file_report(
     default = web.app.settings.default_platform
     try:
         if not subject.strip():
-            raise InvalidInput("Please say who it is about (a name or id such as slack:U123).")
+            raise InvalidInput("Please say who it is about: their name or their handle in the "
+                               "chat.", field="subject")
         if not (what.strip() or said.strip()):
-            raise InvalidInput("Please say what happened, or paste the words that were said.")
-        for value, label in ((subject, "who it is about"), (reporter, "your name")):
+            raise InvalidInput("Please say what happened, or paste the words that were said.",
+                               field="what")
+        for value, name in ((subject, "subject"), (reporter, "reporter")):
             if len(value.strip()) > 300:
-                raise InvalidInput(f"{label} has at most 300 characters")
+                raise InvalidInput(f"{REPORT_FIELDS[name]} has at most 300 characters",
+                                   field=name)
         if len(link.strip()) > MAX_SHORT:
-            raise InvalidInput(f"the link has more than {MAX_SHORT} characters; shorten it")
+            raise InvalidInput(f"the link has more than {MAX_SHORT} characters; shorten it",
+                               field="link")
         if link.strip() and not is_web_link(link.strip()):
-            raise InvalidInput("the link should start with https:// (or leave it empty)")
+            raise InvalidInput("the link should start with https:// (or leave it empty)",
+                               field="link")
+        for value, name in ((what, "what"), (said, "said"), (note, "note"),
+                            (hoped_for, "hoped_for")):
+            if len(value.strip()) > MAX_TEXT:
+                raise InvalidInput(f"{REPORT_FIELDS[name]} has more than {MAX_TEXT} characters; "
+                                   "shorten it", field=name)
+        harmed = parse_people(hurt, default)
+        found = _who(request, web, subject, pick, picked_for, now)
+        if found.person is None:  # several match: the reporter picks one, nothing is lost
+            return _report_form(request, web, form=form, candidates=found.candidates,
+                                stamp=stamp)
         filed = web.app.bus.handle(commands.FileReport(
-            subject=PersonRef.parse(subject, default),
+            subject=found.person,
             reporter=PersonRef.parse(reporter, default) if reporter.strip() else None,
             source=Source.WEB, anonymous=anonymous or not reporter.strip(),
             account=what.strip() or None, message_text=said.strip() or None,
             said_from=SaidFrom.PASTED if said.strip() else None, message_link=link.strip() or None,
-            harmed=parse_people(hurt, default), note=note.strip() or None))
+            harmed=harmed, note=note.strip() or None, flagrant=serious,
+            hoped_for=hoped_for.strip() or None))
     except DeskError as exc:
-        return _report_form(request, web, error=error_text(exc), form=form, status=status_of(exc))
+        return _report_form(request, web, error=error_text(exc, REPORT_FIELDS), field=exc.field,
+                            form=form, status=status_of(exc))
     web.reports_by_client.hit(client, now)
     return RedirectResponse(f"/r/{filed.status_token}?new=1", status_code=303)
 
@@ -112,7 +177,9 @@ def reporter_status(request: Request, web: Web, token: str, new: str = "") -> Re
     status = views.reporter_status(web.app.uow(), web.app.desk, token)
     if status is None:
         raise NotFound("this status link is not known; check that it was copied whole")
+    base = web.app.settings.base_url or str(request.base_url)
     return render(request, "status.html", {"s": status, "new": bool(new),
+                                           "status_url": f"{base.rstrip('/')}/r/{token}",
                                            "take_within": web.app.desk.policy.deadlines.take_within})
 
 

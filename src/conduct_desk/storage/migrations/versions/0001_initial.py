@@ -44,7 +44,8 @@ INDEXES = (
 
 # Columns later revisions add to these tables: this one must not make them.
 LATER_COLUMNS = {"reports": ("said_from", "account",  # 0007
-                             "reporter_sealed"),  # 0008
+                             "reporter_sealed",  # 0008
+                             "hoped_for"),  # 0018
                  "cases": ("appeal_due_at",),  # 0015
                  "steps": ("overturned_at",),  # 0015
                  "audit": ("leaf_hash", "redacted")}  # 0016
