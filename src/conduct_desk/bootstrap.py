@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from conduct_desk.config import Settings, load_policy
 from conduct_desk.domain.policy import Policy
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import commands, handlers, nudges
+from conduct_desk.service import commands, followups, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
@@ -103,6 +103,7 @@ def bootstrap(
 
     command_handlers: dict[type[commands.Command], Callable[..., Any]] = {
         **handlers.COMMAND_HANDLERS,
+        **followups.COMMAND_HANDLERS,
         commands.Nudge: nudges.nudge,
         commands.NudgeAnswered: nudges.nudge_answered,
         commands.AuthorWrote: nudges.author_wrote,

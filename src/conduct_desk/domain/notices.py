@@ -39,6 +39,8 @@ class Purpose(StrEnum):
     NUDGE = "nudge"  # the private word, and what the members who asked for it hear
     ANSWER = "answer"  # an answer to an admin's command
     CARD = "card"  # a case card
+    QUESTION = "question"  # the admins ask a reporter something (answering is optional)
+    MESSAGE = "message"  # the admins write to the person a case is about
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,8 @@ def _what(notice: Notice) -> str:
         Purpose.ADMINS: f"the message to the admins on {where}",
         Purpose.ANSWER: f"the answer to the admins on {where}",
         Purpose.CARD: f"the case card on {where}",
+        Purpose.QUESTION: f"the admins' question to {who(notice)}",
+        Purpose.MESSAGE: f"the admins' message to {who(notice)}",
     }
     return known.get(notice.purpose, f"the {notice.purpose} message on {where}")
 

@@ -14,6 +14,7 @@ from typing import Any
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
+from conduct_desk.domain.messages import Message, Party
 from conduct_desk.domain.model import (
     OUTCOME_WORDS,
     Case,
@@ -28,6 +29,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 from conduct_desk.service import notices as outbox
 from conduct_desk.service import roster
+from conduct_desk.service.followups import reporter_name
 from conduct_desk.service.handlers import (
     Composed,
     Desk,
@@ -91,11 +93,41 @@ class CaseDetail:
     stepped_aside: tuple[str, ...] = ()  # admins who stepped aside (no reason is recorded)
     backup: tuple[str, ...] | None = None  # every admin is involved: the backup admins
     notices: tuple[NoticeState, ...] = ()  # what the desk owed people, and what came of it
+    follow_ups: tuple[FollowUp, ...] = ()  # questions to reporters, messages with the subject
 
     @property
     def undelivered(self) -> tuple[NoticeState, ...]:
         """Notices still waiting for the platform, or that failed: for the case page."""
         return tuple(n for n in self.notices if n.status is not NoticeStatus.SENT)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up message as every admin may see it: ``party`` names the reporter as the
+    case does (never an anonymous one), or "the person it is about"."""
+
+    message: Message
+    party: str
+
+    @property
+    def sentence(self) -> str:
+        """Who wrote to whom: "ana asked riley", "the reporter (anonymous) answered"."""
+        m = self.message
+        if m.party is Party.REPORTER:
+            return f"{m.by} asked {self.party}" if m.from_admins else f"{self.party} answered"
+        return f"{m.by} wrote to {self.party}" if m.from_admins else f"{self.party} wrote"
+
+
+def follow_ups(case: Case, messages: list[Message]) -> tuple[FollowUp, ...]:
+    """The case's follow-up messages with their party named as admins may read it."""
+    reports = {r.id: r for r in case.reports}
+    found = []
+    for m in messages:
+        report = reports.get(m.report_id) if m.report_id is not None else None
+        party = (reporter_name(report) if report is not None else "the reporter"
+                 ) if m.party is Party.REPORTER else "the person it is about"
+        found.append(FollowUp(m, party))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -200,13 +232,19 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
         known = roster.everyone(uow, desk.platform_admins)
         kept = uow.notices.for_case(case_id)
+        messages = uow.messages.for_case(case_id)
+        if viewer is not None:  # an admin reads what the reporters and the subject wrote
+            uow.messages.mark_read([m.id for m in messages if m.id is not None
+                                    and not m.from_admins and m.read_at is None], now)
+            uow.commit()
     rec = recommend(case, history, desk.policy, now) if case.is_open else None
     others = [p for p in history if p.case_id != case_id]
     backup = desk.policy.backup if case.is_open and everyone_recused(case, known) else None
     return CaseDetail(case, rec, others, timeline, case.deadline_state(now),
                       hurt_admins=hurt_admins(case, known),
                       stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
-                      backup=backup, notices=tuple(_notice_states(case, kept, now)))
+                      backup=backup, notices=tuple(_notice_states(case, kept, now)),
+                      follow_ups=follow_ups(case, messages))
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
@@ -362,6 +400,13 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
              "due_at": n.due_at, "sent_at": n.sent_at, "error": n.error, "said": n.sentence}
             for n in detail.notices
         ],
+        "messages": [
+            {"id": f.message.id, "party": f.message.party, "direction": f.message.direction,
+             "with": f.party, "report_id": f.message.report_id, "by": f.message.by,
+             "reply_to": f.message.reply_to, "at": f.message.at, "text": f.message.text,
+             "read_at": f.message.read_at, "said": f.sentence}
+            for f in detail.follow_ups
+        ],
         "timeline": [timeline_json(e) for e in detail.timeline],
     }
 
@@ -419,6 +464,26 @@ class ReporterStatus:
     steps: list[str]  # the policy's labels of the steps taken, e.g. "warned"
     outcome: str | None
     outcome_reason: str | None
+    # the admins' questions about this report and the reporter's answers, oldest first
+    conversation: tuple[Message, ...] = ()
+    report_id: int = 0  # the reporter's own report
+
+    @property
+    def questions(self) -> list[tuple[Message, list[Message]]]:
+        """Each question with its answers."""
+        return [(q, [a for a in self.conversation if a.reply_to == q.id])
+                for q in self.conversation if q.is_question]
+
+    @property
+    def question_ids(self) -> list[int | None]:
+        return [m.id for m in self.conversation if m.is_question]
+
+
+def _seen(uow: UnitOfWork, messages: list[Message], now: datetime) -> list[Message]:
+    """Mark what the admins wrote as read by the one it was written to (their page is open)."""
+    fresh = [m.id for m in messages if m.from_admins and m.read_at is None and m.id is not None]
+    uow.messages.mark_read(fresh, now)
+    return messages
 
 
 def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus | None:
@@ -427,9 +492,13 @@ def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus |
         return None
     with uow:
         found = uow.cases.by_report_token(token)
-    if found is None:
-        return None
-    case, report_id = found
+        if found is None:
+            return None
+        case, report_id = found
+        conversation = _seen(uow, [m for m in uow.messages.for_case(case.id or 0)
+                                   if m.party is Party.REPORTER and m.report_id == report_id],
+                             desk.clock.now())
+        uow.commit()
     report = next(r for r in case.reports if r.id == report_id)
     assert case.id is not None
     return ReporterStatus(
@@ -437,6 +506,7 @@ def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus |
         taken=case.taken_by is not None, steps=step_labels(case, desk),
         outcome=OUTCOME_WORDS[case.outcome] if case.outcome else None,
         outcome_reason=case.outcome_reason if case.outcome else None,
+        conversation=tuple(conversation), report_id=report_id,
     )
 
 
@@ -464,6 +534,8 @@ class SubjectPage:
     confirmed_at: datetime | None
     appeals: list[datetime]
     is_open: bool
+    # what the admins and the person wrote to each other (never a reporter's messages)
+    conversation: tuple[Message, ...] = ()
 
 
 def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
@@ -471,8 +543,11 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
         return None
     with uow:
         case = uow.cases.by_subject_token(token)
-    if case is None:
-        return None
+        if case is None:
+            return None
+        conversation = _seen(uow, [m for m in uow.messages.for_case(case.id or 0)
+                                   if m.party is Party.SUBJECT], desk.clock.now())
+        uow.commit()
     assert case.id is not None
     confirmed = [n.at for n in case.notes if n.kind is NoteKind.REREAD]
     return SubjectPage(
@@ -482,6 +557,7 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
                   if s.counts and s.action is not Action.RESTORE],
         confirmed_at=confirmed[-1] if confirmed else None,
         appeals=[n.at for n in case.notes if n.kind is NoteKind.APPEAL], is_open=case.is_open,
+        conversation=tuple(conversation),
     )
 
 

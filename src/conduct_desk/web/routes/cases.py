@@ -39,6 +39,8 @@ DONE = {
     "reopened": "The case is open again, and yours.",
     "marked-done": "The step is marked done.",
     "lifted": "The suspension is lifted.",
+    "asked": "Your question is on its way to the reporter; answering is up to them.",
+    "written": "Your message is on its way to the person it is about.",
 }
 OUTCOMES = [(o.value, label) for o, label in (
     (Outcome.APOLOGIZED, "The person apologized (if no step was taken, say where)"),
@@ -74,7 +76,8 @@ def compose_context(web: WebState, admin: Account, case_id: int, step: str | Non
 def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
               compose: dict[str, Any] | None = None, error: str | None = None,
               status: int = 200, form: dict[str, Any] | None = None,
-              error_at: str | None = None, fix: Fix | None = None) -> Response:
+              error_at: str | None = None, fix: Fix | None = None,
+              follow_up: dict[str, Any] | None = None) -> Response:
     """The case page; ``error`` shows at the top, or beside the field ``error_at`` (the
     resolve form's ``outcome`` or ``reason``); ``fix`` is a button that does what it asks."""
     desk = web.app.desk
@@ -89,6 +92,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
                                        for i in range(len(case.reports))],
         "hurt": views.named_hurt(case),
         "policy": desk.policy,
+        "follow_up": follow_up or {},
         "takers": accounts.takers(web.app.uow(), case)
         if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
@@ -259,3 +263,40 @@ def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId
          step_id: StepId) -> Response:
     return _act(request, web, admin, case_id,
                 commands.LiftSuspension(case_id, step_id, admin.name), "lifted")
+
+
+# -- follow-ups: questions to a reporter, messages with the subject (service/followups.py) --
+
+FOLLOW_UP_FIELDS = {"report": "the “Which report” list", "question": "the question"}
+
+
+def _follow_up(request: Request, web: WebState, admin: Account, case_id: int,
+               command: commands.Command, done: str, form: dict[str, Any]) -> Response:
+    """Send a follow-up; on a mistake show the case again with the message beside the form
+    (``form["form"]``: ``ask`` or ``write``) and what was typed."""
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    try:
+        web.app.bus.handle(command)
+    except DeskError as exc:
+        return case_page(request, web, admin, case_id, status=status_of(exc), follow_up={
+            **form, "error": error_text(exc, FOLLOW_UP_FIELDS), "field": exc.field})
+    return RedirectResponse(f"/cases/{case_id}?done={done}#follow-ups", status_code=303)
+
+
+@router.post("/cases/{case_id}/ask")
+def ask_reporter(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+                 report: Annotated[int, Form(ge=1, le=2**31 - 1)],
+                 text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """Ask one report's reporter a question (answering is optional for them)."""
+    return _follow_up(request, web, admin, case_id,
+                      commands.AskReporter(case_id, admin.name, report, text), "asked",
+                      {"form": "ask", "text": text, "report": report})
+
+
+@router.post("/cases/{case_id}/write")
+def write_to_subject(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+                     text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """Write to the person the case is about (never a reporter's or a hurt person's name)."""
+    return _follow_up(request, web, admin, case_id,
+                      commands.WriteToSubject(case_id, admin.name, text), "written",
+                      {"form": "write", "text": text})
