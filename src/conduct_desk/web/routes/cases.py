@@ -267,7 +267,8 @@ def lift(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId
 
 # -- follow-ups: questions to a reporter, messages with the subject (service/followups.py) --
 
-FOLLOW_UP_FIELDS = {"report": "the “Which report” list", "question": "the question"}
+FOLLOW_UP_FIELDS = {"ask": {"report": "the “Which report” list", "text": "the question box"},
+                    "write": {"text": "the message box"}}
 
 
 def _follow_up(request: Request, web: WebState, admin: Account, case_id: int,
@@ -279,7 +280,7 @@ def _follow_up(request: Request, web: WebState, admin: Account, case_id: int,
         web.app.bus.handle(command)
     except DeskError as exc:
         return case_page(request, web, admin, case_id, status=status_of(exc), follow_up={
-            **form, "error": error_text(exc, FOLLOW_UP_FIELDS), "field": exc.field})
+            **form, "error": error_text(exc, FOLLOW_UP_FIELDS[form["form"]]), "field": exc.field})
     return RedirectResponse(f"/cases/{case_id}?done={done}#follow-ups", status_code=303)
 
 
