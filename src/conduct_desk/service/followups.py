@@ -19,7 +19,7 @@ from typing import Any
 
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput
 from conduct_desk.domain.messages import Direction, Message, Party
-from conduct_desk.domain.model import Case, Report, Source, check_text
+from conduct_desk.domain.model import Case, Report, check_text
 from conduct_desk.domain.notices import Purpose
 from conduct_desk.service import commands
 from conduct_desk.service import notices as outbox
@@ -42,13 +42,6 @@ def reporter_name(report: Report) -> str:
     if report.anonymous or report.reporter is None:
         return ANONYMOUS
     return str(report.reporter)
-
-
-def messaged(report: Report) -> bool:
-    """True when the desk writes to the reporter privately: they reported from a chat (or the
-    API, as themselves). Someone who typed an id into the public form follows the status
-    link instead: anyone can type anyone's id."""
-    return report.reporter is not None and report.source is not Source.WEB
 
 
 def _text(text: str, what: str) -> str:
@@ -90,7 +83,7 @@ def ask_reporter(cmd: commands.AskReporter, uow: UnitOfWork, desk: Desk) -> int:
               "question (answering is optional)", case.id, message_id=message_id,
               report_id=report.id)
         uow.commit()
-    if messaged(report):
+    if report.told_privately:
         assert report.reporter is not None
         page = (f", or on your report's page: {desk.base_url}/r/{report.status_token}"
                 if desk.base_url and report.status_token else "")

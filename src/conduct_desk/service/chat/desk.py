@@ -613,8 +613,8 @@ class ChatDesk:
             return True
         if case_id is None:
             return False
-        self._tell(user, "Thank you — your answer is with the admins. There is nothing more "
-                         "you need to do.")
+        self._tell(user, f"Thank you — your answer is with the admins of case {case_id}. "
+                         "There is nothing more you need to do.")
         return True
 
     def _report_link(self, user: str, channel: str, message_id: str, *, nudge: bool,
