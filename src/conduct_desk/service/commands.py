@@ -262,3 +262,13 @@ class SubjectWrites(Command):
     case_id: int
     person: PersonRef
     text: str
+
+
+@dataclass(frozen=True)
+class SubjectWritesByDm(Command):
+    """The person a case is about wrote to the desk privately: when the admins wrote to them
+    on an open case, this is their answer (on the newest such case). The handler returns the
+    case id, or None (the message is then read as before)."""
+
+    person: PersonRef
+    text: str

@@ -19,7 +19,7 @@ from typing import Any
 
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput
 from conduct_desk.domain.messages import Direction, Message, Party
-from conduct_desk.domain.model import Case, Report, check_text
+from conduct_desk.domain.model import Case, CaseState, Report, check_text
 from conduct_desk.domain.notices import Purpose
 from conduct_desk.service import commands
 from conduct_desk.service import notices as outbox
@@ -30,7 +30,7 @@ from conduct_desk.service.handlers import (
     audit,
     record_refusal,
 )
-from conduct_desk.service.ports import UnitOfWork
+from conduct_desk.service.ports import CaseFilter, UnitOfWork
 from conduct_desk.service.texts import check_confidential
 
 ANONYMOUS = "the reporter (anonymous)"
@@ -117,10 +117,11 @@ def write_to_subject(cmd: commands.WriteToSubject, uow: UnitOfWork, desk: Desk) 
         audit(uow, now, admin, "message.to-subject", f"{admin} wrote to the person it is "
               "about", case.id, message_id=message_id)
         uow.commit()
-    page = (f"\n\nYou can answer on your page: {desk.base_url}/s/{case.subject_token}"
+    page = (f", or on your page: {desk.base_url}/s/{case.subject_token}"
             if desk.base_url and case.subject_token else "")
     outbox.send_dm(uow, desk, case.subject, f"A message from the admins of "
-                   f"{desk.policy.community} about case {case.id}:\n\n{body}{page}",
+                   f"{desk.policy.community} about case {case.id}:\n\n{body}\n\n"
+                   f"You can answer by replying here{page}.",
                    purpose=Purpose.MESSAGE, case_id=case.id)
     return message_id
 
@@ -185,10 +186,27 @@ def subject_writes(cmd: commands.SubjectWrites, uow: UnitOfWork, desk: Desk) -> 
     return message_id
 
 
+def subject_writes_by_dm(cmd: commands.SubjectWritesByDm, uow: UnitOfWork,
+                         desk: Desk) -> int | None:
+    """A private message from someone the admins wrote to, about an open case of theirs, is
+    their answer (on the case the admins wrote on last); None when the admins wrote nothing."""
+    with uow:
+        found = uow.cases.summaries(CaseFilter(
+            states=(CaseState.NEW, CaseState.TAKEN, CaseState.ACTING), subject=cmd.person))
+        written = [m for s in found for m in uow.messages.for_case(s.id)
+                   if m.party is Party.SUBJECT and m.from_admins]
+    if not written:
+        return None
+    case_id = max(written, key=lambda m: m.id or 0).case_id
+    subject_writes(commands.SubjectWrites(case_id, cmd.person, cmd.text), uow, desk)
+    return case_id
+
+
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.AskReporter: ask_reporter,
     commands.WriteToSubject: write_to_subject,
     commands.AnswerQuestion: answer_question,
     commands.AnswerByDm: answer_by_dm,
     commands.SubjectWrites: subject_writes,
+    commands.SubjectWritesByDm: subject_writes_by_dm,
 }

@@ -65,3 +65,19 @@ def test_an_anonymous_reporter_answers_by_dm_and_stays_anonymous(chat: Chat) -> 
     # nobody's id on the admins' view: only the words the reporter chose to write
     shown = str(views.case_json(detail)).replace("Last spring, in the riley-only channel", "")
     assert "riley" not in shown
+
+
+def test_the_subject_answers_the_admins_message_by_dm(chat: Chat) -> None:
+    chat.dm("riley", "@sam keeps mocking newcomers")
+    [case_id] = _case_ids(chat)
+    said = chat.dm("sam", "what is this about?")  # the admins wrote nothing yet: help
+    assert "link" in said[-1]
+    chat.app.bus.handle(commands.WriteToSubject(case_id, "ana", "Could we talk about Tuesday?"))
+    [message] = [c.text or "" for c in chat.sandbox.to(SAM) if "Tuesday" in (c.text or "")]
+    assert "You can answer by replying here" in message and "riley" not in message
+    said = chat.dm("sam", "Sure, I was tired and it came out wrong.")
+    assert "The admins can read what you wrote" in said[-1]
+    detail = views.case_detail(chat.app.uow(), chat.app.desk, case_id)
+    assert [f.sentence for f in detail.follow_ups] == [
+        "ana wrote to the person it is about", "the person it is about wrote"]
+    assert detail.follow_ups[1].message.text == "Sure, I was tired and it came out wrong."

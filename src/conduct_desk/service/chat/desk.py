@@ -592,7 +592,10 @@ class ChatDesk:
                 source=self.source, note=text))
             return None
         try:
-            recorded = self.app.bus.handle(commands.SubjectReplied(self.person(m.user), text))
+            # to the admins' message when they wrote one, else after a step
+            recorded = self.app.bus.handle(commands.SubjectWritesByDm(self.person(m.user), text))
+            if recorded is None:
+                recorded = self.app.bus.handle(commands.SubjectReplied(self.person(m.user), text))
         except DeskError as exc:
             self._tell(m.user, f"I could not pass that on: {self.explain(exc)}")
             return None
