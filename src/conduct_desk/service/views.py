@@ -234,8 +234,7 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         kept = uow.notices.for_case(case_id)
         messages = uow.messages.for_case(case_id)
         if viewer is not None:  # an admin reads what the reporters and the subject wrote
-            uow.messages.mark_read([m.id for m in messages if m.id is not None
-                                    and not m.from_admins and m.read_at is None], now)
+            _seen(uow, messages, now, from_admins=False)
             uow.commit()
     rec = recommend(case, history, desk.policy, now) if case.is_open else None
     others = [p for p in history if p.case_id != case_id]
@@ -479,9 +478,12 @@ class ReporterStatus:
         return [m.id for m in self.conversation if m.is_question]
 
 
-def _seen(uow: UnitOfWork, messages: list[Message], now: datetime) -> list[Message]:
-    """Mark what the admins wrote as read by the one it was written to (their page is open)."""
-    fresh = [m.id for m in messages if m.from_admins and m.read_at is None and m.id is not None]
+def _seen(uow: UnitOfWork, messages: list[Message], now: datetime, *,
+          from_admins: bool = True) -> list[Message]:
+    """Mark as read what was written to the reader: by the admins, when a reporter or the
+    subject opens their page; to the admins, when an admin opens the case."""
+    fresh = [m.id for m in messages
+             if m.from_admins is from_admins and m.read_at is None and m.id is not None]
     uow.messages.mark_read(fresh, now)
     return messages
 
