@@ -19,7 +19,7 @@ from conduct_desk.domain.policy import Policy
 from conduct_desk.domain.transparency import Period, Report, publish
 from conduct_desk.mail.smtp import SmtpMailer
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import audit, commands, handlers, nudges
+from conduct_desk.service import audit, commands, followups, handlers, nudges
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
@@ -178,6 +178,7 @@ def bootstrap(
 
     command_handlers: dict[type[commands.Command], Callable[..., Any]] = {
         **handlers.COMMAND_HANDLERS,
+        **followups.COMMAND_HANDLERS,
         commands.Nudge: nudges.nudge,
         commands.NudgeAnswered: nudges.nudge_answered,
         commands.AuthorWrote: nudges.author_wrote,

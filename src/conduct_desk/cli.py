@@ -388,6 +388,11 @@ def render_case(detail: views.CaseDetail) -> str:
                      + (f", against step #{step.id} {step.rung} by {step.actor}" if step else "")
                      + f"; `conduct case appeal-decide {c.id} --admin NAME --decision "
                        "upheld|overturned|changed`")
+    if detail.follow_ups:
+        lines.append("  follow-ups:")
+        for f in detail.follow_ups:
+            lines.append(f"    {f.message.at:%Y-%m-%d %H:%M} {f.sentence}:")
+            lines.extend(f"      > {line}" for line in f.message.text.splitlines())
     if detail.history:
         lines.append("  earlier, in other cases: " + ", ".join(
             f"{p.rung} (case {p.case_id}, {p.at:%Y-%m-%d})" for p in detail.history))
@@ -492,6 +497,32 @@ def case_preview(case_id: str, step: str, admin: Admin,
     typer.echo(composed.text)
     if composed.quote_from:
         typer.echo(f"(the quote was {composed.quote_from})", err=True)
+
+
+@case_app.command("ask")
+def case_ask(
+    case_id: str, admin: Admin,
+    report: Annotated[int, typer.Option(help="The report whose reporter you ask (its #id in "
+                                              "`conduct case show`).")],
+    text: Annotated[str, typer.Option(help="Your question; the reporter reads that answering "
+                                            "is optional.")],
+) -> None:
+    """Ask a reporter a question. They see it behind their status link (and by private
+    message when they reported from a chat); an anonymous reporter stays anonymous."""
+    _act(lambda: commands.AskReporter(_case_id(case_id), admin, report, text),
+         lambda _: f"case {case_id}: question sent to the reporter of report {report}; "
+                   "answering is up to them")
+
+
+@case_app.command("write")
+def case_write(
+    case_id: str, admin: Admin,
+    text: Annotated[str, typer.Option(help="Your message; it must not name who reported or "
+                                            "who was hurt.")],
+) -> None:
+    """Write to the person the case is about (their page, and a private message)."""
+    _act(lambda: commands.WriteToSubject(_case_id(case_id), admin, text),
+         lambda _: f"case {case_id}: message sent to the person it is about")
 
 
 @case_app.command("consult")

@@ -417,3 +417,24 @@ def test_backup_on_postgresql_points_at_pg_dump(conduct: Conduct) -> None:
     err = conduct("db", "backup", "b.db", code=2,
                   env={"CONDUCT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
     assert "pg_dump" in one_line(err)
+
+
+def test_follow_ups_from_the_command_line(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin", obs="observer")
+    conduct("report", "--subject", "sam", "--reporter", "riley", "--text",
+            "it was aimed at my team")
+    out = conduct("case", "ask", "1", "--admin", "ana", "--report", "1", "--text",
+                  "Did anyone else see it?")
+    assert "question sent to the reporter of report 1" in out
+    err = conduct("case", "ask", "1", "--admin", "ana", "--report", "9", "--text", "x", code=2)
+    assert "case 1 has no report 9" in one_line(err)
+    err = conduct("case", "write", "1", "--admin", "ana", "--text", "riley was hurt", code=2)
+    assert "names someone involved" in one_line(err) and "(change --text)" in err
+    err = conduct("case", "write", "1", "--admin", "obs", "--text", "hello", code=2)
+    assert "observer role" in one_line(err)
+    assert "message sent" in conduct("case", "write", "1", "--admin", "ana", "--text",
+                                     "How did you see it?")
+    shown = conduct("case", "show", "1")
+    assert "ana asked sandbox:riley:" in shown and "> Did anyone else see it?" in shown
+    assert "ana wrote to the person it is about:" in shown and "riley was hurt" not in shown

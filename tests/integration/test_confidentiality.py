@@ -214,7 +214,7 @@ def make_case(rnd: random.Random, tag: str = "") -> Generated:
 BATCH = 5  # generated cases per Hypothesis example: its overhead per example exceeds a case's
 # generated cases per run, by tier; the module's last check asserts the total (>= 2,000)
 COUNTED: dict[str, int] = {"bus": 0, "service": 0, "http": 0, "subject_with_access": 0,
-                           "decisions": 0}
+                           "decisions": 0, "follow_ups": 0}
 seeds = st.integers(0, 2**32 - 1).map(random.Random)  # one draw: the case comes from the seed
 generated = seeds.map(lambda rnd: [make_case(rnd) for _ in range(BATCH)])
 
@@ -514,6 +514,66 @@ def _shown(text: str, g: Generated, case_id: int | None, audit: bool = False) ->
             rf"\"{'case_' if audit else '(case_)?'}id\":\s*{case_id}(?!\d)", text):
         found.append(f"case {case_id}")
     return found
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+@given(rnd=seeds)
+def test_follow_up_messages_never_carry_a_reporter_to_the_subject(world: World,
+                                                                  rnd: random.Random) -> None:
+    """Follow-ups (service/followups.py), through HTTP: the admins ask the reporter, who
+    answers on their status page about themselves and the people hurt; the admins write to
+    the subject (a name slipped into the text is refused at the field); the subject writes
+    back. Nothing the reporter wrote, nor any reporter's or hurt person's name, reaches the
+    subject's page or their private messages."""
+    world.count += 1
+    COUNTED["follow_ups"] += 1
+    g = make_case(rnd, tag=f"f{world.count}")
+    world.app.desk._names.clear()  # each generated world names people anew
+    for who, display in g.people:
+        world.sandbox.names[who] = (display,)
+    world.sandbox.names[g.subject] = g.subject_names
+    reporter = g.people[0][0]
+    r = world.api.post("/api/v1/reports", json={
+        "subject": g.subject.key, "reporter": reporter.key, "anonymous": g.anonymous,
+        "hurt": [p.key for p, _ in g.people[1:]], "account": g.account, "words_said": g.said})
+    assert r.status_code == 201, r.text
+    filed = r.json()
+    case_id, messages = filed["case_id"], f"/api/v1/cases/{filed['case_id']}/messages"
+    calls = len(world.sandbox.calls)
+    r = world.api.post(messages, json={"to": "reporter", "report": filed["report_id"],
+                                       "text": sentence(rnd) + "?"})
+    assert r.status_code == 201, r.text
+    assert any(call.person == reporter and "You don't have to answer" in (call.text or "")
+               for call in world.sandbox.calls[calls:])
+    status = f"/r/{filed['status_token']}"
+    page = world.visitor.get(status).text
+    question = re.search(r'name="question" value="(\d+)"', page)
+    assert question is not None
+    answer = " ".join([f"acctmark{g.tag}", *(f"{p.user_id} {d}" for p, d in g.people),
+                       sentence(rnd)])
+    r = world.visitor.post(f"{status}/answer", data={"csrf": csrf_of(page),
+                                                     "question": question.group(1),
+                                                     "text": answer})
+    assert r.status_code == 303, r.text
+    text = g.text or sentence(rnd)
+    r = world.api.post(messages, json={"to": "subject", "text": text})
+    if g.field == "text":
+        assert r.status_code == 422 and r.json()["error"]["code"] == "confidentiality_error"
+    else:
+        assert r.status_code == 201, r.text
+    with world.app.uow() as uow:
+        token = uow.cases.get(case_id).subject_token
+    page = world.visitor.get(f"/s/{token}").text
+    r = world.visitor.post(f"/s/{token}/write", data={"csrf": csrf_of(page),
+                                                      "text": f"my side {g.tag}"})
+    assert r.status_code == 303, r.text
+    to_subject = [call.text or "" for call in world.sandbox.calls[calls:]
+                  if call.person == g.subject or call.method == "post_reply"]
+    assert len(to_subject) == (0 if g.field == "text" else 1)
+    for seen in [*to_subject, world.visitor.get(f"/s/{token}").text]:
+        assert _leaks(seen, g) == [], seen
+        assert f"acctmark{g.tag}" not in seen
 
 
 def test_the_property_ran_on_enough_generated_cases() -> None:

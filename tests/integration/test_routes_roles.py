@@ -151,6 +151,18 @@ def _status_link(c: Ctx) -> None:
         c.extra["token"] = str(uow.cases.get(c.case_id).reports[0].status_token)
 
 
+def _report_id(c: Ctx) -> dict[str, Any]:
+    with c.app.uow() as uow:
+        return {"report": uow.cases.get(c.case_id).reports[0].id, "text": "Did others see it?"}
+
+
+def _question(c: Ctx) -> None:
+    _status_link(c)
+    asked = _report_id(c)
+    c.extra["question"] = str(c.app.bus.handle(commands.AskReporter(
+        c.case_id, c.actor, asked["report"], asked["text"])))
+
+
 def _target_account(disabled: bool = False) -> Prep:
     def prep(c: Ctx) -> None:
         name = f"kit{c.case_id}"
@@ -224,6 +236,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/s/{token}/confirm"): Row("public", prep=_subject_link),
     ("POST", "/s/{token}/appeal"): Row("public", prep=_subject_link,
                                        data={"text": "I was quoting a film."}),
+    ("POST", "/r/{token}/answer"): Row("public", prep=_question, data=lambda c: {
+        "question": c.extra["question"], "text": "Yes, two others."}),
+    ("POST", "/s/{token}/write"): Row("public", prep=_subject_link,
+                                      data={"text": "I see it differently."}),
     ("GET", "/signin"): Row("public"),
     ("GET", "/setup/{token}"): Row("gone", prep=_setup_link),
     ("POST", "/setup/{token}"): Row("gone", prep=_setup_link, data=_joining),
@@ -267,6 +283,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/settings/time-zone"): Row("signed", data={"time_zone": "Europe/Paris"}),
     ("POST", "/settings/invites"): Row("full", data={"role": "moderator"}),
     ("POST", "/settings/invites/{invite_id}/revoke"): Row("full", prep=_invite_link),
+    ("POST", "/cases/{case_id}/ask"): Row(**WEB_CASE, data=_report_id),
+    ("POST", "/cases/{case_id}/write"): Row(**WEB_CASE, data={"text": "How did you see it?"}),
     ("POST", "/settings/accounts/{name}/disable"): Row("full", prep=_target_account()),
     ("POST", "/settings/accounts/{name}/enable"): Row("full", prep=_target_account(True)),
     ("POST", "/settings/accounts/{name}/role"): Row("full", prep=_target_account(),
@@ -296,6 +314,8 @@ TABLE: dict[tuple[str, str], Row] = {
                                                           query="?decision=upheld"),
     ("POST", "/api/v1/cases/{case_id}/appeal/decide"): Row("api-act", case=True, prep=_appealed,
                                                           data={"decision": "upheld"}),
+    ("POST", "/api/v1/cases/{case_id}/messages"): Row(
+        "api-act", case=True, data={"to": "subject", "text": "How did you see it?"}),
     ("GET", "/api/v1/people/{person:path}"): Row("api-read", listing="people"),
     ("GET", "/api/v1/audit"): Row("api-read", listing="audit"),
 }
@@ -343,7 +363,7 @@ def app_routes(web: FastAPI) -> set[tuple[str, str]]:
 
 
 WRITTEN = (tables.steps, tables.consultations, tables.audit, tables.notes, tables.cases,
-           tables.reports, tables.admins, tables.api_tokens)
+           tables.reports, tables.admins, tables.api_tokens, tables.messages)
 
 
 def _written(engine: Engine) -> tuple[int, ...]:
@@ -484,7 +504,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (67, 17, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (72, 18, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 1072
-    assert outcomes[Is.HIDDEN] == 33 and outcomes[Is.FORBIDDEN] == 57 and outcomes[Is.GONE] == 32
+    assert sum(outcomes.values()) == 1152
+    assert outcomes[Is.HIDDEN] == 36 and outcomes[Is.FORBIDDEN] == 64 and outcomes[Is.GONE] == 32

@@ -125,6 +125,13 @@ class Report:
         return self.message_text
 
     @property
+    def told_privately(self) -> bool:
+        """True when the desk writes to the reporter privately (thanks, outcome, questions):
+        they reported from a chat, or the API as themselves. Someone who typed an id into the
+        public form follows the status link instead: anyone can type anyone's id."""
+        return self.reporter is not None and self.source is not Source.WEB
+
+    @property
     def said_origin(self) -> str:
         """Where the quote came from, for the admin: "fetched from Slack", "pasted by the reporter"."""
         if self.said_from is SaidFrom.FETCHED:

@@ -43,6 +43,8 @@ class Purpose(StrEnum):
     CARD = "card"  # a case card
     EMAIL = "email"  # an admin is emailed (domain/emails.py)
     APPEAL = "appeal"  # the person appealing learns the decision
+    QUESTION = "question"  # the admins ask a reporter something (answering is optional)
+    MESSAGE = "message"  # the admins write to the person a case is about
 
 
 @dataclass(frozen=True)

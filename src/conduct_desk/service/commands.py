@@ -227,3 +227,64 @@ class SubjectReplied(Command):
 
     person: PersonRef
     text: str
+
+
+@dataclass(frozen=True)
+class AskReporter(Command):
+    """An admin asks the reporter of one report a question; answering is always optional.
+    An anonymous reporter stays anonymous: the desk relays (their status page, their DM)."""
+
+    case_id: int
+    admin: str
+    report_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class WriteToSubject(Command):
+    """An admin writes to the person the case is about (checked for the names of the
+    reporters and the hurt, as a step's text is)."""
+
+    case_id: int
+    admin: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerQuestion(Command):
+    """A reporter answers the admins' question ``question_id`` (from their status page)."""
+
+    case_id: int
+    report_id: int
+    question_id: int
+    text: str
+    via: str = "the status page"
+
+
+@dataclass(frozen=True)
+class AnswerByDm(Command):
+    """A person wrote to the desk privately: when a question to them as a reporter waits for
+    an answer, this is the answer (to the newest). The handler returns the case id, or None
+    when no question waits (the message is then what it was before: a report, a reply)."""
+
+    person: PersonRef
+    text: str
+
+
+@dataclass(frozen=True)
+class SubjectWrites(Command):
+    """The person a case is about writes to the admins from their page."""
+
+    case_id: int
+    person: PersonRef
+    text: str
+
+
+@dataclass(frozen=True)
+class SubjectWritesByDm(Command):
+    """The person a case is about wrote to the desk privately: when the admins wrote to them
+    on an open case, this is their answer (on the newest such case). The handler returns the
+    case id, or None (the message is then read as before)."""
+
+    person: PersonRef
+    text: str

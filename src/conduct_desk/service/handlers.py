@@ -808,11 +808,9 @@ def tell_reporters_outcome(event: events.CaseResolved, uow: UnitOfWork, desk: De
         "reason": case.outcome_reason or "",
     }, "texts.outcome")
     results: list[tuple[str, Effect]] = []
-    # a reporter who typed an id into the public form follows the status link instead:
-    # anyone can type anyone's id
     messaged: dict[PersonRef, bool] = {}
     for r in case.reports:
-        if r.reporter is not None and r.source is not Source.WEB:
+        if r.told_privately and r.reporter is not None:
             messaged[r.reporter] = messaged.get(r.reporter, False) or r.anonymous
     for reporter, anonymous in messaged.items():
         effect = outbox.send_dm(uow, desk, reporter, text, purpose=Purpose.OUTCOME,

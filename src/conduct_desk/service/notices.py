@@ -276,6 +276,8 @@ def _what(notice: Notice) -> str:
         Purpose.ANSWER: f"the answer to the admins on {where}",
         Purpose.CARD: f"the case card on {where}",
         Purpose.EMAIL: f"the email to {who(notice)}",
+        Purpose.QUESTION: f"the admins' question to {who(notice)}",
+        Purpose.MESSAGE: f"the admins' message to {who(notice)}",
     }
     return known.get(notice.purpose, f"the {notice.purpose} message on {where}")
 

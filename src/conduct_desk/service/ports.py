@@ -14,6 +14,7 @@ from conduct_desk.domain.audit import Checkpoint
 from conduct_desk.domain.events import Event
 from conduct_desk.domain.ladder import PastStep
 from conduct_desk.domain.merkle import Frontier
+from conduct_desk.domain.messages import Message
 from conduct_desk.domain.model import Case, CaseState
 from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.nudges import Nudge
@@ -337,6 +338,17 @@ class NoticeRepository(Protocol):
     def for_case(self, case_id: int, purpose: str | None = None) -> list[Notice]: ...
 
 
+class MessageRepository(Protocol):
+    """Follow-up messages between the admins and a reporter or the subject."""
+
+    def add(self, message: Message) -> int: ...
+    def for_case(self, case_id: int) -> list[Message]: ...
+    def mark_read(self, message_ids: list[int], at: datetime) -> None: ...
+    def open_questions_to(self, person: PersonRef) -> list[Message]:
+        """Unanswered questions to this person as a reporter, on open cases, oldest first."""
+        ...
+
+
 class CursorRepository(Protocol):
     """Small named values platforms keep across restarts: read positions, delivery ids."""
 
@@ -379,6 +391,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def rate_hits(self) -> RateHits: ...
+    @property
+    def messages(self) -> MessageRepository: ...
     @property
     def can_seal(self) -> bool:
         """True when storage can keep an anonymous reporter's id sealed (a key is set)."""

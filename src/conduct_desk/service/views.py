@@ -14,6 +14,7 @@ from typing import Any
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
+from conduct_desk.domain.messages import Message, Party
 from conduct_desk.domain.model import (
     DECISION_NOTES,
     OUTCOME_WORDS,
@@ -31,6 +32,7 @@ from conduct_desk.domain.policy import Action
 from conduct_desk.domain.standing import Standing, standing, standing_lines
 from conduct_desk.service import notices as outbox
 from conduct_desk.service import roster
+from conduct_desk.service.followups import reporter_name
 from conduct_desk.service.handlers import (
     AppealDraft,
     Composed,
@@ -114,11 +116,41 @@ class CaseDetail:
             return None
         where = "in this case" if ban.case_id == self.case.id else f"in case {ban.case_id}"
         return f"Already banned ({where}): no further step is recommended for {self.case.subject}"
+    follow_ups: tuple[FollowUp, ...] = ()  # questions to reporters, messages with the subject
 
     @property
     def undelivered(self) -> tuple[NoticeState, ...]:
         """Notices still waiting for the platform, or that failed: for the case page."""
         return tuple(n for n in self.notices if n.status is not NoticeStatus.SENT)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up message as every admin may see it: ``party`` names the reporter as the
+    case does (never an anonymous one), or "the person it is about"."""
+
+    message: Message
+    party: str
+
+    @property
+    def sentence(self) -> str:
+        """Who wrote to whom: "ana asked riley", "the reporter (anonymous) answered"."""
+        m = self.message
+        if m.party is Party.REPORTER:
+            return f"{m.by} asked {self.party}" if m.from_admins else f"{self.party} answered"
+        return f"{m.by} wrote to {self.party}" if m.from_admins else f"{self.party} wrote"
+
+
+def follow_ups(case: Case, messages: list[Message]) -> tuple[FollowUp, ...]:
+    """The case's follow-up messages with their party named as admins may read it."""
+    reports = {r.id: r for r in case.reports}
+    found = []
+    for m in messages:
+        report = reports.get(m.report_id) if m.report_id is not None else None
+        party = (reporter_name(report) if report is not None else "the reporter"
+                 ) if m.party is Party.REPORTER else "the person it is about"
+        found.append(FollowUp(m, party))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -251,6 +283,10 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         now_stands = standing(uow.cases.effects(case.subject), now)
         open_others = tuple(c for c in uow.cases.summaries(
             CaseFilter(states=OPEN_STATES, subject=case.subject, limit=50)) if c.id != case_id)
+        messages = uow.messages.for_case(case_id)
+        if viewer is not None:  # an admin reads what the reporters and the subject wrote
+            _seen(uow, messages, now, from_admins=False)
+            uow.commit()
     rec = (recommend(case, history, desk.policy, now)
            if case.is_open and now_stands.banned is None else None)
     others = [p for p in history if p.case_id != case_id]
@@ -259,7 +295,8 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                       hurt_admins=hurt_admins(case, known),
                       stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
                       backup=backup, notices=tuple(_notice_states(case, kept, now)),
-                      standing=now_stands, open_others=open_others, now=now)
+                      standing=now_stands, open_others=open_others, now=now,
+                      follow_ups=follow_ups(case, messages))
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
@@ -456,6 +493,13 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
              "due_at": n.due_at, "sent_at": n.sent_at, "error": n.error, "said": n.sentence}
             for n in detail.notices
         ],
+        "messages": [
+            {"id": f.message.id, "party": f.message.party, "direction": f.message.direction,
+             "with": f.party, "report_id": f.message.report_id, "by": f.message.by,
+             "reply_to": f.message.reply_to, "at": f.message.at, "text": f.message.text,
+             "read_at": f.message.read_at, "said": f.sentence}
+            for f in detail.follow_ups
+        ],
         "timeline": [timeline_json(e) for e in detail.timeline],
     }
 
@@ -513,6 +557,29 @@ class ReporterStatus:
     steps: list[str]  # the policy's labels of the steps taken, e.g. "warned"
     outcome: str | None
     outcome_reason: str | None
+    # the admins' questions about this report and the reporter's answers, oldest first
+    conversation: tuple[Message, ...] = ()
+    report_id: int = 0  # the reporter's own report
+
+    @property
+    def questions(self) -> list[tuple[Message, list[Message]]]:
+        """Each question with its answers."""
+        return [(q, [a for a in self.conversation if a.reply_to == q.id])
+                for q in self.conversation if q.is_question]
+
+    @property
+    def question_ids(self) -> list[int | None]:
+        return [m.id for m in self.conversation if m.is_question]
+
+
+def _seen(uow: UnitOfWork, messages: list[Message], now: datetime, *,
+          from_admins: bool = True) -> list[Message]:
+    """Mark as read what was written to the reader: by the admins, when a reporter or the
+    subject opens their page; to the admins, when an admin opens the case."""
+    fresh = [m.id for m in messages
+             if m.from_admins is from_admins and m.read_at is None and m.id is not None]
+    uow.messages.mark_read(fresh, now)
+    return messages
 
 
 def report_by_token(uow: UnitOfWork, token: str) -> tuple[Case, int] | None:
@@ -529,6 +596,11 @@ def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus |
     if found is None:
         return None
     case, report_id = found
+    with uow:
+        conversation = _seen(uow, [m for m in uow.messages.for_case(case.id or 0)
+                                   if m.party is Party.REPORTER and m.report_id == report_id],
+                             desk.clock.now())
+        uow.commit()
     report = next(r for r in case.reports if r.id == report_id)
     assert case.id is not None
     return ReporterStatus(
@@ -536,6 +608,7 @@ def reporter_status(uow: UnitOfWork, desk: Desk, token: str) -> ReporterStatus |
         taken=case.taken_by is not None, steps=step_labels(case, desk),
         outcome=OUTCOME_WORDS[case.outcome] if case.outcome else None,
         outcome_reason=case.outcome_reason if case.outcome else None,
+        conversation=tuple(conversation), report_id=report_id,
     )
 
 
@@ -577,6 +650,8 @@ class SubjectPage:
     banned_at: datetime | None = None  # their account is closed (a ban in force)
     suspended_until: datetime | None = None  # suspended now, given back by itself then
     now: datetime | None = None
+    # what the admins and the person wrote to each other (never a reporter's messages)
+    conversation: tuple[Message, ...] = ()
 
 
 def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
@@ -585,9 +660,12 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
     now = desk.clock.now()
     with uow:
         case = uow.cases.by_subject_token(token)
-        in_force = standing(uow.cases.effects(case.subject), now) if case is not None else None
-    if case is None or in_force is None:
-        return None
+        if case is None:
+            return None
+        in_force = standing(uow.cases.effects(case.subject), now)
+        conversation = _seen(uow, [m for m in uow.messages.for_case(case.id or 0)
+                                   if m.party is Party.SUBJECT], desk.clock.now())
+        uow.commit()
     assert case.id is not None
     confirmed = [n.at for n in case.notes if n.kind is NoteKind.REREAD]
     decisions = {v: k for k, v in DECISION_NOTES.items()}
@@ -604,6 +682,7 @@ def subject_page(uow: UnitOfWork, desk: Desk, token: str) -> SubjectPage | None:
         appeal_waiting=case.appeal_pending,
         banned_at=in_force.banned.at if in_force.banned else None,
         suspended_until=in_force.suspended.until if in_force.suspended else None, now=now,
+        conversation=tuple(conversation),
     )
 
 

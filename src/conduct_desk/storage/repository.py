@@ -15,6 +15,7 @@ from conduct_desk.domain.audit import Checkpoint, entry_leaf
 from conduct_desk.domain.errors import Conflict, Hint, NotFound
 from conduct_desk.domain.ladder import PastStep
 from conduct_desk.domain.merkle import Frontier
+from conduct_desk.domain.messages import Direction, Message, Party
 from conduct_desk.domain.model import (
     COUNTING,
     Case,
@@ -741,3 +742,58 @@ class SqlNoticeRepository:
         if purpose is not None:
             query = query.where(t.notices.c.purpose == purpose)
         return [self._load(r) for r in self.conn.execute(query.order_by(t.notices.c.id)).mappings()]
+
+
+class SqlMessageRepository:
+    """Follow-up messages. A reporter is found through their report (sealed when
+    anonymous), so this table never holds who a reporter is."""
+
+    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
+        self.conn = conn
+        self.sealer = sealer
+
+    @staticmethod
+    def _load(r: RowMapping) -> Message:
+        return Message(case_id=r["case_id"], party=Party(r["party"]),
+                       direction=Direction(r["direction"]), text=r["text"], at=r["at"],
+                       by=r["by"], report_id=r["report_id"], reply_to=r["reply_to"],
+                       read_at=r["read_at"], id=r["id"])
+
+    def add(self, message: Message) -> int:
+        return int(self.conn.execute(t.messages.insert().values(
+            case_id=message.case_id, party=str(message.party),
+            direction=str(message.direction), report_id=message.report_id,
+            reply_to=message.reply_to, by=message.by, text=message.text, at=message.at,
+            read_at=message.read_at).returning(t.messages.c.id)).scalar_one())
+
+    def for_case(self, case_id: int) -> list[Message]:
+        rows = self.conn.execute(sa.select(t.messages).where(t.messages.c.case_id == case_id)
+                                 .order_by(t.messages.c.id)).mappings()
+        return [self._load(r) for r in rows]
+
+    def mark_read(self, message_ids: list[int], at: datetime) -> None:
+        if message_ids:
+            self.conn.execute(t.messages.update().where(
+                t.messages.c.id.in_(message_ids), t.messages.c.read_at.is_(None)
+            ).values(read_at=at))
+
+    def open_questions_to(self, person: PersonRef) -> list[Message]:
+        """The questions to ``person`` as a reporter that nobody answered yet, on open cases,
+        oldest first. Anonymous reporters are sealed (and sealing is not deterministic), so
+        the unanswered questions on sealed reports are opened and compared: few wait."""
+        m, r = t.messages.c, t.reports.c
+        answer = t.messages.alias("answer")
+        answers = sa.select(answer.c.id).where(answer.c.reply_to == m.id).exists()
+        rows = self.conn.execute(
+            sa.select(t.messages, r.reporter_sealed)
+            .join(t.reports, t.reports.c.id == m.report_id)
+            .join(t.cases, t.cases.c.id == m.case_id)
+            .where(m.party == str(Party.REPORTER), m.direction == str(Direction.TO_PARTY),
+                   t.cases.c.is_open == sa.true(), ~answers,
+                   sa.or_(sa.and_(r.reporter_platform == person.platform,
+                                  r.reporter_id == person.user_id),
+                          r.reporter_sealed.is_not(None)))
+            .order_by(m.id)).mappings().all()
+        return [self._load(row) for row in rows
+                if not row["reporter_sealed"]
+                or open_sealed(self.sealer, row["reporter_sealed"]) == person]

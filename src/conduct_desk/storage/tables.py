@@ -268,6 +268,23 @@ notices = sa.Table(
 )
 sa.Index("ix_notices_status", notices.c.status)  # /metrics: notices waiting, failed (0012)
 
+# Follow-up messages (migration 0019): the admins and a reporter (one report) or the subject
+# writing to each other. ``by`` is an admin's name, or only "reporter" / "subject": an
+# anonymous reporter is known through their report (sealed there), never here.
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("party", sa.String(16), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id")),
+    sa.Column("reply_to", sa.Integer, index=True),
+    sa.Column("by", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("read_at", UTCDateTime),
+)
+
 # -- the web desk (migration 0003) ----------------------------------------------------------
 
 admins = sa.Table(

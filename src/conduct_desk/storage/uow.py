@@ -14,6 +14,7 @@ from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
     SqlCursors,
+    SqlMessageRepository,
     SqlNoticeRepository,
     SqlNudgeRepository,
     SqlRateHits,
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
     nudges: SqlNudgeRepository
     rate_hits: SqlRateHits
     notices: SqlNoticeRepository
+    messages: SqlMessageRepository
 
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
@@ -51,6 +53,7 @@ class SqlUnitOfWork:
         self.nudges = SqlNudgeRepository(self._conn, self.sealer)
         self.rate_hits = SqlRateHits(self._conn)
         self.notices = SqlNoticeRepository(self._conn, self.sealer)
+        self.messages = SqlMessageRepository(self._conn, self.sealer)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -558,7 +558,8 @@ class ChatDesk:
         return None
 
     def direct(self, m: DirectMessage) -> str | None:
-        """A private message to the desk: a report, a nudge, a confirmation, an answer."""
+        """A private message to the desk: a report, a nudge, a confirmation, a reply, or the
+        answer to a question the admins asked about the sender's report."""
         text = m.text.strip()
         lowered = text.lower()
         if says_enough(text):
@@ -581,6 +582,8 @@ class ChatDesk:
                 return None
             self._report_link(m.user, link.channel, link.message_id, nudge=True, note=None)
             return None
+        if self._answered_question(m.user, text):
+            return None
         if link is not None:
             self._report_link(m.user, link.channel, link.message_id, nudge=False, note=text)
             return None
@@ -593,7 +596,10 @@ class ChatDesk:
                 source=self.source, note=text))
             return None
         try:
-            recorded = self.app.bus.handle(commands.SubjectReplied(self.person(m.user), text))
+            # to the admins' message when they wrote one, else after a step
+            recorded = self.app.bus.handle(commands.SubjectWritesByDm(self.person(m.user), text))
+            if recorded is None:
+                recorded = self.app.bus.handle(commands.SubjectReplied(self.person(m.user), text))
         except DeskError as exc:
             self._tell(m.user, f"I could not pass that on: {self.explain(exc)}")
             return None
@@ -602,6 +608,21 @@ class ChatDesk:
             return None
         self._tell(m.user, "Thanks for writing. " + self.dm_help)
         return None
+
+    def _answered_question(self, user: str, text: str) -> bool:
+        """When the admins asked this person a question about their report that waits for an
+        answer, their private message is the answer (the question said so); otherwise it is
+        read as before (a report, a reply). True when it was an answer."""
+        try:
+            case_id = self.app.bus.handle(commands.AnswerByDm(self.person(user), text))
+        except DeskError as exc:
+            self._tell(user, f"I could not pass your answer on: {self.explain(exc)}")
+            return True
+        if case_id is None:
+            return False
+        self._tell(user, f"Thank you — your answer is with the admins of case {case_id}. "
+                         "There is nothing more you need to do.")
+        return True
 
     def _report_link(self, user: str, channel: str, message_id: str, *, nudge: bool,
                      note: str | None) -> None:

@@ -6,7 +6,7 @@ Every error has one shape: ``{"error": {"code": "...", "message": "..."}}``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -357,3 +357,33 @@ def audit(web: Web, caller: ApiCaller,
                               until=until, limit=limit, viewer=caller.name,
                               aliases=caller.aliases)
     return _json({"entries": entries})
+
+
+class MessageIn(Input):
+    """A follow-up: a question to one report's reporter (answering is optional for them), or
+    a message to the person the case is about (refused when it names a reporter or a hurt
+    person)."""
+
+    to: Literal["reporter", "subject"]
+    report: int | None = Field(None, ge=1, le=2**31 - 1, description="the report whose "
+                               "reporter is asked (to: reporter); see the case's reports")
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+@router.post("/cases/{case_id}/messages", status_code=201)
+def send_message(case_id: CaseId, body: MessageIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Ask a reporter a question, or write to the person the case is about. The case's
+    ``messages`` list every follow-up, with what the reporters and the person answered."""
+    views.check_access(web.app.uow(), case_id, caller.name, caller.aliases)
+    command: commands.Command
+    if body.to == "reporter":
+        if body.report is None:
+            raise InvalidInput("to ask a reporter, give report: the id of their report",
+                               field="report")
+        command = commands.AskReporter(case_id, caller.name, body.report, body.text)
+    else:
+        command = commands.WriteToSubject(case_id, caller.name, body.text)
+    message_id = web.app.bus.handle(command)
+    case = _case(web, caller, case_id)
+    message = next(m for m in case["messages"] if m["id"] == message_id)
+    return _json({"message": message, "case": case}, 201)

@@ -40,6 +40,8 @@ DONE = {
     "marked-done": "The step is marked done.",
     "lifted": "The suspension is lifted.",
     "appeal-decided": "The appeal is decided; the person is told, and the audit log has it.",
+    "asked": "Your question is on its way to the reporter; answering is up to them.",
+    "written": "Your message is on its way to the person it is about.",
 }
 DECISIONS = [
     ("upheld", "Upheld: the step stands"),
@@ -116,7 +118,8 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
               compose: dict[str, Any] | None = None, error: str | None = None,
               status: int = 200, form: dict[str, Any] | None = None,
               error_at: str | None = None, fix: Fix | None = None,
-              appeal: dict[str, Any] | None = None) -> Response:
+              appeal: dict[str, Any] | None = None,
+              follow_up: dict[str, Any] | None = None) -> Response:
     """The case page; ``error`` shows at the top, or beside the field ``error_at`` (the
     resolve form's ``outcome`` or ``reason``); ``fix`` is a button that does what it asks."""
     desk = web.app.desk
@@ -136,6 +139,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
             request.query_params.get("to", "")[:64],
             request.query_params.get("duration", "")[:32]),
         "decisions": DECISIONS,
+        "follow_up": follow_up or {},
         "takers": accounts.takers(web.app.uow(), case)
         if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
@@ -340,3 +344,39 @@ def decide_appeal(
                    error=error_text(exc, APPEAL_FIELDS), error_at=exc.field)
         return case_page(request, web, admin, case_id, appeal=ctx, status=status_of(exc))
     return RedirectResponse(f"/cases/{case_id}?done=appeal-decided#appeal", status_code=303)
+# -- follow-ups: questions to a reporter, messages with the subject (service/followups.py) --
+
+FOLLOW_UP_FIELDS = {"ask": {"report": "the “Which report” list", "text": "the question box"},
+                    "write": {"text": "the message box"}}
+
+
+def _follow_up(request: Request, web: WebState, admin: Account, case_id: int,
+               command: commands.Command, done: str, form: dict[str, Any]) -> Response:
+    """Send a follow-up; on a mistake show the case again with the message beside the form
+    (``form["form"]``: ``ask`` or ``write``) and what was typed."""
+    views.check_access(web.app.uow(), case_id, admin.name, admin.identities)
+    try:
+        web.app.bus.handle(command)
+    except DeskError as exc:
+        return case_page(request, web, admin, case_id, status=status_of(exc), follow_up={
+            **form, "error": error_text(exc, FOLLOW_UP_FIELDS[form["form"]]), "field": exc.field})
+    return RedirectResponse(f"/cases/{case_id}?done={done}#follow-ups", status_code=303)
+
+
+@router.post("/cases/{case_id}/ask")
+def ask_reporter(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+                 report: Annotated[int, Form(ge=1, le=2**31 - 1)],
+                 text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """Ask one report's reporter a question (answering is optional for them)."""
+    return _follow_up(request, web, admin, case_id,
+                      commands.AskReporter(case_id, admin.name, report, text), "asked",
+                      {"form": "ask", "text": text, "report": report})
+
+
+@router.post("/cases/{case_id}/write")
+def write_to_subject(request: Request, web: Web, admin: Acting, _csrf: Csrf, case_id: CaseId,
+                     text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """Write to the person the case is about (never a reporter's or a hurt person's name)."""
+    return _follow_up(request, web, admin, case_id,
+                      commands.WriteToSubject(case_id, admin.name, text), "written",
+                      {"form": "write", "text": text})

@@ -177,10 +177,36 @@ def reporter_status(request: Request, web: Web, token: str, new: str = "") -> Re
     status = views.reporter_status(web.app.uow(), web.app.desk, token)
     if status is None:
         raise NotFound("this status link is not known; check that it was copied whole")
+    return _status_page(request, web, token, status, new=bool(new))
+
+
+def _status_page(request: Request, web: WebState, token: str, status: views.ReporterStatus,
+                 *, new: bool = False, answer: dict[str, object] | None = None,
+                 code: int = 200) -> Response:
     base = web.app.settings.base_url or str(request.base_url)
-    return render(request, "status.html", {"s": status, "new": bool(new),
-                                           "status_url": f"{base.rstrip('/')}/r/{token}",
-                                           "take_within": web.app.desk.policy.deadlines.take_within})
+    return render(request, "status.html", {
+        "s": status, "new": new, "take_within": web.app.desk.policy.deadlines.take_within,
+        "status_url": f"{base.rstrip('/')}/r/{token}",
+        "token": token, "answer": answer or {},
+        "answered": request.query_params.get("done") == "answered"}, code)
+
+
+@router.post("/r/{token}/answer")
+def answer_question(request: Request, web: Web, _csrf: Csrf, token: str,
+                    question: Annotated[int, Form(ge=1, le=2**31 - 1)],
+                    text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """The reporter answers an admins' question about their report (it was optional)."""
+    status = views.reporter_status(web.app.uow(), web.app.desk, token)
+    if status is None:
+        raise NotFound("this status link is not known; check that it was copied whole")
+    try:
+        web.app.bus.handle(commands.AnswerQuestion(status.case_id, status.report_id, question,
+                                                   text))
+    except DeskError as exc:
+        return _status_page(request, web, token, status, code=status_of(exc), answer={
+            "question": question, "text": text,
+            "error": error_text(exc, {"text": "your answer", "question": "the question"})})
+    return RedirectResponse(f"/r/{token}?done=answered#questions", status_code=303)
 
 
 @router.get("/r/{token}/proof")
@@ -209,15 +235,18 @@ def _subject(web: WebState, token: str) -> tuple[int, PersonRef]:
 
 
 def _subject_page(request: Request, web: WebState, token: str, *, error: str | None = None,
-                  appeal: str = "", status: int = 200) -> Response:
+                  appeal: str = "", status: int = 200,
+                  write: dict[str, str] | None = None) -> Response:
     page = views.subject_page(web.app.uow(), web.app.desk, token)
     if page is None:
         raise NotFound("this link is not known; check that it was copied whole")
     return render(request, "subject.html", {
         "p": page, "token": token, "error": error, "appeal": appeal,
         "done": {"confirmed": "Thank you: the admins can see that you re-read it.",
-                 "appealed": "Your appeal is with the admins. They will look at it."}
+                 "appealed": "Your appeal is with the admins. They will look at it.",
+                 "written": "Your message is with the admins."}
         .get(request.query_params.get("done", "")),
+        "write": write or {},
     }, status)
 
 
@@ -243,3 +272,16 @@ def appeal(request: Request, web: Web, _csrf: Csrf, token: str,
         return _subject_page(request, web, token, error=error_text(exc), appeal=text,
                              status=status_of(exc))
     return RedirectResponse(f"/s/{token}?done=appealed", status_code=303)
+
+
+@router.post("/s/{token}/write")
+def write_to_admins(request: Request, web: Web, _csrf: Csrf, token: str,
+                    text: Annotated[str, Form(max_length=LONG)] = "") -> Response:
+    """The person a case is about writes to the admins (the follow-ups, both ways)."""
+    case_id, person = _subject(web, token)
+    try:
+        web.app.bus.handle(commands.SubjectWrites(case_id, person, text))
+    except DeskError as exc:
+        return _subject_page(request, web, token, status=status_of(exc), write={
+            "text": text, "error": error_text(exc, {"text": "your message"})})
+    return RedirectResponse(f"/s/{token}?done=written#messages", status_code=303)
