@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.people import PersonRef
 
 
@@ -29,6 +30,8 @@ class ReportFiled(Event):
     # False: anonymous, and no key to keep their id sealed: the thanks is the last message
     reporter_kept: bool = True
     status_token: str | None = None
+    # the thanks and the admins' line, kept in the filing's own transaction: to deliver
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -346,12 +346,12 @@ def session_account(uow: UnitOfWork, raw: str, now: datetime
     if not raw or len(raw) > 200:
         return "invalid"
     with uow:
-        session = uow.accounts.session_by_hash(session_hash(raw))
-        if session is None:
+        found = uow.accounts.session_and_account(session_hash(raw))
+        if found is None:
             return "invalid"
+        session, account = found
         if session.expires_at <= now:  # swept at the next sign-in of anyone
             return "expired"
-        account = uow.accounts.admin_by_id(session.admin_id)
         if account is None or account.disabled:
             return "invalid"
         if now - session.last_seen_at >= SESSION_SEEN_EVERY:

@@ -171,7 +171,9 @@ def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
     flt = CaseFilter(states=OPEN_STATES, limit=size, offset=(page - 1) * size, not_about=viewer)
     with uow:
         rows = uow.cases.summaries(flt)
-        total = uow.cases.count(flt)
+        # a page that is not full is the last one: the total follows without counting
+        full = len(rows) == size or (not rows and page > 1)
+        total = uow.cases.count(flt) if full else flt.offset + len(rows)
     return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
 
 

@@ -37,12 +37,24 @@ class SqlUnitOfWork:
         self.sealer = sealer
         self._conn: Connection | None = None
         self._events: list[Event] = []
+        self._relaxed = False  # the next ``with`` block's commit need not be synced
+        self._unsynced = False  # this SQLite connection is set not to sync: reset on exit
 
     def __enter__(self) -> Self:
         if self._conn is not None:
             raise RuntimeError("unit of work is already open; nested transactions are not used")
+        relaxed, self._relaxed = self._relaxed, False
         self._conn = self.engine.connect()
+        sqlite = self._conn.dialect.name == "sqlite"
+        self._unsynced = relaxed and sqlite
+        if self._unsynced:
+            # WAL with NORMAL: the commit is not synced; a power cut may undo it, never corrupt
+            # it. A connection setting, changed outside a transaction only (reset on exit).
+            self._conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA synchronous=NORMAL")
         self._conn.begin()
+        if relaxed and not sqlite:  # this transaction only
+            self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self.cases = SqlCaseRepository(self._conn, self.sealer)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
@@ -60,6 +72,11 @@ class SqlUnitOfWork:
         try:
             if conn.in_transaction():
                 conn.rollback()
+            if self._unsynced:  # a connection setting: back to the default, on the driver's
+                # connection (outside a transaction: no BEGIN IMMEDIATE)
+                self._unsynced = False
+                conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous=FULL")
         finally:
             conn.close()
             if exc_type is not None:
@@ -77,6 +94,10 @@ class SqlUnitOfWork:
         for case in self.cases.seen.values():
             self._events.extend(case.events)
             case.events.clear()
+
+    def relaxed(self) -> Self:
+        self._relaxed = True
+        return self
 
     def rollback(self) -> None:
         assert self._conn is not None
