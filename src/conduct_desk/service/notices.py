@@ -118,7 +118,14 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effe
         return effects  # nothing kept, nothing failed: nothing to record
     now = desk.clock.now()
     with uow.relaxed():
-        answers = [_record(uow, desk, now, n, e) for n, e in zip(notices, effects, strict=True)]
+        current = uow.notices.get_many([n.id for n in notices if n.id is not None], lock=True)
+        # their safety nets go first: a try that must be repeated schedules its own timer
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [
+            i for i, n in current.items() if n.status is NoticeStatus.PENDING])
+        results: list[Notice] = []
+        answers = [_record(uow, desk, now, n, e, current.get(n.id) if n.id else None, results)
+                   for n, e in zip(notices, effects, strict=True)]
+        uow.notices.save_all(results)
         uow.commit()
     for notice, answer in zip(notices, answers, strict=True):
         if answer.status is EffectStatus.FAILED and not answer.retryable:
@@ -204,8 +211,11 @@ def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
     return deliver_all(uow, desk, [notice])[0]
 
 
-def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: Effect) -> Effect:
-    """Inside a transaction: what became of one try of ``notice``; the answer for the caller."""
+def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: Effect,
+            current: Notice | None, results: list[Notice]) -> Effect:
+    """Inside a transaction: what became of one try of ``notice`` (``current``: its row as
+    it is now, locked, its safety net cancelled); what to write back goes to ``results``.
+    Returns the answer for the caller."""
     if notice.id is None:  # not kept (an anonymous reporter, no key): only a failure is noted
         if effect.status is EffectStatus.DONE:
             return effect
@@ -213,12 +223,10 @@ def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: 
                          last_error=_error(notice, effect))
         _audit_failed(uow, now, failed)
         return Effect.failed(failed.last_error or "", retryable=False)
-    current = uow.notices.get(notice.id, lock=True)
     if current is None or current.status is not NoticeStatus.PENDING:
         # another worker finished it meanwhile (its lease ran out while this one waited)
         return Effect.done() if current is not None and current.is_sent else effect
     tries = current.attempts + 1
-    uow.timers.cancel(current.case_id, (TimerKind.DELIVER_NOTICE,), step_id=current.id)
     if effect.status is EffectStatus.DONE:
         result = replace(current, status=NoticeStatus.SENT, attempts=tries, sent_at=now,
                          due_at=None, last_error=None)
@@ -242,7 +250,7 @@ def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: 
                          last_error=error)
         _audit_failed(uow, now, result)
         answer = Effect.failed(error, retryable=False)
-    uow.notices.save(result)
+    results.append(result)
     return answer
 
 

@@ -70,9 +70,14 @@ _CANCEL_TIMERS = {
         *([t.timers.c.step_id == sa.bindparam("b_step_id")] if by_step else []))
     for by_case in (True, False) for by_step in (True, False)
 }
+_CANCEL_FOR_STEPS = _PENDING_OF_KINDS.where(
+    t.timers.c.step_id.in_(sa.bindparam("b_step_ids", expanding=True)))
 _INSERT_NOTICES = t.notices.insert().returning(t.notices.c.id, sort_by_parameter_order=True)
 _SELECT_NOTICE = sa.select(t.notices).where(t.notices.c.id == sa.bindparam("notice_id"))
 _SELECT_NOTICE_LOCKED = _SELECT_NOTICE.with_for_update()
+_SELECT_NOTICES = sa.select(t.notices).where(
+    t.notices.c.id.in_(sa.bindparam("notice_ids", expanding=True))).order_by(t.notices.c.id)
+_SELECT_NOTICES_LOCKED = _SELECT_NOTICES.with_for_update()
 _UPDATE_NOTICE = t.notices.update().where(t.notices.c.id == sa.bindparam("notice_id"))
 
 
@@ -378,6 +383,13 @@ class SqlTimerRepository:
             params["b_step_id"] = step_id
         return int(self.conn.execute(query, params).rowcount)
 
+    def cancel_steps(self, kind: TimerKind, step_ids: list[int]) -> int:
+        """Cancel the pending timers of ``kind`` for any of ``step_ids``, in one statement."""
+        if not step_ids:
+            return 0
+        return int(self.conn.execute(_CANCEL_FOR_STEPS, {
+            "b_kinds": [str(kind)], "b_step_ids": step_ids}).rowcount)
+
     def claim_due(self, now: datetime, limit: int, worker: str, lease: timedelta) -> list[Timer]:
         """Claim up to ``limit`` due timers for ``worker``; others skip them (SKIP LOCKED).
 
@@ -617,6 +629,20 @@ class SqlNoticeRepository:
             return []
         return [int(i) for i in self.conn.execute(
             _INSERT_NOTICES, [self._row(n) for n in notices]).scalars()]
+
+    def get_many(self, notice_ids: list[int], *, lock: bool = False) -> dict[int, Notice]:
+        """The notices with these ids (those that exist), by id; in one query."""
+        if not notice_ids:
+            return {}
+        query = _SELECT_NOTICES_LOCKED if lock else _SELECT_NOTICES
+        return {n.id: n for n in map(self._load, self.conn.execute(
+            query, {"notice_ids": notice_ids}).mappings()) if n.id is not None}
+
+    def save_all(self, notices: list[Notice]) -> None:
+        """Write several notices back, in one statement."""
+        if notices:
+            self.conn.execute(_UPDATE_NOTICE, [{"notice_id": n.id, **self._row(n)}
+                                               for n in notices])
 
     def get(self, notice_id: int, *, lock: bool = False) -> Notice | None:
         query = _SELECT_NOTICE_LOCKED if lock else _SELECT_NOTICE
