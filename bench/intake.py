@@ -38,7 +38,7 @@ from conduct_desk.service.clock import SystemClock
 from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine
 
-TARGET_RATIO = 3.0
+TARGET_RATIO = 2.0  # issue 13: within 2x of the bare INSERT + COMMIT
 BLOCK = 50  # reports (and baseline rows) per alternating block
 MESSAGE = ("you clearly have no idea what you are talking about, maybe go back to whatever "
            "beginner forum you came from and stop wasting everyone's time here. " * 2)

@@ -157,7 +157,7 @@ def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
     flt = flt or CaseFilter(states=OPEN_STATES)
     if viewer:
         flt = dataclasses.replace(flt, not_about=(*flt.not_about, *viewer))
-    with uow:
+    with uow.reading():
         rows = uow.cases.summaries(flt)
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
 
@@ -169,7 +169,7 @@ def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
     flt = CaseFilter(states=OPEN_STATES, limit=size, offset=(page - 1) * size, not_about=viewer)
-    with uow:
+    with uow.reading():
         rows = uow.cases.summaries(flt)
         # a page that is not full is the last one: the total follows without counting
         full = len(rows) == size or (not rows and page > 1)
@@ -195,7 +195,7 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                 aliases: tuple[str, ...] = ()) -> CaseDetail:
     """One case for an admin. A recused admin is refused (:class:`Recused`)."""
     now = desk.clock.now()
-    with uow:
+    with uow.reading():
         case = uow.cases.get(case_id)
         check_viewer(case, viewer, aliases)
         history = uow.cases.history(case.subject)
