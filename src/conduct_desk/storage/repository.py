@@ -43,8 +43,12 @@ _UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
 _INSERT_REPORT = t.reports.insert().returning(t.reports.c.id)
 _INSERT_STEP = t.steps.insert().returning(t.steps.c.id)
 _UPDATE_STEP = t.steps.update().where(t.steps.c.id == sa.bindparam("step_id"))
-_SELECT_CASE = sa.select(t.cases).where(t.cases.c.id == sa.bindparam("case_id"))
-_SELECT_CASE_LOCKED = _SELECT_CASE.with_for_update()
+# most cases have no consultations and no notes: the case's row says so, and those two
+# tables are then not asked (two index probes instead of two round trips)
+_SELECT_CASE = sa.select(t.cases, *(
+    sa.exists().where(table.c.case_id == t.cases.c.id).label(f"has_{table.name}")
+    for table in (t.consultations, t.notes))).where(t.cases.c.id == sa.bindparam("case_id"))
+_SELECT_CASE_LOCKED = _SELECT_CASE.with_for_update(of=t.cases)
 _SELECT_CHILDREN = {
     name: sa.select(table).where(table.c.case_id == sa.bindparam("case_id")).order_by(table.c.id)
     for name, table in (("reports", t.reports), ("steps", t.steps),
@@ -220,13 +224,15 @@ class SqlCaseRepository:
             )
             case.steps.append(step)
             self._steps[s["id"]] = astuple(step)
-        for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
-            case.consultations.append(Consultation(
-                admin=c["admin"], at=c["at"], summary=c["summary"],
-                person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
-        for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
-            case.notes.append(Note(kind=NoteKind(n["kind"]), at=n["at"], by=n["by"], text=n["text"],
-                                   id=n["id"]))
+        if row.get("has_consultations", True):
+            for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
+                case.consultations.append(Consultation(
+                    admin=c["admin"], at=c["at"], summary=c["summary"],
+                    person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
+        if row.get("has_notes", True):
+            for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
+                case.notes.append(Note(kind=NoteKind(n["kind"]), at=n["at"], by=n["by"],
+                                       text=n["text"], id=n["id"]))
         return case
 
     def _report(self, r: RowMapping) -> Report:
