@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from typing import Any
 # the test suite's Synapse harness lives in tests/support: put the repository on the path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _support import cpu_seconds  # noqa: E402
 from tests.support.matrix_world import Member, World  # noqa: E402
 from tests.support.polling import wait_for  # noqa: E402
 from tests.support.synapse import SynapseServer, ensure_synapse_venv  # noqa: E402
@@ -84,13 +84,6 @@ REACTION, DM, REPORT_API = ("report → card (reaction)", "report → card (DM)"
                              "report → card (report API)")
 DEFAULT_POLL = float(MatrixSettings.model_fields["poll_seconds"].default)
 REQUESTS_PER_ROUND = 3  # one /sync, one read of event reports, one of user reports
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
