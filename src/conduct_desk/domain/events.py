@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.people import PersonRef
 
 
@@ -31,6 +32,8 @@ class ReportFiled(Event):
     reporter_kept: bool = True
     status_token: str | None = None
     take_due_at: datetime | None = None  # when an admin is due to take the case
+    # the thanks and the admins' line, kept in the filing's own transaction: to deliver
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)

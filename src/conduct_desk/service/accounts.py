@@ -406,16 +406,17 @@ def session_account(uow: UnitOfWork, raw: str, now: datetime
     (unknown, ended, or the account is disabled) or ``expired``."""
     if not raw or len(raw) > 200:
         return "invalid"
-    with uow:
-        session = uow.accounts.session_by_hash(session_hash(raw))
-        if session is None:
-            return "invalid"
-        if session.expires_at <= now:  # swept at the next sign-in of anyone
-            return "expired"
-        account = uow.accounts.admin_by_id(session.admin_id)
-        if account is None or account.disabled:
-            return "invalid"
-        if now - session.last_seen_at >= SESSION_SEEN_EVERY:
+    with uow.reading():  # every page asks: one query, no transaction
+        found = uow.accounts.session_and_account(session_hash(raw))
+    if found is None:
+        return "invalid"
+    session, account = found
+    if session.expires_at <= now:  # swept at the next sign-in of anyone
+        return "expired"
+    if account is None or account.disabled:
+        return "invalid"
+    if now - session.last_seen_at >= SESSION_SEEN_EVERY:
+        with uow:
             uow.accounts.save_session(replace(session, last_seen_at=now))
             uow.commit()
     return session, account

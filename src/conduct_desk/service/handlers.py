@@ -242,6 +242,7 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
 
 def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
           mark: tuple[str, str] | None, filed_by: str | None = None) -> Filed:
+    subject_name = desk.name_of(report.subject)  # may ask the platform: not inside the transaction
     with uow:
         reporter = report.reporter  # who to thank now, even when their id is not kept
         kept = not (report.anonymous and reporter is not None and not uow.can_seal)
@@ -278,11 +279,14 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
             assert case.take_due_at is not None and case.step_due_at is not None
             uow.timers.schedule_all([Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
                                      Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
-        case.events.append(events.ReportFiled(
+        filed = events.ReportFiled(
             case.id, report_id, opened, case.subject, reporter, case.flagrant,
             len(case.harmed), anonymous=report.anonymous,
             message_reporter=report.source is not Source.WEB, reporter_kept=kept,
-            status_token=report.status_token, take_due_at=case.take_due_at))
+            status_token=report.status_token, take_due_at=case.take_due_at)
+        # promised in the same transaction as the report: one commit, and no thanks lost
+        notices = outbox.record_all(uow, desk, intake_notices(filed, desk, subject_name))
+        case.events.append(replace(filed, notices=tuple(notices)))
         if mark is not None and not uow.cursors.claim(*mark):
             raise AlreadyFiled(f"report {mark[0]} is on file already")  # rolled back
         uow.commit()
@@ -293,10 +297,24 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
 def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk) -> None:
     """Thank the reporter at once, ask nothing, and tell the admins a case is waiting.
 
-    Both go through the outbox (:mod:`conduct_desk.service.notices`): a message the platform
-    asks the desk to hold back is delivered later; one that cannot go is audited on the case
-    (``notice.failed``: someone must then reach the reporter another way)."""
-    if event.reporter is not None and event.message_reporter:
+    Both were kept in the outbox (:mod:`conduct_desk.service.notices`) with the report, by
+    :func:`intake_notices`: a message the platform asks the desk to hold back is delivered
+    later; one that cannot go is audited on the case (``notice.failed``: someone must then
+    reach the reporter another way)."""
+    outbox.deliver_all(uow, desk, list(event.notices))
+    if event.opened_case:
+        emails.email_admins(uow, desk, event.case_id, EmailKind.NEW_CASE)
+
+
+def intake_notices(event: events.ReportFiled, desk: Desk,
+                   subject_name: str | None) -> list[Notice]:
+    """The thanks for the reporter (when the desk can reach them) and, for a new case, the
+    line for the admins on each platform that can tell them."""
+    notices: list[Notice] = []
+    reporter = event.reporter
+    platform = desk.platforms.get(reporter.platform) if reporter is not None else None
+    if (reporter is not None and event.message_reporter and platform is not None
+            and Capability.DM in platform.capabilities):
         text = render(desk.policy.texts["acknowledgement"], {
             "case_id": event.case_id,
             "take_within": humanize_span(desk.policy.deadlines.take_within),
@@ -304,17 +322,18 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
         }, "texts.acknowledgement")
         if not event.reporter_kept:
             text += "\n\n" + unkept_reporter_line(desk, event.status_token)
-        outbox.send_dm(uow, desk, event.reporter, text, purpose=Purpose.ACKNOWLEDGEMENT,
-                       case_id=event.case_id, anonymous=event.anonymous)
+        notices.append(Notice(platform.name, NoticeKind.DM, text, to=reporter,
+                              case_id=event.case_id, purpose=Purpose.ACKNOWLEDGEMENT,
+                              anonymous=event.anonymous))
     if event.opened_case:
         hurt = event.hurt
-        line = (f"New case {event.case_id} about {desk.name_of(event.subject) or event.subject}"
+        line = (f"New case {event.case_id} about {subject_name or event.subject}"
                 + (" — reported as flagrant" if event.flagrant else "")
                 + (f"; {hurt} {'person' if hurt == 1 else 'people'} hurt" if hurt else "")
                 + ". Please take it.")
-        for platform in _admin_platforms(desk, event.subject):
-            outbox.send_admins(uow, desk, platform.name, line, case_id=event.case_id)
-        emails.email_admins(uow, desk, event.case_id, EmailKind.NEW_CASE)
+        notices += [Notice(p.name, NoticeKind.ADMINS, line, case_id=event.case_id)
+                    for p in _admin_platforms(desk, event.subject)]
+    return notices
 
 
 def unkept_reporter_line(desk: Desk, status_token: str | None) -> str:

@@ -36,10 +36,13 @@ __all__ = [
     "Sender",
     "deliver_due",
     "is_pending",
+    "deliver_all",
     "keep",
     "outcome_line",
     "platform_label",
+    "record_all",
     "send",
+    "send_all",
     "send_admins",
     "send_dm",
     "who",
@@ -72,27 +75,63 @@ def send(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
     DONE, sent; FAILED and ``retryable``, kept pending and delivered in ``retry_after`` by a
     durable timer; FAILED otherwise, given up (audited ``notice.failed`` on the case). The
     detail never holds an anonymous reporter's platform error."""
-    now = desk.clock.now()
-    notice = replace(notice, status=NoticeStatus.PENDING, attempts=0, created_at=now,
-                     due_at=now + LEASE, last_error=None, sent_at=None, id=None)
-    if notice.anonymous and notice.to is not None and not uow.can_seal:
-        # nothing may keep this person's id: one try, as the report keeps none either
-        effect = _deliver(desk, notice)
-        if effect.status is EffectStatus.DONE:
-            return effect
-        failed = replace(notice, status=NoticeStatus.FAILED, attempts=1,
-                         last_error=_error(notice, effect))
-        with uow:
-            _audit_failed(uow, now, failed)
-            uow.commit()
-        return Effect.failed(failed.last_error or "", retryable=False)
+    return send_all(uow, desk, [notice])[0]
+
+
+def send_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effect]:
+    """:func:`send` for several notices: kept in one transaction, tried, recorded in one."""
     with uow:
-        notice_id = uow.notices.add(notice)
-        # a safety net: if this process stops before the platform answers, a worker sends it
-        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
-                                  notice_id))
+        kept = record_all(uow, desk, notices)
         uow.commit()
-    return _attempt(uow, desk, replace(notice, id=notice_id))
+    return deliver_all(uow, desk, kept)
+
+
+def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notice]:
+    """Inside the caller's transaction: keep ``notices`` pending, each with a durable timer
+    as a safety net (should this process stop before the platform answers, a worker sends it
+    then); returned with their ids. Committed with what they are about, they are promised
+    exactly when it is recorded. Then :func:`deliver_all` tries them, after the commit.
+
+    A DM to an anonymous reporter with no key to seal their id is not kept (no id): nothing
+    may keep this person's id, so it gets one try, as the report keeps no id either."""
+    now = desk.clock.now()
+    fresh = [replace(n, status=NoticeStatus.PENDING, attempts=0, created_at=now,
+                     due_at=now + LEASE, last_error=None, sent_at=None, id=None)
+             for n in notices]
+    keep_ = [n for n in fresh if not (n.anonymous and n.to is not None and not uow.can_seal)]
+    ids = iter(uow.notices.add_all(keep_))
+    kept = {id(n): replace(n, id=next(ids)) for n in keep_}
+    uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, now + LEASE, n.case_id, n.id)
+                             for n in kept.values()])
+    return [kept.get(id(n), n) for n in fresh]
+
+
+def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effect]:
+    """Try each notice :func:`record_all` kept (and its caller committed) once, and record
+    what became of them all in one transaction; the answers as :func:`send` gives them.
+
+    That record need not wait for the disk: lost in a power cut, a notice sent stays pending
+    and its timer sends it again (once more, as when a process dies before recording it)."""
+    effects = [_deliver(desk, n) for n in notices]
+    if all(n.id is None and e.status is EffectStatus.DONE for n, e in zip(notices, effects,
+                                                                          strict=True)):
+        return effects  # nothing kept, nothing failed: nothing to record
+    now = desk.clock.now()
+    with uow.relaxed():
+        current = uow.notices.get_many([n.id for n in notices if n.id is not None], lock=True)
+        # their safety nets go first: a try that must be repeated schedules its own timer
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [
+            i for i, n in current.items() if n.status is NoticeStatus.PENDING])
+        results: list[Notice] = []
+        answers = [_record(uow, desk, now, n, e, current.get(n.id) if n.id else None, results)
+                   for n, e in zip(notices, effects, strict=True)]
+        uow.notices.save_all(results)
+        uow.commit()
+    for notice, answer in zip(notices, answers, strict=True):
+        if answer.status is EffectStatus.FAILED and not answer.retryable:
+            logger.warning("a notice (%s) could not be delivered on %s", notice.purpose,
+                           notice.platform)
+    return answers
 
 
 def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect:
@@ -169,42 +208,49 @@ def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
 def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
     """One try of a notice this process has claimed (its ``due_at`` is a lease); records it."""
     assert notice.id is not None
-    effect = _deliver(desk, notice)
-    now = desk.clock.now()
-    with uow:
-        current = uow.notices.get(notice.id, lock=True)
-        if current is None or current.status is not NoticeStatus.PENDING:
-            # another worker finished it meanwhile (its lease ran out while this one waited)
-            return Effect.done() if current is not None and current.is_sent else effect
-        tries = current.attempts + 1
-        uow.timers.cancel(current.case_id, (TimerKind.DELIVER_NOTICE,), step_id=current.id)
+    return deliver_all(uow, desk, [notice])[0]
+
+
+def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: Effect,
+            current: Notice | None, results: list[Notice]) -> Effect:
+    """Inside a transaction: what became of one try of ``notice`` (``current``: its row as
+    it is now, locked, its safety net cancelled); what to write back goes to ``results``.
+    Returns the answer for the caller."""
+    if notice.id is None:  # not kept (an anonymous reporter, no key): only a failure is noted
         if effect.status is EffectStatus.DONE:
-            result = replace(current, status=NoticeStatus.SENT, attempts=tries, sent_at=now,
-                             due_at=None, last_error=None)
-            if tries > 1:  # it was late: the case's timeline says it went in the end
-                _audit(uow, now, "notice.sent", f"{_what(current)} was delivered after {tries} "
-                       "tries", current)
-            answer = effect
-        elif effect.status is EffectStatus.FAILED and effect.retryable and (
-                tries < MAX_ATTEMPTS or (effect.retry_after is not None and tries < MAX_WAITS)):
-            wait = desk.policy.retry.wait(tries, effect.retry_after)
-            result = replace(current, attempts=tries, due_at=now + wait,
-                             last_error=_error(current, effect))
-            uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + wait, current.case_id,
-                                      current.id))
-            answer = Effect.failed(result.last_error or "", retryable=True, retry_after=wait)
-        else:  # refused for good, manual only, or too many tries
-            error = _error(current, effect)
-            if effect.status is EffectStatus.FAILED and effect.retryable:
-                error = f"{error} (gave up after {tries} tries)"
-            result = replace(current, status=NoticeStatus.FAILED, attempts=tries, due_at=None,
-                             last_error=error)
-            _audit_failed(uow, now, result)
-            answer = Effect.failed(error, retryable=False)
-        uow.notices.save(result)
-        uow.commit()
-    if result.status is NoticeStatus.FAILED:
-        logger.warning("a notice (%s) could not be delivered on %s", result.purpose, result.platform)
+            return effect
+        failed = replace(notice, status=NoticeStatus.FAILED, attempts=1,
+                         last_error=_error(notice, effect))
+        _audit_failed(uow, now, failed)
+        return Effect.failed(failed.last_error or "", retryable=False)
+    if current is None or current.status is not NoticeStatus.PENDING:
+        # another worker finished it meanwhile (its lease ran out while this one waited)
+        return Effect.done() if current is not None and current.is_sent else effect
+    tries = current.attempts + 1
+    if effect.status is EffectStatus.DONE:
+        result = replace(current, status=NoticeStatus.SENT, attempts=tries, sent_at=now,
+                         due_at=None, last_error=None)
+        if tries > 1:  # it was late: the case's timeline says it went in the end
+            _audit(uow, now, "notice.sent", f"{_what(current)} was delivered after {tries} "
+                   "tries", current)
+        answer = effect
+    elif effect.status is EffectStatus.FAILED and effect.retryable and (
+            tries < MAX_ATTEMPTS or (effect.retry_after is not None and tries < MAX_WAITS)):
+        wait = desk.policy.retry.wait(tries, effect.retry_after)
+        result = replace(current, attempts=tries, due_at=now + wait,
+                         last_error=_error(current, effect))
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + wait, current.case_id,
+                                  current.id))
+        answer = Effect.failed(result.last_error or "", retryable=True, retry_after=wait)
+    else:  # refused for good, manual only, or too many tries
+        error = _error(current, effect)
+        if effect.status is EffectStatus.FAILED and effect.retryable:
+            error = f"{error} (gave up after {tries} tries)"
+        result = replace(current, status=NoticeStatus.FAILED, attempts=tries, due_at=None,
+                         last_error=error)
+        _audit_failed(uow, now, result)
+        answer = Effect.failed(error, retryable=False)
+    results.append(result)
     return answer
 
 

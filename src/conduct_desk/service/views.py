@@ -222,7 +222,7 @@ def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
     flt = flt or CaseFilter(states=OPEN_STATES)
     if viewer:
         flt = dataclasses.replace(flt, not_about=(*flt.not_about, *viewer))
-    with uow:
+    with uow.reading():
         rows = uow.cases.summaries(flt)
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
 
@@ -236,9 +236,11 @@ def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
         raise InvalidInput("pages and page sizes count from 1")
     flt = CaseFilter(states=() if appeals else OPEN_STATES, limit=size,
                      offset=(page - 1) * size, not_about=viewer, appeals=appeals)
-    with uow:
+    with uow.reading():
         rows = uow.cases.summaries(flt)
-        total = uow.cases.count(flt)
+        # a page that is not full is the last one: the total follows without counting
+        full = len(rows) == size or (not rows and page > 1)
+        total = uow.cases.count(flt) if full else flt.offset + len(rows)
     return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
 
 
@@ -273,7 +275,7 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                 aliases: tuple[str, ...] = ()) -> CaseDetail:
     """One case for an admin. A recused admin is refused (:class:`Recused`)."""
     now = desk.clock.now()
-    with uow:
+    with uow.reading():
         case = uow.cases.get(case_id)
         check_viewer(case, viewer, aliases)
         history = uow.cases.history(case.subject)
@@ -284,7 +286,8 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         open_others = tuple(c for c in uow.cases.summaries(
             CaseFilter(states=OPEN_STATES, subject=case.subject, limit=50)) if c.id != case_id)
         messages = uow.messages.for_case(case_id)
-        if viewer is not None:  # an admin reads what the reporters and the subject wrote
+    if viewer is not None and any(not m.from_admins and m.read_at is None for m in messages):
+        with uow:  # an admin reads what the reporters and the subject wrote
             _seen(uow, messages, now, from_admins=False)
             uow.commit()
     rec = (recommend(case, history, desk.policy, now)

@@ -23,6 +23,12 @@ from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.storage import tables as w
 
 T = TypeVar("T")
+_a, _s = w.admins.c, w.web_sessions.c
+_SESSION_AND_ACCOUNT = sa.select(
+    _s.id_hash, _s.admin_id, _s.issued_at, _s.last_seen_at, _s.expires_at, _s.failed_signins,
+    _a.name, _a.role, _a.password_hash, _a.created_at.label("admin_created"), _a.identities,
+    _a.disabled,
+).outerjoin(w.admins, _a.id == _s.admin_id).where(_s.id_hash == sa.bindparam("id_hash"))
 
 
 def _account(r: RowMapping) -> Account:
@@ -169,6 +175,20 @@ class SqlAccounts:
 
     def session_by_hash(self, id_hash: str) -> WebSession | None:
         return self._first(w.web_sessions, w.web_sessions.c.id_hash == id_hash, _session)
+
+    def session_and_account(self, id_hash: str) -> tuple[WebSession, Account | None] | None:
+        """A session and its account in one query (every page asks for both)."""
+        row = self.conn.execute(_SESSION_AND_ACCOUNT, {"id_hash": id_hash}).first()
+        if row is None:
+            return None
+        session = _session(row._mapping)
+        if row.name is None:
+            return session, None
+        a = row._mapping
+        return session, Account(name=a["name"], role=Role(a["role"]),
+                                password_hash=a["password_hash"], created_at=a["admin_created"],
+                                identities=tuple(a["identities"]), disabled=a["disabled"],
+                                id=session.admin_id)
 
     def save_session(self, session: WebSession) -> None:
         """Write what changes while a session lives: when it was last seen, the notice."""

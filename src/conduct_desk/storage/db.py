@@ -55,6 +55,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # a reading unit of work: each statement reads on its own, taking no lock
         # take the write lock up front: no deadlock when a read turns into a write
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -55,8 +55,12 @@ _UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
 _INSERT_REPORT = t.reports.insert().returning(t.reports.c.id)
 _INSERT_STEP = t.steps.insert().returning(t.steps.c.id)
 _UPDATE_STEP = t.steps.update().where(t.steps.c.id == sa.bindparam("step_id"))
-_SELECT_CASE = sa.select(t.cases).where(t.cases.c.id == sa.bindparam("case_id"))
-_SELECT_CASE_LOCKED = _SELECT_CASE.with_for_update()
+# most cases have no consultations and no notes: the case's row says so, and those two
+# tables are then not asked (two index probes instead of two round trips)
+_SELECT_CASE = sa.select(t.cases, *(
+    sa.exists().where(table.c.case_id == t.cases.c.id).label(f"has_{table.name}")
+    for table in (t.consultations, t.notes))).where(t.cases.c.id == sa.bindparam("case_id"))
+_SELECT_CASE_LOCKED = _SELECT_CASE.with_for_update(of=t.cases)
 _SELECT_CHILDREN = {
     name: sa.select(table).where(table.c.case_id == sa.bindparam("case_id")).order_by(table.c.id)
     for name, table in (("reports", t.reports), ("steps", t.steps),
@@ -71,6 +75,26 @@ _OPEN_CASE_FOR_MESSAGE = sa.select(t.cases.c.id).where(
 ).with_for_update()
 _INSERT_TIMER = t.timers.insert().returning(t.timers.c.id)
 _INSERT_AUDIT = t.audit.insert()
+_PENDING_OF_KINDS = t.timers.update().where(
+    t.timers.c.kind.in_(sa.bindparam("b_kinds", expanding=True)),
+    t.timers.c.status == str(TimerStatus.PENDING),
+).values(status=str(TimerStatus.CANCELLED))
+# by (a case is named, a step is named): ``case_id IS NULL`` when none is, as ``== None`` says
+_CANCEL_TIMERS = {
+    (by_case, by_step): _PENDING_OF_KINDS.where(
+        t.timers.c.case_id == sa.bindparam("b_case_id") if by_case else t.timers.c.case_id.is_(None),
+        *([t.timers.c.step_id == sa.bindparam("b_step_id")] if by_step else []))
+    for by_case in (True, False) for by_step in (True, False)
+}
+_CANCEL_FOR_STEPS = _PENDING_OF_KINDS.where(
+    t.timers.c.step_id.in_(sa.bindparam("b_step_ids", expanding=True)))
+_INSERT_NOTICES = t.notices.insert().returning(t.notices.c.id, sort_by_parameter_order=True)
+_SELECT_NOTICE = sa.select(t.notices).where(t.notices.c.id == sa.bindparam("notice_id"))
+_SELECT_NOTICE_LOCKED = _SELECT_NOTICE.with_for_update()
+_SELECT_NOTICES = sa.select(t.notices).where(
+    t.notices.c.id.in_(sa.bindparam("notice_ids", expanding=True))).order_by(t.notices.c.id)
+_SELECT_NOTICES_LOCKED = _SELECT_NOTICES.with_for_update()
+_UPDATE_NOTICE = t.notices.update().where(t.notices.c.id == sa.bindparam("notice_id"))
 
 
 def _person(platform: str | None, user_id: str | None) -> PersonRef | None:
@@ -217,13 +241,15 @@ class SqlCaseRepository:
             )
             case.steps.append(step)
             self._steps[s["id"]] = astuple(step)
-        for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
-            case.consultations.append(Consultation(
-                admin=c["admin"], at=c["at"], summary=c["summary"],
-                person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
-        for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
-            case.notes.append(Note(kind=NoteKind(n["kind"]), at=n["at"], by=n["by"], text=n["text"],
-                                   id=n["id"]))
+        if row.get("has_consultations", True):
+            for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
+                case.consultations.append(Consultation(
+                    admin=c["admin"], at=c["at"], summary=c["summary"],
+                    person=_person(c["person_platform"], c["person_id"]), id=c["id"]))
+        if row.get("has_notes", True):
+            for n in self.conn.execute(_SELECT_CHILDREN["notes"], children).mappings():
+                case.notes.append(Note(kind=NoteKind(n["kind"]), at=n["at"], by=n["by"],
+                                       text=n["text"], id=n["id"]))
         return case
 
     def _report(self, r: RowMapping) -> Report:
@@ -396,6 +422,8 @@ class SqlTimerRepository:
         }).scalar_one())
 
     def schedule_all(self, timers: list[Timer]) -> None:
+        if not timers:
+            return
         self.conn.execute(t.timers.insert(), [{
             "kind": str(timer.kind), "case_id": timer.case_id, "step_id": timer.step_id,
             "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
@@ -403,13 +431,20 @@ class SqlTimerRepository:
 
     def cancel(self, case_id: int | None, kinds: tuple[TimerKind, ...],
                step_id: int | None = None) -> int:
-        query = t.timers.update().where(
-            t.timers.c.case_id == case_id, t.timers.c.kind.in_([str(k) for k in kinds]),
-            t.timers.c.status == str(TimerStatus.PENDING),
-        )
+        query = _CANCEL_TIMERS[case_id is not None, step_id is not None]
+        params: dict[str, Any] = {"b_kinds": [str(k) for k in kinds]}
+        if case_id is not None:
+            params["b_case_id"] = case_id
         if step_id is not None:
-            query = query.where(t.timers.c.step_id == step_id)
-        return int(self.conn.execute(query.values(status=str(TimerStatus.CANCELLED))).rowcount)
+            params["b_step_id"] = step_id
+        return int(self.conn.execute(query, params).rowcount)
+
+    def cancel_steps(self, kind: TimerKind, step_ids: list[int]) -> int:
+        """Cancel the pending timers of ``kind`` for any of ``step_ids``, in one statement."""
+        if not step_ids:
+            return 0
+        return int(self.conn.execute(_CANCEL_FOR_STEPS, {
+            "b_kinds": [str(kind)], "b_step_ids": step_ids}).rowcount)
 
     def claim_due(self, now: datetime, limit: int, worker: str, lease: timedelta) -> list[Timer]:
         """Claim up to ``limit`` due timers for ``worker``; others skip them (SKIP LOCKED).
@@ -467,6 +502,8 @@ class SqlAuditLog:
         self.conn = conn
 
     def append_all(self, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
         self.conn.execute(_INSERT_AUDIT, [{
             "at": e.at, "actor": e.actor, "kind": e.kind, "case_id": e.case_id,
             "summary": e.summary, "detail": e.detail,
@@ -724,18 +761,37 @@ class SqlNoticeRepository:
         )
 
     def add(self, notice: Notice) -> int:
-        return int(self.conn.execute(t.notices.insert().values(**self._row(notice))
-                                     .returning(t.notices.c.id)).scalar_one())
+        return self.add_all([notice])[0]
+
+    def add_all(self, notices: list[Notice]) -> list[int]:
+        """Keep several notices in one statement; their ids, in the same order."""
+        if not notices:
+            return []
+        return [int(i) for i in self.conn.execute(
+            _INSERT_NOTICES, [self._row(n) for n in notices]).scalars()]
+
+    def get_many(self, notice_ids: list[int], *, lock: bool = False) -> dict[int, Notice]:
+        """The notices with these ids (those that exist), by id; in one query."""
+        if not notice_ids:
+            return {}
+        query = _SELECT_NOTICES_LOCKED if lock else _SELECT_NOTICES
+        return {n.id: n for n in map(self._load, self.conn.execute(
+            query, {"notice_ids": notice_ids}).mappings()) if n.id is not None}
+
+    def save_all(self, notices: list[Notice]) -> None:
+        """Write several notices back, in one statement."""
+        if notices:
+            self.conn.execute(_UPDATE_NOTICE, [{"notice_id": n.id, **self._row(n)}
+                                               for n in notices])
 
     def get(self, notice_id: int, *, lock: bool = False) -> Notice | None:
-        query = sa.select(t.notices).where(t.notices.c.id == notice_id)
-        row = self.conn.execute(query.with_for_update() if lock else query).mappings().first()
+        query = _SELECT_NOTICE_LOCKED if lock else _SELECT_NOTICE
+        row = self.conn.execute(query, {"notice_id": notice_id}).mappings().first()
         return self._load(row) if row else None
 
     def save(self, notice: Notice) -> None:
         assert notice.id is not None
-        self.conn.execute(t.notices.update().where(t.notices.c.id == notice.id)
-                          .values(**self._row(notice)))
+        self.conn.execute(_UPDATE_NOTICE, {"notice_id": notice.id, **self._row(notice)})
 
     def for_case(self, case_id: int, purpose: str | None = None) -> list[Notice]:
         query = sa.select(t.notices).where(t.notices.c.case_id == case_id)

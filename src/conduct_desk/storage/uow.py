@@ -39,12 +39,29 @@ class SqlUnitOfWork:
         self.sealer = sealer
         self._conn: Connection | None = None
         self._events: list[Event] = []
+        self._relaxed = False  # the next ``with`` block's commit need not be synced
+        self._unsynced = False  # this SQLite connection is set not to sync: reset on exit
+        self._reading = False  # the next ``with`` block only reads: no transaction
 
     def __enter__(self) -> Self:
         if self._conn is not None:
             raise RuntimeError("unit of work is already open; nested transactions are not used")
+        relaxed, self._relaxed = self._relaxed, False
+        reading, self._reading = self._reading, False
         self._conn = self.engine.connect()
-        self._conn.begin()
+        if reading:  # each statement on its own (see db.py: no BEGIN IMMEDIATE on SQLite)
+            self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        sqlite = self._conn.dialect.name == "sqlite"
+        self._unsynced = relaxed and sqlite
+        if self._unsynced:
+            # WAL with NORMAL: the commit is not synced; a power cut may undo it, never corrupt
+            # it. A connection setting, changed outside a transaction only (reset on exit).
+            self._conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA synchronous=NORMAL")
+        if not reading:
+            self._conn.begin()
+        if relaxed and not sqlite:  # this transaction only
+            self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self.cases = SqlCaseRepository(self._conn, self.sealer)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
@@ -63,6 +80,11 @@ class SqlUnitOfWork:
         try:
             if conn.in_transaction():
                 conn.rollback()
+            if self._unsynced:  # a connection setting: back to the default, on the driver's
+                # connection (outside a transaction: no BEGIN IMMEDIATE)
+                self._unsynced = False
+                conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous=FULL")
         finally:
             conn.close()
             if exc_type is not None:
@@ -76,10 +98,20 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None
+        if self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            raise RuntimeError("a reading unit of work writes nothing")
         self._conn.commit()
         for case in self.cases.seen.values():
             self._events.extend(case.events)
             case.events.clear()
+
+    def relaxed(self) -> Self:
+        self._relaxed = True
+        return self
+
+    def reading(self) -> Self:
+        self._reading = True
+        return self
 
     def rollback(self) -> None:
         assert self._conn is not None
