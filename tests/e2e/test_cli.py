@@ -297,7 +297,8 @@ def test_accounts_and_tokens_from_the_command_line(conduct: Conduct) -> None:
     assert isinstance(listed, list)
     assert [(a["name"], a["role"], a["identities"], a["disabled"]) for a in listed] == [
         ("ana", "admin", [], True), ("bo", "admin", ["slack:U1"], False)]
-    assert all(set(a) == {"name", "role", "identities", "created_at", "disabled"} for a in listed)
+    assert all(set(a) == {"name", "role", "identities", "created_at", "disabled",
+                                    "email", "email_kinds"} for a in listed)
     lines = conduct("admin", "list").splitlines()
     assert lines[0].split() == ["ana", "admin", "disabled"]
     assert lines[1].split() == ["bo", "admin", "(slack:U1)"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,11 +27,11 @@ _a, _s = w.admins.c, w.web_sessions.c
 _SESSION_AND_ACCOUNT = sa.select(
     _s.id_hash, _s.admin_id, _s.issued_at, _s.last_seen_at, _s.expires_at, _s.failed_signins,
     _a.name, _a.role, _a.password_hash, _a.created_at.label("admin_created"), _a.identities,
-    _a.disabled,
+    _a.disabled, _a.time_zone, _a.email, _a.email_kinds,
 ).outerjoin(w.admins, _a.id == _s.admin_id).where(_s.id_hash == sa.bindparam("id_hash"))
 
 
-def _account(r: RowMapping) -> Account:
+def _account(r: Mapping[Any, Any]) -> Account:
     return Account(name=r["name"], role=Role(r["role"]), password_hash=r["password_hash"],
                    created_at=r["created_at"], identities=tuple(r["identities"]),
                    disabled=r["disabled"], id=r["id"], time_zone=r["time_zone"],
@@ -184,11 +184,9 @@ class SqlAccounts:
         session = _session(row._mapping)
         if row.name is None:
             return session, None
-        a = row._mapping
-        return session, Account(name=a["name"], role=Role(a["role"]),
-                                password_hash=a["password_hash"], created_at=a["admin_created"],
-                                identities=tuple(a["identities"]), disabled=a["disabled"],
-                                id=session.admin_id)
+        # the account as _account reads it (every field: a page shows times in its zone)
+        return session, _account({**row._mapping, "created_at": row.admin_created,
+                                  "id": session.admin_id})
 
     def save_session(self, session: WebSession) -> None:
         """Write what changes while a session lives: when it was last seen, the notice."""
