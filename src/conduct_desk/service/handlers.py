@@ -23,6 +23,7 @@ from conduct_desk.domain.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
+    StorageUnavailable,
 )
 from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.links import is_web_link
@@ -906,7 +907,7 @@ def run_due_timers(cmd: commands.RunDueTimers, uow: UnitOfWork, desk: Desk) -> i
 
     now = desk.clock.now()
     with uow:
-        timers = uow.timers.claim_due(now, cmd.limit, cmd.worker, lease=timedelta(minutes=5))
+        timers = uow.timers.claim_due(now, cmd.limit, cmd.worker, lease=cmd.lease)
         uow.commit()
     if not timers:
         return 0
@@ -917,6 +918,8 @@ def run_due_timers(cmd: commands.RunDueTimers, uow: UnitOfWork, desk: Desk) -> i
         try:
             TIMER_HANDLERS[timer.kind](timer, uow, desk)
             done.append(timer.id)
+        except StorageUnavailable:  # not the timer's fault: claimed again once its lease ends
+            logger.warning("timer %s (%s) waits for the database", timer.id, timer.kind)
         except Exception as exc:  # a timer must never stop the worker
             logger.exception("timer %s (%s) failed", timer.id, timer.kind)
             failed.append((timer.id, f"{type(exc).__name__}: {exc}"))
@@ -1080,8 +1083,12 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         instructions = (platform.manual_instructions(Action.RESTORE, case.subject, case.channel, None)
                         if platform else f"Re-enable {case.subject.user_id}'s account.")
         effect = Effect.manual(instructions)
+        began = None
     else:
-        effect = platform.restore(case.subject)
+        given_back = _give_back(case_id, step_id, case.subject, platform, uow, desk)
+        if given_back is None:
+            return
+        effect, began = given_back
     now = desk.clock.now()
     if effect.status is EffectStatus.FAILED and effect.retryable \
             and desk.policy.retry.again(attempts + 1, effect.retry_after):
@@ -1095,7 +1102,8 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         return
     welcome = None
     if effect.status is EffectStatus.DONE and platform is not None and text is not None \
-            and Capability.DM in platform.capabilities:
+            and Capability.DM in platform.capabilities \
+            and not (began is not None and _welcomed_since(uow, case_id, began)):
         # through the outbox: held back by the platform, it comes after its wait
         welcome = outbox.send_dm(uow, desk, case.subject, text, purpose="restore",
                                  case_id=case_id)
@@ -1118,6 +1126,39 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         who = desk.name_of(case.subject) or case.subject
         _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {who} ended; "
                                       f"please restore the account by hand — {effect.detail}")
+
+
+def _give_back(case_id: int, step_id: int, person: PersonRef, platform: Platform,
+               uow: UnitOfWork, desk: Desk) -> tuple[Effect, datetime | None] | None:
+    """Ask the platform to give the account back, once: the suspension records that the desk
+    is giving it back before asking (``giving_back_at``). A run that finds it already set
+    follows one that died after asking, so it asks the platform whether the account is back
+    before asking again. Returns the effect and when an earlier run began (None: this is the
+    first); None when another run has finished meanwhile."""
+    with uow:
+        case = uow.cases.get(case_id, lock=True)
+        given = case.step(step_id)
+        if given.restored_at is not None:
+            return None
+        began = given.giving_back_at
+        if began is None:
+            given.giving_back_at = desk.clock.now()
+            uow.cases.save(case)
+            uow.commit()
+    if began is not None:
+        restored = getattr(platform, "account_restored", None)
+        if restored is not None and restored(person) is True:
+            return Effect.done("the account was already back: an earlier try, cut short, had "
+                               "given it back"), began
+    return platform.restore(person), began
+
+
+def _welcomed_since(uow: UnitOfWork, case_id: int, since: datetime) -> bool:
+    """Whether the outbox holds a welcome-back message for the case from ``since`` on: kept,
+    it is the outbox's to deliver, and is not sent again."""
+    with uow:
+        return any(n.created_at is not None and n.created_at >= since
+                   for n in uow.notices.for_case(case_id, "restore"))
 
 
 def _on_run_step(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:

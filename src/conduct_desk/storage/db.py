@@ -12,9 +12,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
-from conduct_desk.domain.errors import InvalidInput, NotMigrated
+from conduct_desk.domain.errors import InvalidInput, NotMigrated, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -94,3 +94,43 @@ def check_migrated(engine: Engine) -> None:
             f"the database {engine.url.render_as_string(hide_password=True)} {state}; "
             "run `conduct db upgrade` first"
         )
+
+
+# what PostgreSQL (psycopg) says when the server went away, restarts or cannot be reached
+_GONE = ("connection", "server closed", "terminating", "shutting down", "starting up",
+         "could not connect", "no route", "timeout expired", "ssl syscall", "eof detected")
+
+
+def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
+    """A database failure no retry inside this request can cure, in words that say what to do;
+    None for any other error (a bug: it stays a bug). Nothing of the transaction is kept: the
+    unit of work rolled it back (SQLite and PostgreSQL both keep a transaction whole)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    where = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        path = url.database or "the database file"
+        if "disk is full" in text or "disk i/o error" in text:
+            return StorageUnavailable(
+                f"the disk holding {path} is full (or failing); nothing was saved. Free some space "
+                "there, then try again")
+        if "readonly" in text or "read-only" in text:
+            return StorageUnavailable(
+                f"the database file {path} (or its folder) is read-only; nothing was saved. Make "
+                "it writable for the user running the desk, then try again")
+        if "unable to open" in text:
+            return StorageUnavailable(
+                f"cannot open the database file {path}; check that its folder exists and is "
+                "writable, or CONDUCT_DATABASE_URL")
+        if "locked" in text:
+            return StorageUnavailable("the database is busy (locked by another process); "
+                                      "nothing was saved. Try again in a moment", transient=True)
+        return None
+    if not (isinstance(exc, DBAPIError) and exc.connection_invalidated) and not any(
+            words in text for words in _GONE):
+        return None
+    return StorageUnavailable(
+        f"the database {where} cannot be reached right now; nothing was saved. Try again in a "
+        "moment (the desk reconnects by itself once it is back)", transient=True)

@@ -162,6 +162,7 @@ class SqlCaseRepository:
             "text": s.text, "status": str(s.status), "until": s.until, "recommended": s.recommended,
             "reason": s.reason, "detail": s.detail, "attempts": s.attempts, "notified": s.notified,
             "completed_at": s.completed_at, "restored_at": s.restored_at,
+            "giving_back_at": s.giving_back_at,
         }
 
     # -- reading ---------------------------------------------------------------------------
@@ -196,7 +197,8 @@ class SqlCaseRepository:
                 recorded_at=s["recorded_at"], text=s["text"], status=StepStatus(s["status"]),
                 until=s["until"], recommended=s["recommended"], reason=s["reason"],
                 detail=s["detail"], attempts=s["attempts"], notified=s["notified"],
-                completed_at=s["completed_at"], restored_at=s["restored_at"], id=s["id"],
+                completed_at=s["completed_at"], restored_at=s["restored_at"],
+                giving_back_at=s["giving_back_at"], id=s["id"],
             )
             case.steps.append(step)
             self._steps[s["id"]] = astuple(step)

@@ -128,6 +128,7 @@ steps = sa.Table(
     sa.Column("notified", sa.Boolean, nullable=False),
     sa.Column("completed_at", UTCDateTime),
     sa.Column("restored_at", UTCDateTime),
+    sa.Column("giving_back_at", UTCDateTime),  # migration 0018
 )
 # /metrics: steps by status and rung, the failed ones (migration 0012)
 sa.Index("ix_steps_status_rung", steps.c.status, steps.c.rung)

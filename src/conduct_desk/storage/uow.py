@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from conduct_desk.domain.events import Event
 from conduct_desk.storage.accounts import SqlAccounts
+from conduct_desk.storage.db import storage_error
 from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -41,8 +42,15 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self._conn is not None:
             raise RuntimeError("unit of work is already open; nested transactions are not used")
-        self._conn = self.engine.connect()
-        self._conn.begin()
+        try:
+            self._conn = self.engine.connect()
+            self._conn.begin()
+        except Exception as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._raise_storage(exc)
+            raise
         self.cases = SqlCaseRepository(self._conn, self.sealer)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
@@ -60,11 +68,24 @@ class SqlUnitOfWork:
         try:
             if conn.in_transaction():
                 conn.rollback()
+        except Exception as rollback_failed:  # the connection is gone: nothing was kept
+            if exc is None:
+                self._raise_storage(rollback_failed)
+                raise
         finally:
             conn.close()
             if exc_type is not None:
                 for case in self.cases.seen.values():
                     case.events.clear()
+        if exc is not None:
+            self._raise_storage(exc)
+
+    def _raise_storage(self, exc: BaseException) -> None:
+        """A dropped connection, a full disk or a read-only file becomes one clear
+        :class:`StorageUnavailable` for every entry point to show (a 503 on the web)."""
+        error = storage_error(exc, self.engine.url)
+        if error is not None:
+            raise error from exc
 
     @property
     def can_seal(self) -> bool:

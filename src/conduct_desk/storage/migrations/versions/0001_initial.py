@@ -44,7 +44,8 @@ INDEXES = (
 
 # Columns later revisions add to these tables: this one must not make them.
 LATER_COLUMNS = {"reports": ("said_from", "account",  # 0007
-                             "reporter_sealed")}  # 0008
+                             "reporter_sealed"),  # 0008
+                 "steps": ("giving_back_at",)}  # 0018
 
 
 def _frozen(tables: list[sa.Table]) -> list[sa.Table]:
