@@ -27,7 +27,6 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from _support import FaultProxy, promise, table

@@ -6,6 +6,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -93,7 +94,7 @@ def bootstrap(
     if platforms is None:
         platforms = {"sandbox": SandboxPlatform()}
     desk = Desk(policy=policy, clock=clock or SystemClock(), platforms=platforms,
-                base_url=settings.base_url)
+                base_url=settings.base_url, lease=timedelta(seconds=settings.timer_lease_seconds))
 
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(engine, sealer)

@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -596,7 +595,7 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
     while not stop.is_set():
         try:
             ran = a.bus.handle(commands.RunDueTimers(
-                worker=name, limit=batch, lease=timedelta(seconds=a.settings.timer_lease_seconds)))
+                worker=name, limit=batch, lease=a.desk.lease))
         except DeskError as exc:  # e.g. the database went away for a moment: keep going
             logger.warning("timer worker: %s", exc)
             ran = 0

@@ -86,6 +86,8 @@ class Desk:
     platforms: dict[str, Platform] = field(default_factory=dict)
     base_url: str | None = None  # the web desk's public address, for private links
     # admins configured on chat platforms, by the name cases record; adapters fill it in
+    # how long a worker may take over a notice or a timer before another takes it (it died)
+    lease: timedelta = timedelta(minutes=5)
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
     # how each chat platform names a channel (``#community``); chat desks fill it in
     channel_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)

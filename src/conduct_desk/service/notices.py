@@ -48,7 +48,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DESK = "desk"  # the actor of the audit entries (as handlers.DESK)
-# how long one try may take before a worker may try the notice again (its process died)
+# how long one try may take before a worker may try the notice again (its process died);
+# the desk's own ``lease`` (CONDUCT_TIMER_LEASE_SECONDS) is used, this is its default
 LEASE = timedelta(minutes=5)
 # what a chat adapter registers in ``Desk.notice_senders`` for (platform name, kind)
 Sender = Callable[[Notice], Effect]
@@ -74,7 +75,7 @@ def send(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
     detail never holds an anonymous reporter's platform error."""
     now = desk.clock.now()
     notice = replace(notice, status=NoticeStatus.PENDING, attempts=0, created_at=now,
-                     due_at=now + LEASE, last_error=None, sent_at=None, id=None)
+                     due_at=now + desk.lease, last_error=None, sent_at=None, id=None)
     if notice.anonymous and notice.to is not None and not uow.can_seal:
         # nothing may keep this person's id: one try, as the report keeps none either
         effect = _deliver(desk, notice)
@@ -89,7 +90,7 @@ def send(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
     with uow:
         notice_id = uow.notices.add(notice)
         # a safety net: if this process stops before the platform answers, a worker sends it
-        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, notice.case_id,
                                   notice_id))
         uow.commit()
     return _attempt(uow, desk, replace(notice, id=notice_id))
@@ -157,10 +158,10 @@ def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         if notice is None or notice.status is not NoticeStatus.PENDING \
                 or (notice.due_at is not None and notice.due_at > now):
             return  # sent, failed, or being tried right now
-        notice = replace(notice, due_at=now + LEASE)
+        notice = replace(notice, due_at=now + desk.lease)
         uow.notices.save(notice)
         # should this try end without a word (the process dies), a worker tries again
-        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, notice.case_id,
                                   notice.id))
         uow.commit()
     _attempt(uow, desk, notice)

@@ -83,9 +83,12 @@ def check_migrated(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
+        unavailable = storage_error(exc, engine.url)
+        if unavailable is not None:
+            raise unavailable from None
         raise NotMigrated(
             f"cannot open the database {engine.url.render_as_string(hide_password=True)} "
-            f"({exc.orig}); check CONDUCT_DATABASE_URL"
+            f"({' '.join(str(exc.orig).split())}); check CONDUCT_DATABASE_URL"
         ) from None
     head = head_revision()
     if current != head:
@@ -99,6 +102,10 @@ def check_migrated(engine: Engine) -> None:
 # what PostgreSQL (psycopg) says when the server went away, restarts or cannot be reached
 _GONE = ("connection", "server closed", "terminating", "shutting down", "starting up",
          "could not connect", "no route", "timeout expired", "ssl syscall", "eof detected")
+
+
+# a server that answers but refuses: a setting to fix, not a moment to wait
+_REFUSED = ("authentication", "does not exist", "permission denied", "no password")
 
 
 def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
@@ -129,7 +136,7 @@ def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
                                       "nothing was saved. Try again in a moment", transient=True)
         return None
     if not (isinstance(exc, DBAPIError) and exc.connection_invalidated) and not any(
-            words in text for words in _GONE):
+            words in text for words in _GONE) or any(words in text for words in _REFUSED):
         return None
     return StorageUnavailable(
         f"the database {where} cannot be reached right now; nothing was saved. Try again in a "
