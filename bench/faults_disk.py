@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from _support import promise, table
+from _support import promise, table, verdict
 
 NOTE = "x" * 6000  # a long report: the disk fills in a few dozen
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -262,10 +262,7 @@ def main() -> None:
     promise(broken, all(refusals[n] > 0 for n in refusals), "each entry point met the fault")
     promise(broken, integrity == "ok" and not missing and not kept_refused and not partial
             and orphans == 0, "nothing half-written: each report whole or absent")
-    if broken:
-        print(f"{len(broken)} promise(s) broken")
-        sys.exit(1)
-    print("all promises kept")
+    verdict(broken)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from _support import DEFAULT_POSTGRES, postgres_database, promise, table
+from _support import DEFAULT_POSTGRES, postgres_database, promise, table, verdict
 
 from conduct_desk.bootstrap import bootstrap
 from conduct_desk.config import Settings
@@ -199,10 +199,7 @@ def main() -> None:
     if welcomed_twice:  # the outbox is at least once: see the module's docstring
         print(f"note: {welcomed_twice} welcome-back message(s) went twice: the worker died "
               "between Slack's answer and recording it sent")
-    if broken:
-        print(f"{len(broken)} promise(s) broken")
-        sys.exit(1)
-    print("all promises kept")
+    verdict(broken)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
-from _support import FaultProxy, promise, table
+from _support import FaultProxy, promise, table, verdict
 
 from conduct_desk.bootstrap import App, bootstrap
 from conduct_desk.config import Settings, preset_text
@@ -253,12 +252,7 @@ def main() -> None:
             broken = synapse_run(args, url, measure)
         else:
             broken = slack_run(args, url)
-    if broken:
-        print(f"{len(broken)} promise(s) broken")
-        sys.exit(1)
-    print("all promises kept")
-
-
+    verdict(broken)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
-from _support import PrivatePostgres, free_port, promise, table
+from _support import PrivatePostgres, free_port, promise, table, verdict
 
 from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine, upgrade
@@ -208,10 +208,7 @@ def main() -> None:
             "reports were refused while PostgreSQL was down (the restart was felt)")
     promise(broken, bool(after) and all(k == "filed" for k, _ in after) and alive,
             "the desk reconnected by itself (every report after the last restart filed)")
-    if broken:
-        print(f"{len(broken)} promise(s) broken")
-        sys.exit(1)
-    print("all promises kept")
+    verdict(broken)
 
 
 if __name__ == "__main__":
