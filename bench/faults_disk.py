@@ -175,6 +175,22 @@ def web_reports(env: dict[str, str], disk: Disk, token: str, url: str, count: in
     return results
 
 
+def setup(url: str) -> str:
+    """The schema, an admin account and its API token; returns the token."""
+    from conduct_desk.bootstrap import bootstrap
+    from conduct_desk.config import Settings
+    from conduct_desk.service import accounts
+    from conduct_desk.storage.db import create_engine, upgrade
+
+    engine = create_engine(url)
+    upgrade(engine)
+    app = bootstrap(Settings(database_url=url), engine=engine)
+    accounts.add_admin(app.uow(), app.desk.clock, "ada", "admin", "a long bench password 1234", ())
+    token = accounts.create_token(app.uow(), app.desk.clock, "bench", None, account="ada")
+    engine.dispose()
+    return token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-kb", type=int, default=4096, help="the tmpfs' size")
@@ -196,17 +212,11 @@ def main() -> None:
         db.parent.mkdir()
         url = f"sqlite:///{db}"
         env = {**os.environ, "PYTHONPATH": str(SRC), "CONDUCT_DATABASE_URL": url}
-        for setup in (["db", "upgrade"], ["admin", "add", "ada", "--role", "admin",
-                                          "--password-file", "/dev/stdin"]):
-            done = subprocess.run([sys.executable, "-m", "conduct_desk", *setup], env=env,
-                                  text=True, input="a long bench password 1234\n",
-                                  capture_output=True)
-            assert done.returncode == 0, done.stderr
-        token = conduct(env, disk, "token", "create", "--account", "ada").stdout.strip()
+        token = setup(url)
         print(f"SQLite on {'a ' + str(args.size_kb) + ' KB tmpfs' if disk.mounted else 'a file-size limit'}"
               f"; reports of {len(NOTE) // 1000} KB each")
         # fine at first: a few reports go in
-        ok = cli_reports(env, disk, 2, "fine")
+        ok = cli_reports(env, disk, 1 if args.small else 2, "fine")
         # then the disk fills up under the running desk, and the CLI is tried on it too
         web_full = web_reports(env, disk, token, url, args.reports, "full", lambda: disk.fill(db))
         cli_full = cli_reports(env, disk, args.reports, "full")
@@ -214,7 +224,7 @@ def main() -> None:
         ro = disk.read_only(db)
         ro_env = {**env, "CONDUCT_DATABASE_URL": f"sqlite:///{ro}"}
         web_ro = web_reports(ro_env, disk, token, f"sqlite:///{ro}", 3, "ro", lambda: None)
-        cli_ro = cli_reports(ro_env, disk, 3, "ro")
+        cli_ro = cli_reports(ro_env, disk, 1 if args.small else 3, "ro")
         disk.writable(db)
         engine = sa.create_engine(url)
         with engine.connect() as conn:
