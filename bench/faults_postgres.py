@@ -175,7 +175,11 @@ def main() -> None:
         with engine.connect() as conn:
             stored = {r.message_id for r in conn.execute(sa.select(tables.reports.c.message_id))}
         engine.dispose()
-        traceback_lines = (Path(tmp) / "serve.log").read_text(errors="replace").count("Traceback")
+        serve_log = (Path(tmp) / "serve.log").read_text(errors="replace")
+        traceback_lines = serve_log.count("Traceback")
+        if traceback_lines:
+            before = serve_log[:serve_log.index("Traceback")].splitlines()[-1:]
+            print("first traceback in the serve log, after: " + " ".join(before)[:300])
     filed_missing = [m for m in outcomes.filed if m not in stored]
     refused_stored = [m for m, _ in outcomes.refused if m in stored]
     after = [(k, n) for (p, k), n in outcomes.by_phase.items() if p == "after"]

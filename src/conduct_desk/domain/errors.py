@@ -95,6 +95,7 @@ class StorageUnavailable(DeskError):
     file read-only. What the transaction held was rolled back whole; the message says what to do.
     ``transient``: trying again in a moment may work (a database restarting)."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, problem: str | None = None,
+                 transient: bool = False) -> None:
+        super().__init__(message, problem=problem)
         self.transient = transient

@@ -111,33 +111,39 @@ _REFUSED = ("authentication", "does not exist", "permission denied", "no passwor
 def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
     """A database failure no retry inside this request can cure, in words that say what to do;
     None for any other error (a bug: it stays a bug). Nothing of the transaction is kept: the
-    unit of work rolled it back (SQLite and PostgreSQL both keep a transaction whole)."""
+    unit of work rolled it back (SQLite and PostgreSQL both keep a transaction whole). The
+    message names the file or server for whoever runs the desk; ``problem``, for a web page
+    anyone may see, names neither."""
     if not isinstance(exc, (OperationalError, InterfaceError)) and not (
             isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return None
     text = str(getattr(exc, "orig", None) or exc).lower()
-    where = url.render_as_string(hide_password=True)
+    later = "nothing was saved; please try again later"
     if url.get_backend_name() == "sqlite":
         path = url.database or "the database file"
         if "disk is full" in text or "disk i/o error" in text:
             return StorageUnavailable(
                 f"the disk holding {path} is full (or failing); nothing was saved. Free some space "
-                "there, then try again")
+                "there, then try again", problem=f"the desk's storage is full: {later}")
         if "readonly" in text or "read-only" in text:
             return StorageUnavailable(
                 f"the database file {path} (or its folder) is read-only; nothing was saved. Make "
-                "it writable for the user running the desk, then try again")
+                "it writable for the user running the desk, then try again",
+                problem=f"the desk cannot save anything right now: {later}")
         if "unable to open" in text:
             return StorageUnavailable(
                 f"cannot open the database file {path}; check that its folder exists and is "
-                "writable, or CONDUCT_DATABASE_URL")
+                "writable, or CONDUCT_DATABASE_URL",
+                problem=f"the desk cannot reach its storage: {later}")
         if "locked" in text:
-            return StorageUnavailable("the database is busy (locked by another process); "
-                                      "nothing was saved. Try again in a moment", transient=True)
+            return StorageUnavailable(
+                "the database is busy (locked by another process); nothing was saved. Try again "
+                "in a moment", problem=f"the desk is busy: {later}", transient=True)
         return None
     if not (isinstance(exc, DBAPIError) and exc.connection_invalidated) and not any(
             words in text for words in _GONE) or any(words in text for words in _REFUSED):
         return None
     return StorageUnavailable(
-        f"the database {where} cannot be reached right now; nothing was saved. Try again in a "
-        "moment (the desk reconnects by itself once it is back)", transient=True)
+        f"the database {url.render_as_string(hide_password=True)} cannot be reached right now; "
+        "nothing was saved. Try again in a moment",
+        problem=f"the desk cannot reach its database right now: {later}", transient=True)
