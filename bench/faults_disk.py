@@ -95,9 +95,9 @@ class Disk:
         if self.mounted:
             free = os.statvfs(self.root).f_bavail * os.statvfs(self.root).f_frsize
             with (self.root / "filler").open("wb") as f:
-                f.write(b"\0" * max(0, free - 64 * 1024))
+                f.write(b"\0" * max(0, free - 256 * 1024))
         else:
-            self.limit = db.stat().st_size + 64 * 1024
+            self.limit = db.stat().st_size + 256 * 1024
 
     def read_only(self, db: Path) -> Path:
         """The database as a desk started now sees it: read-only. Root: the same folder
