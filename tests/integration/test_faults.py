@@ -61,6 +61,23 @@ def test_a_worker_killed_after_giving_the_account_back_does_not_give_it_back_twi
     assert sum("Welcome back" in t for t in h.dm_texts(SUBJECT)) == 1
 
 
+def test_a_suspension_waits_for_its_message_held_back_by_slack_then_happens(h: Harness) -> None:
+    case_id = h.report()
+    h.fake.fail_next("conversations.open", "ratelimited", status=429)
+    h.step(case_id, "suspend", duration="12h", reason="testing the message first")
+    waiting = h.case(case_id).steps[-1]
+    # a deactivated Slack account gets no message: the account waits for it, visibly
+    assert waiting.status is StepStatus.FAILED and "goes first" in (waiting.detail or "")
+    assert not h.fake.calls_to("scim.v2.Users.patch")
+    for _ in range(3):
+        h.run_timers(timedelta(seconds=2))
+    suspended = h.case(case_id).steps[-1]
+    assert suspended.status is StepStatus.DONE and suspended.notified
+    user = h.fake.get_user(SUBJECT)
+    assert user is not None and user.deleted
+    assert sum("12 hours" in t or "suspend" in t.lower() for t in h.dm_texts(SUBJECT)) >= 1
+
+
 def _bench(script: str, *extra: str) -> str:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         (str(ROOT / "src"), str(ROOT), str(ROOT / "bench")))}

@@ -639,8 +639,10 @@ STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a remo
 
 def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
     """The platform calls for one step. The DM goes before a removal (afterwards it can fail);
-    one the platform holds back is kept in the outbox and sent after its wait, and the step
-    goes on: the safety of the people who were hurt does not wait on a rate limit."""
+    one the platform holds back is kept in the outbox and sent after its wait, and a removal
+    goes on: the safety of the people who were hurt does not wait on a rate limit. A suspension
+    or a ban waits for it (a closed account may get no message, and the person would never
+    learn why or until when), unless the case is flagrant."""
     platform = desk.platform_for(case.subject)
     person = case.subject
     if platform is None:
@@ -664,13 +666,18 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
             return platform.send_dm(person, step.text), False
         return manual(step.action), False
     notified, dm_note = step.notified, ""
+    waiting: timedelta | None = None  # the message is held back: due in this long
     if not notified and Capability.DM in caps:
         with uow:  # kept from an earlier try of this step: it goes once, from the outbox
-            kept_before = any(k.status is not NoticeStatus.FAILED and k.text == step.text
-                              for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE))
-        if kept_before:
+            earlier = [k for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE)
+                       if k.status is not NoticeStatus.FAILED and k.text == step.text]
+        if any(k.is_sent for k in earlier):
+            notified, dm_note = True, "message sent first"
+        elif earlier:
             dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
                        "lets us")
+            due = min((k.due_at for k in earlier if k.due_at is not None), default=None)
+            waiting = max(due - desk.clock.now(), timedelta(seconds=1)) if due else None
         else:
             dm = platform.send_dm(person, step.text)
             notified = dm.status is EffectStatus.DONE
@@ -683,6 +690,7 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
                 if outbox.is_pending(kept):  # not sent yet: the step says so, and goes on
                     dm_note = (f"the message will be sent when "
                                f"{outbox.platform_label(platform.name)} lets us")
+                    waiting = kept.retry_after
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),
@@ -691,6 +699,12 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
         Action.BAN: (Capability.BAN, lambda: platform.ban(person)),
     }
     capability, call = calls[step.action]
+    if waiting is not None and step.action in (Action.SUSPEND, Action.BAN) \
+            and capability in caps and not case.flagrant:
+        # a closed account may get no message (Slack's cannot): the message goes first, and
+        # the account waits the platform's few seconds; a flagrant case does not wait
+        return Effect.failed(f"the message to the person goes first: {dm_note}",
+                             retry_after=waiting), notified
     effect = call() if capability in caps else manual(step.action)
     if dm_note:
         effect = replace(effect, detail="; ".join(x for x in (effect.detail, dm_note) if x))
