@@ -9,6 +9,7 @@ import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -168,7 +169,8 @@ def bootstrap(
         smtp = settings.smtp()
         mailer = SmtpMailer(smtp) if smtp is not None else None
     desk = Desk(policy=policy, clock=clock or SystemClock(), platforms=platforms,
-                base_url=settings.base_url, mailer=mailer)
+                base_url=settings.base_url, mailer=mailer,
+                lease=timedelta(seconds=settings.timer_lease_seconds))
 
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(engine, sealer)

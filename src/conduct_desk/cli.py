@@ -825,7 +825,8 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
     total = 0
     while not stop.is_set():
         try:
-            ran = a.bus.handle(commands.RunDueTimers(worker=name, limit=batch))
+            ran = a.bus.handle(commands.RunDueTimers(
+                worker=name, limit=batch, lease=a.desk.lease))
         except DeskError as exc:  # e.g. the database went away for a moment: keep going
             logger.warning("timer worker: %s", exc)
             ran = 0

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # proxies whose X-Forwarded-For / X-Forwarded-Proto the desk believes: addresses or CIDRs,
     # comma separated (e.g. "127.0.0.1,10.0.0.0/8"); none by default
     trusted_proxies: str = ""
+    # a timer claimed by a worker that died is run by another after this many seconds
+    timer_lease_seconds: float = Field(default=300.0, ge=1.0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger request bodies get 413
 
     # email notices to the on-duty admins (read by :meth:`smtp`); none without a host

@@ -93,3 +93,14 @@ class AlreadyFiled(DeskError):
 
 class SecretKeyError(DeskError):
     """The key that seals anonymous reporters' ids is missing, malformed or not the one used."""
+
+
+class StorageUnavailable(DeskError):
+    """The database cannot take the change now: unreachable (restarting), its disk full or its
+    file read-only. What the transaction held was rolled back whole; the message says what to do.
+    ``transient``: trying again in a moment may work (a database restarting)."""
+
+    def __init__(self, message: str, *, problem: str | None = None,
+                 transient: bool = False) -> None:
+        super().__init__(message, problem=problem)
+        self.transient = transient

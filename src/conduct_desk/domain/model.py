@@ -158,6 +158,10 @@ class Step:
     notified: bool = False
     completed_at: datetime | None = None
     restored_at: datetime | None = None  # suspensions: when the account was given back
+    # suspensions: when the desk began asking the platform to give the account back. A later
+    # run that finds it set (that process died after asking) asks the platform first, so the
+    # account is given back and the person welcomed once
+    giving_back_at: datetime | None = None
     id: int | None = None
     # set when an appeal overturned the step or changed it into another: it no longer counts
     overturned_at: datetime | None = None

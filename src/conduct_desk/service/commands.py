@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from conduct_desk.domain.model import SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
@@ -173,6 +174,9 @@ class DecideAppeal(Command):
 class RunDueTimers(Command):
     worker: str
     limit: int = 100
+    # a timer claimed longer ago than this is claimed again (its worker died); it must be longer
+    # than any one timer takes
+    lease: timedelta = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

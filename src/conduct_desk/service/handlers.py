@@ -25,6 +25,7 @@ from conduct_desk.domain.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
+    StorageUnavailable,
 )
 from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.links import is_web_link
@@ -93,6 +94,8 @@ class Desk:
     platforms: dict[str, Platform] = field(default_factory=dict)
     base_url: str | None = None  # the web desk's public address, for private links
     # admins configured on chat platforms, by the name cases record; adapters fill it in
+    # how long a worker may take over a notice or a timer before another takes it (it died)
+    lease: timedelta = timedelta(minutes=5)
     platform_admins: dict[str, PlatformAdmin] = field(default_factory=dict)
     # how each chat platform names a channel (``#community``); chat desks fill it in
     channel_namers: dict[str, Callable[[str], str]] = field(default_factory=dict)
@@ -679,8 +682,10 @@ STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a remo
 
 def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effect, bool]:
     """The platform calls for one step. The DM goes before a removal (afterwards it can fail);
-    one the platform holds back is kept in the outbox and sent after its wait, and the step
-    goes on: the safety of the people who were hurt does not wait on a rate limit."""
+    one the platform holds back is kept in the outbox and sent after its wait, and a removal
+    goes on: the safety of the people who were hurt does not wait on a rate limit. A suspension
+    or a ban waits for it (a closed account may get no message, and the person would never
+    learn why or until when), unless the case is flagrant."""
     platform = desk.platform_for(case.subject)
     person = case.subject
     if platform is None:
@@ -704,13 +709,18 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
             return platform.send_dm(person, step.text), False
         return manual(step.action), False
     notified, dm_note = step.notified, ""
+    waiting: timedelta | None = None  # the message is held back: due in this long
     if not notified and Capability.DM in caps:
         with uow:  # kept from an earlier try of this step: it goes once, from the outbox
-            kept_before = any(k.status is not NoticeStatus.FAILED and k.text == step.text
-                              for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE))
-        if kept_before:
+            earlier = [k for k in uow.notices.for_case(case.id or 0, STEP_MESSAGE)
+                       if k.status is not NoticeStatus.FAILED and k.text == step.text]
+        if any(k.is_sent for k in earlier):
+            notified, dm_note = True, "message sent first"
+        elif earlier:
             dm_note = (f"the message will be sent when {outbox.platform_label(platform.name)} "
                        "lets us")
+            due = min((k.due_at for k in earlier if k.due_at is not None), default=None)
+            waiting = max(due - desk.clock.now(), timedelta(seconds=1)) if due else None
         else:
             dm = platform.send_dm(person, step.text)
             notified = dm.status is EffectStatus.DONE
@@ -723,6 +733,7 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
                 if outbox.is_pending(kept):  # not sent yet: the step says so, and goes on
                     dm_note = (f"the message will be sent when "
                                f"{outbox.platform_label(platform.name)} lets us")
+                    waiting = kept.retry_after
     calls: dict[Action, tuple[Capability, Callable[[], Effect]]] = {
         Action.REMOVE: (Capability.REMOVE,
                         lambda: platform.remove_from_channel(person, case.channel or "")),
@@ -731,6 +742,12 @@ def _perform(case: Case, step: Step, desk: Desk, uow: UnitOfWork) -> tuple[Effec
         Action.BAN: (Capability.BAN, lambda: platform.ban(person)),
     }
     capability, call = calls[step.action]
+    if waiting is not None and step.action in (Action.SUSPEND, Action.BAN) \
+            and capability in caps and not case.flagrant:
+        # a closed account may get no message (Slack's cannot): the message goes first, and
+        # the account waits the platform's few seconds; a flagrant case does not wait
+        return Effect.failed(f"the message to the person goes first: {dm_note}",
+                             retry_after=waiting), notified
     effect = call() if capability in caps else manual(step.action)
     if dm_note:
         effect = replace(effect, detail="; ".join(x for x in (effect.detail, dm_note) if x))
@@ -1123,7 +1140,7 @@ def run_due_timers(cmd: commands.RunDueTimers, uow: UnitOfWork, desk: Desk) -> i
 
     now = desk.clock.now()
     with uow:
-        timers = uow.timers.claim_due(now, cmd.limit, cmd.worker, lease=timedelta(minutes=5))
+        timers = uow.timers.claim_due(now, cmd.limit, cmd.worker, lease=cmd.lease)
         uow.commit()
     if not timers:
         return 0
@@ -1134,6 +1151,8 @@ def run_due_timers(cmd: commands.RunDueTimers, uow: UnitOfWork, desk: Desk) -> i
         try:
             TIMER_HANDLERS[timer.kind](timer, uow, desk)
             done.append(timer.id)
+        except StorageUnavailable:  # not the timer's fault: claimed again once its lease ends
+            logger.warning("timer %s (%s) waits for the database", timer.id, timer.kind)
         except Exception as exc:  # a timer must never stop the worker
             logger.exception("timer %s (%s) failed", timer.id, timer.kind)
             failed.append((timer.id, f"{type(exc).__name__}: {exc}"))
@@ -1360,8 +1379,12 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         instructions = (platform.manual_instructions(Action.RESTORE, case.subject, case.channel, None)
                         if platform else f"Re-enable {case.subject.user_id}'s account.")
         effect = Effect.manual(instructions)
+        began = None
     else:
-        effect = platform.restore(case.subject)
+        given_back = _give_back(case_id, step_id, case.subject, platform, uow, desk)
+        if given_back is None:
+            return
+        effect, began = given_back
     now = desk.clock.now()
     if effect.status is EffectStatus.FAILED and effect.retryable \
             and desk.policy.retry.again(attempts + 1, effect.retry_after):
@@ -1375,7 +1398,8 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         return
     welcome = None
     if effect.status is EffectStatus.DONE and platform is not None and text is not None \
-            and Capability.DM in platform.capabilities:
+            and Capability.DM in platform.capabilities \
+            and not (began is not None and _welcomed_since(uow, case_id, began)):
         # through the outbox: held back by the platform, it comes after its wait
         welcome = outbox.send_dm(uow, desk, case.subject, text, purpose="restore",
                                  case_id=case_id)
@@ -1398,6 +1422,39 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
         who = desk.name_of(case.subject) or case.subject
         _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {who} ended; "
                                       f"please restore the account by hand — {effect.detail}")
+
+
+def _give_back(case_id: int, step_id: int, person: PersonRef, platform: Platform,
+               uow: UnitOfWork, desk: Desk) -> tuple[Effect, datetime | None] | None:
+    """Ask the platform to give the account back, once: the suspension records that the desk
+    is giving it back before asking (``giving_back_at``). A run that finds it already set
+    follows one that died after asking, so it asks the platform whether the account is back
+    before asking again. Returns the effect and when an earlier run began (None: this is the
+    first); None when another run has finished meanwhile."""
+    with uow:
+        case = uow.cases.get(case_id, lock=True)
+        given = case.step(step_id)
+        if given.restored_at is not None:
+            return None
+        began = given.giving_back_at
+        if began is None:
+            given.giving_back_at = desk.clock.now()
+            uow.cases.save(case)
+            uow.commit()
+    if began is not None:
+        restored = getattr(platform, "account_restored", None)
+        if restored is not None and restored(person) is True:
+            return Effect.done("the account was already back: an earlier try, cut short, had "
+                               "given it back"), began
+    return platform.restore(person), began
+
+
+def _welcomed_since(uow: UnitOfWork, case_id: int, since: datetime) -> bool:
+    """Whether the outbox holds a welcome-back message for the case from ``since`` on: kept,
+    it is the outbox's to deliver, and is not sent again."""
+    with uow:
+        return any(n.created_at is not None and n.created_at >= since
+                   for n in uow.notices.for_case(case_id, "restore"))
 
 
 def _on_run_step(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:

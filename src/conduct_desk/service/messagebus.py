@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conduct_desk.domain.errors import StorageUnavailable
 from conduct_desk.domain.events import Event
 from conduct_desk.service.commands import Command
 from conduct_desk.service.ports import UnitOfWork
@@ -42,6 +43,8 @@ class MessageBus:
             for event_handler in self.event_handlers.get(type(event), []):
                 try:
                     event_handler(event, uow)
+                except StorageUnavailable as exc:  # the database is away: said, no traceback
+                    logger.warning("handling %s failed: %s", type(event).__name__, exc)
                 except Exception:
                     logger.exception("handling %s failed", type(event).__name__)
                 queue.extend(uow.collect_new_events())

@@ -51,7 +51,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DESK = "desk"  # the actor of the audit entries (as handlers.DESK)
-# how long one try may take before a worker may try the notice again (its process died)
+# how long one try may take before a worker may try the notice again (its process died);
+# the desk's own ``lease`` (CONDUCT_TIMER_LEASE_SECONDS) is used, this is its default
 LEASE = timedelta(minutes=5)
 # what a chat adapter registers in ``Desk.notice_senders`` for (platform name, kind)
 Sender = Callable[[Notice], Effect]
@@ -96,12 +97,12 @@ def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notic
     may keep this person's id, so it gets one try, as the report keeps no id either."""
     now = desk.clock.now()
     fresh = [replace(n, status=NoticeStatus.PENDING, attempts=0, created_at=now,
-                     due_at=now + LEASE, last_error=None, sent_at=None, id=None)
+                     due_at=now + desk.lease, last_error=None, sent_at=None, id=None)
              for n in notices]
     keep_ = [n for n in fresh if not (n.anonymous and n.to is not None and not uow.can_seal)]
     ids = iter(uow.notices.add_all(keep_))
     kept = {id(n): replace(n, id=next(ids)) for n in keep_}
-    uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, now + LEASE, n.case_id, n.id)
+    uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, n.case_id, n.id)
                              for n in kept.values()])
     return [kept.get(id(n), n) for n in fresh]
 
@@ -196,10 +197,10 @@ def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
         if notice is None or notice.status is not NoticeStatus.PENDING \
                 or (notice.due_at is not None and notice.due_at > now):
             return  # sent, failed, or being tried right now
-        notice = replace(notice, due_at=now + LEASE)
+        notice = replace(notice, due_at=now + desk.lease)
         uow.notices.save(notice)
         # should this try end without a word (the process dies), a worker tries again
-        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + LEASE, notice.case_id,
+        uow.timers.schedule(Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, notice.case_id,
                                   notice.id))
         uow.commit()
     _attempt(uow, desk, notice)

@@ -14,9 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
-from conduct_desk.domain.errors import InvalidInput, NotMigrated
+from conduct_desk.domain.errors import InvalidInput, NotMigrated, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -149,9 +149,12 @@ def check_migrated(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
+        unavailable = storage_error(exc, engine.url)
+        if unavailable is not None:
+            raise unavailable from None
         raise NotMigrated(
             f"cannot open the database {engine.url.render_as_string(hide_password=True)} "
-            f"({exc.orig}); check CONDUCT_DATABASE_URL"
+            f"({' '.join(str(exc.orig).split())}); check CONDUCT_DATABASE_URL"
         ) from None
     head = head_revision()
     if current != head and is_newer(current):
@@ -163,3 +166,53 @@ def check_migrated(engine: Engine) -> None:
             f"the database {engine.url.render_as_string(hide_password=True)} {state}; "
             "run `conduct db upgrade` first"
         )
+
+
+# what PostgreSQL (psycopg) says when the server went away, restarts or cannot be reached
+_GONE = ("connection", "server closed", "terminating", "shutting down", "starting up",
+         "could not connect", "no route", "timeout expired", "ssl syscall", "eof detected")
+
+
+# a server that answers but refuses: a setting to fix, not a moment to wait
+_REFUSED = ("authentication", "does not exist", "permission denied", "no password")
+
+
+def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
+    """A database failure no retry inside this request can cure, in words that say what to do;
+    None for any other error (a bug: it stays a bug). Nothing of the transaction is kept: the
+    unit of work rolled it back (SQLite and PostgreSQL both keep a transaction whole). The
+    message names the file or server for whoever runs the desk; ``problem``, for a web page
+    anyone may see, names neither."""
+    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    later = "nothing was saved; please try again later"
+    if url.get_backend_name() == "sqlite":
+        path = url.database or "the database file"
+        if "disk is full" in text or "disk i/o error" in text:
+            return StorageUnavailable(
+                f"the disk holding {path} is full (or failing); nothing was saved. Free some space "
+                "there, then try again", problem=f"the desk's storage is full: {later}")
+        if "readonly" in text or "read-only" in text:
+            return StorageUnavailable(
+                f"the database file {path} (or its folder) is read-only; nothing was saved. Make "
+                "it writable for the user running the desk, then try again",
+                problem=f"the desk cannot save anything right now: {later}")
+        if "unable to open" in text:
+            return StorageUnavailable(
+                f"cannot open the database file {path}; check that its folder exists and is "
+                "writable, or CONDUCT_DATABASE_URL",
+                problem=f"the desk cannot reach its storage: {later}")
+        if "locked" in text:
+            return StorageUnavailable(
+                "the database is busy (locked by another process); nothing was saved. Try again "
+                "in a moment", problem=f"the desk is busy: {later}", transient=True)
+        return None
+    if not (isinstance(exc, DBAPIError) and exc.connection_invalidated) and not any(
+            words in text for words in _GONE) or any(words in text for words in _REFUSED):
+        return None
+    return StorageUnavailable(
+        f"the database {url.render_as_string(hide_password=True)} cannot be reached right now; "
+        "nothing was saved. Try again in a moment",
+        problem=f"the desk cannot reach its database right now: {later}", transient=True)

@@ -201,6 +201,7 @@ class SqlCaseRepository:
             "reason": s.reason, "detail": s.detail, "attempts": s.attempts, "notified": s.notified,
             "completed_at": s.completed_at, "restored_at": s.restored_at,
             "overturned_at": s.overturned_at,
+            "giving_back_at": s.giving_back_at,
         }
 
     # -- reading ---------------------------------------------------------------------------
@@ -238,6 +239,7 @@ class SqlCaseRepository:
                 detail=s["detail"], attempts=s["attempts"], notified=s["notified"],
                 completed_at=s["completed_at"], restored_at=s["restored_at"], id=s["id"],
                 overturned_at=s["overturned_at"],
+                giving_back_at=s["giving_back_at"],
             )
             case.steps.append(step)
             self._steps[s["id"]] = astuple(step)

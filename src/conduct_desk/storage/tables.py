@@ -135,6 +135,7 @@ steps = sa.Table(
     sa.Column("completed_at", UTCDateTime),
     sa.Column("restored_at", UTCDateTime),
     sa.Column("overturned_at", UTCDateTime),  # set aside on appeal (migration 0015)
+    sa.Column("giving_back_at", UTCDateTime),  # a restore under way (migration 0020)
 )
 # /metrics: steps by status and rung, the failed ones (migration 0012)
 sa.Index("ix_steps_status_rung", steps.c.status, steps.c.rung)

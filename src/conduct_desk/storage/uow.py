@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from conduct_desk.domain.events import Event
 from conduct_desk.storage.accounts import SqlAccounts
+from conduct_desk.storage.db import storage_error
 from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -48,20 +49,28 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work is already open; nested transactions are not used")
         relaxed, self._relaxed = self._relaxed, False
         reading, self._reading = self._reading, False
-        self._conn = self.engine.connect()
-        if reading:  # each statement on its own (see db.py: no BEGIN IMMEDIATE on SQLite)
-            self._conn.execution_options(isolation_level="AUTOCOMMIT")
-        sqlite = self._conn.dialect.name == "sqlite"
-        self._unsynced = relaxed and sqlite
-        if self._unsynced:
-            # WAL with NORMAL: the commit is not synced; a power cut may undo it, never corrupt
-            # it. A connection setting, changed outside a transaction only (reset on exit).
-            self._conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-                "PRAGMA synchronous=NORMAL")
-        if not reading:
-            self._conn.begin()
-        if relaxed and not sqlite:  # this transaction only
-            self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        try:
+            self._conn = self.engine.connect()
+            if reading:  # each statement on its own (see db.py: no BEGIN IMMEDIATE on SQLite)
+                self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            sqlite = self._conn.dialect.name == "sqlite"
+            self._unsynced = relaxed and sqlite
+            if self._unsynced:
+                # WAL with NORMAL: the commit is not synced; a power cut may undo it, never
+                # corrupt it. A connection setting, changed outside a transaction only (reset
+                # on exit).
+                self._conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous=NORMAL")
+            if not reading:
+                self._conn.begin()
+            if relaxed and not sqlite:  # this transaction only
+                self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        except Exception as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._raise_storage(exc)
+            raise
         self.cases = SqlCaseRepository(self._conn, self.sealer)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
@@ -85,11 +94,24 @@ class SqlUnitOfWork:
                 self._unsynced = False
                 conn.connection.driver_connection.execute(  # type: ignore[union-attr]
                     "PRAGMA synchronous=FULL")
+        except Exception as rollback_failed:  # the connection is gone: nothing was kept
+            if exc is None:
+                self._raise_storage(rollback_failed)
+                raise
         finally:
             conn.close()
             if exc_type is not None:
                 for case in self.cases.seen.values():
                     case.events.clear()
+        if exc is not None:
+            self._raise_storage(exc)
+
+    def _raise_storage(self, exc: BaseException) -> None:
+        """A dropped connection, a full disk or a read-only file becomes one clear
+        :class:`StorageUnavailable` for every entry point to show (a 503 on the web)."""
+        error = storage_error(exc, self.engine.url)
+        if error is not None:
+            raise error from exc
 
     @property
     def can_seal(self) -> bool:

@@ -146,15 +146,16 @@ def _install_error_handlers(api_app: FastAPI) -> None:
     async def desk_error(request: Request, exc: errors.DeskError) -> Response:
         status = status_of(exc)
         if is_api(request):
-            # the problem without the command line's fix; the field and the fix as data
+            # the problem without the command line's fix; the field and the fix as data (a
+            # storage failure: without the server's file or address)
             extra: dict[str, Any] = {}
             if exc.field is not None:
                 extra["field"] = exc.field
             if exc.hint is not None:
                 extra["fix"] = {"verb": exc.hint.verb, "case_id": exc.hint.case_id,
                                 "step_id": exc.hint.step_id}
-            return api_error(status, error_code(exc), exc.problem if extra else str(exc),
-                             **extra)
+            plain = bool(extra) or isinstance(exc, errors.StorageUnavailable)
+            return api_error(status, error_code(exc), exc.problem if plain else str(exc), **extra)
         return render(request, "error.html", {
             "title": "That did not work", "message": error_text(exc), "fix": error_fix(exc),
             # the admin holds a case they are involved in: they may step aside (privately)

@@ -22,6 +22,7 @@ STATUS = {
     errors.ConsultationNeeded: 409,
     errors.Conflict: 409,
     errors.NotMigrated: 503,
+    errors.StorageUnavailable: 503,
 }
 
 

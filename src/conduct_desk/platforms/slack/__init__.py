@@ -47,7 +47,8 @@ class SlackAdapter:
         self.settings = settings
         admins = settings.admin_list()
         client = web_client(bot_token, settings)
-        scim = ScimClient(settings.scim_url, scim_token) if scim_token else None
+        scim = (ScimClient(settings.scim_url, scim_token, timeout=settings.timeout)
+                if scim_token else None)
         self.platform = SlackPlatform(client, settings, scim, app)
         self.transport = SlackTransport(app, settings, self.platform, admins,
                                         signing_secret=signing_secret, app_token=app_token)

@@ -131,6 +131,15 @@ class ScimClient:
         return Effect.failed(f"{what}: SCIM answered {error} — {hint}",
                              retryable=response.status_code >= 500)
 
+    def is_active(self, user_id: str) -> bool | None:
+        """Whether the account is active now; None when SCIM does not say."""
+        try:
+            response = self._http.get(f"Users/{user_id}")
+            active = response.json().get("active") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return active if isinstance(active, bool) else None
+
     def close(self) -> None:
         self._http.close()
 
@@ -213,6 +222,10 @@ class SlackPlatform:
         if self.scim is None:
             return Effect.manual(self.manual_instructions(Action.RESTORE, person, None, None))
         return self.scim.set_active(person.user_id, True, f"reactivating <@{person.user_id}>")
+
+    def account_restored(self, person: PersonRef) -> bool | None:
+        """Whether the account is active again (asked before a second restore); None: unknown."""
+        return self.scim.is_active(person.user_id) if self.scim is not None else None
 
     def ban(self, person: PersonRef) -> Effect:
         if self.scim is None:
@@ -331,7 +344,8 @@ class SlackPlatform:
 def web_client(token: str, settings: SlackSettings) -> WebClient:
     """The Web API client: no automatic retries (a refused call is a failed step the desk's
     durable timer tries again)."""
-    return WebClient(token=token, base_url=settings.api_url, retry_handlers=[])
+    return WebClient(token=token, base_url=settings.api_url, retry_handlers=[],
+                     timeout=round(settings.timeout))
 
 
 def error_name(exc: Exception) -> str:

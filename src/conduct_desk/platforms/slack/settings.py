@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.service.chat.roster import ChatAdmin, parse_admins
@@ -34,6 +34,7 @@ class SlackSettings(BaseSettings):
     admins: str = ""  # "U123:admin, ana=U456, U789 observer" (the role defaults to moderator)
     api_url: str = DEFAULT_API_URL
     scim_url: str = DEFAULT_SCIM_URL
+    timeout: float = Field(default=30.0, ge=1.0)  # seconds a Web API or SCIM call may take
     http_host: str = "127.0.0.1"
     http_port: int = 3000
     http_path: str = "/slack/events"

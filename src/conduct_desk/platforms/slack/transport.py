@@ -503,6 +503,10 @@ class SlackTransport:
                                "reporters' names: %s", slack_effect(exc, "listing members").detail)
                 self._members = (time.monotonic(), None)
                 return None
+            except OSError as exc:  # a time-out: asked again next time; meanwhile "possibly"
+                logger.warning("cannot list the admin channel's members (%s), so this card "
+                               "leaves out reporters' names", type(exc).__name__)
+                return None
             self._members = (time.monotonic(), frozenset(found))
             return self._members[1]
 

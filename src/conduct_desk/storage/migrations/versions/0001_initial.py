@@ -47,7 +47,8 @@ LATER_COLUMNS = {"reports": ("said_from", "account",  # 0007
                              "reporter_sealed",  # 0008
                              "hoped_for"),  # 0018
                  "cases": ("appeal_due_at",),  # 0015
-                 "steps": ("overturned_at",),  # 0015
+                 "steps": ("overturned_at",  # 0015
+                           "giving_back_at"),  # 0020
                  "audit": ("leaf_hash", "redacted")}  # 0016
 
 
