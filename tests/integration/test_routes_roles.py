@@ -151,6 +151,16 @@ def _status_link(c: Ctx) -> None:
         c.extra["token"] = str(uow.cases.get(c.case_id).reports[0].status_token)
 
 
+def _own_link(c: Ctx) -> None:
+    """An account of sam's own to link or unlink (each viewer allowed gets their own)."""
+    c.extra["account"] = f"slack:U{c.case_id}"
+
+
+def _linked(c: Ctx) -> None:
+    _own_link(c)
+    c.app.bus.handle(commands.LinkAccounts(("sandbox:sam", c.extra["account"]), "ana"))
+
+
 def _target_account(disabled: bool = False) -> Prep:
     def prep(c: Ctx) -> None:
         name = f"kit{c.case_id}"
@@ -245,6 +255,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/queue"): Row("signed", listing="web"),
     ("GET", "/audit"): Row("signed", listing="web"),
     ("GET", "/people/{person:path}"): Row("signed", listing="web"),
+    ("POST", "/people/{person:path}/link"): Row(
+        "acting", prep=_own_link, data=lambda c: {"accounts": c.extra["account"]}),
+    ("POST", "/people/{person:path}/unlink"): Row(
+        "acting", prep=_linked, data=lambda c: {"account": c.extra["account"]}),
     ("GET", "/stats"): Row("signed"),
     ("GET", "/cases/{case_id}"): Row("signed", case=True),
     ("GET", "/cases/{case_id}/compose"): Row(**WEB_CASE, query="?step=remind"),
@@ -298,6 +312,11 @@ TABLE: dict[tuple[str, str], Row] = {
                                                           data={"decision": "upheld"}),
     ("GET", "/api/v1/people/{person:path}"): Row("api-read", listing="people"),
     ("GET", "/api/v1/audit"): Row("api-read", listing="audit"),
+    ("POST", "/api/v1/people/links"): Row(
+        "api-act", prep=_own_link,
+        data=lambda c: {"accounts": ["sandbox:sam", c.extra["account"]]}),
+    ("POST", "/api/v1/people/unlink"): Row(
+        "api-act", prep=_linked, data=lambda c: {"account": c.extra["account"]}),
 }
 
 
