@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.support.accounts import add_admins
 from tests.support.slack_harness import ADMIN, ADMINS, REPORTER, STRANGER, SUBJECT, Harness, harness
-from tests.support.web import clients, csrf_of, web  # noqa: F401
+from tests.support.web import clients, csrf_of, file_case, web  # noqa: F401
 
 from conduct_desk.bootstrap import App
 from conduct_desk.config import preset_text
@@ -234,3 +234,15 @@ def test_links_on_the_person_page_and_the_api(
     assert sorted(map(str, shown)) == ["discord:42", "sandbox:sam", "slack:U1"], shown
     r = api.post("/api/v1/people/unlink", json={"account": "discord:42"}, headers=auth)
     assert r.status_code == 200 and "sandbox:sam" in r.json()["was_linked_to"]
+
+    # the case pages: what a ban did on each linked account; a case about a linked account
+    banned = file_case(app, subject="sam", message_id="m-ban")
+    app.bus.handle(commands.Consult(banned, "ana", "jo wants them gone",
+                                    PersonRef("sandbox", "jo")))
+    app.bus.handle(commands.TakeStep(banned, "ban", "ana", reason="flagrant"))
+    ana = clients["ana"]
+    page = ana.get(f"/cases/{banned}").text
+    assert "On slack:U1: ban manual — The desk is not connected to slack" in page
+    other = file_case(app, subject="slack:U1", message_id="m-other")
+    page = ana.get(f"/cases/{other}").text
+    assert f"This account is linked to sandbox:sam, banned in case {banned}." in page
