@@ -246,3 +246,21 @@ def test_links_on_the_person_page_and_the_api(
     other = file_case(app, subject="slack:U1", message_id="m-other")
     page = ana.get(f"/cases/{other}").text
     assert f"This account is linked to sandbox:sam, banned in case {banned}." in page
+
+
+def test_lifting_a_suspension_early_gives_back_every_linked_account(
+        app: App, sandbox: SandboxPlatform) -> None:
+    """Lifting early, the timer and an appeal share one path: the linked accounts come back
+    with the one reported, once."""
+    add_admins(app, "ana")
+    second = PersonRef("sandbox", "sam-alt")
+    app.bus.handle(commands.LinkAccounts((SANDBOX_SAM.key, second.key), "ana"))
+    case_id = file_case(app, subject="sam", message_id="m-lift")
+    step_id = app.bus.handle(commands.TakeStep(case_id, "suspend", "ana", reason="harsh"))
+    assert set(sandbox.suspended) == {SANDBOX_SAM, second}
+    app.bus.handle(commands.LiftSuspension(case_id, step_id, "ana"))
+    assert sandbox.suspended == {}
+    assert [(e.account, e.target, e.status) for e in _detail(app, case_id).effects] == [
+        (second, EffectTarget.APPLY, TargetStatus.DONE),
+        (second, EffectTarget.RESTORE, TargetStatus.DONE)]
+    assert [c.method for c in sandbox.calls if c.person == second] == ["suspend", "restore"]
