@@ -346,6 +346,9 @@ def render_case(detail: views.CaseDetail) -> str:
                      + ")")
     for line in detail.now_lines:
         lines.append(f"  {c.subject} now: {line}")
+    if detail.linked:
+        lines.append(f"  linked accounts: {', '.join(map(str, detail.linked))}")
+    lines.extend(f"  {line}" for line in detail.evasion)
     if detail.open_others:
         lines.append("  other open cases about " + str(c.subject) + ": "
                      + ", ".join(f"case {o.id}" for o in detail.open_others))
@@ -373,6 +376,7 @@ def render_case(detail: views.CaseDetail) -> str:
             lines.append(f"    #{s.id} {s.rung}{until} by {s.actor}: {s.status}"
                          + (" (set aside on appeal)" if s.overturned_at else "")
                          + (f" — {s.detail}" if s.detail else ""))
+            lines.extend(f"      on {e.line}" for e in detail.effects_of(s.id))
     for con in c.consultations:
         who = f"with {con.person}" if con.person else "not possible"
         lines.append(f"  consultation {who} by {con.admin}: {con.summary}")
@@ -622,12 +626,14 @@ def person_show(person: str, as_json: AsJson = False) -> None:
         a = _app()
         ref = _person(person)
         history = views.person_history(a.uow(), ref, now=a.desk.clock.now())
-        if not history.cases:
+        if not history.cases and not history.linked:
             raise InvalidInput(f"no case is about {ref}; check the id (platform:user)")
     if as_json:
         _print_json(history)
         return
     typer.echo(f"{ref}: {len(history.cases)} case(s)")
+    if history.linked:
+        typer.echo(f"  linked accounts: {', '.join(map(str, history.linked))}")
     for line in history.now_lines or ["no step in force"]:
         typer.echo(f"  now: {line}")
     for s in history.cases:
@@ -635,6 +641,28 @@ def person_show(person: str, as_json: AsJson = False) -> None:
                    + f", opened {s.opened_at:%Y-%m-%d}")
     for p in history.steps:
         typer.echo(f"  {p.at:%Y-%m-%d %H:%M} {p.rung} (case {p.case_id})")
+
+
+@person_app.command("link")
+def person_link(
+    accounts: Annotated[list[str], typer.Argument(
+        help="Two or more accounts of one person: slack:U123 matrix:@name:server discord:123 "
+             "web:name.")],
+    admin: Admin,
+) -> None:
+    """Link accounts into one person: their history counts together (audited)."""
+    _act(lambda: commands.LinkAccounts(tuple(accounts), admin),
+         lambda person: f"linked as one person: {', '.join(map(str, person))}")
+
+
+@person_app.command("unlink")
+def person_unlink(
+    account: Annotated[str, typer.Argument(help="The account to take out, e.g. slack:U123.")],
+    admin: Admin,
+) -> None:
+    """Take one account out of the person it was linked to (audited)."""
+    _act(lambda: commands.UnlinkAccount(account, admin),
+         lambda others: f"{account} is no longer linked to {', '.join(map(str, others))}")
 
 
 class ReportFormat(StrEnum):

@@ -163,6 +163,16 @@ def _question(c: Ctx) -> None:
         c.case_id, c.actor, asked["report"], asked["text"])))
 
 
+def _own_link(c: Ctx) -> None:
+    """An account of sam's own to link or unlink (each viewer allowed gets their own)."""
+    c.extra["account"] = f"slack:U{c.case_id}"
+
+
+def _linked(c: Ctx) -> None:
+    _own_link(c)
+    c.app.bus.handle(commands.LinkAccounts(("sandbox:sam", c.extra["account"]), "ana"))
+
+
 def _target_account(disabled: bool = False) -> Prep:
     def prep(c: Ctx) -> None:
         name = f"kit{c.case_id}"
@@ -261,6 +271,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/queue"): Row("signed", listing="web"),
     ("GET", "/audit"): Row("signed", listing="web"),
     ("GET", "/people/{person:path}"): Row("signed", listing="web"),
+    ("POST", "/people/{person:path}/link"): Row(
+        "acting", prep=_own_link, data=lambda c: {"accounts": c.extra["account"]}),
+    ("POST", "/people/{person:path}/unlink"): Row(
+        "acting", prep=_linked, data=lambda c: {"account": c.extra["account"]}),
     ("GET", "/stats"): Row("signed"),
     ("GET", "/cases/{case_id}"): Row("signed", case=True),
     ("GET", "/cases/{case_id}/compose"): Row(**WEB_CASE, query="?step=remind"),
@@ -318,6 +332,11 @@ TABLE: dict[tuple[str, str], Row] = {
         "api-act", case=True, data={"to": "subject", "text": "How did you see it?"}),
     ("GET", "/api/v1/people/{person:path}"): Row("api-read", listing="people"),
     ("GET", "/api/v1/audit"): Row("api-read", listing="audit"),
+    ("POST", "/api/v1/people/links"): Row(
+        "api-act", prep=_own_link,
+        data=lambda c: {"accounts": ["sandbox:sam", c.extra["account"]]}),
+    ("POST", "/api/v1/people/unlink"): Row(
+        "api-act", prep=_linked, data=lambda c: {"account": c.extra["account"]}),
 }
 
 
@@ -504,7 +523,7 @@ def test_the_table_covers_every_route(desk: FastAPI) -> None:
 def test_the_table_size() -> None:
     """The figures for the closing note: routes × viewers covered, and what they get."""
     api = {r for r in TABLE if r[1].startswith("/api/v1/") and r[1] != "/api/v1/docs"}
-    assert (len(TABLE), len(api), len(VIEWERS)) == (72, 18, 16)
+    assert (len(TABLE), len(api), len(VIEWERS)) == (76, 20, 16)
     outcomes = Counter(expected(r, v) for r in TABLE for v in VIEWERS)
-    assert sum(outcomes.values()) == 1152
-    assert outcomes[Is.HIDDEN] == 36 and outcomes[Is.FORBIDDEN] == 64 and outcomes[Is.GONE] == 32
+    assert sum(outcomes.values()) == 1216
+    assert outcomes[Is.HIDDEN] == 36 and outcomes[Is.FORBIDDEN] == 68 and outcomes[Is.GONE] == 32

@@ -125,6 +125,17 @@ class DurationBounds:
     maximum: timedelta
 
 
+class Scope(StrEnum):
+    """Where a suspension or ban is carried out: on the platform of the account reported,
+    or on every account linked to the same person, on every configured platform."""
+
+    PLATFORM = "platform"
+    EVERYWHERE = "everywhere"
+
+
+SCOPED = (Action.SUSPEND, Action.BAN)  # the actions a scope applies to
+
+
 @dataclass(frozen=True)
 class Rung:
     name: str
@@ -134,6 +145,7 @@ class Rung:
     duration: DurationBounds | None = None
     confirm: bool = False
     noun: str = ""  # how later texts name this step once taken, e.g. "a warning"
+    scope: Scope = Scope.PLATFORM
 
 
 @dataclass(frozen=True)
@@ -227,7 +239,7 @@ _TOP = {
     "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
     "ban", "retry", "peer", "intake", "ladder", "texts", "transparency",
 }
-_RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun"}
+_RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun", "scope"}
 _SECTIONS = {
     "deadlines": {"take_within", "first_step_within", "escalate_after", "appeal_within"},
     "admins": {"on_duty", "backup"},
@@ -382,6 +394,14 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             bounds = DurationBounds(default, lo, hi)
         elif "duration" in raw:
             raise r.fail(f"{where}duration", "only a suspend step has a duration; remove it")
+        scope_text = raw.get("scope", Scope.PLATFORM.value)
+        if not isinstance(scope_text, str) or scope_text not in {s.value for s in Scope}:
+            raise r.fail(f"{where}scope", f'must be "platform" (the account reported) or '
+                         f'"everywhere" (every linked account), found {scope_text!r}')
+        scope = Scope(scope_text)
+        if scope is Scope.EVERYWHERE and action not in SCOPED:
+            raise r.fail(f"{where}scope", f'"everywhere" applies to a suspend or ban step; a '
+                         f"{action.value} step acts where it happened: remove it")
         ladder.append(
             Rung(
                 name=name,
@@ -391,6 +411,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
                 duration=bounds,
                 confirm=confirm,
                 noun=r.text(raw, "noun", where, DEFAULT_NOUNS[action]),
+                scope=scope,
             )
         )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conduct_desk.domain.durations import humanize_age
+from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
 
 LASTING = (Action.WARN, Action.REMOVE, Action.SUSPEND, Action.BAN)  # steps that leave a state
@@ -26,6 +27,7 @@ class LastingStep:
     until: datetime | None = None  # a suspension's end
     restored_at: datetime | None = None  # given back (suspension ended or lifted, re-admitted)
     reread_at: datetime | None = None  # warnings: the person confirmed re-reading after it
+    subject: PersonRef | None = None  # the account the case is about (one of the person's)
 
 
 @dataclass(frozen=True)

@@ -292,3 +292,34 @@ class SubjectWritesByDm(Command):
 
     person: PersonRef
     text: str
+
+
+@dataclass(frozen=True)
+class LinkAccounts(Command):
+    """An admin links accounts (``slack:U1``, ``matrix:@a:x``, ``web:ana``) into one person."""
+
+    accounts: tuple[str, ...]
+    admin: str
+
+
+@dataclass(frozen=True)
+class UnlinkAccount(Command):
+    """An admin takes one account out of the person it was linked to."""
+
+    account: str
+    admin: str
+
+
+@dataclass(frozen=True)
+class RequestLinkCode(Command):
+    """A member asks for a one-time code, sent to them privately on this account."""
+
+    account: PersonRef
+
+
+@dataclass(frozen=True)
+class LinkByCode(Command):
+    """A member gives, from another account, the code the desk sent them."""
+
+    account: PersonRef
+    code: str

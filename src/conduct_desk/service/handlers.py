@@ -27,6 +27,7 @@ from conduct_desk.domain.errors import (
     NotFound,
     StorageUnavailable,
 )
+from conduct_desk.domain.identities import EffectTarget, own_effects
 from conduct_desk.domain.ladder import PastStep, recommend
 from conduct_desk.domain.links import is_web_link
 from conduct_desk.domain.model import (
@@ -49,10 +50,10 @@ from conduct_desk.domain.model import (
 )
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.domain.policy import DEFAULT_NOUNS, Action, Policy, Rung
+from conduct_desk.domain.policy import DEFAULT_NOUNS, Action, Policy, Rung, Scope
 from conduct_desk.domain.standing import standing
 from conduct_desk.domain.timers import Timer, TimerKind
-from conduct_desk.service import commands, emails
+from conduct_desk.service import commands, emails, identities
 from conduct_desk.service import notices as outbox
 from conduct_desk.service.ports import (
     AuditEntry,
@@ -581,7 +582,8 @@ def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
         if not known.role.may_take(composed.rung.action):
             raise InvalidInput(f"{known.name} has the {known.role} role; a {composed.rung.name} "
                                "needs an admin with the admin role")
-        banned = standing(uow.cases.effects(case.subject), now).banned
+        banned = standing(own_effects(uow.cases.effects(case.subject), case.subject),
+                          now).banned
         if banned is not None and not (cmd.reason and cmd.reason.strip()):
             where = "in this case" if banned.case_id == case.id else f"in case {banned.case_id}"
             raise InvalidInput(
@@ -613,9 +615,12 @@ def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
               step_id=step.id, text=step.text)
         uow.timers.cancel(case.id, (TimerKind.TAKE_DEADLINE, TimerKind.ESCALATION,
                                     TimerKind.STEP_DEADLINE))
-        if step.action is Action.BAN:
-            for other in uow.cases.case_ids_for(case.subject):
-                uow.timers.cancel(other, (TimerKind.SUSPENSION_ENDS,))
+        if step.action is Action.BAN:  # and when it reaches every linked account, theirs
+            reached = (uow.people.linked(case.subject) if identities.scope_of(desk.policy, step)
+                       is Scope.EVERYWHERE else (case.subject,))
+            for account in reached:
+                for other in uow.cases.case_ids_for(account):
+                    uow.timers.cancel(other, (TimerKind.SUSPENSION_ENDS,))
         # a safety net: if this process stops before the platform answers, a worker does it
         uow.timers.schedule(Timer(TimerKind.RUN_STEP, now + RUN_STEP_GRACE, case.id, step.id))
         case.events.append(events.StepRecorded(case.id, step.id))
@@ -665,6 +670,7 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
             _schedule_manual_reminder(uow, desk, now, cmd.case_id, cmd.step_id)
         case.events.append(events.StepUpdated(cmd.case_id, cmd.step_id))
         uow.cases.save(case)
+        elsewhere = identities.plan_elsewhere(uow, desk, cmd.case_id, case.subject, step, now)
         summary = f"{step.rung} {step.status}"
         if step.status is StepStatus.FAILED:
             summary += (f"; trying again at {retry_at:%H:%M:%S} UTC" if retry_at
@@ -674,7 +680,18 @@ def run_step(cmd: commands.RetryStep, uow: UnitOfWork, desk: Desk) -> StepStatus
         uow.commit()
     if step.status is StepStatus.FAILED and retry_at is None or step.status is StepStatus.MANUAL:
         _tell_admins(uow, desk, case, f"Case {case.id}: step {step.rung} needs you — {effect.detail}")
+    if elsewhere:
+        _elsewhere(uow, desk, case, cmd.step_id, EffectTarget.APPLY)
     return step.status
+
+
+def _elsewhere(uow: UnitOfWork, desk: Desk, case: Case, step_id: int,
+               target: EffectTarget) -> None:
+    """Carry out a step (or its giving back) on the subject's linked accounts; the admins
+    hear of each one the desk could not do."""
+    assert case.id is not None
+    for e in identities.carry_out_elsewhere(uow, desk, case.id, step_id, target):
+        _tell_admins(uow, desk, case, f"Case {case.id}: on the linked account {e.line}")
 
 
 STEP_MESSAGE = "step"  # a notice's purpose: the message that goes before a removal
@@ -1347,8 +1364,16 @@ def unban_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk:
                                "give their account back if it was closed; then mark this step "
                                "done.")
     status = _STEP_STATUS[effect.status]
-    _record_given_back(uow, desk, case_id, step_id, actor, status, text="",
-                       detail=effect.detail, attempts=1, summary=f"ban lifted: {status}")
+    if _record_given_back(uow, desk, case_id, step_id, actor, status, text="",
+                          detail=effect.detail, attempts=1, summary=f"ban lifted: {status}"):
+        _give_back_elsewhere(uow, desk, case, step_id)
+
+
+def _give_back_elsewhere(uow: UnitOfWork, desk: Desk, case: Case, step_id: int) -> None:
+    """A suspension or ban that reached the linked accounts is given back on them too."""
+    assert case.id is not None
+    if identities.plan_give_back(uow, case.id, step_id, desk.clock.now()):
+        _elsewhere(uow, desk, case, step_id, EffectTarget.RESTORE)
 
 
 def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, desk: Desk,
@@ -1418,6 +1443,7 @@ def restore_subject(case_id: int, step_id: int, actor: str, uow: UnitOfWork, des
     if not _record_given_back(uow, desk, case_id, step_id, actor, status, text=text or "",
                               detail=detail, attempts=attempts + 1, summary=summary):
         return
+    _give_back_elsewhere(uow, desk, case, step_id)
     if status is not StepStatus.DONE:
         who = desk.name_of(case.subject) or case.subject
         _tell_admins(uow, desk, case, f"Case {case_id}: the suspension of {who} ended; "
@@ -1579,6 +1605,10 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.DecideAppeal: decide_appeal,
     commands.SubjectReplied: subject_replied,
     commands.RunDueTimers: run_due_timers,
+    commands.LinkAccounts: identities.link_accounts,
+    commands.UnlinkAccount: identities.unlink_account,
+    commands.RequestLinkCode: identities.request_link_code,
+    commands.LinkByCode: identities.link_by_code,
 }
 
 EVENT_HANDLERS: dict[type[events.Event], list[Callable[..., None]]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self
 from conduct_desk.domain.accounts import Account, ApiToken, Invite, InviteKind, WebSession
 from conduct_desk.domain.audit import Checkpoint
 from conduct_desk.domain.events import Event
+from conduct_desk.domain.identities import LinkCode, StepEffect
 from conduct_desk.domain.ladder import PastStep
 from conduct_desk.domain.merkle import Frontier
 from conduct_desk.domain.messages import Message
@@ -377,6 +378,33 @@ class RateHits(Protocol):
     def prune(self, scope: str, before: datetime) -> None: ...
 
 
+class PeopleRepository(Protocol):
+    """Accounts linked into one person, the one-time codes members link their own with, and
+    what a step with scope "everywhere" did on each linked account."""
+
+    def linked(self, account: PersonRef) -> tuple[PersonRef, ...]:
+        """The account first, then every account linked to the same person."""
+        ...
+    def linked_many(self, accounts: Iterable[PersonRef]) -> dict[PersonRef, tuple[PersonRef, ...]]: ...
+    def person_id(self, account: PersonRef) -> int | None: ...
+    def link(self, accounts: tuple[PersonRef, ...], at: datetime, by: str) -> bool:
+        """Make the accounts one person; False when they were one already."""
+        ...
+    def unlink(self, account: PersonRef) -> tuple[PersonRef, ...]:
+        """Take the account out of its person; the accounts it was linked to (none: it was
+        not linked)."""
+        ...
+    def add_code(self, code: LinkCode) -> int: ...
+    def code_by_hash(self, code_hash: str) -> LinkCode | None: ...
+    def use_code(self, code_id: int, at: datetime) -> bool: ...
+    def forget_codes(self, before: datetime) -> int: ...
+    def step_effects(self, case_id: int, step_id: int | None = None) -> list[StepEffect]: ...
+    def add_effect(self, effect: StepEffect) -> StepEffect | None:
+        """Record an effect once per (step, account, target); None when it is there."""
+        ...
+    def save_effect(self, effect: StepEffect) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """A transaction. Re-enterable: each ``with`` opens a fresh one."""
 
@@ -398,6 +426,8 @@ class UnitOfWork(Protocol):
     def rate_hits(self) -> RateHits: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
     @property
     def can_seal(self) -> bool:
         """True when storage can keep an anonymous reporter's id sealed (a key is set)."""

@@ -5,10 +5,11 @@ no entry point can record a name that is nobody (``--admin nobody``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from conduct_desk.domain.accounts import Account, Role, name_key
-from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.errors import DeskError, InvalidInput
+from conduct_desk.domain.people import PersonRef
 from conduct_desk.service.ports import UnitOfWork
 
 TOKEN_PREFIX = "token:"  # the name an API token acts under (web/deps.py)
@@ -58,8 +59,38 @@ def known_admins(accounts: list[Account],
 
 
 def everyone(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin]) -> list[KnownAdmin]:
-    """:func:`known_admins` from storage; call inside a unit of work."""
-    return known_admins(uow.accounts.admins(), platform_admins)
+    """:func:`known_admins` from storage, each with the accounts linked to theirs (a linked
+    account of an admin is theirs: it counts for recusal); call inside a unit of work."""
+    return with_links(uow, known_admins(uow.accounts.admins(), platform_admins))
+
+
+def accounts_of(admin: KnownAdmin) -> list[PersonRef]:
+    """The admin's accounts a person link can name: platform ids, and their web name."""
+    refs = [PersonRef("web", admin.name)]
+    for name in admin.names:
+        try:
+            ref = PersonRef.parse(name, "")
+        except DeskError:
+            continue
+        if ref.platform:
+            refs.append(ref)
+    return refs
+
+
+def linked_names(uow: UnitOfWork, name: str, aliases: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A viewer's names (``name``, ``aliases``) and every account linked to one of them."""
+    return with_links(uow, [KnownAdmin(name, Role.OBSERVER, aliases)])[0].names
+
+
+def with_links(uow: UnitOfWork, admins: list[KnownAdmin]) -> list[KnownAdmin]:
+    """The admins, their aliases grown by every account linked to one of theirs."""
+    linked = uow.people.linked_many(ref for a in admins for ref in accounts_of(a))
+    grown = []
+    for a in admins:
+        extra = [r.key for ref in accounts_of(a) for r in linked.get(ref, ())[1:]]
+        grown.append(replace(a, aliases=tuple(dict.fromkeys((*a.aliases, *extra))))
+                     if extra else a)
+    return grown
 
 
 def identify(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name: str,

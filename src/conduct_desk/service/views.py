@@ -13,6 +13,7 @@ from typing import Any
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.errors import ConfidentialityError, InvalidInput, Recused
+from conduct_desk.domain.identities import StepEffect, evasion_hints, own_effects
 from conduct_desk.domain.ladder import PastStep, Recommendation, recommend
 from conduct_desk.domain.messages import Message, Party
 from conduct_desk.domain.model import (
@@ -102,6 +103,22 @@ class CaseDetail:
     standing: Standing = Standing()  # where the subject stands now, from every case
     now: datetime | None = None  # when the detail was read (to word the standing)
     open_others: tuple[CaseSummary, ...] = ()  # the other open cases about the same person
+    linked: tuple[PersonRef, ...] = ()  # the subject's other accounts, linked to theirs
+    # the subject is linked to accounts banned or suspended now ("linked to x, banned in case 4")
+    evasion: tuple[str, ...] = ()
+    effects: tuple[StepEffect, ...] = ()  # steps carried out on the linked accounts
+
+    def effects_of(self, step_id: int | None) -> list[StepEffect]:
+        """What the step did on each linked account (scope "everywhere"), oldest first."""
+        return [e for e in self.effects if e.step_id == step_id]
+
+    @property
+    def linked_lines(self) -> list[str]:
+        """For the chat cards: "Linked to x, banned in case 4" and the other linked accounts."""
+        lines = [line[0].upper() + line[1:] for line in self.evasion]
+        if self.linked:
+            lines.append("Linked accounts: " + ", ".join(map(str, self.linked)))
+        return lines
 
     @property
     def now_lines(self) -> list[str]:
@@ -186,10 +203,15 @@ class PersonHistory:
     hidden: bool = False  # the viewer is this person: their cases are for other admins
     standing: Standing = Standing()
     now: datetime | None = None
+    accounts: tuple[PersonRef, ...] = ()  # this account first, then those linked to it
 
     @property
     def now_lines(self) -> list[str]:
         return standing_lines(self.standing, self.now) if self.now is not None else []
+
+    @property
+    def linked(self) -> tuple[PersonRef, ...]:
+        return self.accounts[1:]
 
     @property
     def open_cases(self) -> list[CaseSummary]:
@@ -268,6 +290,7 @@ def check_access(uow: UnitOfWork, case_id: int, viewer: str, aliases: tuple[str,
     """Refuse an unknown case (:class:`NotFound`) or a recused admin, before anything else."""
     with uow:
         case = uow.cases.get(case_id)
+        aliases = roster.linked_names(uow, viewer, aliases)[1:]
     check_viewer(case, viewer, aliases)
 
 
@@ -277,12 +300,17 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
     now = desk.clock.now()
     with uow.reading():
         case = uow.cases.get(case_id)
+        if viewer:
+            aliases = roster.linked_names(uow, viewer, aliases)[1:]
         check_viewer(case, viewer, aliases)
         history = uow.cases.history(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
         known = roster.everyone(uow, desk.platform_admins)
         kept = uow.notices.for_case(case_id)
-        now_stands = standing(uow.cases.effects(case.subject), now)
+        lasting = uow.cases.effects(case.subject)
+        now_stands = standing(own_effects(lasting, case.subject), now)  # linked: evasion
+        linked = uow.people.linked(case.subject)[1:]
+        effects = tuple(uow.people.step_effects(case_id))
         open_others = tuple(c for c in uow.cases.summaries(
             CaseFilter(states=OPEN_STATES, subject=case.subject, limit=50)) if c.id != case_id)
         messages = uow.messages.for_case(case_id)
@@ -299,7 +327,9 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                       stepped_aside=tuple(n.by for n in case.notes if n.kind is NoteKind.RECUSED),
                       backup=backup, notices=tuple(_notice_states(case, kept, now)),
                       standing=now_stands, open_others=open_others, now=now,
-                      follow_ups=follow_ups(case, messages))
+                      follow_ups=follow_ups(case, messages),
+                      linked=linked, evasion=tuple(evasion_hints(case.subject, lasting, now)),
+                      effects=effects)
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
@@ -424,14 +454,18 @@ def person_history(uow: UnitOfWork, person: PersonRef, viewer: tuple[str, ...] =
                    now: datetime) -> PersonHistory:
     """A person's cases, steps and where they stand at ``now``; empty, with ``hidden`` set,
     when the viewer is that person."""
+    if viewer and viewer[0]:
+        with uow:
+            viewer = roster.linked_names(uow, viewer[0], viewer[1:])
     if any(person.matches(name) for name in viewer if name):
         return PersonHistory(person, [], [], hidden=True)
     with uow:
         cases = uow.cases.summaries(CaseFilter(subject=person, limit=1000))
         steps = uow.cases.history(person)
         effects = uow.cases.effects(person)
+        accounts = uow.people.linked(person)
     return PersonHistory(person, cases, steps,
-                         standing=standing(effects, now), now=now)
+                         standing=standing(effects, now), now=now, accounts=accounts)
 
 
 def reporter_label(case: Case, index: int) -> str:
@@ -490,6 +524,12 @@ def case_json(detail: CaseDetail) -> dict[str, Any]:
         "history": [dataclasses.asdict(p) for p in detail.history],
         "standing": detail.now_lines,
         "other_open_cases": [c.id for c in detail.open_others],
+        "linked_accounts": [str(p) for p in detail.linked],
+        "linked_to_banned_or_suspended": list(detail.evasion),
+        "effects_elsewhere": [
+            {"step_id": e.step_id, "account": str(e.account), "action": e.action,
+             "target": e.target, "status": e.status, "at": e.at, "detail": e.detail or None}
+            for e in detail.effects],
         "notices": [
             {"id": n.id, "purpose": n.purpose, "kind": n.kind, "platform": n.platform,
              "to": n.to, "status": n.status, "attempts": n.attempts, "created_at": n.created_at,

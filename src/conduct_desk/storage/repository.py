@@ -45,6 +45,7 @@ from conduct_desk.service.ports import (
     StoredCheckpoint,
 )
 from conduct_desk.storage import tables as t
+from conduct_desk.storage.people import about_any, linked_accounts
 from conduct_desk.storage.sealing import Sealer, open_sealed
 
 # Statements on the hot paths (filing, loading a case, timers, the audit log) are built once:
@@ -319,12 +320,17 @@ class SqlCaseRepository:
             .group_by(s.rung))
         return {r[0]: int(r[1]) for r in rows}
 
+    def _about(self, person: PersonRef) -> sa.ColumnElement[bool]:
+        """SQL: a case about the person, by any account linked to them."""
+        return about_any(t.cases.c.subject_platform, t.cases.c.subject_id,
+                         linked_accounts(self.conn, person))
+
     def history(self, person: PersonRef) -> list[PastStep]:
+        """The person's counting steps, across every account linked to them."""
         rows = self.conn.execute(
             sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at)
             .join(t.cases, t.cases.c.id == t.steps.c.case_id)
-            .where(t.cases.c.subject_platform == person.platform,
-                   t.cases.c.subject_id == person.user_id,
+            .where(self._about(person),
                    t.steps.c.status.in_([str(s) for s in COUNTING]),
                    t.steps.c.overturned_at.is_(None))  # set aside on appeal: not counted
             .order_by(t.steps.c.recorded_at)
@@ -333,12 +339,13 @@ class SqlCaseRepository:
 
     def effects(self, person: PersonRef) -> list[LastingStep]:
         """The person's counting steps that leave a state (warn, remove, suspend, ban), with
-        the case's channel, and for warnings the first re-reading confirmed after them."""
-        about = sa.and_(t.cases.c.subject_platform == person.platform,
-                        t.cases.c.subject_id == person.user_id)
+        the case's channel, and for warnings the first re-reading confirmed after them;
+        across every account linked to them (each with the account its case is about)."""
+        about = self._about(person)
         rows = self.conn.execute(
             sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at,
-                      t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel)
+                      t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel,
+                      t.cases.c.subject_platform, t.cases.c.subject_id)
             .join(t.cases, t.cases.c.id == t.steps.c.case_id)
             .where(about, t.steps.c.status.in_([str(s) for s in COUNTING]),
                    t.steps.c.overturned_at.is_(None),  # set aside on appeal: not in force
@@ -356,7 +363,8 @@ class SqlCaseRepository:
                        until=r.until, restored_at=r.restored_at,
                        reread_at=next((at for at in rereads.get(r.case_id, [])
                                        if at >= r.recorded_at), None)
-                       if r.action == str(Action.WARN) else None)
+                       if r.action == str(Action.WARN) else None,
+                       subject=PersonRef(r.subject_platform, r.subject_id))
                 for r in rows]
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
@@ -375,9 +383,8 @@ class SqlCaseRepository:
                 query = query.where(t.cases.c.is_open == sa.true())
             if states != _OPEN_STATES:  # is_open alone says "open"
                 query = query.where(t.cases.c.state.in_(sorted(states)))
-        if flt.subject is not None:
-            query = query.where(t.cases.c.subject_platform == flt.subject.platform,
-                                t.cases.c.subject_id == flt.subject.user_id)
+        if flt.subject is not None:  # by any account linked to the subject
+            query = query.where(self._about(flt.subject))
         names = {n.strip().lower() for n in flt.not_about if n.strip()}
         if names:  # the SQL form of PersonRef.matches
             c = t.cases.c

@@ -380,3 +380,55 @@ leases = sa.Table(
     sa.Column("acquired_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# -- one person across platforms (migration 0021) --------------------------------------------
+
+# A person: the accounts an admin linked, or the member linked by a one-time code.
+people = sa.Table(
+    "people", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(300), nullable=False),
+)
+
+# One row per linked account; an account belongs to at most one person.
+person_links = sa.Table(
+    "person_links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("linked_at", UTCDateTime, nullable=False),
+    sa.Column("linked_by", sa.String(300), nullable=False),
+    sa.UniqueConstraint("platform", "user_id", name="uq_person_links_account"),
+)
+
+# One-time codes a member links their accounts with: only the SHA-256 is kept.
+link_codes = sa.Table(
+    "link_codes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+# What a suspension or ban with scope "everywhere" did on each linked account, and its
+# giving back (target "restore"): each effect on its own.
+step_effects = sa.Table(
+    "step_effects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("step_id", sa.Integer, sa.ForeignKey("steps.id"), nullable=False, index=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.UniqueConstraint("step_id", "platform", "user_id", "target",
+                        name="uq_step_effects_target"),
+)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from conduct_desk.domain.events import Event
 from conduct_desk.storage.accounts import SqlAccounts
 from conduct_desk.storage.db import storage_error
+from conduct_desk.storage.people import SqlPeople
 from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     rate_hits: SqlRateHits
     notices: SqlNoticeRepository
     messages: SqlMessageRepository
+    people: SqlPeople
 
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
@@ -80,6 +82,7 @@ class SqlUnitOfWork:
         self.rate_hits = SqlRateHits(self._conn)
         self.notices = SqlNoticeRepository(self._conn, self.sealer)
         self.messages = SqlMessageRepository(self._conn, self.sealer)
+        self.people = SqlPeople(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -192,8 +192,13 @@ def case_card(detail: CaseDetail, policy: Policy, *, names_hidden: bool = False)
         elif n.kind == "reply":
             fields.append({"name": "The person replied", "value": clip(quoted(n.text), 1024)})
     if case.steps:
-        steps = [_step_line(case, i) for i in range(len(case.steps))]
+        steps = [_step_line(case, i) + "".join(f"\n  on {clip(e.line, 200)}"
+                                               for e in detail.effects_of(case.steps[i].id))
+                 for i in range(len(case.steps))]
         fields.append({"name": "Steps", "value": clip("\n".join(steps), 1024)})
+    if detail.linked_lines:
+        fields.append({"name": "Linked accounts",
+                       "value": clip("\n".join(detail.linked_lines), 1024)})
     if detail.recommendation is not None:
         fields.append({"name": "Recommended next",
                        "value": clip(f"**{detail.recommendation.rung.name}** — "

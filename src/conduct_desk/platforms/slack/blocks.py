@@ -135,8 +135,12 @@ def case_card(detail: CaseDetail, policy: Policy, *,
                                f"`/coc show {case.id}` shows them to you alone."))
 
     if case.steps:
-        steps = [_step_line(case, i) for i in range(len(case.steps))]
-        blocks.append(_section("*Steps*\n" + "\n".join(steps)))
+        steps = [_step_line(case, i) + "".join(f"\n    on {clip(e.line, 300)}"
+                                               for e in detail.effects_of(case.steps[i].id))
+                 for i in range(len(case.steps))]
+        blocks.append(_section(clip("*Steps*\n" + "\n".join(steps), 3000)))
+    if detail.linked_lines:
+        blocks.append(_context(clip("\n".join(detail.linked_lines), 2000)))
     if detail.recommendation is not None:
         blocks.append(_context(f"Recommended next: *{detail.recommendation.rung.name}* — "
                                f"{detail.recommendation.reason}"))

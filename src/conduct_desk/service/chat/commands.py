@@ -52,6 +52,8 @@ TABLE: tuple[Spec, ...] = (
          "admin so confirmed steps aside)", Role.MODERATOR),
     Spec("report", "{person} what happened", "tell the admins about someone", None,
          about_case=False),
+    Spec("link", "[CODE]", "one person on two platforms: ask for a code here (it comes "
+         "privately), then give it from your other account", None, about_case=False),
     Spec("help", "", "this list", None, about_case=False),
 )
 BY_VERB = {name: spec for spec in TABLE for name in (spec.verb, *spec.aliases)}

@@ -252,6 +252,8 @@ class ChatDesk:
                 return self.help_text(), None
             if spec.verb == "report":
                 return self._report_command(c.user, parsed.rest), None
+            if spec.verb == "link":
+                return self._link_command(c.user, parsed.rest), None
             admin = self.acting(c.user, spec.role or Role.OBSERVER)
         except DeskError as exc:
             return f"Not done: {self.explain(exc)}", None
@@ -291,6 +293,18 @@ class ChatDesk:
             subject=self.person(subject), reporter=self.person(user_id), source=self.source,
             note=" ".join(rest[1:]) or None))
         return ThankYou
+
+    def _link_command(self, user_id: str, rest: tuple[str, ...]) -> str:
+        """``link``: the desk sends a one-time code privately; ``link CODE`` from another
+        account links the two."""
+        me = self.person(user_id)
+        if not rest:
+            self.app.bus.handle(commands.RequestLinkCode(me))
+            return ("I've sent you a code privately. Give it to the desk from your other "
+                    "account within 15 minutes to link the two.")
+        person = self.app.bus.handle(commands.LinkByCode(me, " ".join(rest)))
+        others = ", ".join(str(p) for p in person if p != me)
+        return f"Linked: the admins now see this account and {others} as one person."
 
     def _execute(self, admin: ChatAdmin, parsed: table.Parsed, trigger: str | None) -> str:
         verb, rest = parsed.spec.verb, parsed.rest
@@ -569,6 +583,15 @@ class ChatDesk:
             return None
         if lowered in _REREAD_WORDS:
             self.confirm_reread(m.user)
+            return None
+        words = text.split()
+        if words and words[0].lower() in ("!coc", "/coc"):
+            words = words[1:]
+        if words and words[0].lower().lstrip("!") == "link":
+            try:
+                self._tell(m.user, self._link_command(m.user, tuple(words[1:])))
+            except DeskError as exc:
+                self._tell(m.user, f"Not done: {self.explain(exc)}")
             return None
         first = lowered.split(maxsplit=1)[0] if lowered else ""
         if first in _HELP_WORDS:

@@ -70,6 +70,8 @@ def card_text(detail: views.CaseDetail, w: Words) -> str:
     for step in case.steps:
         lines.append(f"· step {step.id} {step.rung}: {step.status}"
                      + (f" — {short(step.detail, 160)}" if step.detail else ""))
+        lines.extend(f"  on {short(e.line, 200)}" for e in detail.effects_of(step.id))
+    lines.extend(detail.linked_lines)
     for note in case.notes:
         if note.kind is NoteKind.REPLY:
             lines.append(f"{w.person(case.subject)} replied ({when(note.at)}): "

@@ -343,6 +343,32 @@ def person(person: str, web: Web, caller: ApiCaller) -> JSONResponse:
                                      now=web.app.desk.clock.now()))
 
 
+class LinkIn(Input):
+    accounts: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        min_length=2, max_length=20, description="two or more accounts of one person",
+        examples=[["slack:U123", "matrix:@ana:example.org"]])
+
+
+class UnlinkIn(Input):
+    account: str = Field(min_length=1, max_length=300, description="the account to take out "
+                         "of the person it is linked to", examples=["matrix:@ana:example.org"])
+
+
+@router.post("/people/links", status_code=201)
+def link_accounts(body: LinkIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Link accounts into one person (audited): history and the ladder count across them,
+    recusal covers them all, and a step with scope "everywhere" reaches them all."""
+    person = web.app.bus.handle(commands.LinkAccounts(tuple(body.accounts), caller.name))
+    return _json({"accounts": [str(p) for p in person]}, 201)
+
+
+@router.post("/people/unlink")
+def unlink_account(body: UnlinkIn, web: Web, caller: ApiActor) -> JSONResponse:
+    """Take one account out of the person it was linked to (audited)."""
+    others = web.app.bus.handle(commands.UnlinkAccount(body.account, caller.name))
+    return _json({"account": body.account, "was_linked_to": [str(p) for p in others]})
+
+
 @router.get("/audit")
 def audit(web: Web, caller: ApiCaller,
           actor: Annotated[str | None, Query(max_length=300)] = None,
