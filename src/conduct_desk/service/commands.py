@@ -226,3 +226,9 @@ class SubjectReplied(Command):
 
     person: PersonRef
     text: str
+
+
+@dataclass(frozen=True)
+class ApplyRetention(Command):
+    """Remove the texts of resolved cases whose retention (the policy's [retention]) has
+    passed; the worker sends it now and then."""

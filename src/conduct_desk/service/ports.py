@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,6 +20,7 @@ from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.nudges import Nudge
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.privacy import TextKind
 from conduct_desk.domain.standing import LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 
@@ -342,6 +344,45 @@ class RateHits(Protocol):
     def prune(self, scope: str, before: datetime) -> None: ...
 
 
+class Holdings(Protocol):
+    """Where a person is in the database (row ids per role); see storage/privacy.py."""
+
+    about: list[int]
+    reported: list[int]
+    nudged_about: list[int]
+    nudged_by: list[int]
+    notices_to: list[int]
+    consulted: list[int]
+    hurt_in: list[int]
+    audit: list[int]
+    accounts: list[int]
+    unchecked: int
+
+    @property
+    def anything(self) -> bool: ...
+
+
+class PersonalData(Protocol):
+    """A person's data across every table: found, read out, erased; texts past retention."""
+
+    def salt(self) -> bytes:
+        """The salt of erased people's pseudonyms (made the first time it is needed)."""
+        ...
+
+    def find(self, person: PersonRef, aliases: Iterable[PersonRef] = ()) -> Holdings: ...
+    def rows(self, table: str, ids: list[int], columns: Iterable[str]) -> list[dict[str, Any]]: ...
+    def erase(self, person: PersonRef, stand_in: PersonRef, found: Holdings,
+              marker: str) -> Counter[str]:
+        """Replace their ids by ``stand_in`` where a fact must stay, their texts by
+        ``marker``, and redact the audit entries naming them; counts of what changed."""
+        ...
+
+    def expire(self, cutoffs: dict[TextKind, datetime],
+               markers: dict[TextKind, str]) -> dict[int | None, Counter[TextKind]]:
+        """Replace the texts of cases resolved before each kind's cutoff; counts per case."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction. Re-enterable: each ``with`` opens a fresh one."""
 
@@ -361,6 +402,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepository: ...
     @property
     def rate_hits(self) -> RateHits: ...
+    @property
+    def personal(self) -> PersonalData: ...
     @property
     def can_seal(self) -> bool:
         """True when storage can keep an anonymous reporter's id sealed (a key is set)."""

@@ -33,6 +33,7 @@ from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.nudges import Answer, Nudge, NudgeState
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.privacy import pseudonym
 from conduct_desk.domain.standing import LASTING, LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 from conduct_desk.service.ports import (
@@ -70,6 +71,20 @@ _OPEN_CASE_FOR_MESSAGE = sa.select(t.cases.c.id).where(
 ).with_for_update()
 _INSERT_TIMER = t.timers.insert().returning(t.timers.c.id)
 _INSERT_AUDIT = t.audit.insert()
+
+
+def _subject_is(platform: sa.Column[Any], user_id: sa.Column[Any], conn: Connection,
+                person: PersonRef) -> sa.ColumnElement[bool]:
+    """The rows about ``person``: under their id, or under their pseudonym once they were
+    erased (so the ladder still counts a ban when they come back; see domain/privacy.py)."""
+    ids = [person.user_id]
+    salt = conn.execute(_SELECT_SALT).scalar()
+    if salt is not None:
+        ids.append(pseudonym(bytes.fromhex(str(salt)), person).user_id)
+    return sa.and_(platform == person.platform, user_id.in_(ids))
+
+
+_SELECT_SALT = sa.select(t.web_secrets.c.value).where(t.web_secrets.c.name == "erasure-salt")
 
 
 def _person(platform: str | None, user_id: str | None) -> PersonRef | None:
@@ -293,8 +308,7 @@ class SqlCaseRepository:
         rows = self.conn.execute(
             sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at)
             .join(t.cases, t.cases.c.id == t.steps.c.case_id)
-            .where(t.cases.c.subject_platform == person.platform,
-                   t.cases.c.subject_id == person.user_id,
+            .where(_subject_is(t.cases.c.subject_platform, t.cases.c.subject_id, self.conn, person),
                    t.steps.c.status.in_([str(s) for s in COUNTING]),
                    t.steps.c.overturned_at.is_(None))  # set aside on appeal: not counted
             .order_by(t.steps.c.recorded_at)
@@ -304,8 +318,7 @@ class SqlCaseRepository:
     def effects(self, person: PersonRef) -> list[LastingStep]:
         """The person's counting steps that leave a state (warn, remove, suspend, ban), with
         the case's channel, and for warnings the first re-reading confirmed after them."""
-        about = sa.and_(t.cases.c.subject_platform == person.platform,
-                        t.cases.c.subject_id == person.user_id)
+        about = _subject_is(t.cases.c.subject_platform, t.cases.c.subject_id, self.conn, person)
         rows = self.conn.execute(
             sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at,
                       t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel)
@@ -331,7 +344,7 @@ class SqlCaseRepository:
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
         return list(self.conn.execute(sa.select(t.cases.c.id).where(
-            t.cases.c.subject_platform == person.platform, t.cases.c.subject_id == person.user_id
+            _subject_is(t.cases.c.subject_platform, t.cases.c.subject_id, self.conn, person)
         ).order_by(t.cases.c.id)).scalars())
 
     def _filtered(self, query: Any, flt: CaseFilter) -> Any:
@@ -346,8 +359,8 @@ class SqlCaseRepository:
             if states != _OPEN_STATES:  # is_open alone says "open"
                 query = query.where(t.cases.c.state.in_(sorted(states)))
         if flt.subject is not None:
-            query = query.where(t.cases.c.subject_platform == flt.subject.platform,
-                                t.cases.c.subject_id == flt.subject.user_id)
+            query = query.where(_subject_is(t.cases.c.subject_platform, t.cases.c.subject_id,
+                                            self.conn, flt.subject))
         names = {n.strip().lower() for n in flt.not_about if n.strip()}
         if names:  # the SQL form of PersonRef.matches
             c = t.cases.c

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from conduct_desk.domain.events import Event
 from conduct_desk.storage.accounts import SqlAccounts
+from conduct_desk.storage.privacy import SqlPersonalData
 from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
     nudges: SqlNudgeRepository
     rate_hits: SqlRateHits
     notices: SqlNoticeRepository
+    personal: SqlPersonalData
 
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
@@ -51,6 +53,7 @@ class SqlUnitOfWork:
         self.nudges = SqlNudgeRepository(self._conn, self.sealer)
         self.rate_hits = SqlRateHits(self._conn)
         self.notices = SqlNoticeRepository(self._conn, self.sealer)
+        self.personal = SqlPersonalData(self._conn, self.sealer)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
