@@ -856,11 +856,14 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
     total = 0
     sweep_at = None
     while not stop.is_set():
-        try:
-            now = a.desk.clock.now()
-            if sweep_at is None or now >= sweep_at:
+        now = a.desk.clock.now()
+        if sweep_at is None or now >= sweep_at:
+            sweep_at = now + RETENTION_EVERY
+            try:
                 a.bus.handle(commands.ApplyRetention())
-                sweep_at = now + RETENTION_EVERY
+            except Exception:  # the timers still run; the sweep is tried again next time
+                logger.exception("retention sweep failed; trying again in %s", RETENTION_EVERY)
+        try:
             ran = a.bus.handle(commands.RunDueTimers(worker=name, limit=batch))
         except DeskError as exc:  # e.g. the database went away for a moment: keep going
             logger.warning("timer worker: %s", exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from conduct_desk.bootstrap import App
+from conduct_desk.cli import worker_loop
 from conduct_desk.domain.errors import IllegalTransition, NotFound
 from conduct_desk.domain.model import SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
@@ -247,4 +249,11 @@ def test_a_case_reopened_in_time_keeps_its_texts(app: App, web: FastAPI,
     assert _texts(app, one)[0] == "RILEYNOTE it hurt jo"
     clock.advance(timedelta(days=2))
     app.bus.handle(commands.ApplyRetention())
+    assert _texts(app, one)[0] == "[removed after 180 days (retention policy)]"
+
+
+def test_the_worker_sweeps_when_it_starts(app: App, web: FastAPI, clock: FakeClock) -> None:
+    one, _ = _story(app, clock)
+    clock.advance(timedelta(days=181))
+    worker_loop(app, "w1", threading.Event(), batch=10, interval=0.05, once=True)
     assert _texts(app, one)[0] == "[removed after 180 days (retention policy)]"
