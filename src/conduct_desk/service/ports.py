@@ -345,14 +345,12 @@ class RateHits(Protocol):
 
 
 class Holdings(Protocol):
-    """Where a person is in the database (row ids per role); see storage/privacy.py."""
+    """Where a person is in the database (see storage/privacy.py): the cases about them, the
+    rows naming them per place (``reports_they_made``, ``messages_to_them``, …), the reports
+    naming them as hurt, the audit entries and admin accounts naming them."""
 
     about: list[int]
-    reported: list[int]
-    nudged_about: list[int]
-    nudged_by: list[int]
-    notices_to: list[int]
-    consulted: list[int]
+    rows: dict[str, list[int]]
     hurt_in: list[int]
     audit: list[int]
     accounts: list[int]
@@ -371,6 +369,9 @@ class PersonalData(Protocol):
 
     def find(self, person: PersonRef, aliases: Iterable[PersonRef] = ()) -> Holdings: ...
     def rows(self, table: str, ids: list[int], columns: Iterable[str]) -> list[dict[str, Any]]: ...
+    def exported(self, found: Holdings) -> dict[str, list[dict[str, Any]]]:
+        """The rows of each place that names them, as their export shows them."""
+        ...
     def erase(self, person: PersonRef, stand_in: PersonRef, found: Holdings,
               marker: str) -> Counter[str]:
         """Replace their ids by ``stand_in`` where a fact must stay, their texts by

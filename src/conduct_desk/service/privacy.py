@@ -95,22 +95,9 @@ def export_person(uow: UnitOfWork, desk: Desk, person: PersonRef, admin: str) ->
             "withheld": "who reported this person, and what reporters wrote about them, are "
                         "not included: the desk never gives a reporter away",
             "cases_about_them": [_case_about(uow.cases.get(i), person) for i in found.about],
-            "reports_they_made": p.rows("reports", found.reported, (
-                "id", "case_id", "subject_platform", "subject_id", "anonymous", "filed_at",
-                "source", "channel", "message_text", "message_link", "note", "account",
-                "harmed", "flagrant", "status_token")),
-            "private_words_they_asked_for": p.rows("nudges", found.nudged_by, (
-                "id", "case_id", "subject_platform", "subject_id", "anonymous", "asked_at",
-                "state", "channel", "message_text", "note", "harmed")),
-            "private_words_to_them": p.rows("nudges", found.nudged_about, (
-                "id", "case_id", "asked_at", "state", "channel", "message_text", "apology")),
+            **p.exported(found),
             "named_as_hurt_in_reports": p.rows("reports", found.hurt_in, ("id", "case_id",
                                                                           "filed_at")),
-            "consultations_with_them": p.rows("consultations", found.consulted, (
-                "id", "case_id", "admin", "at", "summary")),
-            "messages_to_them": p.rows("notices", found.notices_to, (
-                "id", "case_id", "platform", "kind", "purpose", "created_at", "sent_at",
-                "status", "text")),
             "audit_entries_naming_them": _audit_rows(uow, found.audit, set(found.about)),
             "accounts": p.rows("admins", found.accounts, (
                 "id", "name", "role", "identities", "email", "time_zone", "created_at",
@@ -175,7 +162,7 @@ def erase_person(uow: UnitOfWork, desk: Desk, person: PersonRef, admin: str) -> 
                 f"case {', '.join(map(str, still_open))} about {person} is open; resolve it "
                 "first (`conduct case resolve`), then erase")
         result = Erasure(person, stand_in)
-        result.kept = _kept(cases, found.accounts, found.reported)
+        result.kept = _kept(cases, found.accounts, found.rows.get("reports_they_made", []))
         done = uow.personal.erase(person, stand_in, found, ERASURE_MARKER)
         for key, n in done.items():
             result.removed[_NOUNS.get(key, key)] += n

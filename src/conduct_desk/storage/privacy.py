@@ -2,8 +2,8 @@
 
 Every text column the desk removes is one :class:`TextColumn` in :data:`TEXTS`; every place a
 person's id is kept is handled in :class:`SqlPersonalData`. A new table that holds texts (a
-``messages`` table, say) is one more entry in :data:`TEXTS`, and if it names people, one more
-entry in :data:`PERSON_COLUMNS`.
+``messages`` table, say) is one more entry in :data:`TEXTS`, and each way it names people (from,
+to) one more entry in :data:`PEOPLE`: finding, exporting and erasing follow from the lists.
 
 The facts safety needs are never touched here: the cases, their state, outcome, dates and
 counts, the steps' rungs, actions, statuses and dates (a ban or a suspension stays on record).
@@ -86,6 +86,60 @@ TEXTS: tuple[TextColumn, ...] = (
     TextColumn(t.notices, "text", TextKind.MESSAGES,
                where=lambda: t.notices.c.status != str(NoticeStatus.PENDING)),
     TextColumn(t.notices, "last_error", TextKind.MESSAGES),
+    TextColumn(t.timers, "error", TextKind.MESSAGES),  # a platform's error may name someone
+)
+
+
+@dataclass(frozen=True)
+class PersonColumns:
+    """One place a table names a person: its platform and id columns, and the column holding
+    the id sealed when the person asked to stay anonymous.
+
+    On erasure the id becomes the pseudonym when ``keep`` (a fact stays attached to someone:
+    who was consulted, who a private word was about), or goes (with ``forget``'s further
+    values); the person's words in ``texts`` are removed. ``export`` names the columns their
+    export shows, under the key ``role``."""
+
+    role: str
+    table: sa.Table
+    platform: str
+    user_id: str
+    export: tuple[str, ...]
+    texts: tuple[str, ...] = ()
+    sealed: str | None = None
+    keep: bool = False
+    forget: dict[str, Any] = field(default_factory=dict)
+
+    def plain(self, person: PersonRef) -> ColumnElement[bool]:
+        return sa.and_(self.table.c[self.platform] == person.platform,
+                       self.table.c[self.user_id] == person.user_id)
+
+
+_REPORTER = ("id", "case_id", "subject_platform", "subject_id", "anonymous")
+PEOPLE: tuple[PersonColumns, ...] = (
+    PersonColumns("reports_they_made", t.reports, "reporter_platform", "reporter_id",
+                  _REPORTER + ("filed_at", "source", "channel", "message_text", "message_link",
+                               "note", "account", "harmed", "flagrant", "status_token"),
+                  texts=("note", "account"), sealed="reporter_sealed",
+                  forget={"reporter_platform": None, "status_token": None}),
+    PersonColumns("private_words_they_asked_for", t.nudges, "reporter_platform", "reporter_id",
+                  _REPORTER + ("asked_at", "state", "channel", "message_text", "note",
+                               "harmed"),
+                  texts=("note",), sealed="reporter_sealed"),
+    PersonColumns("private_words_to_them", t.nudges, "subject_platform", "subject_id",
+                  ("id", "case_id", "asked_at", "state", "channel", "message_text", "apology"),
+                  texts=("message_text", "note", "apology"), keep=True,
+                  forget={"message_id": "(erased)", "message_link": None}),
+    PersonColumns("consultations_with_them", t.consultations, "person_platform", "person_id",
+                  ("id", "case_id", "admin", "at", "summary"), texts=("summary",), keep=True),
+    PersonColumns("messages_to_them", t.notices, "to_platform", "to_id",
+                  ("id", "case_id", "platform", "kind", "purpose", "created_at", "sent_at",
+                   "status", "text"),
+                  texts=("text",), sealed="to_sealed",
+                  # a notice that can no longer reach anyone is not waiting any more
+                  forget={"last_error": None, "status": sa.case(
+                      (t.notices.c.status == str(NoticeStatus.PENDING), str(NoticeStatus.FAILED)),
+                      else_=t.notices.c.status)}),
 )
 
 
@@ -103,14 +157,10 @@ def _like(col: ColumnElement[Any], needle: str) -> ColumnElement[bool]:
 
 @dataclass
 class Found:
-    """Where a person is in the database: row ids per role."""
+    """Where a person is in the database: row ids per place (see :data:`PEOPLE`)."""
 
     about: list[int] = field(default_factory=list)  # cases about them
-    reported: list[int] = field(default_factory=list)  # reports they filed (plain or sealed)
-    nudged_about: list[int] = field(default_factory=list)
-    nudged_by: list[int] = field(default_factory=list)
-    notices_to: list[int] = field(default_factory=list)
-    consulted: list[int] = field(default_factory=list)
+    rows: dict[str, list[int]] = field(default_factory=dict)  # PersonColumns.role -> ids
     hurt_in: list[int] = field(default_factory=list)  # reports naming them as hurt
     audit: list[int] = field(default_factory=list)  # entries naming them
     accounts: list[int] = field(default_factory=list)
@@ -118,8 +168,7 @@ class Found:
 
     @property
     def anything(self) -> bool:
-        return any((self.about, self.reported, self.nudged_about, self.nudged_by,
-                    self.notices_to, self.consulted, self.hurt_in, self.audit, self.accounts))
+        return any((self.about, *self.rows.values(), self.hurt_in, self.audit, self.accounts))
 
 
 class SqlPersonalData:
@@ -141,10 +190,12 @@ class SqlPersonalData:
         return bytes.fromhex(str(value))
 
     # -- finding ---------------------------------------------------------------------------
-    def _sealed_ids(self, table: sa.Table, column: str, person: PersonRef,
-                    found: Found) -> list[int]:
-        rows = self.conn.execute(sa.select(table.c.id, table.c[column])
-                                 .where(table.c[column].is_not(None))).all()
+    def _sealed_ids(self, place: PersonColumns, person: PersonRef, found: Found) -> list[int]:
+        if place.sealed is None:
+            return []
+        column = place.table.c[place.sealed]
+        rows = self.conn.execute(sa.select(place.table.c.id, column)
+                                 .where(column.is_not(None))).all()
         if rows and self.sealer is None:
             found.unchecked += len(rows)
             return []
@@ -163,24 +214,12 @@ class SqlPersonalData:
         c = t.cases.c
         found.about = ids(sa.select(c.id).where(sa.or_(*(
             sa.and_(c.subject_platform == p.platform, c.subject_id == p.user_id) for p in who))))
+        for place in PEOPLE:
+            found.rows[place.role] = sorted(
+                set(ids(sa.select(place.table.c.id).where(place.plain(person))))
+                | set(self._sealed_ids(place, person, found)))
         r = t.reports.c
-        found.reported = sorted(set(ids(sa.select(r.id).where(
-            r.reporter_platform == person.platform, r.reporter_id == person.user_id)))
-            | set(self._sealed_ids(t.reports, "reporter_sealed", person, found)))
         found.hurt_in = ids(sa.select(r.id).where(_like(_json_text(r.harmed), person.key)))
-        n = t.nudges.c
-        found.nudged_about = ids(sa.select(n.id).where(
-            n.subject_platform == person.platform, n.subject_id == person.user_id))
-        found.nudged_by = sorted(set(ids(sa.select(n.id).where(
-            n.reporter_platform == person.platform, n.reporter_id == person.user_id)))
-            | set(self._sealed_ids(t.nudges, "reporter_sealed", person, found)))
-        o = t.notices.c
-        found.notices_to = sorted(set(ids(sa.select(o.id).where(
-            o.to_platform == person.platform, o.to_id == person.user_id)))
-            | set(self._sealed_ids(t.notices, "to_sealed", person, found)))
-        k = t.consultations.c
-        found.consulted = ids(sa.select(k.id).where(
-            k.person_platform == person.platform, k.person_id == person.user_id))
         a = t.audit.c
         found.audit = ids(sa.select(a.id).where(a.redacted == sa.false(), sa.or_(
             _like(a.actor, person.user_id), _like(a.summary, person.user_id),
@@ -201,6 +240,11 @@ class SqlPersonalData:
         return [dict(m) for m in self.conn.execute(query).mappings()]
 
     # -- erasure ---------------------------------------------------------------------------
+    def exported(self, found: Holdings) -> dict[str, list[dict[str, Any]]]:
+        """The rows of each place that names them, with the columns their export shows."""
+        return {place.role: self.rows(place.table.name, found.rows.get(place.role, []),
+                                      place.export) for place in PEOPLE}
+
     def erase(self, person: PersonRef, stand_in: PersonRef, found: Holdings,
               marker: str) -> Counter[str]:
         """Erase ``person``: ids become ``stand_in`` where a fact must stay attached to
@@ -219,43 +263,19 @@ class SqlPersonalData:
             r = t.reports.c
             self.conn.execute(t.reports.update().where(r.case_id.in_(about)).values(
                 subject_id=stand_in.user_id, message_id=None, message_link=None))
-            done["cases pseudonymised"] += len(about)
-        n = t.nudges.c
-        if found.nudged_about:
-            for name in ("message_text", "note", "apology"):
-                done[TextKind.REPORT_TEXTS.value] += self._replace(
-                    _spec(t.nudges, name), n.id.in_(found.nudged_about), marker)
-            self.conn.execute(t.nudges.update().where(n.id.in_(found.nudged_about)).values(
-                subject_id=stand_in.user_id, message_id=marker, message_link=None))
-        if found.reported:
-            r = t.reports.c
-            for name in ("note", "account"):
-                done[TextKind.REPORT_TEXTS.value] += self._replace(
-                    _spec(t.reports, name), r.id.in_(found.reported), marker)
-            self.conn.execute(t.reports.update().where(r.id.in_(found.reported)).values(
-                reporter_platform=None, reporter_id=None, reporter_sealed=None,
-                status_token=None))
-            done["reports unnamed"] += len(found.reported)
-        if found.nudged_by:
-            done[TextKind.REPORT_TEXTS.value] += self._replace(
-                _spec(t.nudges, "note"), n.id.in_(found.nudged_by), marker)
-            self.conn.execute(t.nudges.update().where(n.id.in_(found.nudged_by)).values(
-                reporter_id=None, reporter_sealed=None))
-        if found.notices_to:
-            o = t.notices.c
-            done[TextKind.MESSAGES.value] += self._replace(
-                _spec(t.notices, "text"), o.id.in_(found.notices_to), marker)
-            self.conn.execute(t.notices.update().where(o.id.in_(found.notices_to)).values(
-                to_id=None, to_sealed=None, last_error=None))
-            self.conn.execute(t.notices.update().where(
-                o.id.in_(found.notices_to), o.status == str(NoticeStatus.PENDING)).values(
-                status=str(NoticeStatus.FAILED)))
-        if found.consulted:
-            k = t.consultations.c
-            done[TextKind.NOTES.value] += self._replace(
-                _spec(t.consultations, "summary"), k.id.in_(found.consulted), marker)
-            self.conn.execute(t.consultations.update().where(k.id.in_(found.consulted))
-                              .values(person_id=stand_in.user_id))
+        for place in PEOPLE:
+            row_ids = found.rows.get(place.role, [])
+            if not row_ids:
+                continue
+            which = place.table.c.id.in_(row_ids)
+            for name in place.texts:
+                done[_spec(place.table, name).kind.value] += self._replace(
+                    _spec(place.table, name), which, marker, narrow=False)
+            values: dict[str, Any] = dict(place.forget)
+            values[place.user_id] = stand_in.user_id if place.keep else None
+            if place.sealed is not None:
+                values[place.sealed] = None
+            self.conn.execute(place.table.update().where(which).values(values))
         self._rename_in_json(t.reports, "harmed", person, stand_in)
         self._rename_in_json(t.nudges, "harmed", person, stand_in)
         no = t.notes.c
@@ -334,4 +354,5 @@ def text_columns() -> list[tuple[sa.Table, sa.Column[Any]]]:
             if isinstance(col.type, sa.String | sa.Text | sa.JSON)]
 
 
-__all__ = ["TEXTS", "Found", "SqlPersonalData", "TextColumn", "is_marker", "text_columns"]
+__all__ = ["PEOPLE", "TEXTS", "Found", "PersonColumns", "SqlPersonalData", "TextColumn",
+           "is_marker", "text_columns"]
