@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.errors import IllegalTransition, NotFound
 from conduct_desk.domain.model import Case, NoteKind
 from conduct_desk.domain.people import PersonRef
@@ -70,7 +71,7 @@ def apply_retention(cmd: commands.ApplyRetention, uow: UnitOfWork, desk: Desk) -
 
 def _admin(uow: UnitOfWork, desk: Desk, name: str) -> KnownAdmin:
     admin = known_admin(uow, desk, name)
-    if not admin.role.includes(admin.role.ADMIN):
+    if not admin.role.includes(Role.ADMIN):
         raise IllegalTransition(f"{admin.name} is a {admin.role}; only an admin may export or "
                                 "erase a person's data (--admin)")
     return admin
