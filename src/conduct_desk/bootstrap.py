@@ -20,7 +20,7 @@ from conduct_desk.domain.policy import Policy
 from conduct_desk.domain.transparency import Period, Report, publish
 from conduct_desk.mail.smtp import SmtpMailer
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import audit, commands, followups, handlers, nudges
+from conduct_desk.service import audit, commands, followups, handlers, nudges, privacy
 from conduct_desk.service.clock import SystemClock
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
@@ -185,6 +185,7 @@ def bootstrap(
         commands.NudgeAnswered: nudges.nudge_answered,
         commands.AuthorWrote: nudges.author_wrote,
         commands.NudgeEnough: nudges.nudge_enough,
+        commands.ApplyRetention: privacy.apply_retention,
     }
     bus = MessageBus(
         uow_factory=uow_factory,

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Conduct Desk: Code of Conduct enforcement for community admins.",
                   no_args_is_help=True, add_completion=False)
 case_app = typer.Typer(help="Work on cases.", no_args_is_help=True)
-person_app = typer.Typer(help="People's history.", no_args_is_help=True)
+person_app = typer.Typer(help="People: their history, their data (export, erase).",
+                         no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 policy_app = typer.Typer(help="The policy file.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
@@ -665,6 +667,62 @@ def person_unlink(
          lambda others: f"{account} is no longer linked to {', '.join(map(str, others))}")
 
 
+@person_app.command("export")
+def person_export(
+    person: str, admin: Admin,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the JSON to this file (made readable by you only) instead of "
+                      "printing it.")] = None,
+) -> None:
+    """Everything the desk holds about a person, as JSON: cases about them, reports they
+    made, private words, notes, messages, steps, audit entries, account. Who reported them
+    is never included. Audited."""
+    from conduct_desk.service.privacy import export_person
+
+    with friendly_errors():
+        if out is not None and out.exists():
+            raise InvalidInput(f"--out: {out} exists already; give another file")
+        a = _app()
+        ref = _person(person)
+        data = export_person(a.uow(), a.desk, ref, admin)
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        if out is None:
+            typer.echo(text)
+            return
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise InvalidInput(f"--out: cannot write {out} ({exc.strerror}); give another "
+                               "file") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    typer.echo(f"wrote what the desk holds about {ref} to {out}")
+
+
+@person_app.command("erase")
+def person_erase(
+    person: str, admin: Admin,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a person's data: their ids, their words and the texts about them. What safety
+    needs stays (that a ban or suspension exists, its dates and rung, outcomes, counts), under
+    a pseudonym the ladder still recognises. A case about them must be resolved first.
+    Audited; the audit entries naming them are redacted and keep their hashes."""
+    from conduct_desk.service.privacy import erase_person
+
+    with friendly_errors():
+        a = _app()
+        ref = _person(person)
+        if not yes and not typer.confirm(
+                f"Erase what the desk holds about {ref}? This cannot be undone "
+                "(export it first with `conduct person export`)"):
+            raise typer.Exit(1)
+        result = erase_person(a.uow(), a.desk, ref, admin)
+    typer.echo(f"erased {ref}; now known only as {result.pseudonym}")
+    for line in result.lines():
+        typer.echo(f"  {line}")
+
+
 class ReportFormat(StrEnum):
     md = "md"
     json = "json"
@@ -847,11 +905,23 @@ def run_worker(a: Any, name: str, *, batch: int, interval: float, once: bool) ->
             signal.signal(s, handler)
 
 
+RETENTION_EVERY = timedelta(hours=1)  # how often the worker removes texts past retention
+
+
 def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interval: float,
                 once: bool = False) -> int:
-    """Run due timers until ``stop`` is set (or, with ``once``, until none is due)."""
+    """Run due timers until ``stop`` is set (or, with ``once``, until none is due); and the
+    retention sweep when starting, then every :data:`RETENTION_EVERY` of the desk's clock."""
     total = 0
+    sweep_at = None
     while not stop.is_set():
+        now = a.desk.clock.now()
+        if sweep_at is None or now >= sweep_at:
+            sweep_at = now + RETENTION_EVERY
+            try:
+                a.bus.handle(commands.ApplyRetention())
+            except Exception:  # the timers still run; the sweep is tried again next time
+                logger.exception("retention sweep failed; trying again in %s", RETENTION_EVERY)
         try:
             ran = a.bus.handle(commands.RunDueTimers(
                 worker=name, limit=batch, lease=a.desk.lease))

@@ -135,3 +135,35 @@ def test_a_bans_message_window_is_read_and_bounded() -> None:
     too_long = base.replace('account = "deactivate"\n', 'account = "deactivate"\ndelete_messages = "8d"\n', 1)
     with pytest.raises(InvalidPolicy, match="ban.delete_messages"):
         parse_policy(too_long, "p")
+
+
+@pytest.mark.parametrize("preset", ["guide", "contributor-covenant-2.1"])
+def test_retention_is_in_both_presets_and_read(preset: str) -> None:
+    text = preset_text(preset)
+    assert "[retention]" in text and "(retention policy)" in text  # the file says what shows
+    keep = parse_policy(text, preset).retention
+    assert (keep.report_texts, keep.notes, keep.messages) == (
+        timedelta(days=180), timedelta(days=365), timedelta(days=180))
+    changed = parse_policy(text.replace('notes = "365d"', 'notes = "2w"'), preset).retention
+    assert changed.notes == timedelta(days=14)
+    # a policy written before [retention] still loads, with the same spans
+    start = text.index("[retention]")
+    older = text[:start] + text[text.index("[[ladder]]", start):]
+    assert parse_policy(older, preset).retention == keep
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('notes = "365d"', 'notes = "12h"'),
+     "policy: retention.notes: must be from 1d to 3650d, found '12h'; write e.g. notes = "
+     '"365d"'),
+    (('messages = "180d"', "messages = 180"),
+     "policy: retention.messages: must be a quoted span such as \"180d\", found 180"),
+    (('report_texts = "180d"', 'report_texts = "half a year"'),
+     "policy: retention.report_texts: malformed"),
+    (('report_texts = "180d"', 'reports = "180d"'),
+     "policy: retention.reports: unknown key (did you mean 'report_texts'?)"),
+])
+def test_retention_errors_name_the_key(edit: tuple[str, str], message: str) -> None:
+    with pytest.raises(InvalidPolicy) as exc:
+        parse_policy(GUIDE.replace(*edit, 1), "policy")
+    assert message in str(exc.value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -180,6 +180,28 @@ MAX_WAITS = 500  # tries a platform may defer with a wait before the desk gives 
 
 BAN_ACCOUNT = ("deactivate", "lock")
 
+RETENTION_MIN = timedelta(days=1)
+RETENTION_MAX = timedelta(days=3650)
+RETENTION_KEYS = ("report_texts", "notes", "messages")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long texts are kept once their case is resolved; then the worker removes them and
+    keeps the facts (steps, their dates and rungs, the outcome, the counts).
+
+    report_texts: what reporters wrote and the words quoted (reports, private words);
+    notes: the admins' notes, consultations and reasons; messages: what the desk sent to
+    people and what they wrote back (step messages, notices, replies, appeals)."""
+
+    report_texts: timedelta = timedelta(days=180)
+    notes: timedelta = timedelta(days=365)
+    messages: timedelta = timedelta(days=180)
+
+    def of(self, key: str) -> timedelta:
+        return {"report_texts": self.report_texts, "notes": self.notes,
+                "messages": self.messages}[key]
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -206,6 +228,8 @@ class Policy:
     reactions: bool = False
     # the transparency report leaves out every count from 1 to this less one
     transparency_min_count: int = 5
+    # how long texts are kept after their case is resolved ([retention])
+    retention: Retention = field(default_factory=lambda: Retention())
 
     def rung(self, name: str) -> Rung:
         for r in self.ladder:
@@ -237,7 +261,7 @@ class InvalidPolicyStep(DeskError):
 
 _TOP = {
     "name", "community", "code_of_conduct_url", "history_window", "deadlines", "admins",
-    "ban", "retry", "peer", "intake", "ladder", "texts", "transparency",
+    "ban", "retry", "peer", "intake", "ladder", "texts", "transparency", "retention",
 }
 _RUNG = {"name", "action", "text", "label", "duration", "confirm", "noun", "scope"}
 _SECTIONS = {
@@ -248,6 +272,7 @@ _SECTIONS = {
     "peer": {"wait"},
     "intake": {"reactions"},
     "transparency": {"min_count"},
+    "retention": set(RETENTION_KEYS),
     "texts": set(TEXT_KEYS),
     "duration": {"default", "min", "max"},
 }
@@ -308,6 +333,29 @@ def _appeal_within(r: _Reader, deadlines: dict[str, Any]) -> timedelta:
                      f"must be from 1h to 90d, found {deadlines.get('appeal_within')!r}; write "
                      'e.g. appeal_within = "7d" (an appeal is decided within a week)')
     return span
+
+
+def _retention(r: _Reader, data: dict[str, Any]) -> Retention:
+    """[retention]: each key a span from 1d to 3650d (ten years)."""
+    table = r.table(data, "retention")
+    spans = {}
+    for key in RETENTION_KEYS:
+        default = Retention().of(key)
+        value = table.get(key)
+        if value is None:
+            spans[key] = default
+            continue
+        if not isinstance(value, str):
+            raise r.fail(f"retention.{key}", f'must be a quoted span such as "180d", found '
+                                              f"{value!r}")
+        span = r.span(table, key, "retention.", "")
+        if not RETENTION_MIN <= span <= RETENTION_MAX:
+            raise r.fail(f"retention.{key}",
+                         f"must be from 1d to 3650d, found {value!r}; write e.g. "
+                         f'{key} = "{default.days}d" (kept {default.days} days after the case '
+                         "is resolved)")
+        spans[key] = span
+    return Retention(**spans)
 
 
 def parse_policy(text: str, source: str = "policy") -> Policy:
@@ -437,4 +485,5 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         on_duty=r.names(admins, "on_duty", "admins."),
         backup=r.names(admins, "backup", "admins."),
         texts=texts, reactions=reactions, transparency_min_count=min_count,
+        retention=_retention(r, data),
     )

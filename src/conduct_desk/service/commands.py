@@ -323,3 +323,9 @@ class LinkByCode(Command):
 
     account: PersonRef
     code: str
+
+
+@dataclass(frozen=True)
+class ApplyRetention(Command):
+    """Remove the texts of resolved cases whose retention (the policy's [retention]) has
+    passed; the worker sends it now and then."""

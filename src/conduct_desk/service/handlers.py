@@ -51,6 +51,7 @@ from conduct_desk.domain.model import (
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import DEFAULT_NOUNS, Action, Policy, Rung, Scope
+from conduct_desk.domain.privacy import ERASED_PREFIX
 from conduct_desk.domain.standing import standing
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands, emails, identities
@@ -904,6 +905,10 @@ def reopen_case(cmd: commands.ReopenCase, uow: UnitOfWork, desk: Desk) -> None:
         case = uow.cases.get(cmd.case_id, lock=True)
         admin = _acting(uow, desk, case, cmd.admin)
         cmd = replace(cmd, admin=admin.name)
+        if case.subject.user_id.startswith(ERASED_PREFIX):
+            raise IllegalTransition(
+                f"the person case {case.id} is about was erased; if they are back, open a new "
+                "case (the ladder still counts this one)")
         if case.channel and case.message_id and not case.is_open:
             newer = uow.cases.open_case_for_message(case.subject, case.channel, case.message_id)
             if newer is not None:

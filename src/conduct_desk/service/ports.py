@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from conduct_desk.domain.notices import Notice
 from conduct_desk.domain.nudges import Nudge
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.privacy import TextKind
 from conduct_desk.domain.standing import LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 
@@ -403,6 +405,44 @@ class PeopleRepository(Protocol):
         """Record an effect once per (step, account, target); None when it is there."""
         ...
     def save_effect(self, effect: StepEffect) -> None: ...
+class Holdings(Protocol):
+    """Where a person is in the database (see storage/privacy.py): the cases about them, the
+    rows naming them per place (``reports_they_made``, ``messages_to_them``, …), the reports
+    naming them as hurt, the audit entries and admin accounts naming them."""
+
+    about: list[int]
+    rows: dict[str, list[int]]
+    hurt_in: list[int]
+    audit: list[int]
+    accounts: list[int]
+    unchecked: int
+
+    @property
+    def anything(self) -> bool: ...
+
+
+class PersonalData(Protocol):
+    """A person's data across every table: found, read out, erased; texts past retention."""
+
+    def salt(self) -> bytes:
+        """The salt of erased people's pseudonyms (made the first time it is needed)."""
+        ...
+
+    def find(self, person: PersonRef, aliases: Iterable[PersonRef] = ()) -> Holdings: ...
+    def rows(self, table: str, ids: list[int], columns: Iterable[str]) -> list[dict[str, Any]]: ...
+    def exported(self, found: Holdings) -> dict[str, list[dict[str, Any]]]:
+        """The rows of each place that names them, as their export shows them."""
+        ...
+    def erase(self, person: PersonRef, stand_in: PersonRef, found: Holdings,
+              marker: str) -> Counter[str]:
+        """Replace their ids by ``stand_in`` where a fact must stay, their texts by
+        ``marker``, and redact the audit entries naming them; counts of what changed."""
+        ...
+
+    def expire(self, cutoffs: dict[TextKind, datetime],
+               markers: dict[TextKind, str]) -> dict[int | None, Counter[TextKind]]:
+        """Replace the texts of cases resolved before each kind's cutoff; counts per case."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -428,6 +468,8 @@ class UnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def people(self) -> PeopleRepository: ...
+    @property
+    def personal(self) -> PersonalData: ...
     @property
     def can_seal(self) -> bool:
         """True when storage can keep an anonymous reporter's id sealed (a key is set)."""

@@ -34,6 +34,7 @@ from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus
 from conduct_desk.domain.nudges import Answer, Nudge, NudgeState
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Action
+from conduct_desk.domain.privacy import pseudonym
 from conduct_desk.domain.standing import LASTING, LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 from conduct_desk.service.ports import (
@@ -96,6 +97,20 @@ _SELECT_NOTICES = sa.select(t.notices).where(
     t.notices.c.id.in_(sa.bindparam("notice_ids", expanding=True))).order_by(t.notices.c.id)
 _SELECT_NOTICES_LOCKED = _SELECT_NOTICES.with_for_update()
 _UPDATE_NOTICE = t.notices.update().where(t.notices.c.id == sa.bindparam("notice_id"))
+
+
+def _subject_is(platform: sa.Column[Any], user_id: sa.Column[Any], conn: Connection,
+                person: PersonRef) -> sa.ColumnElement[bool]:
+    """The rows about ``person``: under their id, or under their pseudonym once they were
+    erased (so the ladder still counts a ban when they come back; see domain/privacy.py)."""
+    ids = [person.user_id]
+    salt = conn.execute(_SELECT_SALT).scalar()
+    if salt is not None:
+        ids.append(pseudonym(bytes.fromhex(str(salt)), person).user_id)
+    return sa.and_(platform == person.platform, user_id.in_(ids))
+
+
+_SELECT_SALT = sa.select(t.web_secrets.c.value).where(t.web_secrets.c.name == "erasure-salt")
 
 
 def _person(platform: str | None, user_id: str | None) -> PersonRef | None:
@@ -321,9 +336,13 @@ class SqlCaseRepository:
         return {r[0]: int(r[1]) for r in rows}
 
     def _about(self, person: PersonRef) -> sa.ColumnElement[bool]:
-        """SQL: a case about the person, by any account linked to them."""
-        return about_any(t.cases.c.subject_platform, t.cases.c.subject_id,
-                         linked_accounts(self.conn, person))
+        """SQL: a case about the person, by any account linked to them, and under the
+        pseudonym of each once erased (the ladder still counts a ban when they come back)."""
+        accounts = tuple(linked_accounts(self.conn, person))
+        salt = self.conn.execute(_SELECT_SALT).scalar()
+        if salt is not None:
+            accounts += tuple(pseudonym(bytes.fromhex(str(salt)), a) for a in accounts)
+        return about_any(t.cases.c.subject_platform, t.cases.c.subject_id, accounts)
 
     def history(self, person: PersonRef) -> list[PastStep]:
         """The person's counting steps, across every account linked to them."""
@@ -369,7 +388,7 @@ class SqlCaseRepository:
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
         return list(self.conn.execute(sa.select(t.cases.c.id).where(
-            t.cases.c.subject_platform == person.platform, t.cases.c.subject_id == person.user_id
+            _subject_is(t.cases.c.subject_platform, t.cases.c.subject_id, self.conn, person)
         ).order_by(t.cases.c.id)).scalars())
 
     def _filtered(self, query: Any, flt: CaseFilter) -> Any:

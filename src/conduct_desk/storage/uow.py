@@ -12,6 +12,7 @@ from conduct_desk.domain.events import Event
 from conduct_desk.storage.accounts import SqlAccounts
 from conduct_desk.storage.db import storage_error
 from conduct_desk.storage.people import SqlPeople
+from conduct_desk.storage.privacy import SqlPersonalData
 from conduct_desk.storage.repository import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     notices: SqlNoticeRepository
     messages: SqlMessageRepository
     people: SqlPeople
+    personal: SqlPersonalData
 
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self.engine = engine
@@ -83,6 +85,7 @@ class SqlUnitOfWork:
         self.notices = SqlNoticeRepository(self._conn, self.sealer)
         self.messages = SqlMessageRepository(self._conn, self.sealer)
         self.people = SqlPeople(self._conn)
+        self.personal = SqlPersonalData(self._conn, self.sealer)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
