@@ -278,6 +278,9 @@ HANDLED_OR_NOT_PERSONAL = {
     "audit_checkpoints": {"gaps", "frontier"}, "cursors": {"name", "value"},
     "leases": {"name", "holder"}, "rate_hits": {"scope", "key_hash"},
     "web_secrets": {"name", "value"},
+    "messages": {"party", "direction", "by"},  # by: an admin's name, or "reporter"/"subject"
+    "people": {"created_by"}, "person_links": {"linked_by"}, "link_codes": {"code_hash"},
+    "step_effects": {"action", "target", "status"},
 }
 
 

@@ -69,6 +69,7 @@ TEXTS: tuple[TextColumn, ...] = (
     TextColumn(t.reports, "message_text", TextKind.REPORT_TEXTS, also={"said_from": None}),
     TextColumn(t.reports, "note", TextKind.REPORT_TEXTS),
     TextColumn(t.reports, "account", TextKind.REPORT_TEXTS),
+    TextColumn(t.reports, "hoped_for", TextKind.REPORT_TEXTS),
     TextColumn(t.nudges, "message_text", TextKind.REPORT_TEXTS),
     TextColumn(t.nudges, "note", TextKind.REPORT_TEXTS),
     TextColumn(t.nudges, "apology", TextKind.REPORT_TEXTS),
@@ -87,6 +88,9 @@ TEXTS: tuple[TextColumn, ...] = (
                where=lambda: t.notices.c.status != str(NoticeStatus.PENDING)),
     TextColumn(t.notices, "last_error", TextKind.MESSAGES),
     TextColumn(t.timers, "error", TextKind.MESSAGES),  # a platform's error may name someone
+    TextColumn(t.step_effects, "detail", TextKind.MESSAGES),
+    # follow-ups: the admins' questions and messages, and the answers
+    TextColumn(t.messages, "text", TextKind.MESSAGES),
 )
 
 
@@ -119,8 +123,9 @@ _REPORTER = ("id", "case_id", "subject_platform", "subject_id", "anonymous")
 PEOPLE: tuple[PersonColumns, ...] = (
     PersonColumns("reports_they_made", t.reports, "reporter_platform", "reporter_id",
                   _REPORTER + ("filed_at", "source", "channel", "message_text", "message_link",
-                               "note", "account", "harmed", "flagrant", "status_token"),
-                  texts=("note", "account"), sealed="reporter_sealed",
+                               "note", "account", "hoped_for", "harmed", "flagrant",
+                               "status_token"),
+                  texts=("note", "account", "hoped_for"), sealed="reporter_sealed",
                   forget={"reporter_platform": None, "status_token": None}),
     PersonColumns("private_words_they_asked_for", t.nudges, "reporter_platform", "reporter_id",
                   _REPORTER + ("asked_at", "state", "channel", "message_text", "note",
@@ -140,6 +145,15 @@ PEOPLE: tuple[PersonColumns, ...] = (
                   forget={"last_error": None, "status": sa.case(
                       (t.notices.c.status == str(NoticeStatus.PENDING), str(NoticeStatus.FAILED)),
                       else_=t.notices.c.status)}),
+    # one person across platforms: the links stay (under the pseudonym), so a step taken
+    # everywhere still counts for every account if they come back
+    PersonColumns("accounts_linked", t.person_links, "platform", "user_id",
+                  ("id", "person_id", "linked_at"), keep=True),
+    PersonColumns("link_codes_sent", t.link_codes, "platform", "user_id",
+                  ("id", "created_at", "expires_at", "used_at"), keep=True),
+    PersonColumns("steps_on_linked_accounts", t.step_effects, "platform", "user_id",
+                  ("id", "case_id", "step_id", "action", "target", "status", "at", "detail"),
+                  texts=("detail",), keep=True),
 )
 
 

@@ -335,14 +335,20 @@ class SqlCaseRepository:
             .group_by(s.rung))
         return {r[0]: int(r[1]) for r in rows}
 
-    def _about(self, person: PersonRef) -> sa.ColumnElement[bool]:
-        """SQL: a case about the person, by any account linked to them, and under the
-        pseudonym of each once erased (the ladder still counts a ban when they come back)."""
-        accounts = tuple(linked_accounts(self.conn, person))
+    def _accounts(self, person: PersonRef) -> dict[PersonRef, PersonRef]:
+        """Every account linked to the person, and the pseudonym of each once erased (the
+        ladder still counts a ban when they come back): each to the account it stands for."""
+        accounts = {a: a for a in linked_accounts(self.conn, person)}
         salt = self.conn.execute(_SELECT_SALT).scalar()
         if salt is not None:
-            accounts += tuple(pseudonym(bytes.fromhex(str(salt)), a) for a in accounts)
-        return about_any(t.cases.c.subject_platform, t.cases.c.subject_id, accounts)
+            accounts |= {pseudonym(bytes.fromhex(str(salt)), a): a for a in list(accounts)}
+        return accounts
+
+    def _about(self, person: PersonRef,
+               accounts: dict[PersonRef, PersonRef] | None = None) -> sa.ColumnElement[bool]:
+        """SQL: a case about the person, by any of :meth:`_accounts`."""
+        return about_any(t.cases.c.subject_platform, t.cases.c.subject_id,
+                         tuple(accounts or self._accounts(person)))
 
     def history(self, person: PersonRef) -> list[PastStep]:
         """The person's counting steps, across every account linked to them."""
@@ -360,7 +366,8 @@ class SqlCaseRepository:
         """The person's counting steps that leave a state (warn, remove, suspend, ban), with
         the case's channel, and for warnings the first re-reading confirmed after them;
         across every account linked to them (each with the account its case is about)."""
-        about = self._about(person)
+        accounts = self._accounts(person)
+        about = self._about(person, accounts)
         rows = self.conn.execute(
             sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at,
                       t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel,
@@ -383,7 +390,8 @@ class SqlCaseRepository:
                        reread_at=next((at for at in rereads.get(r.case_id, [])
                                        if at >= r.recorded_at), None)
                        if r.action == str(Action.WARN) else None,
-                       subject=PersonRef(r.subject_platform, r.subject_id))
+                       subject=accounts.get(PersonRef(r.subject_platform, r.subject_id),
+                                            PersonRef(r.subject_platform, r.subject_id)))
                 for r in rows]
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
