@@ -89,6 +89,24 @@ def _reporter_columns(reporter: PersonRef | None, anonymous: bool,
             "reporter_sealed": sealer.seal(reporter) if sealer is not None else None}
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _involving(names: set[str]) -> Any:
+    """The ids of the cases ``names`` are visibly involved in (Case.visibly_involves, in SQL):
+    a named reporter, a hurt person an admin confirmed, an admin who stepped aside."""
+    r, n = t.reports.c, t.notes.c
+    listed = sorted(names)
+    reported = sa.select(r.case_id).where(r.anonymous == sa.false(), sa.or_(
+        sa.func.lower(r.reporter_platform + ":" + r.reporter_id).in_(listed),
+        sa.func.lower(r.reporter_id).in_(listed)))
+    noted = sa.select(n.case_id).where(sa.or_(
+        sa.and_(n.kind == str(NoteKind.HURT_CONFIRMED), sa.func.lower(n.text).in_(listed)),
+        sa.and_(n.kind == str(NoteKind.RECUSED), sa.func.lower(n.by).in_(listed))))
+    return sa.union(reported, noted)
+
+
 class SqlCaseRepository:
     def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -355,7 +373,52 @@ class SqlCaseRepository:
             query = query.where(sa.not_(sa.or_(
                 user.in_(sorted(names | {"@" + n for n in names})),
                 sa.func.lower(c.subject_platform + ":" + c.subject_id).in_(sorted(names)))))
+        return self._narrowed(query, flt)
+
+    def _narrowed(self, query: Any, flt: CaseFilter) -> Any:
+        """The queue's filters and search (issue 11): each a plain condition, so the queue's
+        order and its index stay as they are."""
+        c = t.cases.c
+        if flt.taken_by is not None:
+            query = query.where(c.taken_by == flt.taken_by)
+        if flt.unassigned:
+            query = query.where(c.taken_by.is_(None))
+        if flt.flagrant:
+            query = query.where(c.flagrant == sa.true())
+        if flt.overdue_at is not None:  # Case.deadline_state: overdue from the deadline on
+            query = query.where(c.is_open == sa.true(), t.case_due <= flt.overdue_at)
+        if flt.platform:
+            query = query.where(c.subject_platform == flt.platform)
+        if flt.case_id is not None:
+            query = query.where(c.id == flt.case_id)
+        if flt.search and flt.search.strip():
+            query = query.where(c.id.in_(self._searched(flt.search.strip())))
+        involved = {n.strip().lower() for n in flt.not_involving if n.strip()}
+        if involved:
+            query = query.where(c.id.not_in(_involving(involved)))
         return query
+
+    def _searched(self, text: str) -> Any:
+        """The ids of the cases about a person whose id starts with ``text`` (``sam``, ``@sam``,
+        ``sandbox:sam``), or whose reports hold its words. On PostgreSQL both are index
+        lookups (migration 0018); SQLite reads every report."""
+        lowered = text.lower()
+        platform, user = "", lowered
+        if ":" in lowered and not lowered.startswith("@"):
+            platform, _, user = lowered.partition(":")
+        prefix = _like_escaped(user) + "%"
+        starts = t.subject_lower.like(prefix, escape="\\")
+        who = (sa.and_(t.cases.c.subject_platform == platform, starts) if platform
+               else sa.or_(starts, t.subject_lower.like("@" + prefix, escape="\\")))
+        words: sa.ColumnElement[bool]
+        if self.conn.dialect.name == "postgresql":
+            words = t.report_words.op("@@")(
+                sa.func.plainto_tsquery(sa.literal_column("'simple'"), text))
+        else:  # every word, anywhere in the text (no index: a scan of the reports)
+            words = sa.and_(*(sa.func.lower(t.report_text).like(
+                "%" + _like_escaped(w) + "%", escape="\\") for w in lowered.split()[:10]))
+        return sa.union(sa.select(t.cases.c.id).where(who),
+                        sa.select(t.reports.c.case_id).where(words))
 
     def summaries(self, flt: CaseFilter) -> list[CaseSummary]:
         c = t.cases.c
