@@ -417,3 +417,20 @@ def test_backup_on_postgresql_points_at_pg_dump(conduct: Conduct) -> None:
     err = conduct("db", "backup", "b.db", code=2,
                   env={"CONDUCT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
     assert "pg_dump" in one_line(err)
+
+
+def test_case_list_filters_and_searches(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin")
+    conduct("report", "--subject", "sam", "--reporter", "riley", "--message-id", "m1",
+            "--text", "they mocked my accent")
+    conduct("report", "--subject", "kim", "--reporter", "riley", "--message-id", "m2",
+            "--text", "a slur in the standup", "--flagrant")
+    conduct("case", "take", "1", "--admin", "ana")
+    assert conduct("case", "list", "--mine", "--admin", "ana").startswith("#1 ")
+    assert conduct("case", "list", "--unassigned").startswith("#2 ")
+    assert conduct("case", "list", "--flagrant").startswith("#2 ")
+    assert conduct("case", "list", "--search", "accent").startswith("#1 ")
+    assert conduct("case", "list", "--search", "#2").startswith("#2 ")
+    assert conduct("case", "list", "--platform", "matrix").strip() == "no cases match these filters"
+    assert "say whose with --admin NAME" in conduct("case", "list", "--mine", code=2)

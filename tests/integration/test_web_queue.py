@@ -15,7 +15,7 @@ from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.platforms.sandbox import SandboxPlatform
-from conduct_desk.service import commands
+from conduct_desk.service import accounts, commands
 from conduct_desk.service.clock import FakeClock
 
 
@@ -225,3 +225,24 @@ def test_group_by_person(desk: dict[str, int], clients: dict[str, TestClient]) -
     # the filters keep the grouping, and clearing them too
     filtered = clients["ana"].get("/queue?group=person&unassigned=1").text
     assert 'href="/queue?group=person" id="clear-filters"' in filtered
+
+
+def test_the_api_lists_through_the_same_filters(app: App, desk: dict[str, int],
+                                                web: FastAPI) -> None:
+    raw = accounts.create_token(app.uow(), app.desk.clock, "t-ana", None, account="ana")
+    api = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    d = desk
+
+    def ids(query: str) -> list[int]:
+        r = api.get(f"/api/v1/cases?{query}")
+        assert r.status_code == 200, (query, r.text)
+        return [c["id"] for c in r.json()["cases"]]
+
+    assert ids("mine=true") == [d["ana"]]
+    assert ids("unassigned=true&overdue=true") == [d["old"]]
+    assert ids("flagrant=true") == [d["flagrant"]]
+    assert ids("platform=other") == [d["other"]]
+    assert ids("q=accent") == [d["old"], d["mo"]]
+    assert ids(f"q=%23{d['done']}&state=all") == [d["done"]]
+    assert ids("q=kit&state=taken") == [d["ana"]]
+    assert api.get("/api/v1/cases?state=lost").status_code == 422

@@ -276,15 +276,25 @@ def filtered_queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
         return queue_page(uow, now, page, size, viewer, appeals=filters.appeals)
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
+    items, total = filtered_queue(uow, now, filters, viewer, limit=size,
+                                  offset=(page - 1) * size, counted=True)
+    return QueuePage(items, page, size, total)
+
+
+def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
+                   viewer: tuple[str, ...], *, limit: int, offset: int = 0,
+                   counted: bool = False) -> tuple[list[QueueItem], int]:
+    """The queue through ``filters`` (``viewer[0]`` is "me"), and when ``counted`` how many
+    match in all (else 0). A search leaves out the cases the viewer is involved in."""
     flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
-                              limit=size, offset=(page - 1) * size)
+                              limit=limit, offset=offset)
     with uow:
         rows = uow.cases.summaries(flt)
-        total = uow.cases.count(flt)
-        if flt.not_involving:  # anonymous reporters are sealed: ask each case on the page
+        total = uow.cases.count(flt) if counted else 0
+        if flt.not_involving:  # anonymous reporters are sealed: ask each case found
             rows = [s for s in rows
                     if not any(uow.cases.get(s.id).involves(n) for n in viewer if n)]
-    return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
+    return [QueueItem(s, *deadline_of(s, now)) for s in rows], total
 
 
 def by_person(items: list[QueueItem]) -> list[tuple[PersonRef, list[QueueItem]]]:
