@@ -254,6 +254,9 @@ def main() -> None:
             ("bare Starlette page", bare_client, lambda rng: "/"),
             ("queue page", desk_client, lambda rng: "/queue"),
             ("queue: appeals waiting", desk_client, lambda rng: "/queue?appeals=1"),
+            ("queue: flagrant, overdue", desk_client, lambda rng: "/queue?flagrant=1&overdue=1"),
+            ("queue: search words, all states", desk_client,  # a common word and a rare one
+             lambda rng: f"/queue?state=all&q=number+{rng.randint(1, args.cases)}"),
             ("case page (random case)", desk_client,
              lambda rng: f"/cases/{rng.randint(1, args.cases)}"),
             ("case page (open case)", desk_client,

@@ -280,8 +280,8 @@ def case_list(
     platform: Annotated[str, typer.Option(help="Only cases about someone on this platform.")]
     = "",
     search: Annotated[str, typer.Option(
-        help="A case number (12 or #12), a person (sam, sandbox:sam, the start of an id) or "
-             "words in the reports.")] = "",
+        help="A case number (12 or #12), a person (sam, sandbox:sam) or words in the "
+             "reports.")] = "",
     admin: Annotated[str | None, typer.Option(
         "--admin", "-a", help="List as this admin: cases about them (and, with --search, "
                               "cases they are involved in) are left out.")] = None,

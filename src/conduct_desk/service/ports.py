@@ -157,8 +157,8 @@ class CaseFilter:
     overdue_at: datetime | None = None  # only open cases whose next deadline had passed by then
     platform: str | None = None  # only cases about someone on this platform
     case_id: int | None = None  # only this case
-    # a person (``sam``, ``@sam``, ``sandbox:sam``, or the start of their id) or words in the
-    # case's reports (the words said, the reporter's note and account)
+    # a person (``sam``, ``@sam``, ``sandbox:sam``, any case) or words in the case's
+    # reports (the words said, the reporter's note and account)
     search: str | None = None
     # leave out the cases these names are visibly involved in (a named reporter, a confirmed
     # hurt person, an admin who stepped aside): a search must not tell them what a case holds

@@ -218,8 +218,8 @@ ORDER_SENTENCE = ("Most urgent first: flagrant cases, then those where someone w
 @dataclass(frozen=True)
 class QueueFilters:
     """The queue's filters and search, as its address carries them; all off is the queue.
-    ``q`` is a case number (``12`` or ``#12``), a person (``sam``, ``sandbox:sam``, the start
-    of an id) or words in the case's reports."""
+    ``q`` is a case number (``12`` or ``#12``), a person (``sam``, ``sandbox:sam``) or
+    words in the case's reports."""
 
     state: str = "open"
     mine: bool = False

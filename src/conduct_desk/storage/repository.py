@@ -94,17 +94,19 @@ def _like_escaped(text: str) -> str:
 
 
 def _involving(names: set[str]) -> Any:
-    """The ids of the cases ``names`` are visibly involved in (Case.visibly_involves, in SQL):
-    a named reporter, a hurt person an admin confirmed, an admin who stepped aside."""
-    r, n = t.reports.c, t.notes.c
-    listed = sorted(names)
-    reported = sa.select(r.case_id).where(r.anonymous == sa.false(), sa.or_(
-        sa.func.lower(r.reporter_platform + ":" + r.reporter_id).in_(listed),
-        sa.func.lower(r.reporter_id).in_(listed)))
-    noted = sa.select(n.case_id).where(sa.or_(
-        sa.and_(n.kind == str(NoteKind.HURT_CONFIRMED), sa.func.lower(n.text).in_(listed)),
-        sa.and_(n.kind == str(NoteKind.RECUSED), sa.func.lower(n.by).in_(listed))))
-    return sa.union(reported, noted)
+    """The cases ``names`` are visibly involved in (Case.visibly_involves, in SQL): a named
+    reporter, a hurt person an admin confirmed, an admin who stepped aside. Exact names, so
+    each is an index lookup per case found; the service checks the cases found again with
+    Case.involves, whatever the spelling."""
+    r, n, listed = t.reports.c, t.notes.c, sorted(names)
+    pairs = sorted({(p, i) for p, _, i in (x.partition(":") for x in names)
+                    if p and i and not p.startswith("@")})
+    reported = sa.exists().where(r.case_id == t.cases.c.id, r.anonymous == sa.false(),
+                                 sa.tuple_(r.reporter_platform, r.reporter_id).in_(pairs))
+    noted = sa.exists().where(n.case_id == t.cases.c.id, sa.or_(
+        sa.and_(n.kind == str(NoteKind.HURT_CONFIRMED), n.text.in_(listed)),
+        sa.and_(n.kind == str(NoteKind.RECUSED), n.by.in_(listed))))
+    return sa.or_(reported, noted) if pairs else noted
 
 
 class SqlCaseRepository:
@@ -393,23 +395,26 @@ class SqlCaseRepository:
             query = query.where(c.id == flt.case_id)
         if flt.search and flt.search.strip():
             query = query.where(c.id.in_(self._searched(flt.search.strip())))
-        involved = {n.strip().lower() for n in flt.not_involving if n.strip()}
+        involved = {n.strip() for n in flt.not_involving if n.strip()}
         if involved:
-            query = query.where(c.id.not_in(_involving(involved)))
+            query = query.where(sa.not_(_involving(involved)))
         return query
 
     def _searched(self, text: str) -> Any:
-        """The ids of the cases about a person whose id starts with ``text`` (``sam``, ``@sam``,
-        ``sandbox:sam``), or whose reports hold its words. On PostgreSQL both are index
-        lookups (migration 0018); SQLite reads every report."""
+        """The ids of the cases about the person ``text`` names (``sam``, ``@sam``,
+        ``sandbox:sam``, any case; ``ana`` also finds ``@ana:example.org``), or whose reports
+        hold its words. On PostgreSQL both are index lookups (migration 0018); SQLite reads
+        every report."""
         lowered = text.lower()
-        platform, user = "", lowered
+        who: sa.ColumnElement[bool]
         if ":" in lowered and not lowered.startswith("@"):
             platform, _, user = lowered.partition(":")
-        prefix = _like_escaped(user) + "%"
-        starts = t.subject_lower.like(prefix, escape="\\")
-        who = (sa.and_(t.cases.c.subject_platform == platform, starts) if platform
-               else sa.or_(starts, t.subject_lower.like("@" + prefix, escape="\\")))
+            who = sa.and_(t.cases.c.subject_platform == platform,
+                          t.subject_lower.in_([user, "@" + user.lstrip("@")]))
+        else:
+            bare = lowered.lstrip("@")
+            who = sa.or_(t.subject_lower.in_([bare, "@" + bare]),
+                         t.subject_lower.like("@" + _like_escaped(bare) + ":%", escape="\\"))
         words: sa.ColumnElement[bool]
         if self.conn.dialect.name == "postgresql":
             words = t.report_words.op("@@")(

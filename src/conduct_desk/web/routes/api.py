@@ -202,7 +202,7 @@ def list_cases(web: Web, caller: ApiCaller,
     only cases with an appeal waiting for a decision (in any state unless ``state`` says).
     ``mine`` (taken by the token's account), ``unassigned``, ``flagrant``, ``overdue`` and
     ``platform`` narrow the list; ``q`` searches a case number (``12``, ``#12``), a person
-    (``sam``, ``sandbox:sam``, the start of an id) or words in the reports."""
+    (``sam``, ``sandbox:sam``) or words in the reports."""
     views.parse_states(state)  # an unknown state: a clear 422 before anything is read
     filters = views.QueueFilters(state=state, mine=mine, unassigned=unassigned,
                                  flagrant=flagrant, overdue=overdue, appeals=appeals,
