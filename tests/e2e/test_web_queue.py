@@ -22,8 +22,12 @@ def page(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Ite
                                   viewport={"width": request.param, "height": 900})
     p = context.new_page()
     p.set_default_timeout(15_000)
+    refused: list[str] = []  # the CSP refusing something a page needs
+    p.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
+         or "Refused to" in m.text else None)
     yield p
     context.close()
+    assert refused == [], refused
 
 
 def _wide(page: Page) -> int:
