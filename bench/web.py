@@ -256,6 +256,10 @@ def main() -> None:
             ("bare Starlette page", bare_client, lambda rng: "/", bare.pid),
             ("queue page", desk_client, lambda rng: "/queue", desk.pid),
             ("queue: appeals waiting", desk_client, lambda rng: "/queue?appeals=1", desk.pid),
+            ("queue: flagrant, overdue", desk_client, lambda rng: "/queue?flagrant=1&overdue=1",
+             desk.pid),
+            ("queue: search words, all states", desk_client,  # a common word and a rare one
+             lambda rng: f"/queue?state=all&q=number+{rng.randint(1, args.cases)}", desk.pid),
             ("case page (random case)", desk_client,
              lambda rng: f"/cases/{rng.randint(1, args.cases)}", desk.pid),
             ("case page (open case)", desk_client,

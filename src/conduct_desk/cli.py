@@ -25,7 +25,6 @@ from conduct_desk.domain.errors import ConfidentialityError, DeskError, InvalidI
 from conduct_desk.domain.model import NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
-from conduct_desk.service.ports import CaseFilter
 
 if TYPE_CHECKING:
     from conduct_desk.config import Settings
@@ -275,20 +274,42 @@ def case_list(
     appeals: Annotated[bool, typer.Option(
         "--appeals", help="Only cases with an appeal waiting for a decision (any state).")]
     = False,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only cases nobody has taken.")]
+    = False,
+    flagrant: Annotated[bool, typer.Option("--flagrant", help="Only flagrant cases.")] = False,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="Only open cases whose next deadline has passed.")] = False,
+    platform: Annotated[str, typer.Option(help="Only cases about someone on this platform.")]
+    = "",
+    search: Annotated[str, typer.Option(
+        help="A case number (12 or #12), a person (sam, sandbox:sam) or words in the "
+             "reports.")] = "",
+    admin: Annotated[str | None, typer.Option(
+        "--admin", "-a", help="List as this admin: cases about them (and, with --search, "
+                              "cases they are involved in) are left out.")] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only the cases --admin has taken.")]
+    = False,
     as_json: AsJson = False,
 ) -> None:
     """Cases, most urgent first."""
     with friendly_errors():
-        states = views.parse_states("all" if appeals and state == "open" else state)
+        views.parse_states(state)
+        if mine and not admin:
+            raise InvalidInput("--mine lists one admin's cases: say whose with --admin NAME",
+                               field="admin")
         a = _app()
-        items = views.queue(a.uow(), a.desk.clock.now(),
-                            CaseFilter(states=states, limit=limit, appeals=appeals))
+        filters = views.QueueFilters(state=state, mine=mine, unassigned=unassigned,
+                                     flagrant=flagrant, overdue=overdue, appeals=appeals,
+                                     platform=platform, q=search)
+        items, _ = views.filtered_queue(a.uow(), a.desk.clock.now(), filters,
+                                        (admin,) if admin else (), limit=limit)
     if as_json:
         _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
                       "deadline": i.deadline.value} for i in items])
         return
     if not items:
-        typer.echo("no appeals waiting" if appeals else
+        typer.echo("no cases match these filters" if filters.narrowed else
+                   "no appeals waiting" if appeals else
                    "no cases" if state != "open" else "no open cases")
         return
     for i in items:

@@ -439,3 +439,20 @@ def test_follow_ups_from_the_command_line(conduct: Conduct) -> None:
     shown = conduct("case", "show", "1")
     assert "ana asked sandbox:riley:" in shown and "> Did anyone else see it?" in shown
     assert "ana wrote to the person it is about:" in shown and "riley was hurt" not in shown
+
+
+def test_case_list_filters_and_searches(conduct: Conduct) -> None:
+    conduct("db", "upgrade")
+    add_accounts(conduct, ana="admin")
+    conduct("report", "--subject", "sam", "--reporter", "riley", "--message-id", "m1",
+            "--text", "they mocked my accent")
+    conduct("report", "--subject", "kim", "--reporter", "riley", "--message-id", "m2",
+            "--text", "a slur in the standup", "--flagrant")
+    conduct("case", "take", "1", "--admin", "ana")
+    assert conduct("case", "list", "--mine", "--admin", "ana").startswith("#1 ")
+    assert conduct("case", "list", "--unassigned").startswith("#2 ")
+    assert conduct("case", "list", "--flagrant").startswith("#2 ")
+    assert conduct("case", "list", "--search", "accent").startswith("#1 ")
+    assert conduct("case", "list", "--search", "#2").startswith("#2 ")
+    assert conduct("case", "list", "--platform", "matrix").strip() == "no cases match these filters"
+    assert "say whose with --admin NAME" in conduct("case", "list", "--mine", code=2)

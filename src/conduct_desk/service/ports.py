@@ -172,6 +172,19 @@ class CaseFilter:
     # admin's queue does not show cases about that admin
     not_about: tuple[str, ...] = ()
     appeals: bool = False  # only cases with an appeal waiting for a decision
+    # the queue's filters (issue 11): each narrows the list; none changes its order
+    taken_by: str | None = None  # only the cases this admin holds
+    unassigned: bool = False  # only the cases nobody holds
+    flagrant: bool = False  # only the flagrant cases
+    overdue_at: datetime | None = None  # only open cases whose next deadline had passed by then
+    platform: str | None = None  # only cases about someone on this platform
+    case_id: int | None = None  # only this case
+    # a person (``sam``, ``@sam``, ``sandbox:sam``, any case) or words in the case's
+    # reports (the words said, the reporter's note and account)
+    search: str | None = None
+    # leave out the cases these names are visibly involved in (a named reporter, a confirmed
+    # hurt person, an admin who stepped aside): a search must not tell them what a case holds
+    not_involving: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

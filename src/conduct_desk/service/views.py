@@ -266,6 +266,102 @@ def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
     return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
 
 
+STATE_CHOICES = ("open", "new", "taken", "acting", "resolved", "all")
+ORDER_SENTENCE = ("Most urgent first: flagrant cases, then those where someone was hurt, "
+                  "then the nearest deadline.")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters and search, as its address carries them; all off is the queue.
+    ``q`` is a case number (``12`` or ``#12``), a person (``sam``, ``sandbox:sam``) or
+    words in the case's reports."""
+
+    state: str = "open"
+    mine: bool = False
+    unassigned: bool = False
+    flagrant: bool = False
+    overdue: bool = False
+    appeals: bool = False
+    platform: str = ""
+    q: str = ""
+
+    @property
+    def case_number(self) -> int | None:
+        text = self.q.strip().removeprefix("#").strip()
+        return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 9 else None
+
+    @property
+    def narrowed(self) -> bool:
+        """Anything besides the appeals view: the plain queue (or appeals) is read as before."""
+        return (self.state != "open" or self.mine or self.unassigned or self.flagrant
+                or self.overdue or bool(self.platform) or bool(self.q.strip()))
+
+    def active(self) -> list[tuple[str, str]]:
+        """The filters in force, as (the address's name for it, words for the page)."""
+        on = [("state", f"state: {self.state}") if self.state != "open" else None,
+              ("mine", "taken by me") if self.mine else None,
+              ("unassigned", "nobody has taken") if self.unassigned else None,
+              ("flagrant", "flagrant") if self.flagrant else None,
+              ("overdue", "overdue") if self.overdue else None,
+              ("appeals", "appeal waiting") if self.appeals else None,
+              ("platform", f"on {self.platform}") if self.platform else None,
+              ("q", f"search: “{self.q.strip()}”") if self.q.strip() else None]
+        return [a for a in on if a is not None]
+
+    def case_filter(self, now: datetime, me: str, viewer: tuple[str, ...], *,
+                    limit: int, offset: int) -> CaseFilter:
+        """The filter for storage; a search leaves out what the viewer may not see."""
+        states = parse_states("all" if self.appeals and self.state == "open" else self.state)
+        number, q = self.case_number, self.q.strip()
+        return CaseFilter(
+            states=states, limit=limit, offset=offset, not_about=viewer, appeals=self.appeals,
+            taken_by=me if self.mine else None, unassigned=self.unassigned,
+            flagrant=self.flagrant, overdue_at=now if self.overdue else None,
+            platform=self.platform or None, case_id=number,
+            search=q if q and number is None else None,
+            not_involving=viewer if q else ())
+
+
+def filtered_queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
+                        viewer: tuple[str, ...], filters: QueueFilters) -> QueuePage:
+    """A page of the queue through its filters and search; ``viewer[0]`` is "me". Unfiltered,
+    exactly :func:`queue_page`. A search never shows the viewer a case they are involved in
+    (even as an anonymous reporter, which only the case itself can tell)."""
+    if not filters.narrowed:
+        return queue_page(uow, now, page, size, viewer, appeals=filters.appeals)
+    if page < 1 or size < 1:
+        raise InvalidInput("pages and page sizes count from 1")
+    items, total = filtered_queue(uow, now, filters, viewer, limit=size,
+                                  offset=(page - 1) * size, counted=True)
+    return QueuePage(items, page, size, total)
+
+
+def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
+                   viewer: tuple[str, ...], *, limit: int, offset: int = 0,
+                   counted: bool = False) -> tuple[list[QueueItem], int]:
+    """The queue through ``filters`` (``viewer[0]`` is "me"), and when ``counted`` how many
+    match in all (else 0). A search leaves out the cases the viewer is involved in."""
+    flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
+                              limit=limit, offset=offset)
+    with uow:
+        rows = uow.cases.summaries(flt)
+        total = uow.cases.count(flt) if counted else 0
+        if flt.not_involving:  # anonymous reporters are sealed: ask each case found
+            rows = [s for s in rows
+                    if not any(uow.cases.get(s.id).involves(n) for n in viewer if n)]
+    return [QueueItem(s, *deadline_of(s, now)) for s in rows], total
+
+
+def by_person(items: list[QueueItem]) -> list[tuple[PersonRef, list[QueueItem]]]:
+    """The items under each person, people in the order their first case comes, and each
+    person's cases in the queue's order."""
+    groups: dict[PersonRef, list[QueueItem]] = {}
+    for i in items:
+        groups.setdefault(i.summary.subject, []).append(i)
+    return list(groups.items())
+
+
 def waiting_count(uow: UnitOfWork, viewer: tuple[str, ...] = ()) -> int:
     """How many open cases nobody has taken yet (the web header's count). Cases about the
     viewer (any of their names) are not theirs to see, so not counted."""

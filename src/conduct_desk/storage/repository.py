@@ -130,6 +130,26 @@ def _reporter_columns(reporter: PersonRef | None, anonymous: bool,
             "reporter_sealed": sealer.seal(reporter) if sealer is not None else None}
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _involving(names: set[str]) -> Any:
+    """The cases ``names`` are visibly involved in (Case.visibly_involves, in SQL): a named
+    reporter, a hurt person an admin confirmed, an admin who stepped aside. Exact names, so
+    each is an index lookup per case found; the service checks the cases found again with
+    Case.involves, whatever the spelling."""
+    r, n, listed = t.reports.c, t.notes.c, sorted(names)
+    pairs = sorted({(p, i) for p, _, i in (x.partition(":") for x in names)
+                    if p and i and not p.startswith("@")})
+    reported = sa.exists().where(r.case_id == t.cases.c.id, r.anonymous == sa.false(),
+                                 sa.tuple_(r.reporter_platform, r.reporter_id).in_(pairs))
+    noted = sa.exists().where(n.case_id == t.cases.c.id, sa.or_(
+        sa.and_(n.kind == str(NoteKind.HURT_CONFIRMED), n.text.in_(listed)),
+        sa.and_(n.kind == str(NoteKind.RECUSED), n.by.in_(listed))))
+    return sa.or_(reported, noted) if pairs else noted
+
+
 class SqlCaseRepository:
     def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -419,7 +439,55 @@ class SqlCaseRepository:
             query = query.where(sa.not_(sa.or_(
                 user.in_(sorted(names | {"@" + n for n in names})),
                 sa.func.lower(c.subject_platform + ":" + c.subject_id).in_(sorted(names)))))
+        return self._narrowed(query, flt)
+
+    def _narrowed(self, query: Any, flt: CaseFilter) -> Any:
+        """The queue's filters and search (issue 11): each a plain condition, so the queue's
+        order and its index stay as they are."""
+        c = t.cases.c
+        if flt.taken_by is not None:
+            query = query.where(c.taken_by == flt.taken_by)
+        if flt.unassigned:
+            query = query.where(c.taken_by.is_(None))
+        if flt.flagrant:
+            query = query.where(c.flagrant == sa.true())
+        if flt.overdue_at is not None:  # Case.deadline_state: overdue from the deadline on
+            query = query.where(c.is_open == sa.true(), t.case_due <= flt.overdue_at)
+        if flt.platform:
+            query = query.where(c.subject_platform == flt.platform)
+        if flt.case_id is not None:
+            query = query.where(c.id == flt.case_id)
+        if flt.search and flt.search.strip():
+            query = query.where(c.id.in_(self._searched(flt.search.strip())))
+        involved = {n.strip() for n in flt.not_involving if n.strip()}
+        if involved:
+            query = query.where(sa.not_(_involving(involved)))
         return query
+
+    def _searched(self, text: str) -> Any:
+        """The ids of the cases about the person ``text`` names (``sam``, ``@sam``,
+        ``sandbox:sam``, any case; ``ana`` also finds ``@ana:example.org``), or whose reports
+        hold its words. On PostgreSQL both are index lookups (migration 0018); SQLite reads
+        every report."""
+        lowered = text.lower()
+        who: sa.ColumnElement[bool]
+        if ":" in lowered and not lowered.startswith("@"):
+            platform, _, user = lowered.partition(":")
+            who = sa.and_(t.cases.c.subject_platform == platform,
+                          t.subject_lower.in_([user, "@" + user.lstrip("@")]))
+        else:
+            bare = lowered.lstrip("@")
+            who = sa.or_(t.subject_lower.in_([bare, "@" + bare]),
+                         t.subject_lower.like("@" + _like_escaped(bare) + ":%", escape="\\"))
+        words: sa.ColumnElement[bool]
+        if self.conn.dialect.name == "postgresql":
+            words = t.report_words.op("@@")(
+                sa.func.plainto_tsquery(sa.literal_column("'simple'"), text))
+        else:  # every word, anywhere in the text (no index: a scan of the reports)
+            words = sa.and_(*(sa.func.lower(t.report_text).like(
+                "%" + _like_escaped(w) + "%", escape="\\") for w in lowered.split()[:10]))
+        return sa.union(sa.select(t.cases.c.id).where(who),
+                        sa.select(t.reports.c.case_id).where(words))
 
     def summaries(self, flt: CaseFilter) -> list[CaseSummary]:
         c = t.cases.c

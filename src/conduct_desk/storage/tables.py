@@ -116,6 +116,21 @@ reports = sa.Table(
 )
 sa.Index("ix_reports_reporter", reports.c.reporter_platform, reports.c.reporter_id)
 
+
+def _text_or_blank(column: sa.Column[str]) -> sa.ColumnElement[str]:
+    return sa.func.coalesce(column, sa.literal_column("''", sa.Text))
+
+
+# A report's words for the queue's search: what was said, the reporter's note and account.
+# On PostgreSQL migration 0022 indexes ``report_words`` (GIN), so the query must use this very
+# expression (literals, no bound parameters); SQLite has no such index and reads every report.
+SPACE = sa.literal_column("' '", sa.Text)
+report_text = (_text_or_blank(reports.c.message_text) + SPACE + _text_or_blank(reports.c.note)
+               + SPACE + _text_or_blank(reports.c.account))
+report_words = sa.func.to_tsvector(sa.literal_column("'simple'"), report_text)
+# the search by person: lower(subject_id), indexed on PostgreSQL for prefixes (0022)
+subject_lower = sa.func.lower(cases.c.subject_id)
+
 steps = sa.Table(
     "steps", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

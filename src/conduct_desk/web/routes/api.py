@@ -16,7 +16,6 @@ from conduct_desk.domain.errors import InvalidInput
 from conduct_desk.domain.model import MAX_SHORT, MAX_TEXT, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, views
-from conduct_desk.service.ports import CaseFilter
 from conduct_desk.web.deps import (
     ApiActor,
     ApiCaller,
@@ -198,13 +197,21 @@ def list_cases(web: Web, caller: ApiCaller,
                state: Annotated[str, Query(max_length=16)] = "open",
                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-               appeals: bool = False) -> JSONResponse:
+               appeals: bool = False, mine: bool = False, unassigned: bool = False,
+               flagrant: bool = False, overdue: bool = False,
+               platform: Annotated[str, Query(max_length=64)] = "",
+               q: Annotated[str, Query(max_length=300)] = "") -> JSONResponse:
     """Cases, most urgent first: ``open`` (default), ``all``, or one state. ``appeals=true``:
-    only cases with an appeal waiting for a decision (in any state unless ``state`` says)."""
-    states = views.parse_states("all" if appeals and state == "open" else state)
-    items = views.queue(web.app.uow(), web.app.desk.clock.now(),
-                        CaseFilter(states=states, limit=limit, offset=offset, appeals=appeals),
-                        caller.names)
+    only cases with an appeal waiting for a decision (in any state unless ``state`` says).
+    ``mine`` (taken by the token's account), ``unassigned``, ``flagrant``, ``overdue`` and
+    ``platform`` narrow the list; ``q`` searches a case number (``12``, ``#12``), a person
+    (``sam``, ``sandbox:sam``) or words in the reports."""
+    views.parse_states(state)  # an unknown state: a clear 422 before anything is read
+    filters = views.QueueFilters(state=state, mine=mine, unassigned=unassigned,
+                                 flagrant=flagrant, overdue=overdue, appeals=appeals,
+                                 platform=platform, q=q)
+    items, _ = views.filtered_queue(web.app.uow(), web.app.desk.clock.now(), filters,
+                                    caller.names, limit=limit, offset=offset)
     return _json({"cases": [{**views.jsonable(i.summary), "due_at": i.due_at,
                              "deadline": i.deadline} for i in items]})
 
