@@ -375,8 +375,10 @@ def test_a_whole_ladder_story_under_stock_rate_limits(
     watch.until(lambda: [s.action for s in watch.steps()] == [
         Action.REMIND, Action.WARN, Action.SUSPEND], "the desk to record the three steps")
     try:  # the desk carries each step out in the end (its retries are timers)
+        # bounded, but generous: at 0.2 messages/s a DM that needs a new room waits its
+        # turn behind the cards, the answers and the other step's message
         watch.until(lambda: all(s.status is StepStatus.DONE for s in watch.steps()),
-                    "every step done")
+                    "every step done", timeout=120.0)
     except AssertionError:
         watch.fail("the desk did not get every step done")
 
