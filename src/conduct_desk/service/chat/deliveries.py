@@ -31,7 +31,17 @@ class Deliveries:
     def mark(self, event_id: str) -> tuple[str, str]:
         """The claim of ``event_id`` for a command to make in its own transaction (a report's
         ``mark``): then the event's effect and its claim are one."""
-        return f"{self.prefix}{event_id}", self.clock.now().isoformat()
+        now = self.clock.now()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            with self._uow() as uow:
+                self._prune(uow, now)
+                uow.commit()
+        return f"{self.prefix}{event_id}", now.isoformat()
+
+    def _prune(self, uow: UnitOfWork, now: datetime) -> None:
+        """Ids older than the memory are let go: platforms do not deliver them again."""
+        uow.cursors.forget(self.prefix, (now - self.memory).isoformat())
+        self._pruned_at = now
 
     def first(self, event_id: str) -> bool:
         """True the first time ``event_id`` is seen (and records it); False for a repeat."""
@@ -40,8 +50,7 @@ class Deliveries:
             if not uow.cursors.claim(f"{self.prefix}{event_id}", now.isoformat()):
                 logger.info("event %s delivered again; already taken in", event_id)
                 return False
-            if now - self._pruned_at >= PRUNE_EVERY:  # older ids are not delivered again
-                uow.cursors.forget(self.prefix, (now - self.memory).isoformat())
-                self._pruned_at = now
+            if now - self._pruned_at >= PRUNE_EVERY:
+                self._prune(uow, now)
             uow.commit()
         return True
