@@ -156,6 +156,8 @@ class SqlCaseRepository:
         self.sealer = sealer
         self.seen: dict[int, Case] = {}
         self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
+        # a person's accounts, read once per transaction (a case page asks three times)
+        self._accounts_of: dict[PersonRef, dict[PersonRef, PersonRef]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, case: Case) -> None:
@@ -358,10 +360,13 @@ class SqlCaseRepository:
     def _accounts(self, person: PersonRef) -> dict[PersonRef, PersonRef]:
         """Every account linked to the person, and the pseudonym of each once erased (the
         ladder still counts a ban when they come back): each to the account it stands for."""
+        if person in self._accounts_of:
+            return self._accounts_of[person]
         accounts = {a: a for a in linked_accounts(self.conn, person)}
         salt = self.conn.execute(_SELECT_SALT).scalar()
         if salt is not None:
             accounts |= {pseudonym(bytes.fromhex(str(salt)), a): a for a in list(accounts)}
+        self._accounts_of[person] = accounts
         return accounts
 
     def _about(self, person: PersonRef,
