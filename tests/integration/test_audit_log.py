@@ -261,6 +261,8 @@ def test_the_desk_publishes_its_signed_checkpoint(app: App, visitor: TestClient,
     assert verify(app, against=c).ok and c.size == verify(app).size
 
 
+# going down through the later migrations reflects tables with expression indexes (SQLite)
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_the_migration_hashes_the_entries_written_before_it(app: App, engine: Engine,
                                                             clock: FakeClock) -> None:
     """Entries written before 0016 get their leaf hash in entry order, and the guards are back
