@@ -246,3 +246,43 @@ def test_the_api_lists_through_the_same_filters(app: App, desk: dict[str, int],
     assert ids(f"q=%23{d['done']}&state=all") == [d["done"]]
     assert ids("q=kit&state=taken") == [d["ana"]]
     assert api.get("/api/v1/cases?state=lost").status_code == 422
+
+
+def waiting_in(page: str) -> int:
+    """The header's count of cases nobody has taken yet."""
+    found = re.search(r'id="waiting"[^>]*>Not yet taken: <strong>(\d+)</strong>', page)
+    assert found, "no count of untaken cases in the header"
+    return int(found.group(1))
+
+
+def test_the_header_counts_the_untaken_cases_the_reader_may_see(
+        app: App, desk: dict[str, int], clients: dict[str, TestClient]) -> None:
+    """The queue counts its total and the header's number in one read; every page agrees,
+    and a case about the reader is in neither."""
+    _file(app, "jo", "rude to the newcomers")  # about jo-admin (sandbox:jo)
+    ana, jo = clients["ana"], clients["jo-admin"]
+    for path in ("/queue", "/queue?page=2", "/queue?group=person", "/queue?appeals=1",
+                 "/queue?unassigned=1", "/settings"):
+        # untaken: the old one, the flagrant one, the other platform's, and the one about jo
+        assert waiting_in(ana.get(path).text) == 4, path
+        assert waiting_in(jo.get(path).text) == 3, path
+    assert "1 to 6 of 6" in ana.get("/queue").text  # ana, mo's and the three untaken + jo's
+    assert "1 to 5 of 5" in jo.get("/queue").text
+    app.bus.handle(commands.TakeCase(desk["old"], "ana"))
+    assert waiting_in(jo.get("/queue").text) == 2 == waiting_in(jo.get("/settings").text)
+
+
+def test_a_case_about_an_admins_linked_account_is_not_in_their_queue(
+        app: App, desk: dict[str, int], clients: dict[str, TestClient]) -> None:
+    """An admin's linked accounts are theirs (issue 12): the case page refuses them a case
+    about one, so the queue neither lists nor counts it, searched or not."""
+    app.bus.handle(commands.LinkAccounts(("web:ana", "other:ana-alt"), "riley"))
+    about_alt = _file(app, "other:ana-alt", "rude in the forum")
+    ana, riley = clients["ana"], clients["riley"]
+    assert about_alt in shown(riley.get("/queue").text)
+    for path in ("/queue", "/queue?unassigned=1", "/queue?platform=other", "/queue?q=rude",
+                 f"/queue?q={about_alt}"):
+        assert about_alt not in shown(ana.get(path).text), path
+    assert ana.get(f"/cases/{about_alt}").status_code == 403
+    assert waiting_in(riley.get("/queue").text) == 4
+    assert waiting_in(ana.get("/queue").text) == 3 == waiting_in(ana.get("/settings").text)

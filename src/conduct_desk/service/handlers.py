@@ -577,14 +577,13 @@ def _take_step(cmd: commands.TakeStep, uow: UnitOfWork, desk: Desk) -> int:
         case = uow.cases.get(cmd.case_id, lock=True)
         known = _acting(uow, desk, case, cmd.admin)
         cmd = replace(cmd, admin=known.name)
-        history = uow.cases.history(case.subject)
+        history, effects = uow.cases.history_and_effects(case.subject)
         composed = compose_step(case, cmd.rung, cmd.admin, desk, duration=cmd.duration,
                                 text=cmd.text, suggestion=cmd.suggestion, history=history)
         if not known.role.may_take(composed.rung.action):
             raise InvalidInput(f"{known.name} has the {known.role} role; a {composed.rung.name} "
                                "needs an admin with the admin role")
-        banned = standing(own_effects(uow.cases.effects(case.subject), case.subject),
-                          now).banned
+        banned = standing(own_effects(effects, case.subject), now).banned
         if banned is not None and not (cmd.reason and cmd.reason.strip()):
             where = "in this case" if banned.case_id == case.id else f"in case {banned.case_id}"
             raise InvalidInput(

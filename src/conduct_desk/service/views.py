@@ -65,6 +65,7 @@ class QueuePage:
     page: int
     size: int
     total: int
+    waiting: int | None = None  # of the open cases, how many nobody has taken (plain queue)
 
     @property
     def pages(self) -> int:
@@ -240,11 +241,12 @@ def deadline_of(s: CaseSummary, now: datetime) -> tuple[datetime | None, Deadlin
 def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
           viewer: tuple[str, ...] = ()) -> list[QueueItem]:
     """Open cases by urgency: flagrant first, then with people hurt, then nearest deadline.
-    Cases about the viewer (any of their names) are left out, as on the queue page."""
+    Cases about the viewer (any of their names or linked accounts) are left out, as on the
+    queue page."""
     flt = flt or CaseFilter(states=OPEN_STATES)
-    if viewer:
-        flt = dataclasses.replace(flt, not_about=(*flt.not_about, *viewer))
     with uow.reading():
+        if viewer:
+            flt = dataclasses.replace(flt, not_about=(*flt.not_about, *linked(uow, viewer)))
         rows = uow.cases.summaries(flt)
     return [QueueItem(s, *deadline_of(s, now)) for s in rows]
 
@@ -252,18 +254,23 @@ def queue(uow: UnitOfWork, now: datetime, flt: CaseFilter | None = None,
 def queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
                viewer: tuple[str, ...] = (), *, appeals: bool = False) -> QueuePage:
     """The ``page``-th ``size`` open cases of the queue, and how many are open in all.
-    Cases about the viewer (any of their names) are not theirs to see, so not counted.
+    Cases about the viewer (any of their names or linked accounts) are not theirs to see.
     ``appeals``: instead, the cases (open or resolved) with an appeal waiting."""
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
-    flt = CaseFilter(states=() if appeals else OPEN_STATES, limit=size,
-                     offset=(page - 1) * size, not_about=viewer, appeals=appeals)
+    waiting = None
     with uow.reading():
+        flt = CaseFilter(states=() if appeals else OPEN_STATES, limit=size,
+                         offset=(page - 1) * size, not_about=linked(uow, viewer), appeals=appeals)
         rows = uow.cases.summaries(flt)
-        # a page that is not full is the last one: the total follows without counting
-        full = len(rows) == size or (not rows and page > 1)
-        total = uow.cases.count(flt) if full else flt.offset + len(rows)
-    return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total)
+        if not appeals:  # the total, and the header's count of untaken cases, in one read
+            total, waiting = uow.cases.count_untaken(flt)
+        elif len(rows) == size or (not rows and page > 1):
+            total = uow.cases.count(flt)
+        else:  # a page that is not full is the last one: the total follows without counting
+            total = flt.offset + len(rows)
+    return QueuePage([QueueItem(s, *deadline_of(s, now)) for s in rows], page, size, total,
+                     waiting)
 
 
 STATE_CHOICES = ("open", "new", "taken", "acting", "resolved", "all")
@@ -342,9 +349,10 @@ def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
                    counted: bool = False) -> tuple[list[QueueItem], int]:
     """The queue through ``filters`` (``viewer[0]`` is "me"), and when ``counted`` how many
     match in all (else 0). A search leaves out the cases the viewer is involved in."""
-    flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
-                              limit=limit, offset=offset)
     with uow:
+        viewer = linked(uow, viewer)
+        flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
+                                  limit=limit, offset=offset)
         rows = uow.cases.summaries(flt)
         total = uow.cases.count(flt) if counted else 0
         if flt.not_involving:  # anonymous reporters are sealed: ask each case found
@@ -364,9 +372,16 @@ def by_person(items: list[QueueItem]) -> list[tuple[PersonRef, list[QueueItem]]]
 
 def waiting_count(uow: UnitOfWork, viewer: tuple[str, ...] = ()) -> int:
     """How many open cases nobody has taken yet (the web header's count). Cases about the
-    viewer (any of their names) are not theirs to see, so not counted."""
+    viewer (any of their names or linked accounts) are not theirs to see, so not counted."""
     with uow:
-        return uow.cases.count(CaseFilter(states=(CaseState.NEW,), not_about=viewer))
+        return uow.cases.count(CaseFilter(states=(CaseState.NEW,),
+                                          not_about=linked(uow, viewer)))
+
+
+def linked(uow: UnitOfWork, viewer: tuple[str, ...]) -> tuple[str, ...]:
+    """The viewer's names and every account linked to one of them: a case about any is not
+    theirs to see (call inside a unit of work)."""
+    return roster.linked_names(uow, viewer[0], viewer[1:]) if viewer else viewer
 
 
 def check_viewer(case: Case, viewer: str | None, aliases: tuple[str, ...] = ()) -> None:
@@ -399,11 +414,10 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         if viewer:
             aliases = roster.linked_names(uow, viewer, aliases)[1:]
         check_viewer(case, viewer, aliases)
-        history = uow.cases.history(case.subject)
+        history, lasting = uow.cases.history_and_effects(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
         known = roster.everyone(uow, desk.platform_admins)
         kept = uow.notices.for_case(case_id)
-        lasting = uow.cases.effects(case.subject)
         now_stands = standing(own_effects(lasting, case.subject), now)  # linked: evasion
         linked = uow.people.linked(case.subject)[1:]
         effects = tuple(uow.people.step_effects(case_id))
@@ -557,8 +571,7 @@ def person_history(uow: UnitOfWork, person: PersonRef, viewer: tuple[str, ...] =
         return PersonHistory(person, [], [], hidden=True)
     with uow:
         cases = uow.cases.summaries(CaseFilter(subject=person, limit=1000))
-        steps = uow.cases.history(person)
-        effects = uow.cases.effects(person)
+        steps, effects = uow.cases.history_and_effects(person)
         accounts = uow.people.linked(person)
     return PersonHistory(person, cases, steps,
                          standing=standing(effects, now), now=now, accounts=accounts)

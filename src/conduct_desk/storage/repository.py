@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import astuple, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +51,12 @@ from conduct_desk.storage.sealing import Sealer, open_sealed
 
 # Statements on the hot paths (filing, loading a case, timers, the audit log) are built once:
 # executing a prebuilt statement with parameters skips building it and its cache key each time.
+# what a line of the queue shows, and no more: a page reads 50 rows of these
+_SUMMARY_COLUMNS = [t.cases.c[n] for n in (
+    "id", "subject_platform", "subject_id", "state", "opened_at", "taken_by", "first_step_at",
+    "flagrant", "hurt", "report_count", "last_step", "outcome", "take_due_at", "step_due_at",
+    "appeal_due_at")]
+_LASTING = frozenset(str(a) for a in LASTING)
 _OPEN_STATES = frozenset(str(s) for s in CaseState if s is not CaseState.RESOLVED)
 _INSERT_CASE = t.cases.insert().returning(t.cases.c.id)
 _UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
@@ -391,32 +397,52 @@ class SqlCaseRepository:
         """The person's counting steps that leave a state (warn, remove, suspend, ban), with
         the case's channel, and for warnings the first re-reading confirmed after them;
         across every account linked to them (each with the account its case is about)."""
+        return self._lasting(person, self._counting(person, lasting=True))
+
+    def history_and_effects(self, person: PersonRef) -> tuple[list[PastStep], list[LastingStep]]:
+        """:meth:`history` and :meth:`effects` from one read of the person's steps (a case
+        page shows both)."""
+        rows = self._counting(person, lasting=False)
+        return ([PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows],
+                self._lasting(person, [r for r in rows if r.action in _LASTING]))
+
+    def _counting(self, person: PersonRef, *, lasting: bool) -> Sequence[Any]:
+        """The person's counting steps in the order taken (``lasting``: only those that leave
+        a state), with what :meth:`_lasting` needs."""
+        steps = t.steps.c
+        query = (sa.select(steps.case_id, steps.rung, steps.action, steps.recorded_at,
+                           steps.until, steps.restored_at, t.cases.c.channel,
+                           t.cases.c.subject_platform, t.cases.c.subject_id)
+                 .join(t.cases, t.cases.c.id == steps.case_id)
+                 .where(self._about(person), steps.status.in_([str(s) for s in COUNTING]),
+                        steps.overturned_at.is_(None))  # set aside on appeal: not counted
+                 .order_by(steps.recorded_at))
+        if lasting:
+            query = query.where(steps.action.in_(sorted(_LASTING)))
+        return self.conn.execute(query).all()
+
+    def _lasting(self, person: PersonRef, rows: Sequence[Any]) -> list[LastingStep]:
         accounts = self._accounts(person)
-        about = self._about(person, accounts)
-        rows = self.conn.execute(
-            sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at,
-                      t.steps.c.until, t.steps.c.restored_at, t.cases.c.channel,
-                      t.cases.c.subject_platform, t.cases.c.subject_id)
-            .join(t.cases, t.cases.c.id == t.steps.c.case_id)
-            .where(about, t.steps.c.status.in_([str(s) for s in COUNTING]),
-                   t.steps.c.overturned_at.is_(None),  # set aside on appeal: not in force
-                   t.steps.c.action.in_([str(a) for a in LASTING]))
-            .order_by(t.steps.c.recorded_at)).all()
         rereads: dict[int, list[datetime]] = {}
-        if any(r.action == str(Action.WARN) for r in rows):
+        if any(r.action == Action.WARN for r in rows):
             for case_id, at in self.conn.execute(
                     sa.select(t.notes.c.case_id, t.notes.c.at)
                     .join(t.cases, t.cases.c.id == t.notes.c.case_id)
-                    .where(about, t.notes.c.kind == str(NoteKind.REREAD))
+                    .where(self._about(person, accounts), t.notes.c.kind == str(NoteKind.REREAD))
                     .order_by(t.notes.c.at)):
                 rereads.setdefault(case_id, []).append(at)
+        subjects: dict[tuple[str, str], PersonRef] = {}  # a few accounts, many steps
+        for r in rows:
+            if (r.subject_platform, r.subject_id) not in subjects:
+                ref = PersonRef(r.subject_platform, r.subject_id)
+                subjects[r.subject_platform, r.subject_id] = accounts.get(ref, ref)
+        warn = str(Action.WARN)
         return [LastingStep(r.case_id, r.rung, Action(r.action), r.recorded_at, channel=r.channel,
-                       until=r.until, restored_at=r.restored_at,
-                       reread_at=next((at for at in rereads.get(r.case_id, [])
-                                       if at >= r.recorded_at), None)
-                       if r.action == str(Action.WARN) else None,
-                       subject=accounts.get(PersonRef(r.subject_platform, r.subject_id),
-                                            PersonRef(r.subject_platform, r.subject_id)))
+                            until=r.until, restored_at=r.restored_at,
+                            reread_at=next((at for at in rereads.get(r.case_id, [])
+                                            if at >= r.recorded_at), None)
+                            if r.action == warn else None,
+                            subject=subjects[r.subject_platform, r.subject_id])
                 for r in rows]
 
     def case_ids_for(self, person: PersonRef) -> list[int]:
@@ -440,10 +466,13 @@ class SqlCaseRepository:
         names = {n.strip().lower() for n in flt.not_about if n.strip()}
         if names:  # the SQL form of PersonRef.matches
             c = t.cases.c
-            user = sa.func.lower(c.subject_id)
-            query = query.where(sa.not_(sa.or_(
-                user.in_(sorted(names | {"@" + n for n in names})),
-                sa.func.lower(c.subject_platform + ":" + c.subject_id).in_(sorted(names)))))
+            bare = sorted(names | {"@" + n for n in names})
+            about: sa.ColumnElement[bool] = sa.func.lower(c.subject_id).in_(bare)
+            full = sorted(n for n in names if ":" in n)  # platform:id (never a bare name)
+            if full:
+                about = sa.or_(about, sa.func.lower(c.subject_platform + ":" + c.subject_id)
+                               .in_(full))
+            query = query.where(sa.not_(about))
         return self._narrowed(query, flt)
 
     def _narrowed(self, query: Any, flt: CaseFilter) -> Any:
@@ -500,7 +529,7 @@ class SqlCaseRepository:
                    c.opened_at.asc(), c.id.asc()]
         if not (flt.states and {str(s) for s in flt.states} <= _OPEN_STATES):
             urgency.insert(0, c.is_open.desc())  # open cases first; ix_cases_queue is for open
-        query = (self._filtered(sa.select(t.cases), flt).order_by(*urgency)
+        query = (self._filtered(sa.select(*_SUMMARY_COLUMNS), flt).order_by(*urgency)
                  .limit(flt.limit).offset(flt.offset))
         return [self._summary(r) for r in self.conn.execute(query).mappings()]
 
@@ -518,6 +547,15 @@ class SqlCaseRepository:
     def count(self, flt: CaseFilter) -> int:
         return int(self.conn.execute(
             self._filtered(sa.select(sa.func.count()).select_from(t.cases), flt)).scalar_one())
+
+    def count_untaken(self, flt: CaseFilter) -> tuple[int, int]:
+        """How many cases ``flt`` finds, and how many of them nobody has taken yet: the queue's
+        total and the header's count in one read (on open cases, of ix_cases_open_people
+        alone)."""
+        untaken = sa.func.count().filter(t.cases.c.state == CaseState.NEW.value)
+        found, new = self.conn.execute(self._filtered(
+            sa.select(sa.func.count(), untaken).select_from(t.cases), flt)).one()
+        return int(found), int(new)
 
 
 class SqlTimerRepository:

@@ -77,6 +77,10 @@ sa.Index(
     sqlite_where=sa.text("is_open = 1"),
     postgresql_where=sa.text("is_open"),
 )
+# Open cases by state and person: the queue's total and the header's count of untaken cases
+# (both leaving out the cases about the reader) read this index alone (migration 0023)
+sa.Index("ix_cases_open_people", cases.c.state, cases.c.subject_platform, cases.c.subject_id,
+         sqlite_where=sa.text("is_open = 1"), postgresql_where=sa.text("is_open"))
 # the queue's appeals: only cases with an appeal waiting (few), by their deadline (0015)
 sa.Index("ix_cases_appeal_due", cases.c.appeal_due_at,
          sqlite_where=sa.text("appeal_due_at IS NOT NULL"),

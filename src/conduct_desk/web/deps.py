@@ -92,7 +92,7 @@ class Caller:
         return (self.name, *self.aliases)
 
 
-def get_web(request: Request) -> WebState:
+async def get_web(request: Request) -> WebState:
     web: WebState = request.app.state.web
     return web
 
@@ -158,7 +158,7 @@ def current_admin(request: Request, web: Web) -> Account:
 SignedIn = Annotated[Account, Depends(current_admin)]
 
 
-def acting_admin(admin: SignedIn) -> Account:
+async def acting_admin(admin: SignedIn) -> Account:
     if not admin.role.may_act:
         raise Forbidden("Your role is observer: you can read cases but not act on them. "
                         "Ask an admin for the moderator role if you need to.")
@@ -168,7 +168,7 @@ def acting_admin(admin: SignedIn) -> Account:
 Acting = Annotated[Account, Depends(acting_admin)]
 
 
-def full_admin(admin: SignedIn) -> Account:
+async def full_admin(admin: SignedIn) -> Account:
     if admin.role is not Role.ADMIN:
         raise Forbidden("Only admins can see this page.")
     return admin
@@ -201,7 +201,7 @@ def api_caller(request: Request, web: Web) -> Caller:
 ApiCaller = Annotated[Caller, Depends(api_caller)]
 
 
-def api_actor(caller: ApiCaller) -> Caller:
+async def api_actor(caller: ApiCaller) -> Caller:
     if not caller.role.may_act:
         raise Forbidden("this token has the observer role: it can read but not act")
     return caller

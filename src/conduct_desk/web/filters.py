@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from conduct_desk.domain.durations import humanize_span
 from conduct_desk.domain.links import is_web_link
@@ -28,11 +29,12 @@ def local_time(value: datetime, zone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {name}"
 
 
+@functools.lru_cache(maxsize=4096)  # a case page shows a person's history: many times, again
 def time_element(value: datetime, zone: str) -> Markup:
     """A ``<time>`` showing ``value`` in ``zone``, with UTC in its title (shown on hover)."""
     utc = value.astimezone(UTC)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        utc.isoformat(), f"{utc:%Y-%m-%d %H:%M} UTC", local_time(utc, zone))
+    return Markup(f'<time datetime="{escape(utc.isoformat())}" '
+                  f'title="{utc:%Y-%m-%d %H:%M} UTC">{escape(local_time(utc, zone))}</time>')
 
 
 @pass_context

@@ -98,16 +98,18 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     web: WebState = request.app.state.web
     binding = csrf_binding(request)
     admin = getattr(request.state, "admin", None)
+    context = context or {}
     ctx = {
         "admin": admin,
-        # the header's count of cases nobody has taken yet, for a signed-in admin
-        "waiting": views.waiting_count(web.app.uow(), admin.names) if admin is not None
-        else None,
+        # the header's count of cases nobody has taken yet, for a signed-in admin (the queue
+        # page counts it with its own total)
+        "waiting": context.get("waiting") if "waiting" in context
+        else views.waiting_count(web.app.uow(), admin.names) if admin is not None else None,
         "signin_notice": getattr(request.state, "signin_notice", 0),
         "csrf": web.signer.csrf_token(binding) if binding else "",
         "community": web.app.desk.policy.community,
         "now": web.app.desk.clock.now(),
-        **(context or {}),
+        **context,
     }
     response = web.templates.TemplateResponse(request, template, ctx, status_code=status)
     response.headers["Cache-Control"] = "no-store"  # the security headers: web.middleware

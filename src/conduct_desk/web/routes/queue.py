@@ -78,6 +78,7 @@ def _page(request: Request, web: WebState, admin: Account, params: Mapping[str, 
         "order": views.ORDER_SENTENCE, "problem": problem, "error": error,
         "error_at": error_at, "results": results, "form": form or {}, "outcomes": BULK,
         "taken": params.get("taken", "") if params.get("taken", "").isdigit() else "",
+        **({"waiting": q.waiting} if q.waiting is not None else {}),
     }, status)
 
 
