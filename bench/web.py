@@ -9,6 +9,12 @@ audit entry and ``steps / cases`` steps; subjects repeat, so a case page has a h
 
     PYTHONPATH=src python bench/web.py                       # 1,000,000 cases, 10,000,000 steps
     PYTHONPATH=src python bench/web.py --cases 100000 --steps 1000000 --requests 1000
+
+Against an earlier version, measured in the same run, in turns (``--rounds``), each desk on
+its own database seeded by its own bench/web.py:
+
+    git worktree add --detach /tmp/before COMMIT
+    PYTHONPATH=src python bench/web.py --baseline /tmp/before
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -87,7 +94,6 @@ SEED = [
        FROM generate_series(1, :cases) g""",
     # one case in ten thousand has an appeal waiting (the queue's "Appeals waiting")
     """UPDATE cases SET appeal_due_at = opened_at + interval '7 days' WHERE id % 10000 = 7""",
-    "ANALYZE",
 ]
 
 
@@ -125,6 +131,7 @@ def seed(admin_url: str, name: str, cases: int, steps: int, reseed: bool) -> str
             print(f"  seed: {sql.split()[0]} {sql.split()[2] if len(sql.split()) > 2 else ''} "
                   f"{time.perf_counter() - t0:.1f}s", flush=True)
     engine.dispose()
+    vacuum(url)
     print(f"seeded {name}: {cases:,} cases, {steps:,} steps in "
           f"{time.perf_counter() - started:.0f}s")
     return url
@@ -196,7 +203,49 @@ def load(make_client: Callable[[], httpx.Client], paths: Callable[[random.Random
 
 
 def start(cmd: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(list(cmd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(list(cmd), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def prepare(src: Path, url: str) -> list[str]:
+    """``conduct`` from the checkout ``src``: the database upgraded, the bench account added."""
+    env = {**os.environ, "CONDUCT_DATABASE_URL": url, "PYTHONPATH": str(src)}
+    conduct = [sys.executable, "-c", "from conduct_desk.cli import main; main()"]
+    subprocess.run([*conduct, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
+    with tempfile.NamedTemporaryFile("w", suffix=".pw") as pw:
+        pw.write(PASSWORD)
+        pw.flush()
+        subprocess.run([*conduct, "admin", "add", "bench", "--role", "observer",
+                        "--password-file", pw.name], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # fails harmlessly when it already exists
+    return conduct
+
+
+def seed_baseline(baseline: Path, admin_url: str, name: str, cases: int, steps: int,
+                  reseed: bool) -> str:
+    """The baseline's database, seeded by the baseline checkout's own bench/web.py (its
+    schema is its own), in the same way and with the same sizes."""
+    code = ("import sys, web; print(web.seed(sys.argv[1], sys.argv[2], int(sys.argv[3]), "
+            "int(sys.argv[4]), sys.argv[5] == '1'))")
+    env = {**os.environ, "PYTHONPATH": f"{baseline / 'src'}{os.pathsep}{baseline / 'bench'}"}
+    done = subprocess.run([sys.executable, "-c", code, admin_url, name, str(cases), str(steps),
+                           "1" if reseed else "0"], env=env, cwd=baseline / "bench",
+                          check=True, stdout=subprocess.PIPE, text=True)
+    lines = done.stdout.strip().splitlines()
+    print("\n".join(f"  baseline {line}" for line in lines[:-1]))
+    vacuum(lines[-1])  # an older bench/web.py only analyzed
+    return lines[-1]
+
+
+def vacuum(url: str) -> None:
+    """As autovacuum would soon: the visibility map lets counts read an index alone."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+
+
+Paths = Callable[[random.Random], str]
 
 
 def main() -> None:
@@ -210,89 +259,131 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per page, at most")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="another checkout of the desk (e.g. `git worktree add /tmp/before "
+                             "COMMIT`), served beside this one on its own seeded database; "
+                             "its queue and case pages are measured in turns with these")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="turns per page, the requests split among them (default: 1, or 3 "
+                             "with --baseline)")
     args = parser.parse_args()
     if not 1 <= args.cases <= 10_000_000 or not 0 <= args.steps <= 100_000_000:
         raise SystemExit("--cases from 1 to 10,000,000; --steps from 0 to 100,000,000")
+    if args.baseline is not None and not (args.baseline / "src" / "conduct_desk").is_dir():
+        raise SystemExit(f"--baseline {args.baseline}: no src/conduct_desk there; give a "
+                         "checkout of the desk")
+    rounds = args.rounds or (3 if args.baseline else 1)
+    if not 1 <= rounds <= 20:
+        raise SystemExit("--rounds from 1 to 20")
 
     url = seed(args.postgres, args.database, args.cases, args.steps, args.reseed)
-    env = {**os.environ, "CONDUCT_DATABASE_URL": url, "PYTHONPATH": str(SRC)}
-    conduct = [sys.executable, "-c", "from conduct_desk.cli import main; main()"]
-    subprocess.run([*conduct, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
-    pw = HERE / ".bench-password"
-    pw.write_text(PASSWORD)
-    try:
-        subprocess.run([*conduct, "admin", "add", "bench", "--role", "observer",
-                        "--password-file", str(pw)], env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)  # fails harmlessly when it already exists
-    finally:
-        pw.unlink()
-
-    desk_port, bare_port = args.port, args.port + 1
-    desk = start([*conduct, "serve", "--port", str(desk_port)], env)
+    desks = [("", prepare(SRC, url), url, args.port)]
+    if args.baseline is not None:
+        base_url = seed_baseline(args.baseline.resolve(), args.postgres,
+                                 args.database + "_baseline", args.cases, args.steps,
+                                 args.reseed)
+        desks.append((" (baseline)", prepare(args.baseline.resolve() / "src", base_url),
+                      base_url, args.port + 2))
+    procs = [start([*conduct, "serve", "--port", str(port)],
+                   {**os.environ, "CONDUCT_DATABASE_URL": db,
+                    "PYTHONPATH": str(SRC if not label else args.baseline.resolve() / "src")})
+             for label, conduct, db, port in desks]
+    bare_port = args.port + 1
     bare = start([sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "web:bare_app",
-                  "--port", str(bare_port), "--log-level", "warning", "--no-access-log"], env)
+                  "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
+                 dict(os.environ))
     try:
-        desk_url, bare_url = f"http://127.0.0.1:{desk_port}", f"http://127.0.0.1:{bare_port}"
-        wait_until_up(desk_url + "/signin")
-        wait_until_up(bare_url + "/")
-        session = sign_in(desk_url)
-        cookies = dict(session.cookies)
-        session.close()
-        open_ids: list[int] = []
-        with httpx.Client(base_url=desk_url, cookies=cookies) as c:
-            for n in range(1, 5):  # the queue's first pages: its most urgent cases
-                ids = re.findall(r'href="/cases/(\d+)"', c.get(f"/queue?page={n}").text)
-                open_ids += [int(i) for i in ids]
-        print(f"the queue's first pages show {len(open_ids)} open cases; case pages: any of the "
-              f"{args.cases:,}")
-
-        def desk_client() -> httpx.Client:
-            return httpx.Client(base_url=desk_url, cookies=cookies, timeout=10)
-
-        def bare_client() -> httpx.Client:
-            return httpx.Client(base_url=bare_url, timeout=10)
-
-        runs: list[tuple[str, Callable[[], httpx.Client], Callable[[random.Random], str], int]] = [
-            ("bare Starlette page", bare_client, lambda rng: "/", bare.pid),
-            ("queue page", desk_client, lambda rng: "/queue", desk.pid),
-            ("queue: appeals waiting", desk_client, lambda rng: "/queue?appeals=1", desk.pid),
-            ("queue: flagrant, overdue", desk_client, lambda rng: "/queue?flagrant=1&overdue=1",
-             desk.pid),
-            ("queue: search words, all states", desk_client,  # a common word and a rare one
-             lambda rng: f"/queue?state=all&q=number+{rng.randint(1, args.cases)}", desk.pid),
-            ("case page (random case)", desk_client,
-             lambda rng: f"/cases/{rng.randint(1, args.cases)}", desk.pid),
-            ("case page (open case)", desk_client,
-             lambda rng: f"/cases/{rng.choice(open_ids) if open_ids else 1}", desk.pid),
-        ]
-        rows = []
-        bare_p50 = 0.0
-        for name, make, paths, pid in runs:
-            load(make, paths, min(50, args.requests), args.concurrency, 30)  # warm up
-            cpu = cpu_seconds(pid)
-            lat, errors = load(make, paths, args.requests, args.concurrency, args.time_limit)
-            cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / max(1, len(lat))
-            p50, p99 = percentile(lat, 50), percentile(lat, 99)
-            bare_p50 = bare_p50 or p50  # the first run is the bare page
-            ok = p50 <= TARGET_P50_RATIO * bare_p50 and p99 < TARGET_P99_MS and not errors
-            rows.append([name, len(lat), errors, f"{p50:.1f}", f"{p99:.1f}",
-                         f"{max(lat, default=0):.1f}", f"{p50 / bare_p50:.1f}x", f"{cpu_ms:.1f}",
-                         "" if name == runs[0][0] else "ok" if ok else "MISSED"])
-        print()
-        print(f"{args.cases:,} cases, {args.steps:,} steps; {args.concurrency} concurrent clients "
-              f"on loopback; latencies in ms")
-        print("server CPU = the serving process's user + system time per request (the "
-              "database's not counted): steadier than latencies on a busy machine")
-        print(table(["page", "requests", "errors", "p50", "p99", "max", "p50 / bare",
-                     "server CPU ms",
-                     f"p50 <= {TARGET_P50_RATIO:g}x bare, p99 < {TARGET_P99_MS:g}"], rows))
+        runs = [("bare Starlette page", lambda: httpx.Client(
+            base_url=f"http://127.0.0.1:{bare_port}", timeout=10), lambda rng: "/", bare.pid)]
+        wait_until_up(f"http://127.0.0.1:{bare_port}/")
+        for (label, _, _, port), proc in zip(desks, procs, strict=True):
+            runs += desk_runs(label, f"http://127.0.0.1:{port}", proc.pid, args.cases,
+                              baseline=bool(label))
+        order = [runs[0]] + sorted(runs[1:], key=lambda r: PAGES.index(r[0].split(" (b")[0]))
+        measured: dict[str, tuple[list[float], int, float]] = {}
+        per_round = max(1, args.requests // rounds)
+        for _ in range(rounds):  # in turns: a slower minute of the machine hits both
+            for name, make, paths, pid in order:
+                load(make, paths, min(50, per_round), args.concurrency, 30)  # warm up
+                cpu = cpu_seconds(pid)
+                lat, errors = load(make, paths, per_round, args.concurrency,
+                                   args.time_limit / rounds)
+                seen = measured.setdefault(name, ([], 0, 0.0))
+                measured[name] = (seen[0] + lat, seen[1] + errors,
+                                  seen[2] + cpu_seconds(pid) - cpu)
+        report(args, order, measured, rounds)
     finally:
-        for proc in (desk, bare):
+        for proc in (*procs, bare):
             proc.terminate()
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+PAGES = ["bare Starlette page", "queue page", "queue: appeals waiting",
+         "queue: flagrant, overdue", "queue: search words, all states",
+         "case page (random case)", "case page (open case)"]
+
+
+def desk_runs(label: str, base: str, pid: int, cases: int, *, baseline: bool
+              ) -> list[tuple[str, Callable[[], httpx.Client], Paths, int]]:
+    """The pages to measure on one desk; on a baseline, only those every version has."""
+    wait_until_up(base + "/signin")
+    session = sign_in(base)
+    cookies = dict(session.cookies)
+    session.close()
+    open_ids: list[int] = []
+    with httpx.Client(base_url=base, cookies=cookies) as c:
+        for n in range(1, 5):  # the queue's first pages: its most urgent cases
+            ids = re.findall(r'href="/cases/(\d+)"', c.get(f"/queue?page={n}").text)
+            open_ids += [int(i) for i in ids]
+    print(f"{base}: the queue's first pages show {len(open_ids)} open cases; case pages: any "
+          f"of the {cases:,}")
+
+    def client() -> httpx.Client:
+        return httpx.Client(base_url=base, cookies=cookies, timeout=10)
+
+    pages: list[tuple[str, Paths]] = [
+        ("queue page", lambda rng: "/queue"),
+        ("queue: appeals waiting", lambda rng: "/queue?appeals=1"),
+        ("queue: flagrant, overdue", lambda rng: "/queue?flagrant=1&overdue=1"),
+        ("queue: search words, all states",  # a common word and a rare one
+         lambda rng: f"/queue?state=all&q=number+{rng.randint(1, cases)}"),
+        ("case page (random case)", lambda rng: f"/cases/{rng.randint(1, cases)}"),
+        ("case page (open case)",
+         lambda rng: f"/cases/{rng.choice(open_ids) if open_ids else 1}"),
+    ]
+    if baseline:  # the filters came later
+        pages = [p for p in pages if not p[0].startswith("queue:")]
+    return [(name + label, client, paths, pid) for name, paths in pages]
+
+
+def report(args: argparse.Namespace, order: list[tuple[str, Callable[[], httpx.Client], Paths,
+                                                       int]],
+           measured: dict[str, tuple[list[float], int, float]], rounds: int) -> None:
+    rows = []
+    bare_p50 = percentile(measured[order[0][0]][0], 50)
+    for name, *_ in order:
+        lat, errors, cpu = measured[name]
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        ok = p50 <= TARGET_P50_RATIO * bare_p50 and p99 < TARGET_P99_MS and not errors
+        base = measured.get(name + " (baseline)")
+        against = f"{p50 / percentile(base[0], 50):.2f}x / {p99 / percentile(base[0], 99):.2f}x" \
+            if base else ""
+        rows.append([name, len(lat), errors, f"{p50:.1f}", f"{p99:.1f}",
+                     f"{max(lat, default=0):.1f}", f"{p50 / bare_p50:.1f}x",
+                     f"{cpu * 1000 / max(1, len(lat)):.1f}", against,
+                     "" if name == order[0][0] or "(baseline)" in name
+                     else "ok" if ok else "MISSED"])
+    print()
+    print(f"{args.cases:,} cases, {args.steps:,} steps; {args.concurrency} concurrent clients "
+          f"on loopback, {rounds} turn(s) per page; latencies in ms")
+    print("server CPU = the serving process's user + system time per request (the "
+          "database's not counted): steadier than latencies on a busy machine")
+    print(table(["page", "requests", "errors", "p50", "p99", "max", "p50 / bare",
+                 "server CPU ms", "p50 / p99 against baseline",
+                 f"p50 <= {TARGET_P50_RATIO:g}x bare, p99 < {TARGET_P99_MS:g}"], rows))
 
 
 if __name__ == "__main__":
