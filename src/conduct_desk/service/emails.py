@@ -10,12 +10,14 @@ to see on the case after a permanent one (5xx). Who gets one:
 - for a reminder about a case someone holds, that admin;
 
 and of those only accounts that are enabled, have an address, chose that kind of email, and
-are not involved in the case. An email says what happened and links to the case; never the
-report's words nor who reported: admins read those on the desk, behind sign-in.
+are not involved in the case (by their name, identities, or any account linked to those). An
+email says what happened and links to the case; never the report's words nor who reported:
+admins read those on the desk, behind sign-in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -29,6 +31,7 @@ from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.domain.policy import Policy
 from conduct_desk.service import notices as outbox
+from conduct_desk.service import roster
 from conduct_desk.service.ports import UnitOfWork
 
 if TYPE_CHECKING:  # handlers imports this module: no import back at run time
@@ -60,6 +63,15 @@ def recipients(accounts: Iterable[Account], policy: Policy, case: Case, kind: Em
               if a.email and kind in a.email_kinds
               and not any(case.involves(n) for n in a.names)]
     return list(dict.fromkeys(a.email for a in chosen if a.email))
+
+
+def with_linked(uow: UnitOfWork, admins: list[Account]) -> list[Account]:
+    """Each account with the accounts linked to one of theirs among its identities: a case
+    about any of them is one they are involved in (call inside a unit of work)."""
+    grown = roster.with_links(uow, [roster.KnownAdmin(a.name, a.role, a.identities)
+                                    for a in admins])
+    return [dataclasses.replace(a, identities=k.aliases) if k.aliases != a.identities else a
+            for a, k in zip(admins, grown, strict=True)]
 
 
 def compose(kind: EmailKind, case: Case, waited: str, detail: str,
@@ -99,7 +111,8 @@ def email_admins(uow: UnitOfWork, desk: Desk, case_id: int | None, kind: EmailKi
         return 0
     with uow:
         case = uow.cases.get(case_id)
-        addresses = recipients(uow.accounts.admins(), desk.policy, case, kind, holder)
+        addresses = recipients(with_linked(uow, uow.accounts.admins()), desk.policy, case, kind,
+                               holder)
     if not addresses:
         return 0
     age = desk.clock.now() - case.opened_at
