@@ -17,10 +17,14 @@ from tests.support.discord_harness import (
     harness,
 )
 from tests.support.fake_discord import ADMINISTRATOR
+from tests.support.outbox import notice_ids, try_again_as_after_a_kill
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import StepStatus
+from conduct_desk.domain.notices import Purpose
+from conduct_desk.domain.people import PersonRef
 from conduct_desk.platforms.discord.components import MANAGE_ROLES, PERMISSION_BITS
+from conduct_desk.service import notices as outbox
 from conduct_desk.service.clock import FakeClock
 
 POST = "POST /channels/{channel_id}/messages"
@@ -200,3 +204,25 @@ def test_a_member_who_left_fails_the_step_without_retrying(h: Harness) -> None:
     calls = len(h.fake.calls_to(MEMBER))
     h.run_timers(timedelta(hours=1))
     assert len(h.fake.calls_to(MEMBER)) == calls  # not retried: it cannot succeed
+
+
+# -- a notice tried again after a kill -------------------------------------------------------------
+
+
+def test_a_notice_tried_again_after_discord_took_it_posts_once(h: Harness) -> None:
+    """A worker killed after Discord took a message, before the desk recorded it sent, leaves
+    it to its timer: the second try carries the same enforced nonce, and Discord hands back
+    the message it already posted instead of posting it again."""
+    admins_line = "Case 41: a line for the admins, tried twice"
+    private = "A private word, tried twice"
+    outbox.send_admins(h.app.uow(), h.app.desk, "discord", admins_line)
+    outbox.send_dm(h.app.uow(), h.app.desk, PersonRef("discord", SUBJECT), private,
+                   purpose=Purpose.NUDGE)
+    ids = notice_ids(h.app, admins_line, private)
+    nonces = {c.json.get("nonce") for c in h.fake.calls_to(POST)
+              if c.json.get("content") in (admins_line, private)}
+    try_again_as_after_a_kill(h.app, ids)
+    again = [c for c in h.fake.calls_to(POST) if c.json.get("content") in (admins_line, private)]
+    assert len(again) == 4 and {c.json["nonce"] for c in again} == nonces  # tried twice each
+    assert [m.content for m in h.fake.bot_messages(ADMINS)].count(admins_line) == 1
+    assert [m.content for m in h.fake.dms_to(SUBJECT)].count(private) == 1

@@ -275,6 +275,7 @@ class FakeMessage:
     ephemeral_to: str | None = None  # an interaction's ephemeral answer: who sees it
     interaction_id: str | None = None
     webhook_id: str | None = None
+    nonce: str | None = None  # as the sender gave it
 
     @property
     def ephemeral(self) -> bool:
@@ -1509,6 +1510,8 @@ class FakeDiscord:
         if message.webhook_id:
             payload["webhook_id"] = message.webhook_id
             payload["application_id"] = self.application_id
+        if message.nonce is not None:
+            payload["nonce"] = message.nonce
         if not channel.is_dm and not for_interaction:
             payload["guild_id"] = self.guild_id
             if not message.webhook_id:
@@ -1679,7 +1682,19 @@ class FakeDiscord:
         else:
             self._require(VIEW_CHANNEL, channel.id)
             self._require(SEND_MESSAGES, channel.id)
-        message = self._bot_post(channel.id, body or {})
+        body = body or {}
+        nonce = str(body["nonce"]) if body.get("nonce") is not None else None
+        if nonce is not None and len(nonce) > 25:
+            raise _ApiError(50035, "Invalid Form Body: nonce must be 25 characters or fewer")
+        if nonce is not None and body.get("enforce_nonce"):
+            # "checked for uniqueness in the past few minutes": the same author's message with
+            # this nonce is returned, and no new one created
+            since = (self._now() - timedelta(minutes=5)).isoformat()
+            earlier = next((m for m in self._messages.values() if m.author_id == BOT_USER_ID
+                            and m.nonce == nonce and m.timestamp >= since), None)
+            if earlier is not None:
+                return 200, self._message_json(earlier)
+        message = self._bot_post(channel.id, body, nonce=nonce)
         self._echo("MESSAGE_CREATE", message)
         return 200, self._message_json(message)
 

@@ -71,3 +71,12 @@ class Notice:
     @property
     def is_sent(self) -> bool:
         return self.status is NoticeStatus.SENT
+
+    @property
+    def key(self) -> str | None:
+        """The same on every try of this notice, and no other's (a new database numbers its
+        notices from 1 again, at another time): a platform that can tell a repeat by it posts
+        the message once, even when a worker died after the platform took it."""
+        if self.id is None or self.created_at is None:
+            return None
+        return f"conduct-notice-{self.id}-{round(self.created_at.timestamp() * 1_000_000)}"

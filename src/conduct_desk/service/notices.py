@@ -274,8 +274,8 @@ def _deliver(desk: Desk, notice: Notice) -> Effect:
             if notice.to is None:
                 return Effect.failed("a private message with nobody to send it to",
                                      retryable=False)
-            return platform.send_dm(notice.to, notice.text)
-        return platform.notify_admins(notice.text)
+            return platform.send_dm(notice.to, notice.text, key=notice.key)
+        return platform.notify_admins(notice.text, key=notice.key)
     except Exception as exc:  # a sender must never stop the worker; the notice is kept
         logger.warning("sending a %s notice on %s raised %s", notice.purpose, notice.platform,
                        type(exc).__name__)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import hashlib
 import json
 import logging
 import re
@@ -70,6 +71,15 @@ def configure_urls(settings: DiscordSettings) -> None:
     discord.py's own class attributes (one Discord per process)."""
     discord.http.Route.BASE = settings.api_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def once(key: str | None, part: int = 0) -> dict[str, Any]:
+    """A message's nonce, enforced: Discord returns the message it already posted with this
+    nonce (in the last few minutes) instead of posting it again. At most 25 characters."""
+    if key is None:
+        return {}
+    digest = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()  # 20 characters
+    return {"nonce": f"{digest}-{part}", "enforce_nonce": True}
 
 
 class Waits:
@@ -412,11 +422,11 @@ class DiscordPlatform:
                           channel=channel)
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
-    def send_dm(self, person: PersonRef, text: str) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
         step = self._step_for(person, text, (Action.WARN, Action.REMOVE, Action.SUSPEND,
                                              Action.BAN))
         buttons = ui.warning_components(step[0]) if step and step[2] is Action.WARN else None
-        effect = self.dm_user(person.user_id, text, buttons)
+        effect = self.dm_user(person.user_id, text, buttons, key=key)
         if step is not None and step[2] is not Action.WARN and "50007" in effect.detail:
             # the step goes on without its message: the admins must know nobody told them
             self.notify_admins(f"Case {step[0]}: {self._name(person)} does not accept direct "
@@ -428,8 +438,10 @@ class DiscordPlatform:
     def _name(self, person: PersonRef) -> str:
         return f"<@{person.user_id}>"
 
-    def dm_user(self, user_id: str, text: str, components: list[Any] | None = None) -> Effect:
-        """A direct message to one Discord user (``components``: buttons under it)."""
+    def dm_user(self, user_id: str, text: str, components: list[Any] | None = None, *,
+                key: str | None = None) -> Effect:
+        """A direct message to one Discord user (``components``: buttons under it; ``key``:
+        the same on every try, so Discord posts a repeat once)."""
 
         async def send() -> Any:
             channel = self._dm_channels.get(user_id)
@@ -439,7 +451,8 @@ class DiscordPlatform:
                 channel = self._dm_channels[user_id] = str(opened["id"])
             parts = ui.chunks(text)
             for i, part in enumerate(parts):
-                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []}}
+                body: dict[str, Any] = {"content": part, "allowed_mentions": {"parse": []},
+                                        **once(key, i)}
                 if components and i == len(parts) - 1:  # the button under the whole text
                     body["components"] = components
                 await self.conn.request("POST", "/channels/{channel_id}/messages", body=body,
@@ -607,8 +620,9 @@ class DiscordPlatform:
                                                 str(user.get("global_name") or ""))))
         return people[:limit]
 
-    def notify_admins(self, text: str) -> Effect:
-        """Post in the admins' channel; about a case, as a reply to its card."""
+    def notify_admins(self, text: str, key: str | None = None) -> Effect:
+        """Post in the admins' channel; about a case, as a reply to its card (``key``: the
+        same on every try, so Discord posts a repeat once)."""
         card = None
         match = case_in(text)
         if match is not None:
@@ -616,7 +630,7 @@ class DiscordPlatform:
                 card = uow.cursors.get(f"{CARD_PREFIX}{match}")
         result = self._do("telling the admins", lambda: self.conn.request(
             "POST", "/channels/{channel_id}/messages", body={
-                "content": text[:2000], "allowed_mentions": {"parse": []},
+                "content": text[:2000], "allowed_mentions": {"parse": []}, **once(key),
                 **({"message_reference": {"message_id": card, "fail_if_not_exists": False}}
                    if card else {})}, channel_id=self.admin_channel))
         return result if isinstance(result, Effect) else Effect.done("admins told in Discord")

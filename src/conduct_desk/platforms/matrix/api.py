@@ -162,8 +162,12 @@ class MatrixApi:
                             response.status_code, retry_after)
 
     # -- client-server calls -----------------------------------------------------------------
-    def send(self, room_id: str, content: JsonDict, event_type: str = "m.room.message") -> str:
-        txn = uuid.uuid4().hex
+    def send(self, room_id: str, content: JsonDict, event_type: str = "m.room.message",
+             txn: str | None = None) -> str:
+        """Send an event; the same ``txn`` again (a try repeated after the homeserver took it)
+        gives back the first event instead of a second one (Synapse keeps transaction ids for
+        a while, per access token)."""
+        txn = _q(txn) if txn else uuid.uuid4().hex
         path = f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/{txn}"
         return str(self.cs("PUT", path, content)["event_id"])
 

@@ -116,10 +116,10 @@ class MatrixPlatform:
         return {"rel_type": "m.thread", "event_id": root, "is_falling_back": False,
                 "m.in_reply_to": {"event_id": event_id}}
 
-    def send_dm(self, person: PersonRef, text: str) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
         try:
             room_id = self.dm_room(person.user_id)
-            self.api.send(room_id, {"msgtype": "m.text", "body": text})
+            self.api.send(room_id, {"msgtype": "m.text", "body": text}, txn=key)
         except MatrixFailure as exc:
             return exc.effect(f"writing to {self.person_label(person.user_id)} privately")
         return Effect.done(f"sent privately to {self.person_label(person.user_id)}")
@@ -265,12 +265,12 @@ class MatrixPlatform:
                           str(r.get("display_name") or r["user_id"]), str(r["user_id"]))
                 for r in found if r.get("user_id") and r["user_id"] != self.config.user_id]
 
-    def notify_admins(self, text: str) -> Effect:
+    def notify_admins(self, text: str, key: str | None = None) -> Effect:
         room = self.config.management_room
         if not room:
             return Effect.failed("no management room (CONDUCT_MATRIX_MANAGEMENT_ROOM)", retryable=False)
         try:
-            self.api.send(self.room_id(room), {"msgtype": "m.notice", "body": text})
+            self.api.send(self.room_id(room), {"msgtype": "m.notice", "body": text}, txn=key)
         except MatrixFailure as exc:
             return exc.effect("telling the admins",
                               f"Invite {self.config.user_id} to {self.room_label(room)}.")

@@ -178,7 +178,7 @@ class SlackPlatform:
             channel=channel, thread_ts=message_id, text=text, unfurl_links=False))
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
-    def send_dm(self, person: PersonRef, text: str) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
         warned = self._warning_case(person, text)
         return self.dm_user(person.user_id, text,
                             kit.warning_blocks(text, warned) if warned is not None else None)
@@ -304,7 +304,7 @@ class SlackPlatform:
             self._members, self._other_names = (now, found), names
             return found
 
-    def notify_admins(self, text: str) -> Effect:
+    def notify_admins(self, text: str, key: str | None = None) -> Effect:
         """Post to the admin channel; about a case, in the thread under its card."""
         channel = self.settings.admin_channel or ""
         thread = None
