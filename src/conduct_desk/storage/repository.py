@@ -156,6 +156,11 @@ def _involving(names: set[str]) -> Any:
     return sa.or_(reported, noted) if pairs else noted
 
 
+def _past(rows: Sequence[Any]) -> list[PastStep]:
+    """History rows (:meth:`SqlCaseRepository._counting`) as the ladder reads them."""
+    return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
+
+
 class SqlCaseRepository:
     def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -383,15 +388,7 @@ class SqlCaseRepository:
 
     def history(self, person: PersonRef) -> list[PastStep]:
         """The person's counting steps, across every account linked to them."""
-        rows = self.conn.execute(
-            sa.select(t.steps.c.case_id, t.steps.c.rung, t.steps.c.action, t.steps.c.recorded_at)
-            .join(t.cases, t.cases.c.id == t.steps.c.case_id)
-            .where(self._about(person),
-                   t.steps.c.status.in_([str(s) for s in COUNTING]),
-                   t.steps.c.overturned_at.is_(None))  # set aside on appeal: not counted
-            .order_by(t.steps.c.recorded_at)
-        )
-        return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
+        return _past(self._counting(person, lasting=False))
 
     def effects(self, person: PersonRef) -> list[LastingStep]:
         """The person's counting steps that leave a state (warn, remove, suspend, ban), with
@@ -403,8 +400,7 @@ class SqlCaseRepository:
         """:meth:`history` and :meth:`effects` from one read of the person's steps (a case
         page shows both)."""
         rows = self._counting(person, lasting=False)
-        return ([PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows],
-                self._lasting(person, [r for r in rows if r.action in _LASTING]))
+        return _past(rows), self._lasting(person, [r for r in rows if r.action in _LASTING])
 
     def _counting(self, person: PersonRef, *, lasting: bool) -> Sequence[Any]:
         """The person's counting steps in the order taken (``lasting``: only those that leave
