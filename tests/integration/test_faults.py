@@ -99,6 +99,7 @@ def test_workers_killed_while_suspensions_end_lose_no_restore_and_run_none_twice
     out = _bench("faults_kill.py")
     assert "kept    0 restores lost (0)" in out
     assert "kept    0 restores run twice (0)" in out
+    assert "kept    no welcome-back message sent twice (0)" in out
 
 
 def test_postgresql_restarted_under_report_load_loses_no_report_and_the_desk_reconnects() -> None:

@@ -178,6 +178,8 @@ class FakeMessage:
     attachments: list[Any] | None = None
     bot_id: str | None = None
     reactions: list[dict[str, Any]] = field(default_factory=list)
+    #: Slack's message metadata, ``{"event_type": ..., "event_payload": {...}}``
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -960,7 +962,10 @@ class FakeSlack:
             if m.channel == message.channel and m.thread_ts == message.ts and m.ts != message.ts
         ]
 
-    def _message_json(self, message: FakeMessage, *, with_thread: bool = True) -> JsonDict:
+    def _message_json(self, message: FakeMessage, *, with_thread: bool = True,
+                      metadata: bool = False) -> JsonDict:
+        """A message as the Web API gives it; its metadata only when asked
+        (``include_all_metadata``), as Slack does."""
         body: JsonDict = {
             "type": "message",
             "user": message.user,
@@ -979,6 +984,8 @@ class FakeSlack:
             body["edited"] = dict(message.edited)
         if message.reactions:
             body["reactions"] = copy.deepcopy(message.reactions)
+        if metadata and message.metadata is not None:
+            body["metadata"] = copy.deepcopy(message.metadata)
         if message.thread_ts is not None:
             body["thread_ts"] = message.thread_ts
             parent = self._find_message(message.channel, message.thread_ts)
@@ -1153,6 +1160,13 @@ class FakeSlack:
         if not text and not blocks and not attachments:
             raise _SlackError("no_text")
         thread_ts = _str_param(params, "thread_ts") or None
+        metadata = _json_param(params, "metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _SlackError("invalid_metadata_format")
         message = FakeMessage(
             channel=channel.id,
             ts=self._next_ts(),
@@ -1162,6 +1176,7 @@ class FakeSlack:
             blocks=blocks if isinstance(blocks, list) else None,
             attachments=attachments if isinstance(attachments, list) else None,
             bot_id=self.bot_id,
+            metadata=copy.deepcopy(metadata),
         )
         self._messages.append(message)
         return {
@@ -1312,8 +1327,9 @@ class FakeSlack:
             and in_range(float(m.ts))
         ]
         page, next_cursor = _paginate(top_level, params, default=100)
+        metadata = _truthy(params.get("include_all_metadata"))
         return {
-            "messages": [self._message_json(m) for m in page],
+            "messages": [self._message_json(m, metadata=metadata) for m in page],
             "has_more": bool(next_cursor),
             "pin_count": 0,
             "channel_actions_ts": None,
@@ -1333,8 +1349,9 @@ class FakeSlack:
             parent = root
         thread = [parent, *self._replies_to(parent)]
         page, next_cursor = _paginate(thread, params, default=1000)
+        metadata = _truthy(params.get("include_all_metadata"))
         return {
-            "messages": [self._message_json(m) for m in page],
+            "messages": [self._message_json(m, metadata=metadata) for m in page],
             "has_more": bool(next_cursor),
             "response_metadata": {"next_cursor": next_cursor},
         }

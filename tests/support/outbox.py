@@ -20,10 +20,9 @@ def notice_ids(app: App, *texts: str) -> list[int]:
     return [i for i, _ in rows]
 
 
-def try_again_as_after_a_kill(app: App, ids: list[int]) -> None:
-    """What a worker killed between the platform's answer and the record leaves (the notices
-    pending, their timers due), then a worker running those timers: each notice is tried
-    once more and recorded sent."""
+def as_after_a_kill(app: App, ids: list[int]) -> None:
+    """What a worker killed between the platform's answer and the record leaves: the notices
+    pending, their timers due."""
     n = tables.notices.c
     with app.engine.begin() as conn:
         conn.execute(sa.update(tables.notices).where(n.id.in_(ids)).values(
@@ -32,7 +31,14 @@ def try_again_as_after_a_kill(app: App, ids: list[int]) -> None:
         uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, app.desk.clock.now(), None, i)
                                  for i in ids])
         uow.commit()
+
+
+def try_again_as_after_a_kill(app: App, ids: list[int]) -> None:
+    """:func:`as_after_a_kill`, then a worker running those timers: each notice is tried
+    once more and recorded sent."""
+    as_after_a_kill(app, ids)
     app.bus.handle(commands.RunDueTimers(worker="after-the-kill"))
+    n = tables.notices.c
     with app.engine.connect() as conn:
         statuses = set(conn.execute(sa.select(n.status).where(n.id.in_(ids))).scalars())
     assert statuses == {str(NoticeStatus.SENT)}, statuses

@@ -112,7 +112,8 @@ class FakePlatform:
             raise MatrixFailure("M_NOT_FOUND", "Room alias not found", 404)
         return {"#lobby:example.org": LOBBY}.get(room, room)
 
-    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None,
+                again: bool = False) -> Effect:
         self.dms.append((person.user_id, text))
         return Effect.done("sent")
 

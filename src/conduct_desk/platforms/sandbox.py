@@ -84,7 +84,8 @@ class SandboxPlatform:
         return self._record(Call("post_reply", channel=channel, text=text)) or Effect.done(
             f"replied in {channel}")
 
-    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None,
+                again: bool = False) -> Effect:
         return self._record(Call("send_dm", person=person, text=text)) or Effect.done(
             f"sent privately to {person.user_id}")
 
@@ -148,7 +149,8 @@ class SandboxPlatform:
         return [c for c in self.directory
                 if name_matches(query, c.display_name, c.handle, c.person.user_id)][:limit]
 
-    def notify_admins(self, text: str, key: str | None = None) -> Effect:
+    def notify_admins(self, text: str, key: str | None = None,
+                      again: bool = False) -> Effect:
         return self._record(Call("notify_admins", text=text)) or Effect.done("admins told")
 
     def manual_instructions(self, action: Action, person: PersonRef, channel: str | None,

@@ -107,13 +107,15 @@ def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notic
     return [kept.get(id(n), n) for n in fresh]
 
 
-def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effect]:
+def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
+                again: bool = False) -> list[Effect]:
     """Try each notice :func:`record_all` kept (and its caller committed) once, and record
     what became of them all in one transaction; the answers as :func:`send` gives them.
+    ``again``: an earlier try may have reached the platform (see :class:`Platform`).
 
     That record need not wait for the disk: lost in a power cut, a notice sent stays pending
     and its timer sends it again (once more, as when a process dies before recording it)."""
-    effects = [_deliver(desk, n) for n in notices]
+    effects = [_deliver(desk, n, again) for n in notices]
     if all(n.id is None and e.status is EffectStatus.DONE for n, e in zip(notices, effects,
                                                                           strict=True)):
         return effects  # nothing kept, nothing failed: nothing to record
@@ -207,9 +209,10 @@ def deliver_due(timer: Timer, uow: UnitOfWork, desk: Desk) -> None:
 
 
 def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
-    """One try of a notice this process has claimed (its ``due_at`` is a lease); records it."""
+    """One more try of a notice this process has claimed (its ``due_at`` is a lease); records
+    it. The try before may have reached the platform: its worker may have died first."""
     assert notice.id is not None
-    return deliver_all(uow, desk, [notice])[0]
+    return deliver_all(uow, desk, [notice], again=True)[0]
 
 
 def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: Effect,
@@ -255,7 +258,7 @@ def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: 
     return answer
 
 
-def _deliver(desk: Desk, notice: Notice) -> Effect:
+def _deliver(desk: Desk, notice: Notice, again: bool = False) -> Effect:
     """The platform call: the sender an adapter registered, else the platform's own call."""
     sender = desk.notice_senders.get((notice.platform, notice.kind))
     try:
@@ -274,8 +277,8 @@ def _deliver(desk: Desk, notice: Notice) -> Effect:
             if notice.to is None:
                 return Effect.failed("a private message with nobody to send it to",
                                      retryable=False)
-            return platform.send_dm(notice.to, notice.text, key=notice.key)
-        return platform.notify_admins(notice.text, key=notice.key)
+            return platform.send_dm(notice.to, notice.text, key=notice.key, again=again)
+        return platform.notify_admins(notice.text, key=notice.key, again=again)
     except Exception as exc:  # a sender must never stop the worker; the notice is kept
         logger.warning("sending a %s notice on %s raised %s", notice.purpose, notice.platform,
                        type(exc).__name__)

@@ -422,7 +422,8 @@ class DiscordPlatform:
                           channel=channel)
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
-    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None,
+                again: bool = False) -> Effect:
         step = self._step_for(person, text, (Action.WARN, Action.REMOVE, Action.SUSPEND,
                                              Action.BAN))
         buttons = ui.warning_components(step[0]) if step and step[2] is Action.WARN else None
@@ -620,7 +621,8 @@ class DiscordPlatform:
                                                 str(user.get("global_name") or ""))))
         return people[:limit]
 
-    def notify_admins(self, text: str, key: str | None = None) -> Effect:
+    def notify_admins(self, text: str, key: str | None = None,
+                      again: bool = False) -> Effect:
         """Post in the admins' channel; about a case, as a reply to its card (``key``: the
         same on every try, so Discord posts a repeat once)."""
         card = None

@@ -116,7 +116,8 @@ class MatrixPlatform:
         return {"rel_type": "m.thread", "event_id": root, "is_falling_back": False,
                 "m.in_reply_to": {"event_id": event_id}}
 
-    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None,
+                again: bool = False) -> Effect:
         try:
             room_id = self.dm_room(person.user_id)
             self.api.send(room_id, {"msgtype": "m.text", "body": text}, txn=key)
@@ -265,7 +266,8 @@ class MatrixPlatform:
                           str(r.get("display_name") or r["user_id"]), str(r["user_id"]))
                 for r in found if r.get("user_id") and r["user_id"] != self.config.user_id]
 
-    def notify_admins(self, text: str, key: str | None = None) -> Effect:
+    def notify_admins(self, text: str, key: str | None = None,
+                      again: bool = False) -> Effect:
         room = self.config.management_room
         if not room:
             return Effect.failed("no management room (CONDUCT_MATRIX_MANAGEMENT_ROOM)", retryable=False)

@@ -43,6 +43,8 @@ CARD_PREFIX = "slack:card:"  # cursor f"{CARD_PREFIX}{case_id}": the ts of the c
 _CASE_IN_TEXT = re.compile(r"\b[Cc]ase (\d+)\b")
 MEMBERS_KEPT = timedelta(minutes=2)  # users.list is read at most this often for look-ups
 MEMBER_PAGES = 50  # users.list pages of 200: look-ups cover workspaces of 10,000 people
+NOTICE_EVENT = "conduct_desk_notice"  # the metadata event_type of a message from the outbox
+LOOK_BACK = 1000  # messages read back for an earlier try of one (a notice's second try)
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -178,22 +180,60 @@ class SlackPlatform:
             channel=channel, thread_ts=message_id, text=text, unfurl_links=False))
         return result if isinstance(result, Effect) else Effect.done(f"replied in <#{channel}>")
 
-    def send_dm(self, person: PersonRef, text: str, key: str | None = None) -> Effect:
+    def send_dm(self, person: PersonRef, text: str, key: str | None = None,
+                again: bool = False) -> Effect:
         warned = self._warning_case(person, text)
         return self.dm_user(person.user_id, text,
-                            kit.warning_blocks(text, warned) if warned is not None else None)
+                            kit.warning_blocks(text, warned) if warned is not None else None,
+                            key=key, again=again)
 
-    def dm_user(self, user_id: str, text: str,
-                blocks: list[dict[str, Any]] | None = None) -> Effect:
-        """A direct message to one Slack user (``blocks``: drawn with Block Kit)."""
+    def dm_user(self, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None, *,
+                key: str | None = None, again: bool = False) -> Effect:
+        """A direct message to one Slack user (``blocks``: drawn with Block Kit; ``key`` and
+        ``again`` as :meth:`notify_admins` says)."""
         opened = self._call("opening a direct message",
                             lambda: self.client.conversations_open(users=user_id))
         if isinstance(opened, Effect):
             return opened
         channel = opened["channel"]["id"]
+        done = Effect.done(f"sent privately to <@{user_id}>")
+        if key is not None and again:
+            posted = self._posted(channel, None, key)
+            if posted is not False:
+                return done if posted is True else posted
         sent = self._call("sending a direct message", lambda: self.client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, unfurl_links=False))
-        return sent if isinstance(sent, Effect) else Effect.done(f"sent privately to <@{user_id}>")
+            channel=channel, text=text, blocks=blocks, unfurl_links=False,
+            metadata=notice_metadata(key)))
+        return sent if isinstance(sent, Effect) else done
+
+    def _posted(self, channel: str, thread: str | None, key: str) -> bool | Effect:
+        """Whether a message of the desk's carrying ``key`` is in ``channel`` (under
+        ``thread``) already: Slack has no idempotency key, so the message carries it as its
+        metadata and a try that may repeat an earlier one looks first, over the latest
+        messages (:data:`LOOK_BACK`). An Effect when Slack cannot say now (try later)."""
+        what = "looking for an earlier try of the message"
+        seen = 0
+        cursor = None
+        while seen < LOOK_BACK:
+            args: dict[str, Any] = {"channel": channel, "include_all_metadata": True,
+                                    "limit": 200}
+            if cursor:
+                args["cursor"] = cursor
+            page = self._call(what, functools.partial(
+                self.client.conversations_replies, ts=thread, **args) if thread
+                else functools.partial(self.client.conversations_history, **args))
+            if isinstance(page, Effect):  # refused for good (a scope): post, as before
+                return page if page.retryable else False
+            messages = page.get("messages") or []
+            if any((m.get("metadata") or {}).get("event_type") == NOTICE_EVENT
+                   and ((m["metadata"].get("event_payload") or {}).get("key") == key)
+                   for m in messages):
+                return True
+            seen += len(messages)
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor or not messages:
+                return False
+        return False
 
     def _warning_case(self, person: PersonRef, text: str) -> int | None:
         """The case whose pending warning this text is, so the DM carries the re-read button."""
@@ -304,17 +344,26 @@ class SlackPlatform:
             self._members, self._other_names = (now, found), names
             return found
 
-    def notify_admins(self, text: str, key: str | None = None) -> Effect:
-        """Post to the admin channel; about a case, in the thread under its card."""
+    def notify_admins(self, text: str, key: str | None = None,
+                      again: bool = False) -> Effect:
+        """Post to the admin channel; about a case, in the thread under its card. The message
+        carries ``key`` (a notice's) as its metadata; ``again`` (an earlier try may have been
+        posted), it is looked for first and not posted twice."""
         channel = self.settings.admin_channel or ""
         thread = None
         match = _CASE_IN_TEXT.search(text)
         if match:
             with self.app.uow() as uow:
                 thread = uow.cursors.get(card_key(int(match.group(1))))
+        done = Effect.done("admins told in Slack")
+        if key is not None and again:
+            posted = self._posted(channel, thread, key)
+            if posted is not False:
+                return done if posted is True else posted
         result = self._call("telling the admins", lambda: self.client.chat_postMessage(
-            channel=channel, text=text, thread_ts=thread, reply_broadcast=bool(thread)))
-        return result if isinstance(result, Effect) else Effect.done("admins told in Slack")
+            channel=channel, text=text, thread_ts=thread, reply_broadcast=bool(thread),
+            metadata=notice_metadata(key)))
+        return result if isinstance(result, Effect) else done
 
     def manual_instructions(self, action: Action, person: PersonRef, channel: str | None,
                             until: datetime | None) -> str:
@@ -352,6 +401,11 @@ def error_name(exc: Exception) -> str:
     if isinstance(exc, SlackApiError) and isinstance(exc.response.data, dict):
         return str(exc.response.data.get("error"))
     return type(exc).__name__
+
+
+def notice_metadata(key: str | None) -> dict[str, Any] | None:
+    """What a notice's message carries, for a later try to find it (:meth:`SlackPlatform._posted`)."""
+    return {"event_type": NOTICE_EVENT, "event_payload": {"key": key}} if key else None
 
 
 def card_key(case_id: int) -> str:
