@@ -5,6 +5,7 @@ desk after the kill is handled exactly once — one case, one card, one answer."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -15,11 +16,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.conftest import DEFAULT_PG, postgres_admin_url
+from tests.support.discord_harness import ADMIN, ADMINS, OTHER, REPORTER, SUBJECT, TALK
+from tests.support.fake_discord import FakeDiscord, FakeMessage
 from tests.support.matrix_world import World
 from tests.support.polling import wait_for
 from tests.support.replicas import LISTENER, Replica, desk_env, replica_env
 from tests.support.synapse import SynapseServer, free_port
 
+from conduct_desk.platforms.discord.transport import GATEWAY_CURSOR
 from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine, upgrade
 
@@ -129,3 +133,66 @@ def test_a_second_serve_on_one_sqlite_file_says_the_listeners_run_elsewhere(
         "database (desk-host/4026531836/4242/0a1b2c); stop that one first, or use PostgreSQL "
         "(CONDUCT_DATABASE_URL) to run several replicas"]
     assert "Uvicorn running" not in done.stderr
+
+
+def test_a_killed_replicas_discord_session_is_resumed_by_the_other_and_nothing_is_lost(
+        fresh_postgres: str, tmp_path: Path) -> None:
+    """Discord: the replica holding the gateway is killed with SIGKILL; what members write to
+    the desk before the other replica listens waits in the dead replica's gateway session,
+    which the other resumes: each message is answered once, and none is lost."""
+    with FakeDiscord() as fake:
+        for user, name in ((SUBJECT, "sam"), (REPORTER, "rae"), (OTHER, "oli"),
+                           (ADMIN, "ada")):
+            fake.add_member(user, name)
+        fake.add_channel(TALK, "talk")
+        fake.add_channel(ADMINS, "admins")
+        env = {**desk_env(fresh_postgres),
+               "CONDUCT_DISCORD_BOT_TOKEN": fake.token,
+               "CONDUCT_DISCORD_APPLICATION_ID": fake.application_id,
+               "CONDUCT_DISCORD_GUILD_ID": fake.guild_id,
+               "CONDUCT_DISCORD_ADMIN_CHANNEL": ADMINS,
+               "CONDUCT_DISCORD_ADMINS": f"{ADMIN}:admin",
+               "CONDUCT_DISCORD_API_URL": fake.api_url,
+               "CONDUCT_DISCORD_GATEWAY_URL": fake.gateway_url}
+        replicas = [Replica(name, env, tmp_path / f"{name}.log") for name in ("a", "b")]
+        engine = create_engine(fresh_postgres)
+        try:
+            for r in replicas:
+                wait_for(r.ready, f"replica on port {r.port} ready", timeout=45)
+            holder = wait_for(lambda: next((r for r in replicas
+                                            if "listener:discord" in r.leases()), None),
+                              "one replica holding the Discord listener")
+            other = next(r for r in replicas if r is not holder)
+            assert other.leases() == []
+            before = fake.send_dm(OTHER, "hello, is anyone there?")  # heard by the holder
+            wait_for(lambda: fake.dms_to(OTHER) or None, "the holder's answer")
+            wait_for(lambda: _kept_past(engine, fake, before), "the holder keeping its place")
+
+            holder.kill()
+            # written while nobody listens: Discord keeps it in the dead replica's session
+            fake.send_dm(REPORTER, f"<@{SUBJECT}> keeps mocking my accent in #talk")
+            wait_for(lambda: "listener:discord" in other.leases(),
+                     "the other replica taking the listener", timeout=TAKEOVER)
+            wait_for(lambda: fake.dms_to(REPORTER) or None, "the answer to the DM")
+            fake.send_dm(OTHER, "and now?")  # later messages are heard as well
+            wait_for(lambda: len(fake.dms_to(OTHER)) >= 2 or None, "the answer after")
+
+            with engine.connect() as conn:
+                cases = conn.execute(sa.select(tables.cases.c.subject_id)).scalars().all()
+            assert cases == [SUBJECT]  # the report written during the takeover: one case
+            assert len(fake.dms_to(REPORTER)) == 1  # thanked once
+            assert len(fake.dms_to(OTHER)) == 2  # the first message was not answered again
+            assert any(r["accepted"] for r in fake.resumes)  # the dead session was resumed
+        finally:
+            engine.dispose()
+            for r in replicas:
+                r.end()
+
+
+def _kept_past(engine: sa.Engine, fake: FakeDiscord, message: FakeMessage) -> bool | None:
+    """True once the listener's kept place is at or past the event of ``message``."""
+    with engine.connect() as conn:
+        raw = conn.execute(sa.select(tables.cursors.c.value).where(
+            tables.cursors.c.name == GATEWAY_CURSOR)).scalar()
+    seq = fake.sequence_of(message.id)
+    return True if raw and seq is not None and json.loads(raw)["seq"] >= seq else None

@@ -1070,13 +1070,26 @@ class FakeDiscord:
         self._run(connection.ws.close(code=code))
 
     def dispatch(self, event: str, data: JsonDict, *, intent: int = INTENT_GUILDS) -> None:
-        """Send one DISPATCH to the live session if its intents include ``intent`` (0: always)."""
+        """Send one DISPATCH to every session whose intents include ``intent`` (0: always)."""
+        for session in self._sessions_for(intent):
+            self._run(self._send_dispatch(session, event, data))
+
+    def sequence_of(self, message_id: str) -> int | None:
+        """The sequence number of the latest session's MESSAGE_CREATE of ``message_id``."""
         session = self._live_session(any_state=True)
         if session is None:
-            return
-        if intent and not session.intents & intent:
-            return
-        self._run(self._send_dispatch(session, event, data))
+            return None
+        with self._lock:
+            return next((seq for seq, text in session.sent
+                         if '"t": "MESSAGE_CREATE"' in text and f'"id": "{message_id}"' in text),
+                        None)
+
+    def _sessions_for(self, intent: int) -> list[_Session]:
+        """The sessions an event goes to, as on Discord: every one not ended (a session whose
+        connection dropped keeps its events for a RESUME), with the event's intent."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return [s for s in sessions if not intent or s.intents & intent]
 
     def dispatch_many(self, event: str, payloads: list[JsonDict], *, intent: int = INTENT_GUILDS) -> int:
         """Send many DISPATCHes in one go from the server's loop (for benchmarks); returns the
@@ -1153,6 +1166,9 @@ class FakeDiscord:
             with self._lock:
                 if session is not None and session.connection is connection:
                     session.connection = None
+                    if ws.close_code in (1000, 1001):
+                        # the client closed normally: Discord ends the session (no RESUME)
+                        self._sessions.pop(session.id, None)
             self._notify()
         return ws
 
@@ -1288,13 +1304,12 @@ class FakeDiscord:
     ) -> None:
         dm = self._channels[message.channel_id].is_dm
         intent = INTENT_DIRECT_MESSAGES if dm else INTENT_GUILD_MESSAGES
-        session = self._live_session(any_state=True)
-        if session is None or not session.intents & intent:
-            return
-        if full and not self._content_visible(session, message, payload):
-            payload = {**payload, "content": "", "embeds": [], "attachments": [], "components": []}
-            payload.pop("poll", None)
-        self._run(self._send_dispatch(session, event, payload))
+        for session in self._sessions_for(intent):
+            sent = payload
+            if full and not self._content_visible(session, message, payload):
+                sent = {**payload, "content": "", "embeds": [], "attachments": [], "components": []}
+                sent.pop("poll", None)
+            self._run(self._send_dispatch(session, event, sent))
 
     def _content_visible(self, session: _Session | None, message: FakeMessage, payload: JsonDict) -> bool:
         # Without the privileged Message Content intent, Discord sends content only in DMs, for the

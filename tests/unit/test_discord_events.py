@@ -50,16 +50,32 @@ class Conn:
         self.sent.append((method, path, ids))
 
 
+class Once:
+    """The transport's deliveries, in memory: each event id is taken in once."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def first(self, event_id: str) -> bool:
+        new = event_id not in self.seen
+        self.seen.add(event_id)
+        return new
+
+    def mark(self, event_id: str) -> tuple[str, str]:
+        return f"discord:event:{event_id}", "now"
+
+
 def transport(**settings: Any) -> tuple[DiscordTransport, Chat, Conn]:
     s = DiscordSettings(bot_token="t", application_id="1" * 18, guild_id=GUILD,
                         admin_channel="5" * 18, **settings)
     conn = Conn()
-    app = SimpleNamespace(desk=SimpleNamespace(policy=SimpleNamespace(peer_wait=timedelta(days=1)),
-                                               platform_admins={}))
+    app = SimpleNamespace(uow=lambda: None, desk=SimpleNamespace(
+        policy=SimpleNamespace(peer_wait=timedelta(days=1)), platform_admins={}, clock=None))
     t = DiscordTransport(app, s, SimpleNamespace(conn=conn), s.admin_list())  # type: ignore[arg-type]
+    t.deliveries = Once()  # type: ignore[assignment]
     chat = Chat()
     t.chat = chat  # type: ignore[assignment]
-    t._later = lambda work: work()  # type: ignore[method-assign]
+    t._later = lambda work: work()  # type: ignore[assignment, method-assign]
     return t, chat, conn
 
 
@@ -71,10 +87,24 @@ def message(**extra: Any) -> dict[str, Any]:
 def test_a_direct_message_reaches_the_desk_and_a_bots_does_not() -> None:
     t, chat, _ = transport()
     t._message_create(message(guild_id=None, content="about <@333>"))
-    t._message_create(message(guild_id=None, type=19, content="a reply"))
+    t._message_create(message(guild_id=None, type=19, id="5" * 18, content="a reply"))
     t._message_create(message(guild_id=None, author={"id": CY, "bot": True}))
     t._message_create(message(guild_id=None, type=7))  # a system message
     assert chat.got == [DirectMessage(BO, "about <@333>"), DirectMessage(BO, "a reply")]
+
+
+def test_an_event_heard_again_from_a_resumed_session_reaches_the_desk_once() -> None:
+    t, chat, _ = transport()
+    chat.watched |= {(TALK, None, BO), (TALK, MSG, None)}
+    for _ in range(2):  # the same events, replayed by the earlier session
+        t._message_create(message(guild_id=None, id="7" * 18, content="about <@333>"))
+        t._message_create(message(content="sorry all"))
+        t._message_update(message(edited_timestamp="2026-01-01T00:00:00+00:00"))
+        t._message_delete({"id": MSG, "channel_id": TALK, "guild_id": GUILD})
+    t._message_update(message(edited_timestamp="2026-01-01T00:05:00+00:00"))  # edited again
+    assert chat.got == [DirectMessage(BO, "about <@333>"), ChannelMessage(BO, TALK, MSG, "sorry all"),
+                        MessageEdited(BO, TALK, MSG), MessageDeleted(TALK, MSG),
+                        MessageEdited(BO, TALK, MSG)]
 
 
 def test_channel_messages_reach_the_desk_only_when_a_private_word_waits_on_the_author() -> None:
@@ -118,7 +148,9 @@ def test_the_report_emoji_is_taken_away_at_once_and_reported_when_reactions_repo
     chat.takes_reactions = False  # the policy takes no reactions: nothing is touched
     asyncio.run(run())
     if counts:
-        assert chat.got == [Reaction(CY, TALK, MSG, ReactionKind.REPORT, author=BO)]
+        # claimed with the report it files (the same person, message and channel: once)
+        assert chat.got == [Reaction(CY, TALK, MSG, ReactionKind.REPORT, author=BO, mark=(
+            f"discord:event:report:{TALK}:{MSG}:{CY}", "now"))]
         assert conn.sent == [("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/"
                               "{emoji}/{user_id}", {"channel_id": TALK, "message_id": MSG,
                                                    "emoji": setting, "user_id": CY})]

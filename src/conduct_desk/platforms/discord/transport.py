@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from conduct_desk.platforms.discord.roster import RoleRoster
 from conduct_desk.platforms.discord.settings import Admins, DiscordSettings
 from conduct_desk.service import commands, views
 from conduct_desk.service.chat import render
+from conduct_desk.service.chat.deliveries import Deliveries
 from conduct_desk.service.chat.desk import ThankYou
 from conduct_desk.service.chat.inputs import (
     CardPressed,
@@ -56,6 +58,7 @@ from conduct_desk.service.chat.transport import Card, MessageRef, Posted
 from conduct_desk.service.ports import Effect
 
 try:
+    import aiohttp
     import discord
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra only
     MISSING: ModuleNotFoundError | None = exc
@@ -75,6 +78,13 @@ _MENTION = re.compile(r"<@!?(\d{15,21})>")
 _SNOWFLAKE = re.compile(r"\d{15,21}")
 _LINK = re.compile(r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+|@me)/(\d+)/(\d+)")
 ELSEWHERE = "elsewhere:"  # a message link to another server: not looked after
+# the listening gateway session, kept so that the next listener (another replica, or this one
+# after a crash) resumes it and hears what came while nobody listened
+GATEWAY_CURSOR = "discord:gateway"
+EVENT_PREFIX = "discord:event:"  # events taken in: a resumed session replays some again
+KEEP_EVERY = 1.0  # seconds between saves of the session's place
+CATCH_UP_WITHIN = 15.0  # seconds an earlier session may take to replay what it missed
+_REPLAYED = ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_REACTION_ADD")
 
 
 def intents(settings: DiscordSettings) -> discord.Intents:
@@ -145,6 +155,12 @@ class DiscordTransport:
         self._admin_room_data: tuple[float, dict[str, Any] | None] = (float("-inf"), None)
         self._registered = False
         self._gateway: concurrent.futures.Future[None] | None = None  # the running connect()
+        self._keeper: concurrent.futures.Future[None] | None = None  # saves the session's place
+        self.deliveries = Deliveries(app.uow, app.desk.clock, EVENT_PREFIX)
+        self._inflight: Counter[int] = Counter()  # sequence numbers of events being taken in
+        self._inflight_lock = threading.Lock()
+        # while an earlier session's events are heard (not this one's): their work
+        self._replayed: list[concurrent.futures.Future[None]] | None = None
 
     # -- starting and stopping ----------------------------------------------------------------
     def install(self, client: discord.Client) -> None:
@@ -157,8 +173,11 @@ class DiscordTransport:
         parsers["INTERACTION_CREATE"] = self._interaction_create
 
     def start(self, wait: float = 30.0) -> None:
-        """Connect to the gateway in the background; wait for READY (a refusal is raised)."""
+        """Connect to the gateway in the background; wait for READY (a refusal is raised).
+        Then hear what the session listening before this one missed (it died, or this
+        replica took its lease over), and keep this session's place for the next one."""
         client = self.conn.client
+        earlier = self._earlier_session()
 
         async def run() -> None:
             try:
@@ -188,10 +207,114 @@ class DiscordTransport:
                             "network, or CONDUCT_DISCORD_API_URL / _GATEWAY_URL if you set "
                             "them") from None
         logger.info("Discord: connected")
+        if earlier is not None:
+            try:
+                self.conn.run(lambda: self._catch_up(earlier), timeout=CATCH_UP_WITHIN + 5)
+            except Exception as exc:  # nothing more to hear from it: listening goes on
+                logger.warning("Discord: could not resume the earlier session: %s",
+                               _why(exc, "resuming"))
+        self._keeper = self.conn.submit(self._keep_place())
+
+    # -- the session's place: resumed by the next listener ------------------------------------
+    def _earlier_session(self) -> dict[str, Any] | None:
+        """The session the last listener kept (its id, resume address and last sequence)."""
+        with self.app.uow() as uow:
+            raw = uow.cursors.get(GATEWAY_CURSOR)
+        try:
+            kept = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        if not isinstance(kept, dict) or not all(
+                isinstance(kept.get(k), t) for k, t in (("session", str), ("url", str),
+                                                        ("seq", int))):
+            return None
+        return kept
+
+    async def _keep_place(self) -> None:
+        """While this replica listens: save the session's place every :data:`KEEP_EVERY`
+        seconds (when it moved). What the next listener then replays twice, the desk takes
+        in once (:attr:`deliveries`)."""
+        loop = asyncio.get_running_loop()
+        saved = None
+        while True:
+            ws = self.conn.client.ws
+            place = None
+            if ws is not None and ws.session_id and ws.sequence is not None:
+                with self._inflight_lock:
+                    seq = min(self._inflight) - 1 if self._inflight else ws.sequence
+                place = json.dumps({"session": ws.session_id, "url": str(ws.gateway),
+                                    "seq": seq})
+            if place is not None and place != saved:
+                try:
+                    await loop.run_in_executor(self._pool, self._save_place, place)
+                    saved = place
+                except Exception as exc:  # the database is away: the next round tries again
+                    logger.warning("Discord: could not keep the gateway's place: %s",
+                                   type(exc).__name__)
+            await asyncio.sleep(KEEP_EVERY)
+
+    def _save_place(self, place: str) -> None:
+        with self.app.uow() as uow:
+            uow.cursors.set(GATEWAY_CURSOR, place)
+            uow.commit()
+
+    async def _catch_up(self, earlier: dict[str, Any]) -> None:
+        """Resume the earlier session on its own connection, take in the events it missed
+        (messages, edits, deletions, report reactions: each once), then end it. Interactions
+        are not taken: Discord already told the person it failed, and they can press again."""
+        ws = self.conn.client.ws
+        if ws is not None and ws.session_id == earlier["session"]:
+            return  # still the same session (a paused listener listening again)
+        url = earlier["url"].split("?")[0] + "?v=10&encoding=json"
+        parsers = self.conn.client._connection.parsers
+        taken: list[concurrent.futures.Future[None]] = []
+        async with asyncio.timeout(CATCH_UP_WITHIN):
+            socket = await self.conn.client.http.ws_connect(url)
+            try:
+                await socket.receive_json()  # HELLO
+                await socket.send_json({"op": 6, "d": {
+                    "token": self.conn.client.http.token, "session_id": earlier["session"],
+                    "seq": earlier["seq"]}})
+                async for message in socket:
+                    if message.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    payload = json.loads(message.data)
+                    if payload.get("op") == 9:  # the session is gone: nothing to hear from it
+                        logger.info("Discord: the earlier gateway session had ended")
+                        return
+                    if payload.get("op") != 0:
+                        continue
+                    if payload.get("t") == "RESUMED":
+                        break
+                    if payload.get("t") in _REPLAYED and payload.get("t") in parsers:
+                        self._replayed = taken
+                        try:
+                            parsers[payload["t"]](payload.get("d") or {})
+                        finally:
+                            self._replayed = None
+                # taken in before that session ends: should this replica die first, the next
+                # one resumes it again (what was taken in is not taken twice)
+                await asyncio.gather(*(asyncio.wrap_future(f) for f in taken))
+                await socket.close(code=1000)  # ends that session: all of it was heard
+            finally:
+                if not socket.closed:
+                    await socket.close(code=4000)  # left resumable for the next listener
+        logger.info("Discord: resumed the earlier gateway session: %d events heard again",
+                    len(taken))
 
     def pause(self) -> None:
         """Close the gateway only (another replica listens now): the REST client stays, so
         steps still work from here, and ``start()`` connects again."""
+        self._leave_gateway()
+        self.ready.clear()
+        self._woken.clear()
+
+    def _leave_gateway(self) -> None:
+        """Stop listening, leaving the session resumable (closed with a code other than 1000):
+        the next listener resumes it from its kept place and hears what came meanwhile."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
         gateway, self._gateway = self._gateway, None
         if gateway is None:
             return
@@ -200,15 +323,15 @@ class DiscordTransport:
 
         async def close_gateway() -> None:
             if client.ws is not None:
-                await client.ws.close(code=1000)
+                await client.ws.close(code=4000)
 
         self.conn.run(close_gateway)
-        self.ready.clear()
-        self._woken.clear()
 
     def stop(self) -> None:
-        """Let desk work already running finish (it may still call Discord), drop what has
-        not started, then close the connection."""
+        """Stop listening (resumably, as :meth:`pause`), let desk work already running finish
+        (it may still call Discord), drop what has not started (the next listener hears it
+        again from the kept place), then close the connection."""
+        self._leave_gateway()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.conn.close()
         self.ready.clear()
@@ -233,15 +356,38 @@ class DiscordTransport:
     def handle(self, item: ChatInput) -> str | None:
         return self.chat.handle(item)
 
-    def _later(self, work: Callable[[], Any]) -> None:
-        """Run desk work in a worker thread: the loop keeps heartbeats and deadlines."""
+    def _later(self, work: Callable[[], Any]) -> concurrent.futures.Future[None]:
+        """Run desk work in a worker thread: the loop keeps heartbeats and deadlines. Called
+        from a gateway event's parser, the event's sequence number counts as in flight until
+        the work is done: the session's kept place never passes an event not yet taken in."""
+        ws = self.conn.client.ws if MISSING is None else None
+        seq = ws.sequence if ws is not None and self._replayed is None else None
+        if seq is not None:
+            with self._inflight_lock:
+                self._inflight[seq] += 1
+
         def guarded() -> None:
             try:
                 work()
             except Exception:
                 logger.exception("Discord: handling an event failed")
+            finally:
+                if seq is not None:
+                    with self._inflight_lock:
+                        self._inflight[seq] -= 1
+                        if not self._inflight[seq]:
+                            del self._inflight[seq]
 
-        self._pool.submit(guarded)
+        future = self._pool.submit(guarded)
+        if self._replayed is not None:
+            self._replayed.append(future)
+        return future
+
+    def _hand(self, item: ChatInput, event_id: str) -> None:
+        """Hand one gateway event to the desk once: a resumed session replays events that
+        may have been taken in already (by this replica or the one that listened before)."""
+        if self.deliveries.first(event_id):
+            self.handle(item)
 
     # -- gateway events (raw, on the loop) ------------------------------------------------------
     def _message_create(self, data: dict[str, Any]) -> None:
@@ -251,14 +397,14 @@ class DiscordTransport:
         user, channel = str(author["id"]), str(data.get("channel_id") or "")
         if not data.get("guild_id"):
             if data.get("type", 0) in (0, 19):  # a message, or a reply to one
-                text = str(data.get("content") or "")
-                self._later(lambda: self.handle(DirectMessage(user, text)))
+                text, event = str(data.get("content") or ""), f"dm:{data.get('id')}"
+                self._later(lambda: self._hand(DirectMessage(user, text), event))
             return
         if str(data.get("guild_id")) != self.guild or not data.get("content"):
             return  # without Message Content, the words are empty: nothing to show
         if self.chat.watches(channel, author=user):
             item = ChannelMessage(user, channel, str(data["id"]), str(data["content"]))
-            self._later(lambda: self.handle(item))
+            self._later(lambda: self._hand(item, f"message:{item.message_id}"))
 
     def _message_update(self, data: dict[str, Any]) -> None:
         channel, message_id = str(data.get("channel_id") or ""), str(data.get("id") or "")
@@ -267,12 +413,14 @@ class DiscordTransport:
             return
         if self.chat.watches(channel, message_id):
             user = str((data.get("author") or {}).get("id") or "")
-            self._later(lambda: self.handle(MessageEdited(user, channel, message_id)))
+            event = f"edit:{message_id}:{data.get('edited_timestamp')}"
+            self._later(lambda: self._hand(MessageEdited(user, channel, message_id), event))
 
     def _message_delete(self, data: dict[str, Any]) -> None:
         channel, message_id = str(data.get("channel_id") or ""), str(data.get("id") or "")
         if str(data.get("guild_id") or "") == self.guild and self.chat.watches(channel, message_id):
-            self._later(lambda: self.handle(MessageDeleted(channel, message_id)))
+            self._later(lambda: self._hand(MessageDeleted(channel, message_id),
+                                           f"delete:{message_id}"))
 
     def _reaction_add(self, data: dict[str, Any]) -> None:
         if str(data.get("guild_id") or "") != self.guild or report_emoji(data) != self.emoji:
@@ -285,8 +433,11 @@ class DiscordTransport:
         # at once: a report reaction shows the room who reported
         asyncio.get_running_loop().create_task(self._unreact(channel, message_id, user))
         author = str(data.get("message_author_id") or "") or None
-        item = Reaction(user, channel, message_id, ReactionKind.REPORT, author=author)
-        self._later(lambda: self.handle(item))
+        # claimed with the report it files: heard again (a resumed session), it files nothing
+        event = f"report:{channel}:{message_id}:{user}"
+        self._later(lambda: self.handle(Reaction(user, channel, message_id, ReactionKind.REPORT,
+                                                 author=author,
+                                                 mark=self.deliveries.mark(event))))
 
     async def _unreact(self, channel: str, message_id: str, user: str) -> None:
         try:
