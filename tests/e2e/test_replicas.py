@@ -16,11 +16,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.conftest import DEFAULT_PG, postgres_admin_url
-from tests.support.discord_harness import ADMIN, ADMINS, OTHER, REPORTER, SUBJECT, TALK
+from tests.support.discord_harness import OTHER, REPORTER, SUBJECT
 from tests.support.fake_discord import FakeDiscord, FakeMessage
 from tests.support.matrix_world import World
 from tests.support.polling import wait_for
-from tests.support.replicas import LISTENER, Replica, desk_env, replica_env
+from tests.support.replicas import (
+    DISCORD_LISTENER,
+    LISTENER,
+    Replica,
+    desk_env,
+    discord_env,
+    discord_guild,
+    replica_env,
+)
 from tests.support.synapse import SynapseServer, free_port
 
 from conduct_desk.platforms.discord.transport import GATEWAY_CURSOR
@@ -141,26 +149,15 @@ def test_a_killed_replicas_discord_session_is_resumed_by_the_other_and_nothing_i
     the desk before the other replica listens waits in the dead replica's gateway session,
     which the other resumes: each message is answered once, and none is lost."""
     with FakeDiscord() as fake:
-        for user, name in ((SUBJECT, "sam"), (REPORTER, "rae"), (OTHER, "oli"),
-                           (ADMIN, "ada")):
-            fake.add_member(user, name)
-        fake.add_channel(TALK, "talk")
-        fake.add_channel(ADMINS, "admins")
-        env = {**desk_env(fresh_postgres),
-               "CONDUCT_DISCORD_BOT_TOKEN": fake.token,
-               "CONDUCT_DISCORD_APPLICATION_ID": fake.application_id,
-               "CONDUCT_DISCORD_GUILD_ID": fake.guild_id,
-               "CONDUCT_DISCORD_ADMIN_CHANNEL": ADMINS,
-               "CONDUCT_DISCORD_ADMINS": f"{ADMIN}:admin",
-               "CONDUCT_DISCORD_API_URL": fake.api_url,
-               "CONDUCT_DISCORD_GATEWAY_URL": fake.gateway_url}
+        discord_guild(fake)
+        env = discord_env(fake, fresh_postgres)
         replicas = [Replica(name, env, tmp_path / f"{name}.log") for name in ("a", "b")]
         engine = create_engine(fresh_postgres)
         try:
             for r in replicas:
                 wait_for(r.ready, f"replica on port {r.port} ready", timeout=45)
             holder = wait_for(lambda: next((r for r in replicas
-                                            if "listener:discord" in r.leases()), None),
+                                            if DISCORD_LISTENER in r.leases()), None),
                               "one replica holding the Discord listener")
             other = next(r for r in replicas if r is not holder)
             assert other.leases() == []
@@ -171,7 +168,7 @@ def test_a_killed_replicas_discord_session_is_resumed_by_the_other_and_nothing_i
             holder.kill()
             # written while nobody listens: Discord keeps it in the dead replica's session
             fake.send_dm(REPORTER, f"<@{SUBJECT}> keeps mocking my accent in #talk")
-            wait_for(lambda: "listener:discord" in other.leases(),
+            wait_for(lambda: DISCORD_LISTENER in other.leases(),
                      "the other replica taking the listener", timeout=TAKEOVER)
             wait_for(lambda: fake.dms_to(REPORTER) or None, "the answer to the DM")
             fake.send_dm(OTHER, "and now?")  # later messages are heard as well

@@ -1,5 +1,6 @@
 """`conduct serve` replicas as real processes, for the replica test and bench/replicas.py:
-each on its own port, configured with the Matrix bot of a :class:`World`, probed by /readyz."""
+each on its own port, configured with the Matrix bot of a :class:`World` (or the Discord bot
+of a :class:`FakeDiscord` guild), probed by /readyz."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from tests.conftest import SECRET_KEY
+from tests.support.discord_harness import ADMIN, ADMINS, OTHER, REPORTER, SUBJECT, TALK
+from tests.support.fake_discord import FakeDiscord
 from tests.support.matrix_world import World
 from tests.support.synapse import free_port
 
 import conduct_desk
 
 LISTENER = "listener:matrix"
+DISCORD_LISTENER = "listener:discord"
 
 
 class Replica:
@@ -80,3 +84,23 @@ def replica_env(world: World, db_url: str) -> dict[str, str]:
         value = value.get_secret_value() if isinstance(value, SecretStr) else value
         env[f"CONDUCT_MATRIX_{name.upper()}"] = str(value)
     return env
+
+
+def discord_guild(fake: FakeDiscord) -> None:
+    """The members and channels of the replicas' Discord server."""
+    for user, name in ((SUBJECT, "sam"), (REPORTER, "rae"), (OTHER, "oli"), (ADMIN, "ada")):
+        fake.add_member(user, name)
+    fake.add_channel(TALK, "talk")
+    fake.add_channel(ADMINS, "admins")
+
+
+def discord_env(fake: FakeDiscord, db_url: str) -> dict[str, str]:
+    """A replica's environment: the database and the fake guild's Discord bot."""
+    return {**desk_env(db_url),
+            "CONDUCT_DISCORD_BOT_TOKEN": fake.token,
+            "CONDUCT_DISCORD_APPLICATION_ID": fake.application_id,
+            "CONDUCT_DISCORD_GUILD_ID": fake.guild_id,
+            "CONDUCT_DISCORD_ADMIN_CHANNEL": ADMINS,
+            "CONDUCT_DISCORD_ADMINS": f"{ADMIN}:admin",
+            "CONDUCT_DISCORD_API_URL": fake.api_url,
+            "CONDUCT_DISCORD_GATEWAY_URL": fake.gateway_url}
