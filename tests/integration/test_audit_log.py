@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +22,8 @@ from tests.support.web import csrf_of, stamp_of
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.audit import Checkpoint, entry_leaf
-from conduct_desk.domain.merkle import root, verify_inclusion
-from conduct_desk.service.audit import Verification, make_checkpoint, verify_log
+from conduct_desk.domain.merkle import inclusion_proof, root, verify_inclusion
+from conduct_desk.service.audit import Verification, make_checkpoint, prove_entry, verify_log
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.service.ports import AuditEntry
 from conduct_desk.storage import tables
@@ -288,3 +289,45 @@ def test_the_migration_hashes_the_entries_written_before_it(app: App, engine: En
                                       r["detail"]) for r in rows])
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM audit")
+
+
+def test_a_proof_reads_kept_subtrees_and_a_few_leaves_and_is_the_whole_logs(
+        app: App, engine: Engine, clock: FakeClock) -> None:
+    """On a log of several blocks of 256 entries, each entry's proof is the one computed from
+    every leaf, verifies against the checkpoint, and reads at most two blocks of leaves (the
+    entry's and the unfinished last one); as the log grows, only the new subtrees are kept."""
+    fill(app, 1300)
+    reads: list[int] = []  # leaves read, at most, by each statement reading some
+
+    def count_leaves(conn: object, cursor: object, statement: str, parameters: Any,
+                     *_: object) -> None:
+        if "audit.leaf_hash" in statement and "FROM audit" in statement:
+            limit = parameters[-1] if isinstance(parameters, tuple) else parameters.get(
+                "param_1")
+            reads.append(limit if isinstance(limit, int) and "LIMIT" in statement else 10**9)
+
+    for size, more in ((1300, 700), (2000, 0)):
+        prove_entry(app.uow(), 1, None, clock.now())  # the checkpoint, the new subtrees kept
+        sa.event.listen(engine, "before_cursor_execute", count_leaves)
+        try:
+            proofs = {e: prove_entry(app.uow(), e, None, clock.now())
+                      for e in (1, 2, 255, 256, 257, 700, 1024, 1025, 1280, 1281, size)}
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count_leaves)
+        assert len(reads) <= 2 * len(proofs) and max(reads) <= 256, reads
+        reads.clear()
+        with app.uow() as uow:
+            leaves = [h for _, h in uow.audit.leaf_hashes(0, size)]
+        for entry_id, proof in proofs.items():
+            assert proof is not None and proof.checkpoint.size == size
+            assert proof.leaf_index == entry_id - 1 and proof.leaf_hash == leaves[entry_id - 1]
+            assert proof.audit_path == inclusion_proof(leaves, entry_id - 1)
+            assert verify_inclusion(proof.leaf_index, size, proof.leaf_hash, proof.audit_path,
+                                    proof.checkpoint.root)
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(tables.audit_nodes.c.level,
+                                          sa.func.count()).group_by(
+                tables.audit_nodes.c.level)).all()
+        assert dict(kept) == {8: size // 256, 9: size // 512, 10: size // 1024}
+        fill(app, more, start=size)
+    assert prove_entry(app.uow(), 99_999, None, clock.now()) is None  # no such entry

@@ -94,6 +94,36 @@ def test_an_inclusion_proof_is_the_rfcs_and_verifies_only_for_its_leaf(
 
 
 @FEW
+@given(st.integers(1, 700), st.sampled_from([1, 2, 4, 16]), st.data())
+def test_a_proof_from_kept_subtrees_and_a_few_leaves_is_the_rfcs(
+        size: int, block: int, data: st.DataObject) -> None:
+    """The audit path from the perfect subtrees of ``block`` leaves and up that lie whole
+    within the tree (as the desk keeps them), reading leaves only for the rest: the same as
+    RFC 6962's, and no leaf outside the entry's block and the last, unfinished one is read."""
+    d = [i.to_bytes(4, "big") for i in range(size)]
+    leaves = [merkle.leaf_hash(x) for x in d]
+    m = data.draw(st.integers(0, size - 1))
+    whole = size // block * block
+    read: set[int] = set()
+
+    def node(level: int, idx: int) -> bytes | None:
+        width = 1 << level
+        if width < block or (idx + 1) * width > whole:
+            return None
+        return merkle.root(leaves[idx * width:(idx + 1) * width])
+
+    def some(a: int, b: int) -> list[bytes]:
+        read.update(range(a, b))
+        return leaves[a:b]
+
+    got = merkle.inclusion_path(m, size, lambda a, b: merkle.subtree_root(a, b, node, some,
+                                                                           block))
+    assert got == path(m, d)
+    own = range(m // block * block, min(m // block * block + block, size))
+    assert read <= set(own) | set(range(whole, size))
+
+
+@FEW
 @given(datas, st.data())
 def test_a_consistency_proof_is_the_rfcs_and_verifies_only_a_true_prefix(
         d: list[bytes], data: st.DataObject) -> None:

@@ -8,7 +8,7 @@ of a growing log (at most log2(n) hashes), so a root is extended, never recomput
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -47,20 +47,44 @@ def _subtree(leaves: Sequence[bytes], start: int, end: int) -> bytes:
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of all ``leaves`` (RFC 6962, 2.1.1)."""
-    if not 0 <= index < len(leaves):
-        raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
+    return inclusion_path(index, len(leaves), lambda start, end: _subtree(leaves, start, end))
+
+
+def inclusion_path(index: int, size: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """The audit path of leaf ``index`` in a tree of ``size`` leaves, with the hash of the
+    subtree of leaves ``[start, end)`` from ``subtree(start, end)``: each one asked for is a
+    perfect subtree (a power of two in size, aligned to it) or the tree's right edge."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
     path: list[bytes] = []
-    start, end = 0, len(leaves)
+    start, end = 0, size
     while end - start > 1:
         k = _split(end - start)
         if index < start + k:
-            path.append(_subtree(leaves, start + k, end))
+            path.append(subtree(start + k, end))
             end = start + k
         else:
-            path.append(_subtree(leaves, start, start + k))
+            path.append(subtree(start, start + k))
             start += k
     path.reverse()  # the sibling nearest the leaf first
     return path
+
+
+def subtree_root(start: int, end: int, node: Callable[[int, int], bytes | None],
+                 leaves: Callable[[int, int], Sequence[bytes]], block: int) -> bytes:
+    """The hash of leaves ``[start, end)``, from the perfect subtrees ``node(level, index)``
+    knows (the one of leaves ``[index * 2**level, (index + 1) * 2**level)``; None: not kept),
+    and from ``leaves(start, end)`` for a part of at most ``block`` leaves it does not."""
+    n = end - start
+    if n & (n - 1) == 0 and start % n == 0:
+        kept = node(n.bit_length() - 1, start // n)
+        if kept is not None:
+            return kept
+    if n <= block:
+        return _subtree(leaves(start, end), 0, n)
+    k = _split(n)
+    return node_hash(subtree_root(start, start + k, node, leaves, block),
+                     subtree_root(start + k, end, node, leaves, block))
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:

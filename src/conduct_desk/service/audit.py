@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from conduct_desk.domain.audit import Checkpoint, LogFault, entry_leaf
 from conduct_desk.domain.errors import DeskError
-from conduct_desk.domain.merkle import Frontier, inclusion_proof
+from conduct_desk.domain.merkle import Frontier, inclusion_path, node_hash, subtree_root
+from conduct_desk.domain.merkle import root as merkle_root
 from conduct_desk.service.ports import StoredCheckpoint, UnitOfWork
 from conduct_desk.service.views import report_by_token
 
@@ -237,15 +238,104 @@ class InclusionProof:
 def prove_entry(uow: UnitOfWork, entry_id: int, signer: Signer | None,
                 now: datetime) -> InclusionProof | None:
     """An inclusion proof of one entry against the latest checkpoint (made now if needed);
-    None when the stored leaves do not add up to it (``verify`` says why)."""
+    None when the stored leaves do not add up to it (``verify`` says why).
+
+    It reads the kept perfect subtrees (:func:`keep_nodes`) and at most two blocks of leaves
+    (the entry's, and the last one, not yet whole): a few hundred rows at any size of log."""
     made = make_checkpoint(uow, signer, now)
-    with uow:
-        leaves = uow.audit.leaf_hashes(0, made.last_id)
-    hashes = [h for _, h in leaves if h is not None]
-    index = next((i for i, (got, _) in enumerate(leaves) if got == entry_id), None)
-    if index is None or len(hashes) != made.checkpoint.size:
+    size, upto = made.checkpoint.size, made.last_id
+    if not 0 < entry_id <= upto:
         return None
-    return InclusionProof(index, hashes[index], inclusion_proof(hashes, index), made.checkpoint)
+    with uow:
+        blocks, last_kept = keep_nodes(uow, made)
+        uow.commit()
+    with uow.reading():
+        found = uow.audit.block_of(BLOCK_LEVEL, entry_id) if entry_id <= last_kept else None
+        if found is not None:  # in a kept block: its first entry's place is known
+            block = uow.audit.leaves_from(found[1], upto, BLOCK)
+            start = found[0] * BLOCK
+        else:  # in the last block, not yet whole
+            start = blocks * BLOCK
+            block = uow.audit.leaves_from(last_kept + 1, upto, size - start)
+        ids = [i for i, _ in block]
+        if entry_id not in ids or any(h is None for _, h in block):
+            return None
+        index = start + ids.index(entry_id)
+        tail_start = blocks * BLOCK
+        tail = block if start == tail_start else uow.audit.leaves_from(
+            last_kept + 1, upto, size - tail_start)
+        have = {start + n: h for n, (_, h) in enumerate(block)}
+        have.update((tail_start + n, h) for n, (_, h) in enumerate(tail))
+
+        def leaves(a: int, b: int) -> list[bytes]:
+            got = [have.get(i) for i in range(a, b)]
+            if any(h is None for h in got):  # a kept node is missing: the log is not whole
+                raise LogBroken("the audit log's kept subtrees do not cover it; run "
+                                "`conduct audit verify`")
+            return [h for h in got if h is not None]
+
+        def node(level: int, idx: int) -> bytes | None:
+            if level < BLOCK_LEVEL or (idx + 1) << level > blocks * BLOCK:
+                return None
+            return uow.audit.node(level, idx)
+
+        try:
+            path = inclusion_path(index, size, lambda a, b: subtree_root(a, b, node, leaves,
+                                                                          BLOCK))
+        except LogBroken:
+            return None
+    leaf = have[index]
+    assert leaf is not None
+    return InclusionProof(index, leaf, path, made.checkpoint)
+
+
+BLOCK_LEVEL = 8  # perfect subtrees of 2**8 = 256 leaves and up are kept (audit_nodes)
+BLOCK = 1 << BLOCK_LEVEL
+READ_BLOCKS = 64  # blocks of leaves read at a time while keeping nodes
+
+
+def keep_nodes(uow: UnitOfWork, made: StoredCheckpoint) -> tuple[int, int]:
+    """Inside a transaction: keep the hashes of the perfect subtrees of :data:`BLOCK` leaves
+    and up that the checkpoint ``made`` holds whole and are not kept yet (the first time on a
+    log of a million entries, every leaf is read once; after, the new ones only). Returns
+    (the whole blocks kept, the id of the last entry in them)."""
+    kept = uow.audit.last_block(BLOCK_LEVEL)
+    blocks, last_id = (kept[0] + 1, kept[1]) if kept else (0, 0)
+    target = made.checkpoint.size // BLOCK
+    if target <= blocks:
+        return blocks, last_id
+    new: dict[tuple[int, int], bytes] = {}
+    ends: dict[int, tuple[int, int]] = {}
+    after = last_id
+    for first in range(blocks, target, READ_BLOCKS):  # a bounded number of leaves at a time
+        count = min(READ_BLOCKS, target - first)
+        rows = uow.audit.leaves_from(after + 1, made.last_id, count * BLOCK)
+        if len(rows) < count * BLOCK or any(h is None for _, h in rows):
+            raise LogBroken("the audit log's leaves do not add up to its checkpoint; run "
+                            "`conduct audit verify`")
+        for n in range(count):
+            chunk = rows[n * BLOCK:(n + 1) * BLOCK]
+            new[BLOCK_LEVEL, first + n] = merkle_root([h for _, h in chunk if h is not None])
+            ends[first + n] = (chunk[0][0], chunk[-1][0])
+        after = rows[-1][0]
+    level = BLOCK_LEVEL
+    while True:  # a parent is whole when its right child is: level by level, up
+        level += 1
+        width = 1 << (level - BLOCK_LEVEL)  # in blocks
+        first, last = blocks // width, target // width - 1
+        if last < first:
+            break
+        for idx in range(first, last + 1):
+            left = new.get((level - 1, 2 * idx)) or uow.audit.node(level - 1, 2 * idx)
+            right = new[level - 1, 2 * idx + 1]
+            if left is None:
+                raise LogBroken("the audit log's kept subtrees have a hole; run "
+                                "`conduct audit verify`")
+            new[level, idx] = node_hash(left, right)
+    uow.audit.add_nodes([(lv, idx, h, *(ends.get(idx, (None, None)) if lv == BLOCK_LEVEL
+                                        else (None, None)))
+                         for (lv, idx), h in sorted(new.items())])
+    return target, after
 
 
 def proof_for_report(uow: UnitOfWork, token: str, signer: Signer | None,

@@ -294,16 +294,33 @@ class AuditLog(Protocol):
         """(id, stored leaf hash) of the entries in (after_id, upto_id], in log order."""
         ...
 
-    def position(self, entry_id: int) -> int:
-        """The entry's place in the log (0-based): how many entries come before it."""
-        ...
-
     def report_entry(self, case_id: int, report_id: int) -> int | None:
         """The id of the entry that recorded filing this report."""
         ...
 
     def checkpoints(self) -> list[StoredCheckpoint]: ...
     def add_checkpoint(self, stored: StoredCheckpoint) -> None: ...
+
+    def leaves_from(self, first_id: int, upto_id: int, count: int) -> list[tuple[int, bytes | None]]:
+        """(id, leaf hash) of the first ``count`` entries with ids in [first_id, upto_id]."""
+        ...
+
+    def node(self, level: int, idx: int) -> bytes | None:
+        """A kept perfect subtree's hash (``audit_nodes``), or None."""
+        ...
+
+    def last_block(self, level: int) -> tuple[int, int] | None:
+        """(index, id of its last entry) of the last block kept at ``level``, or None."""
+        ...
+
+    def block_of(self, level: int, entry_id: int) -> tuple[int, int] | None:
+        """(index, id of its first entry) of the kept block at ``level`` holding the entry."""
+        ...
+
+    def add_nodes(self, nodes: list[tuple[int, int, bytes, int | None, int | None]]) -> bool:
+        """Keep these (level, index, hash, first id, last id); False when another process
+        kept them first (nothing is written then)."""
+        ...
 
     def redact(self, entry_ids: list[int]) -> int:
         """Erase the words of these entries (actor, summary, detail), keeping their time,

@@ -692,10 +692,6 @@ class SqlAuditLog:
             .execution_options(yield_per=_STREAM))
         return [(r[0], r[1]) for r in rows]
 
-    def position(self, entry_id: int) -> int:
-        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.audit)
-                                     .where(t.audit.c.id < entry_id)).scalar_one())
-
     def report_entry(self, case_id: int, report_id: int) -> int | None:
         c = t.audit.c
         for entry_id, detail in self.conn.execute(
@@ -720,6 +716,42 @@ class SqlAuditLog:
             size=c.size, root=c.root, last_id=stored.last_id, gaps=list(stored.gaps),
             frontier=[h.hex() for h in stored.frontier.hashes], signed_at=c.signed_at,
             public_key=c.public_key, signature=c.signature))
+
+    def leaves_from(self, first_id: int, upto_id: int, count: int) -> list[tuple[int, bytes | None]]:
+        c = t.audit.c
+        return [(r[0], r[1]) for r in self.conn.execute(
+            sa.select(c.id, c.leaf_hash).where(c.id >= first_id, c.id <= upto_id)
+            .order_by(c.id).limit(count))]
+
+    def node(self, level: int, idx: int) -> bytes | None:
+        n = t.audit_nodes.c
+        found = self.conn.execute(sa.select(n.hash).where(n.level == level, n.idx == idx)).scalar()
+        return None if found is None else bytes(found)
+
+    def last_block(self, level: int) -> tuple[int, int] | None:
+        n = t.audit_nodes.c
+        row = self.conn.execute(sa.select(n.idx, n.last_id).where(n.level == level)
+                                .order_by(n.idx.desc()).limit(1)).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def block_of(self, level: int, entry_id: int) -> tuple[int, int] | None:
+        n = t.audit_nodes.c
+        row = self.conn.execute(sa.select(n.idx, n.first_id, n.last_id)
+                                .where(n.level == level, n.first_id <= entry_id)
+                                .order_by(n.first_id.desc()).limit(1)).first()
+        return None if row is None or row[2] < entry_id else (int(row[0]), int(row[1]))
+
+    def add_nodes(self, nodes: list[tuple[int, int, bytes, int | None, int | None]]) -> bool:
+        if not nodes:
+            return True
+        try:
+            with self.conn.begin_nested():  # another process kept the same ones first
+                self.conn.execute(t.audit_nodes.insert(), [
+                    {"level": level, "idx": idx, "hash": h, "first_id": first, "last_id": last}
+                    for level, idx, h, first, last in nodes])
+        except IntegrityError:
+            return False
+        return True
 
     def redact(self, entry_ids: list[int]) -> int:
         c = t.audit.c

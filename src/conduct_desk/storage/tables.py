@@ -227,6 +227,20 @@ audit_checkpoints = sa.Table(
     sa.Column("signature", sa.LargeBinary),
 )
 
+# Hashes of the audit tree's perfect subtrees of 256 leaves and up (level 8 and up: the
+# subtree of leaves [idx * 2**level, (idx + 1) * 2**level)), derived from the leaf hashes,
+# so that an inclusion proof reads a few hundred rows, not the whole log. A block (level 8)
+# row also keeps the ids of its first and last entries.
+audit_nodes = sa.Table(
+    "audit_nodes", metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("first_id", sa.BigInteger),
+    sa.Column("last_id", sa.BigInteger),
+)
+sa.Index("ix_audit_nodes_first_id", audit_nodes.c.level, audit_nodes.c.first_id)
+
 # Platform adapters keep small bits of state here (e.g. the last event report read).
 cursors = sa.Table(
     "cursors", metadata,
