@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -161,6 +161,15 @@ def _past(rows: Sequence[Any]) -> list[PastStep]:
     return [PastStep(r.case_id, r.rung, Action(r.action), r.recorded_at) for r in rows]
 
 
+_STEP_FIELDS = tuple(f.name for f in fields(Step))
+
+
+def _snapshot(step: Step) -> tuple[Any, ...]:
+    """A step's values, to tell on save whether it changed (each is immutable: no copies,
+    unlike ``dataclasses.astuple``, which deep-copies every value)."""
+    return tuple(getattr(step, name) for name in _STEP_FIELDS)
+
+
 class SqlCaseRepository:
     def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -224,9 +233,9 @@ class SqlCaseRepository:
             values = self._step_values(step)
             if step.id is None:
                 step.id = self.conn.execute(_INSERT_STEP, {"case_id": case.id, **values}).scalar_one()
-            elif self._steps.get(step.id) != astuple(step):
+            elif self._steps.get(step.id) != _snapshot(step):
                 self.conn.execute(_UPDATE_STEP, {"step_id": step.id, **values})
-            self._steps[step.id] = astuple(step)
+            self._steps[step.id] = _snapshot(step)
         for i, c in enumerate(case.consultations):
             if c.id is None:
                 cid = self.conn.execute(t.consultations.insert().values(
@@ -291,7 +300,7 @@ class SqlCaseRepository:
                 giving_back_at=s["giving_back_at"],
             )
             case.steps.append(step)
-            self._steps[s["id"]] = astuple(step)
+            self._steps[s["id"]] = _snapshot(step)
         if row.get("has_consultations", True):
             for c in self.conn.execute(_SELECT_CHILDREN["consultations"], children).mappings():
                 case.consultations.append(Consultation(
