@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 
 from conduct_desk.domain.model import StepStatus
 from conduct_desk.domain.policy import Policy

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 
 from conduct_desk.domain.policy import Policy
 from conduct_desk.service.clock import FakeClock

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 
 from conduct_desk.domain.model import StepStatus
 from conduct_desk.domain.policy import Action, Policy

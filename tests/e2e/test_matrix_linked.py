@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from tests.integration.test_linked_identities import CODE, everywhere_policy
 from tests.support.matrix_world import World, wait_for
 from tests.support.slack_harness import OTHER, REPORTER, STRANGER, SUBJECT, harness
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 
 from conduct_desk.domain.errors import Recused
 from conduct_desk.domain.identities import CODE_LIFETIME, EffectTarget, TargetStatus

@@ -8,6 +8,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World, wait_for
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 from tests.support.web import advance, csrf_of, stamp_of
 
 from conduct_desk.domain.people import PersonRef

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World
 from tests.support.outbox import notice_ids, try_again_as_after_a_kill
+from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
 
 from conduct_desk.domain.notices import Purpose
 from conduct_desk.domain.people import PersonRef

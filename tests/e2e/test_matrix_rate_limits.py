@@ -42,7 +42,10 @@ from sqlalchemy.engine import Engine
 from tests.support.matrix_world import World
 from tests.support.polling import wait_for
 from tests.support.synapse import MatrixTestClient, SynapseServer
-from tests.support.synapse_fixtures import synapse_stock  # noqa: F401
+from tests.support.synapse_fixtures import (
+    db_url,  # noqa: F401  (Matrix, not storage: SQLite)
+    synapse_stock,  # noqa: F401
+)
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.errors import NotFound

@@ -6,14 +6,30 @@ Import the fixture into a ``conftest.py``::
 
 ``synapse_stock`` is a second homeserver with Synapse's stock rate limits for the bot under
 test; it is module-scoped, so only the module that asks for it pays its start-up.
+
+A module whose subject is the bot's behaviour on Synapse, not storage, runs on SQLite only
+(the storage suite runs on PostgreSQL too): it imports ``db_url`` from here, which stands in
+for the conftest's one parametrized over both::
+
+    from tests.support.synapse_fixtures import db_url  # noqa: F401
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests.support.synapse import SynapseServer, ensure_synapse_venv
+
+
+@pytest.fixture
+def db_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database (the conftest's ``db_url``, on SQLite only)."""
+    path = tmp_path / "conduct.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

@@ -87,3 +87,27 @@ def test_the_desk_says_in_the_admins_room_that_it_listens(chat: Chat) -> None:
     chat.desk.listening()
     [told] = [c.text for c in chat.sandbox.calls if c.method == "notify_admins"]
     assert told and "!coc help" in told
+
+
+def test_a_step_held_back_again_and_again_redraws_its_card_once(chat: Chat,
+                                                                clock: FakeClock) -> None:
+    """Each try of a held-back step says another wait ("trying again after 2.5s", then 4s):
+    the card shows it failed and is not drawn again for each try — under a rate limit, every
+    edit would spend a message the step itself is waiting for."""
+    case_id = report(chat)
+    chat.coc("ana", f"take {case_id}")
+    waits = (2.5, 4, 7.25)
+    for n, wait in enumerate(waits):
+        chat.sandbox.fail_next("send_dm", f"the platform answered 429; trying again after "
+                                          f"{wait:g}s", retry_after=timedelta(seconds=wait))
+        if n == 0:
+            chat.coc("ana", f"step {case_id} warn --reason aimed at one person")
+            drawn = [s.text for s in chat.t.said if s.kind == "card"]
+            assert "warn: failed" in drawn[-1] and "trying again after" not in drawn[-1]
+        else:
+            run_timers(chat)
+        clock.advance(timedelta(seconds=wait))
+    assert [s.text for s in chat.t.said if s.kind == "card"] == drawn  # not drawn again
+    run_timers(chat)  # Sandbox lets it through: the card shows it done
+    assert "warn: done" in card(chat)
+    assert len([s for s in chat.t.said if s.kind == "card"]) == len(drawn) + 1

@@ -34,6 +34,9 @@ class CardKeeper:
                  prefix: str) -> None:
         self.app, self.transport, self.words = app, transport, words
         self.prefix = prefix  # cursor names: f"{prefix}{case_id}" holds the card's message id
+        # what each card shows as last drawn by this process: an unchanged card is not
+        # drawn again (under a rate limit, each edit costs a message the steps need)
+        self._drawn: dict[int, tuple[str, bool, str]] = {}
         for event_type in CARD_EVENTS:
             app.bus.subscribe(event_type, self._on_event)
         app.desk.notice_senders[(transport.platform, NoticeKind.CARD)] = self._deliver
@@ -79,11 +82,15 @@ class CardKeeper:
         subject = detail.case.subject.user_id
         card = Card(detail, render.card_text(detail, self.words),
                     self.transport.reads_admin_room(subject), self.posted(case_id))
+        if card.existing is not None and self._drawn.get(case_id) == (
+                card.text, card.names_hidden, card.existing):
+            return None  # the card already shows this
         result = self.transport.post_card(card)
         if isinstance(result, Posted):
             if result.ref != card.existing:
                 with self.app.uow() as uow:
                     uow.cursors.set(self.key(case_id), result.ref)
                     uow.commit()
+            self._drawn[case_id] = (card.text, card.names_hidden, result.ref)
             return None
         return result

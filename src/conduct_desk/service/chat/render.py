@@ -6,6 +6,7 @@ name is known. Commands in the texts use the platform's prefix (``!coc``, ``/coc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,11 @@ from datetime import datetime
 from conduct_desk.domain.model import OUTCOME_WORDS, Case, NoteKind, Step, StepStatus
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import views
+
+# the platform's wait in a failed try's words ("trying again after 2.5s"): each try says
+# another, and a card redrawn for it alone would spend the very messages the platform is
+# holding back (the case page keeps the words whole)
+_WAIT = re.compile(r";? ?(?:the desk )?(?:trying|tries) again after \d+(?:\.\d+)?s")
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def card_text(detail: views.CaseDetail, w: Words) -> str:
         lines.append(f"Due {when(case.due_at)} ({detail.deadline})")
     for step in case.steps:
         lines.append(f"· step {step.id} {step.rung}: {step.status}"
-                     + (f" — {short(step.detail, 160)}" if step.detail else ""))
+                     + (f" — {short(_WAIT.sub('', step.detail), 160)}" if step.detail else ""))
         lines.extend(f"  on {short(e.line, 200)}" for e in detail.effects_of(step.id))
     lines.extend(detail.linked_lines)
     for note in case.notes:
