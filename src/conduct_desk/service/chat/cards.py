@@ -9,6 +9,7 @@ platform's own wait, by whichever worker runs the timers, after a restart too.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from conduct_desk.domain import events
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+DRAWN_KEPT = 2000  # cards whose last drawing is remembered
 CARD_EVENTS: tuple[type[events.Event], ...] = (
     events.ReportFiled, events.CaseTaken, events.StepRecorded, events.StepUpdated,
     events.CaseResolved, events.CaseReopened, events.InvolvementChanged, events.NoteAdded)
@@ -34,9 +36,10 @@ class CardKeeper:
                  prefix: str) -> None:
         self.app, self.transport, self.words = app, transport, words
         self.prefix = prefix  # cursor names: f"{prefix}{case_id}" holds the card's message id
-        # what each card shows as last drawn by this process: an unchanged card is not
-        # drawn again (under a rate limit, each edit costs a message the steps need)
-        self._drawn: dict[int, tuple[str, bool, str]] = {}
+        # what each card shows as last drawn by this process (the latest DRAWN_KEPT cases):
+        # an unchanged card is not drawn again (under a rate limit, each edit costs a message
+        # the steps need)
+        self._drawn: OrderedDict[int, int] = OrderedDict()
         for event_type in CARD_EVENTS:
             app.bus.subscribe(event_type, self._on_event)
         app.desk.notice_senders[(transport.platform, NoticeKind.CARD)] = self._deliver
@@ -82,8 +85,8 @@ class CardKeeper:
         subject = detail.case.subject.user_id
         card = Card(detail, render.card_text(detail, self.words),
                     self.transport.reads_admin_room(subject), self.posted(case_id))
-        if card.existing is not None and self._drawn.get(case_id) == (
-                card.text, card.names_hidden, card.existing):
+        shown = hash((card.text, card.names_hidden, card.existing))
+        if card.existing is not None and self._drawn.get(case_id) == shown:
             return None  # the card already shows this
         result = self.transport.post_card(card)
         if isinstance(result, Posted):
@@ -91,6 +94,9 @@ class CardKeeper:
                 with self.app.uow() as uow:
                     uow.cursors.set(self.key(case_id), result.ref)
                     uow.commit()
-            self._drawn[case_id] = (card.text, card.names_hidden, result.ref)
+            self._drawn[case_id] = hash((card.text, card.names_hidden, result.ref))
+            self._drawn.move_to_end(case_id)
+            if len(self._drawn) > DRAWN_KEPT:  # a long-running desk: only the recent ones
+                self._drawn.popitem(last=False)
             return None
         return result
