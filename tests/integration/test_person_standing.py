@@ -117,3 +117,23 @@ def test_the_subject_page_says_what_is_true_now(app: App, web: FastAPI, clock: F
     assert "Your account is closed" in page and "ask them to look again" in page
     assert "I have re-read" not in page and "suspended" not in page
     assert "Send my appeal" in page
+
+
+def test_a_case_page_lists_the_latest_earlier_steps_and_counts_them_all(
+        app: App, clients: dict[str, TestClient]) -> None:
+    earlier = []
+    for n in range(12):
+        case_id = file_case(app, subject="sam", message_id=f"m{n}")
+        app.bus.handle(commands.TakeStep(case_id, "remind" if n % 3 else "warn", "ana",
+                                         reason="for the test's history"))
+        app.bus.handle(commands.ResolveCase(case_id, "ana", "steps-taken"))
+        earlier.append(case_id)
+    now = file_case(app, subject="sam", message_id="m-now")
+    page = _text(clients["ana"].get(f"/cases/{now}").text)
+    history = page.split("Earlier steps about sandbox:sam")[1].split("Timeline")[0]
+    assert "12 earlier steps in 12 cases: 8 remind, 4 warn. The latest 10:" in history
+    listed = [int(n) for n in re.findall(r"in case (\d+),", history)]
+    assert listed == earlier[2:]  # the latest ten, oldest first
+    assert "Everything about sandbox:sam" in history
+    person = _text(clients["ana"].get("/people/sandbox:sam").text)
+    assert all(f"case {c}" in person.lower() for c in earlier)  # the person page has all

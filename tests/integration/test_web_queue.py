@@ -262,7 +262,7 @@ def test_the_header_counts_the_untaken_cases_the_reader_may_see(
     _file(app, "jo", "rude to the newcomers")  # about jo-admin (sandbox:jo)
     ana, jo = clients["ana"], clients["jo-admin"]
     for path in ("/queue", "/queue?page=2", "/queue?group=person", "/queue?appeals=1",
-                 "/queue?unassigned=1", "/settings"):
+                 "/queue?unassigned=1", "/settings", f"/cases/{desk['old']}"):
         # untaken: the old one, the flagrant one, the other platform's, and the one about jo
         assert waiting_in(ana.get(path).text) == 4, path
         assert waiting_in(jo.get(path).text) == 3, path
@@ -270,6 +270,7 @@ def test_the_header_counts_the_untaken_cases_the_reader_may_see(
     assert "1 to 5 of 5" in jo.get("/queue").text
     app.bus.handle(commands.TakeCase(desk["old"], "ana"))
     assert waiting_in(jo.get("/queue").text) == 2 == waiting_in(jo.get("/settings").text)
+    assert waiting_in(jo.get(f"/cases/{desk['old']}").text) == 2
 
 
 def test_a_case_about_an_admins_linked_account_is_not_in_their_queue(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,6 +90,9 @@ class QueuePage:
         return self.page * self.size < self.total
 
 
+HISTORY_SHOWN = 10  # a person's earlier steps a case page lists, the latest
+
+
 @dataclass(frozen=True)
 class CaseDetail:
     case: Case
@@ -108,6 +112,23 @@ class CaseDetail:
     # the subject is linked to accounts banned or suspended now ("linked to x, banned in case 4")
     evasion: tuple[str, ...] = ()
     effects: tuple[StepEffect, ...] = ()  # steps carried out on the linked accounts
+    waiting: int | None = None  # open cases nobody has taken, as the viewer may see them
+
+    @property
+    def recent_history(self) -> list[PastStep]:
+        """The latest of :attr:`history` a case page lists (the person's page lists all)."""
+        return self.history[-HISTORY_SHOWN:]
+
+    @property
+    def history_summary(self) -> str:
+        """When :attr:`recent_history` leaves steps out: how many there are, by rung
+        ("23 earlier steps in 12 cases: 10 remind, 8 warn, 5 suspend")."""
+        if len(self.history) <= HISTORY_SHOWN:
+            return ""
+        rungs = Counter(p.rung for p in self.history)
+        cases = len({p.case_id for p in self.history})
+        return (f"{len(self.history)} earlier steps in {cases} cases: "
+                + ", ".join(f"{n} {rung}" for rung, n in rungs.most_common()))
 
     def effects_of(self, step_id: int | None) -> list[StepEffect]:
         """What the step did on each linked account (scope "everywhere"), oldest first."""
@@ -406,24 +427,28 @@ def check_access(uow: UnitOfWork, case_id: int, viewer: str, aliases: tuple[str,
 
 
 def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = None,
-                aliases: tuple[str, ...] = ()) -> CaseDetail:
-    """One case for an admin. A recused admin is refused (:class:`Recused`)."""
+                aliases: tuple[str, ...] = (), *, count_waiting: bool = False) -> CaseDetail:
+    """One case for an admin. A recused admin is refused (:class:`Recused`).
+    ``count_waiting``: with the viewer's :func:`waiting_count` (a page's header), in the
+    same read."""
     now = desk.clock.now()
     with uow.reading():
         case = uow.cases.get(case_id)
+        known = roster.everyone(uow, desk.platform_admins)
         if viewer:
-            aliases = roster.linked_names(uow, viewer, aliases)[1:]
+            aliases = _viewer_names(uow, known, viewer, aliases)
         check_viewer(case, viewer, aliases)
         history, lasting = uow.cases.history_and_effects(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
-        known = roster.everyone(uow, desk.platform_admins)
         kept = uow.notices.for_case(case_id)
         now_stands = standing(own_effects(lasting, case.subject), now)  # linked: evasion
-        linked = uow.people.linked(case.subject)[1:]
+        linked = uow.cases.linked(case.subject)[1:]
         effects = tuple(uow.people.step_effects(case_id))
         open_others = tuple(c for c in uow.cases.summaries(
             CaseFilter(states=OPEN_STATES, subject=case.subject, limit=50)) if c.id != case_id)
         messages = uow.messages.for_case(case_id)
+        waiting = uow.cases.count(CaseFilter(states=(CaseState.NEW,), not_about=(
+            viewer, *aliases))) if count_waiting and viewer else None
     if viewer is not None and any(not m.from_admins and m.read_at is None for m in messages):
         with uow:  # an admin reads what the reporters and the subject wrote
             _seen(uow, messages, now, from_admins=False)
@@ -439,7 +464,18 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                       standing=now_stands, open_others=open_others, now=now,
                       follow_ups=follow_ups(case, messages),
                       linked=linked, evasion=tuple(evasion_hints(case.subject, lasting, now)),
-                      effects=effects)
+                      effects=effects, waiting=waiting)
+
+
+def _viewer_names(uow: UnitOfWork, known: list[roster.KnownAdmin], viewer: str,
+                  aliases: tuple[str, ...]) -> tuple[str, ...]:
+    """The viewer's other names, as :func:`roster.linked_names` gives them; read from the
+    admins already read (``known``, each with their linked accounts) when the viewer is
+    among them with no alias they lack."""
+    mine = next((a for a in known if a.name == viewer), None)
+    if mine is not None and set(aliases) <= set(mine.aliases):
+        return tuple(n for n in mine.names if n != viewer)
+    return roster.linked_names(uow, viewer, aliases)[1:]
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,

@@ -178,6 +178,7 @@ class SqlCaseRepository:
         self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
         # a person's accounts, read once per transaction (a case page asks three times)
         self._accounts_of: dict[PersonRef, dict[PersonRef, PersonRef]] = {}
+        self._linked_of: dict[PersonRef, tuple[PersonRef, ...]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, case: Case) -> None:
@@ -382,12 +383,19 @@ class SqlCaseRepository:
         ladder still counts a ban when they come back): each to the account it stands for."""
         if person in self._accounts_of:
             return self._accounts_of[person]
-        accounts = {a: a for a in linked_accounts(self.conn, person)}
+        accounts = {a: a for a in self.linked(person)}
         salt = self.conn.execute(_SELECT_SALT).scalar()
         if salt is not None:
             accounts |= {pseudonym(bytes.fromhex(str(salt)), a): a for a in list(accounts)}
         self._accounts_of[person] = accounts
         return accounts
+
+    def linked(self, person: PersonRef) -> tuple[PersonRef, ...]:
+        """The account, then every account linked to the same person (as
+        :meth:`SqlPeople.linked`), read once per transaction."""
+        if person not in self._linked_of:
+            self._linked_of[person] = linked_accounts(self.conn, person)
+        return self._linked_of[person]
 
     def _about(self, person: PersonRef,
                accounts: dict[PersonRef, PersonRef] | None = None) -> sa.ColumnElement[bool]:

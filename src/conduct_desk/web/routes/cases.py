@@ -123,7 +123,8 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
     """The case page; ``error`` shows at the top, or beside the field ``error_at`` (the
     resolve form's ``outcome`` or ``reason``); ``fix`` is a button that does what it asks."""
     desk = web.app.desk
-    detail = views.case_detail(web.app.uow(), desk, case_id, admin.name, admin.identities)
+    detail = views.case_detail(web.app.uow(), desk, case_id, admin.name, admin.identities,
+                               count_waiting=True)
     case = detail.case
     rungs = [(r, admin.role.may_take(r.action)) for r in desk.policy.ladder]
     return render(request, "case.html", {
@@ -143,6 +144,7 @@ def case_page(request: Request, web: WebState, admin: Account, case_id: int, *,
         "takers": accounts.takers(web.app.uow(), case)
         if case.is_open and admin.role.may_act
         and (case.taken_by in (None, admin.name) or admin.role.may_reassign) else [],
+        "waiting": detail.waiting,
     }, status)
 
 
