@@ -429,7 +429,7 @@ class SqlCaseRepository:
                  .join(t.cases, t.cases.c.id == steps.case_id)
                  .where(self._about(person), steps.status.in_([str(s) for s in COUNTING]),
                         steps.overturned_at.is_(None))  # set aside on appeal: not counted
-                 .order_by(steps.recorded_at))
+                 .order_by(steps.recorded_at, steps.id))
         if lasting:
             query = query.where(steps.action.in_(sorted(_LASTING)))
         return self.conn.execute(query).all()
@@ -544,17 +544,18 @@ class SqlCaseRepository:
             urgency.insert(0, c.is_open.desc())  # open cases first; ix_cases_queue is for open
         query = (self._filtered(sa.select(*_SUMMARY_COLUMNS), flt).order_by(*urgency)
                  .limit(flt.limit).offset(flt.offset))
-        return [self._summary(r) for r in self.conn.execute(query).mappings()]
+        return [self._summary(r) for r in self.conn.execute(query).all()]
 
     @staticmethod
-    def _summary(r: RowMapping) -> CaseSummary:
+    def _summary(r: Sequence[Any]) -> CaseSummary:
+        """A row of :data:`_SUMMARY_COLUMNS`, in their order."""
+        (id_, platform, user_id, state, opened_at, taken_by, first_step_at, flagrant, hurt,
+         reports, last_step, outcome, take_due_at, step_due_at, appeal_due_at) = r
         return CaseSummary(
-            id=r["id"], subject=PersonRef(r["subject_platform"], r["subject_id"]),
-            state=CaseState(r["state"]), opened_at=r["opened_at"], taken_by=r["taken_by"],
-            first_step_at=r["first_step_at"], flagrant=r["flagrant"], hurt=r["hurt"],
-            reports=r["report_count"], last_step=r["last_step"], outcome=r["outcome"],
-            take_due_at=r["take_due_at"], step_due_at=r["step_due_at"],
-            appeal_due_at=r["appeal_due_at"],
+            id=id_, subject=PersonRef(platform, user_id), state=CaseState(state),
+            opened_at=opened_at, taken_by=taken_by, first_step_at=first_step_at,
+            flagrant=flagrant, hurt=hurt, reports=reports, last_step=last_step, outcome=outcome,
+            take_due_at=take_due_at, step_due_at=step_due_at, appeal_due_at=appeal_due_at,
         )
 
     def count(self, flt: CaseFilter) -> int:
