@@ -123,8 +123,9 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
     with uow.relaxed():
         current = uow.notices.get_many([n.id for n in notices if n.id is not None], lock=True)
         # their safety nets go first: a try that must be repeated schedules its own timer
-        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [
-            i for i, n in current.items() if n.status is NoticeStatus.PENDING])
+        pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
+                                [n.case_id for n in pending])
         results: list[Notice] = []
         answers = [_record(uow, desk, now, n, e, current.get(n.id) if n.id else None, results)
                    for n, e in zip(notices, effects, strict=True)]
