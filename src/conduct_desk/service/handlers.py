@@ -280,17 +280,20 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
             verb += f"; filed by {filed_by} on behalf of {whom}"
         audit(uow, now, actor, "report.filed", f"{who} via {report.source}{flag}; {verb}", case.id,
               report_id=report_id, hurt=len(report.harmed))
+        deadlines: list[Timer] = []
         if opened:
             assert case.take_due_at is not None and case.step_due_at is not None
-            uow.timers.schedule_all([Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
-                                     Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
+            deadlines = [Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
+                         Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)]
         filed = events.ReportFiled(
             case.id, report_id, opened, case.subject, reporter, case.flagrant,
             len(case.harmed), anonymous=report.anonymous,
             message_reporter=report.source is not Source.WEB, reporter_kept=kept,
             status_token=report.status_token, take_due_at=case.take_due_at)
         # promised in the same transaction as the report: one commit, and no thanks lost
-        notices = outbox.record_all(uow, desk, intake_notices(filed, desk, subject_name))
+        # (the case's deadlines are scheduled with the notices' safety nets: one statement)
+        notices = outbox.record_all(uow, desk, intake_notices(filed, desk, subject_name),
+                                    timers=deadlines)
         case.events.append(replace(filed, notices=tuple(notices)))
         if mark is not None and not uow.cursors.claim(*mark):
             raise AlreadyFiled(f"report {mark[0]} is on file already")  # rolled back

@@ -16,7 +16,7 @@ no id either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -87,11 +87,13 @@ def send_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effect]
     return deliver_all(uow, desk, kept)
 
 
-def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notice]:
+def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
+               timers: Sequence[Timer] = ()) -> list[Notice]:
     """Inside the caller's transaction: keep ``notices`` pending, each with a durable timer
     as a safety net (should this process stop before the platform answers, a worker sends it
     then); returned with their ids. Committed with what they are about, they are promised
     exactly when it is recorded. Then :func:`deliver_all` tries them, after the commit.
+    ``timers``: the caller's own, scheduled before the safety nets, in the same statement.
 
     A DM to an anonymous reporter with no key to seal their id is not kept (no id): nothing
     may keep this person's id, so it gets one try, as the report keeps no id either."""
@@ -102,8 +104,8 @@ def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notic
     keep_ = [n for n in fresh if not (n.anonymous and n.to is not None and not uow.can_seal)]
     ids = iter(uow.notices.add_all(keep_))
     kept = {id(n): replace(n, id=next(ids)) for n in keep_}
-    uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, n.case_id, n.id)
-                             for n in kept.values()])
+    uow.timers.schedule_all([*timers, *(
+        Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, n.case_id, n.id) for n in kept.values())])
     return [kept.get(id(n), n) for n in fresh]
 
 

@@ -82,6 +82,7 @@ _OPEN_CASE_FOR_MESSAGE = sa.select(t.cases.c.id).where(
     t.cases.c.message_id == sa.bindparam("message_id"),
 ).with_for_update()
 _INSERT_TIMER = t.timers.insert().returning(t.timers.c.id)
+_INSERT_TIMERS = t.timers.insert()
 _INSERT_AUDIT = t.audit.insert()
 _PENDING_OF_KINDS = t.timers.update().where(
     t.timers.c.kind.in_(sa.bindparam("b_kinds", expanding=True)),
@@ -580,7 +581,7 @@ class SqlTimerRepository:
     def schedule_all(self, timers: list[Timer]) -> None:
         if not timers:
             return
-        self.conn.execute(t.timers.insert(), [{
+        self.conn.execute(_INSERT_TIMERS, [{
             "kind": str(timer.kind), "case_id": timer.case_id, "step_id": timer.step_id,
             "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
         } for timer in timers])
