@@ -64,6 +64,7 @@ from conduct_desk.service.ports import (
     Effect,
     EffectStatus,
     Mailer,
+    NoticeDeliverer,
     Platform,
     UnitOfWork,
 )
@@ -109,6 +110,9 @@ class Desk:
         default_factory=dict)
     # emails the on-duty admins (service/emails.py); None: no mail server is configured
     mailer: Mailer | None = None
+    # tries intake's notices after the caller has its answer (``conduct serve``); None: the
+    # handler tries them before it returns
+    deliverer: NoticeDeliverer | None = None
     _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def channel_label(self, case: Case) -> str | None:
@@ -308,8 +312,12 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
     Both were kept in the outbox (:mod:`conduct_desk.service.notices`) with the report, by
     :func:`intake_notices`: a message the platform asks the desk to hold back is delivered
     later; one that cannot go is audited on the case (``notice.failed``: someone must then
-    reach the reporter another way)."""
-    outbox.deliver_all(uow, desk, list(event.notices))
+    reach the reporter another way). A desk with a deliverer (``conduct serve``) tries them
+    on its thread, after the caller has its answer."""
+    if desk.deliverer is not None:
+        desk.deliverer.submit(event.notices)
+    else:
+        outbox.deliver_all(uow, desk, list(event.notices))
     if event.opened_case:
         emails.email_admins(uow, desk, event.case_id, EmailKind.NEW_CASE)
 

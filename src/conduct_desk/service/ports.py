@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -131,6 +131,13 @@ class Platform(Protocol):
     def manual_instructions(
         self, action: Action, person: PersonRef, channel: str | None, until: datetime | None
     ) -> str: ...
+
+
+class NoticeDeliverer(Protocol):
+    """Tries notices already kept and committed after the caller has its answer
+    (``conduct serve``; see :mod:`conduct_desk.service.deliverer`)."""
+
+    def submit(self, notices: Sequence[Notice]) -> None: ...
 
 
 class Mailer(Protocol):
