@@ -168,3 +168,25 @@ def test_stopping_tries_what_is_queued_and_later_reports_are_thanked_at_once(
     assert app.deliverer is None and app.desk.deliverer is None
     app.bus.handle(report(6))  # no deliverer: thanked before the answer, as before
     assert thanks(sandbox) == 6 and statuses(engine) == ["sent"] * 12
+
+
+def test_notices_waiting_together_are_recorded_in_one_transaction(
+        app: App, engine: Engine, sandbox: SandboxPlatform) -> None:
+    opened: list[UnitOfWork] = []
+
+    def uow_factory() -> UnitOfWork:
+        opened.append(app.uow())
+        return opened[-1]
+
+    deliverer = Deliverer(uow_factory, app.desk)
+    app.desk.deliverer = deliverer
+    for n in range(4):  # a burst, queued before the thread gets to it
+        app.bus.handle(report(n))
+    deliverer.start()
+    try:
+        assert deliverer.wait_idle(WAIT)
+        assert thanks(sandbox) == 4 and admin_lines(sandbox) == 4
+        assert statuses(engine) == ["sent"] * 8 and safety_nets(app) == 0
+        assert len(opened) == 1
+    finally:
+        assert deliverer.stop(WAIT)
