@@ -257,18 +257,24 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
         kept = not (report.anonymous and reporter is not None and not uow.can_seal)
         if not kept:  # no key to seal an anonymous id: keep none (nothing else is lost)
             report = replace(report, reporter=None)
-        case = None
-        if report.channel and report.message_id:
-            case = uow.cases.open_case_for_message(report.subject, report.channel, report.message_id)
-        opened = case is None
-        if case is None:
-            d = desk.policy.deadlines
-            case = Case(subject=report.subject, opened_at=now, channel=report.channel,
-                        message_id=report.message_id, subject_token=secrets.token_urlsafe(24),
-                        take_due_at=now + d.take_within, step_due_at=now + d.first_step_within)
-            case.add_report(report)
+        d = desk.policy.deadlines
+        case = Case(subject=report.subject, opened_at=now, channel=report.channel,
+                    message_id=report.message_id, subject_token=secrets.token_urlsafe(24),
+                    take_due_at=now + d.take_within, step_due_at=now + d.first_step_within)
+        case.add_report(report)
+        if not (report.channel and report.message_id):
             uow.cases.add(case)
-        else:
+            opened = True
+        else:  # a new case unless one about the message is open; that one is joined then
+            opened = uow.cases.add_unless_open(case)
+        if not opened:
+            assert report.channel and report.message_id
+            open_case = uow.cases.open_case_for_message(report.subject, report.channel,
+                                                        report.message_id)
+            if open_case is None:  # resolved between the two statements: file it again
+                raise Conflict("the open case about this message was resolved just now; "
+                               "try again")
+            case = open_case
             case.add_report(report)
             uow.cases.save(case)
         assert case.id is not None

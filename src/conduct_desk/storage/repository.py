@@ -59,6 +59,23 @@ _SUMMARY_COLUMNS = [t.cases.c[n] for n in (
 _LASTING = frozenset(str(a) for a in LASTING)
 _OPEN_STATES = frozenset(str(s) for s in CaseState if s is not CaseState.RESOLVED)
 _INSERT_CASE = t.cases.insert().returning(t.cases.c.id)
+_CASE_COLUMNS = (
+    "subject_platform", "subject_id", "channel", "message_id", "state", "opened_at", "taken_by",
+    "taken_at", "first_step_at", "resolved_at", "outcome", "outcome_reason", "subject_token",
+    "take_due_at", "step_due_at", "flagrant", "hurt", "report_count", "last_step", "is_open",
+    "appeal_due_at")
+# a new case about a message, unless one about it is open: the look-up and the insert in one
+# statement (the same condition as _OPEN_CASE_FOR_MESSAGE, which then finds the open one)
+_INSERT_CASE_UNLESS_OPEN = t.cases.insert().from_select(
+    list(_CASE_COLUMNS),
+    sa.select(*(sa.bindparam(f"v_{n}", type_=t.cases.c[n].type) for n in _CASE_COLUMNS)).where(
+        ~sa.exists().where(
+            t.cases.c.is_open == sa.true(),
+            t.cases.c.subject_platform == sa.bindparam("v_subject_platform"),
+            t.cases.c.subject_id == sa.bindparam("v_subject_id"),
+            t.cases.c.channel == sa.bindparam("v_channel"),
+            t.cases.c.message_id == sa.bindparam("v_message_id"))),
+).returning(t.cases.c.id)
 _UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
 _INSERT_REPORT = t.reports.insert().returning(t.reports.c.id)
 _INSERT_STEP = t.steps.insert().returning(t.steps.c.id)
@@ -201,6 +218,24 @@ class SqlCaseRepository:
                            "try again") from exc
         self._save_children(case)
         self.seen[case.id] = case
+
+    def add_unless_open(self, case: Case) -> bool:
+        """Add a new ``case`` about a message unless a case about the same message is open:
+        then nothing is written, and False (:meth:`open_case_for_message` finds that one)."""
+        assert case.channel and case.message_id
+        row = self._case_row(case)
+        try:
+            case_id = self.conn.execute(_INSERT_CASE_UNLESS_OPEN, {
+                f"v_{n}": row[n] for n in _CASE_COLUMNS}).scalar()
+        except IntegrityError as exc:
+            raise Conflict("another report of the same message opened a case just now; "
+                           "try again") from exc
+        if case_id is None:
+            return False
+        case.id = case_id
+        self._save_children(case)
+        self.seen[case.id] = case
+        return True
 
     def save(self, case: Case) -> None:
         assert case.id is not None
