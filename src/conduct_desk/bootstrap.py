@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 import secrets
 import socket
@@ -22,6 +23,7 @@ from conduct_desk.mail.smtp import SmtpMailer
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import audit, commands, followups, handlers, nudges, privacy
 from conduct_desk.service.clock import SystemClock
+from conduct_desk.service.deliverer import Deliverer
 from conduct_desk.service.handlers import Desk
 from conduct_desk.service.health import HealthProbe
 from conduct_desk.service.leases import Leaseholder, LeaseKeeper, Listener
@@ -34,6 +36,8 @@ from conduct_desk.storage.sealing import Sealer, check_sealing
 from conduct_desk.storage.signing import CheckpointSigner
 from conduct_desk.storage.transparency import SqlTransparency
 from conduct_desk.storage.uow import SqlUnitOfWork
+
+logger = logging.getLogger(__name__)
 
 # Each module has ``configure(app) -> Adapter | None``: None when its CONDUCT_<NAME>_*
 # settings are absent. A module whose SDK (extra) is not installed is skipped unless configured.
@@ -54,6 +58,7 @@ class App:
     sealer: Sealer | None = None  # anonymous reporters' ids; None: no key set
     leaseholder: Leaseholder | None = None  # the listeners' leases, under `conduct serve`
     signer: CheckpointSigner | None = None  # the audit log's checkpoints; None: unsigned
+    deliverer: Deliverer | None = None  # intake's notices, tried after the answer (serve)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.sealer)
@@ -126,6 +131,27 @@ def process_gone(holder: str, replica: str | None = None) -> bool:
     except OSError:  # it exists (e.g. another user's): alive
         return False
     return False
+
+
+def start_deliverer(app: App) -> Deliverer:
+    """Have intake's notices (the reporter's thanks, the admins' line) tried on a thread of
+    their own, after the report is stored and the caller answered: what ``conduct serve``
+    runs. Stop it with :func:`stop_deliverer` before the platforms stop."""
+    app.deliverer = Deliverer(app.uow, app.desk).start()
+    app.desk.deliverer = app.deliverer
+    return app.deliverer
+
+
+def stop_deliverer(app: App, timeout: float = 10.0) -> None:
+    """Reports filed from now on are thanked before the answer again; what the deliverer
+    has, it tries, for up to ``timeout`` seconds (the rest, the timer worker delivers)."""
+    deliverer, app.deliverer = app.deliverer, None
+    if deliverer is None:
+        return
+    app.desk.deliverer = None
+    if not deliverer.stop(timeout):
+        logger.warning("the deliverer did not finish in %s s; the timer worker delivers "
+                       "the rest", timeout)
 
 
 def lease_listeners(app: App) -> Leaseholder:

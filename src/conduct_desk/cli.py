@@ -978,7 +978,7 @@ def serve(
     """Serve the web desk, run the timer worker and start every configured platform."""
     import uvicorn
 
-    from conduct_desk.bootstrap import lease_listeners
+    from conduct_desk.bootstrap import lease_listeners, start_deliverer, stop_deliverer
     from conduct_desk.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -998,10 +998,12 @@ def serve(
             leaseholder.first_round()
         leaseholder.start()
         worker_thread.start()
+        start_deliverer(a)  # the reporter is thanked after the answer, not before it
         uvicorn.run(web, host=host, port=port, log_level="info", access_log=False,
                     **uvicorn_proxy_options(a.settings))
     finally:
         stop.set()
+        stop_deliverer(a)  # before the platforms stop: what it has, it tries first
         leaseholder.release()  # another replica takes the listeners over at once
         for adapter in a.adapters:
             try:

@@ -28,6 +28,7 @@ from conduct_desk.service import accounts, views
 from conduct_desk.service import commands as c
 from conduct_desk.service import notices as outbox
 from conduct_desk.service.clock import FakeClock
+from conduct_desk.service.ports import EffectStatus
 from conduct_desk.storage import tables
 from conduct_desk.storage.db import create_engine
 
@@ -312,3 +313,38 @@ def test_the_welcome_back_held_back_at_the_end_of_a_suspension_comes_later(
     assert len(after) == len(welcomes) + 1
     [state] = views.notice_states(app.uow(), app.desk, case_id, "restore")
     assert state.status is NoticeStatus.SENT
+
+
+def test_a_notice_delivered_late_is_recorded_as_every_try_says(
+        app: App, engine: Engine, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    sandbox.rate_limit_next("notify_admins", SHORT)
+    case_id = _file(app)
+    [line] = [n for n in _notices(engine) if n["purpose"] == "admins"]
+    assert (line["status"], line["attempts"]) == ("pending", 1) and line["last_error"]
+    clock.advance(SHORT)
+    app.bus.handle(c.RunDueTimers("w"))
+    [line] = [n for n in _notices(engine) if n["purpose"] == "admins"]
+    assert (line["status"], line["attempts"], line["due_at"], line["last_error"]) == (
+        "sent", 2, None, None)
+    assert line["sent_at"] == clock.now()
+    with app.uow() as uow:
+        late = [(e.summary, e.detail) for e in uow.audit.entries(case_id=case_id)
+                if e.kind == "notice.sent"]
+        assert not [t for t in uow.timers.pending() if t.kind is TimerKind.DELIVER_NOTICE]
+    assert late == [("the message to the admins on Sandbox was delivered after 2 tries",
+                     {"notice_id": line["id"]})]
+
+
+def test_a_notice_another_worker_sent_meanwhile_is_left_as_it_is(
+        app: App, engine: Engine, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    case_id = _file(app)
+    before = _notices(engine)
+    assert {n["status"] for n in before} == {"sent"}
+    clock.advance(timedelta(minutes=1))
+    with app.uow() as uow:  # tried again; the answer comes after the first try was recorded
+        notices = list(uow.notices.get_many([int(str(n["id"])) for n in before]).values())
+    effects = outbox.deliver_all(app.uow(), app.desk, notices, again=True)
+    assert [e.status for e in effects] == [EffectStatus.DONE] * len(before)
+    assert _notices(engine) == before  # not sent "again", not counted again
+    with app.uow() as uow:
+        assert "notice.sent" not in [e.kind for e in uow.audit.entries(case_id=case_id)]

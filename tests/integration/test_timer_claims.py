@@ -69,3 +69,19 @@ def test_concurrent_claims_never_overlap(engine: Engine) -> None:
             assert len(got_two) == 10 and not set(got_one) & set(got_two)
         one.commit()
     assert len(got_one) == 10 and set(got_one) <= set(ids)
+
+
+def test_cancelling_steps_timers_by_their_cases_cancels_those_only(engine: Engine) -> None:
+    deliver, noop = TimerKind.DELIVER_NOTICE, TimerKind.NOOP
+    with SqlUnitOfWork(engine) as uow:
+        ids = [uow.timers.schedule(Timer(kind, NOW, case_id, step_id)) for kind, case_id, step_id
+               in ((deliver, 1, 10), (deliver, 1, 11), (deliver, 2, 12), (deliver, None, 13),
+                   (noop, 1, 10))]
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        # the case index finds them; a step of another case, or of none, is left alone
+        assert uow.timers.cancel_steps(deliver, [10, 12, 13], [1, 1]) == 1
+        assert uow.timers.cancel_steps(deliver, [12, 13], [2, None]) == 2  # a case unknown: all
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        assert sorted(t.id for t in uow.timers.pending() if t.id is not None) == [ids[1], ids[4]]

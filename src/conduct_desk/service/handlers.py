@@ -64,6 +64,7 @@ from conduct_desk.service.ports import (
     Effect,
     EffectStatus,
     Mailer,
+    NoticeDeliverer,
     Platform,
     UnitOfWork,
 )
@@ -109,6 +110,9 @@ class Desk:
         default_factory=dict)
     # emails the on-duty admins (service/emails.py); None: no mail server is configured
     mailer: Mailer | None = None
+    # tries intake's notices after the caller has its answer (``conduct serve``); None: the
+    # handler tries them before it returns
+    deliverer: NoticeDeliverer | None = None
     _names: dict[PersonRef, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def channel_label(self, case: Case) -> str | None:
@@ -253,18 +257,24 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
         kept = not (report.anonymous and reporter is not None and not uow.can_seal)
         if not kept:  # no key to seal an anonymous id: keep none (nothing else is lost)
             report = replace(report, reporter=None)
-        case = None
-        if report.channel and report.message_id:
-            case = uow.cases.open_case_for_message(report.subject, report.channel, report.message_id)
-        opened = case is None
-        if case is None:
-            d = desk.policy.deadlines
-            case = Case(subject=report.subject, opened_at=now, channel=report.channel,
-                        message_id=report.message_id, subject_token=secrets.token_urlsafe(24),
-                        take_due_at=now + d.take_within, step_due_at=now + d.first_step_within)
-            case.add_report(report)
+        d = desk.policy.deadlines
+        case = Case(subject=report.subject, opened_at=now, channel=report.channel,
+                    message_id=report.message_id, subject_token=secrets.token_urlsafe(24),
+                    take_due_at=now + d.take_within, step_due_at=now + d.first_step_within)
+        case.add_report(report)
+        if not (report.channel and report.message_id):
             uow.cases.add(case)
-        else:
+            opened = True
+        else:  # a new case unless one about the message is open; that one is joined then
+            opened = uow.cases.add_unless_open(case)
+        if not opened:
+            assert report.channel and report.message_id
+            open_case = uow.cases.open_case_for_message(report.subject, report.channel,
+                                                        report.message_id)
+            if open_case is None:  # resolved between the two statements: file it again
+                raise Conflict("the open case about this message was resolved just now; "
+                               "try again")
+            case = open_case
             case.add_report(report)
             uow.cases.save(case)
         assert case.id is not None
@@ -280,17 +290,20 @@ def _file(report: Report, uow: UnitOfWork, desk: Desk, now: datetime,
             verb += f"; filed by {filed_by} on behalf of {whom}"
         audit(uow, now, actor, "report.filed", f"{who} via {report.source}{flag}; {verb}", case.id,
               report_id=report_id, hurt=len(report.harmed))
+        deadlines: list[Timer] = []
         if opened:
             assert case.take_due_at is not None and case.step_due_at is not None
-            uow.timers.schedule_all([Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
-                                     Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)])
+            deadlines = [Timer(TimerKind.TAKE_DEADLINE, case.take_due_at, case.id),
+                         Timer(TimerKind.STEP_DEADLINE, case.step_due_at, case.id)]
         filed = events.ReportFiled(
             case.id, report_id, opened, case.subject, reporter, case.flagrant,
             len(case.harmed), anonymous=report.anonymous,
             message_reporter=report.source is not Source.WEB, reporter_kept=kept,
             status_token=report.status_token, take_due_at=case.take_due_at)
         # promised in the same transaction as the report: one commit, and no thanks lost
-        notices = outbox.record_all(uow, desk, intake_notices(filed, desk, subject_name))
+        # (the case's deadlines are scheduled with the notices' safety nets: one statement)
+        notices = outbox.record_all(uow, desk, intake_notices(filed, desk, subject_name),
+                                    timers=deadlines)
         case.events.append(replace(filed, notices=tuple(notices)))
         if mark is not None and not uow.cursors.claim(*mark):
             raise AlreadyFiled(f"report {mark[0]} is on file already")  # rolled back
@@ -305,8 +318,12 @@ def acknowledge_reporter(event: events.ReportFiled, uow: UnitOfWork, desk: Desk)
     Both were kept in the outbox (:mod:`conduct_desk.service.notices`) with the report, by
     :func:`intake_notices`: a message the platform asks the desk to hold back is delivered
     later; one that cannot go is audited on the case (``notice.failed``: someone must then
-    reach the reporter another way)."""
-    outbox.deliver_all(uow, desk, list(event.notices))
+    reach the reporter another way). A desk with a deliverer (``conduct serve``) tries them
+    on its thread, after the caller has its answer."""
+    if desk.deliverer is not None:
+        desk.deliverer.submit(event.notices)
+    else:
+        outbox.deliver_all(uow, desk, list(event.notices))
     if event.opened_case:
         emails.email_admins(uow, desk, event.case_id, EmailKind.NEW_CASE)
 

@@ -16,7 +16,7 @@ no id either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -87,11 +87,13 @@ def send_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Effect]
     return deliver_all(uow, desk, kept)
 
 
-def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notice]:
+def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
+               timers: Sequence[Timer] = ()) -> list[Notice]:
     """Inside the caller's transaction: keep ``notices`` pending, each with a durable timer
     as a safety net (should this process stop before the platform answers, a worker sends it
     then); returned with their ids. Committed with what they are about, they are promised
     exactly when it is recorded. Then :func:`deliver_all` tries them, after the commit.
+    ``timers``: the caller's own, scheduled before the safety nets, in the same statement.
 
     A DM to an anonymous reporter with no key to seal their id is not kept (no id): nothing
     may keep this person's id, so it gets one try, as the report keeps no id either."""
@@ -102,8 +104,8 @@ def record_all(uow: UnitOfWork, desk: Desk, notices: list[Notice]) -> list[Notic
     keep_ = [n for n in fresh if not (n.anonymous and n.to is not None and not uow.can_seal)]
     ids = iter(uow.notices.add_all(keep_))
     kept = {id(n): replace(n, id=next(ids)) for n in keep_}
-    uow.timers.schedule_all([Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, n.case_id, n.id)
-                             for n in kept.values()])
+    uow.timers.schedule_all([*timers, *(
+        Timer(TimerKind.DELIVER_NOTICE, now + desk.lease, n.case_id, n.id) for n in kept.values())])
     return [kept.get(id(n), n) for n in fresh]
 
 
@@ -120,11 +122,15 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
                                                                           strict=True)):
         return effects  # nothing kept, nothing failed: nothing to record
     now = desk.clock.now()
+    if all(n.id is not None and e.status is EffectStatus.DONE
+           for n, e in zip(notices, effects, strict=True)):
+        return _record_sent(uow, now, notices, effects)
     with uow.relaxed():
         current = uow.notices.get_many([n.id for n in notices if n.id is not None], lock=True)
         # their safety nets go first: a try that must be repeated schedules its own timer
-        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [
-            i for i, n in current.items() if n.status is NoticeStatus.PENDING])
+        pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
+                                [n.case_id for n in pending])
         results: list[Notice] = []
         answers = [_record(uow, desk, now, n, e, current.get(n.id) if n.id else None, results)
                    for n, e in zip(notices, effects, strict=True)]
@@ -135,6 +141,30 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
             logger.warning("a notice (%s) could not be delivered on %s", notice.purpose,
                            notice.platform)
     return answers
+
+
+def _record_sent(uow: UnitOfWork, now: datetime, notices: list[Notice],
+                 effects: list[Effect]) -> list[Effect]:
+    """:func:`deliver_all`'s record when every try went (the common case), as
+    :func:`_record` writes it, without reading each notice first: those still pending are
+    marked sent in one statement, their safety nets cancelled. A notice another worker
+    finished meanwhile is left as it is; one that went late is audited on its case."""
+    ids = [n.id for n in notices if n.id is not None]
+    with uow.relaxed():
+        sent = uow.notices.mark_sent(ids, now)
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, list(sent),
+                                [case_id for case_id, _ in sent.values()])
+        late = {i: tries for i, (_, tries) in sent.items() if tries > 1}
+        others = [i for i in ids if i not in sent]
+        known = uow.notices.get_many([*late, *others]) if late or others else {}
+        for i in ids:  # in the order given, as _record audits them
+            if i in late:  # it was late: the case's timeline says it went in the end
+                _audit(uow, now, "notice.sent", f"{_what(known[i])} was delivered after "
+                       f"{late[i]} tries", known[i])
+        uow.commit()
+    # a notice another worker finished meanwhile: done when it was sent (as _record answers)
+    return [Effect.done() if n.id not in sent and n.id in known and known[n.id].is_sent
+            else e for n, e in zip(notices, effects, strict=True)]
 
 
 def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect:

@@ -59,6 +59,23 @@ _SUMMARY_COLUMNS = [t.cases.c[n] for n in (
 _LASTING = frozenset(str(a) for a in LASTING)
 _OPEN_STATES = frozenset(str(s) for s in CaseState if s is not CaseState.RESOLVED)
 _INSERT_CASE = t.cases.insert().returning(t.cases.c.id)
+_CASE_COLUMNS = (
+    "subject_platform", "subject_id", "channel", "message_id", "state", "opened_at", "taken_by",
+    "taken_at", "first_step_at", "resolved_at", "outcome", "outcome_reason", "subject_token",
+    "take_due_at", "step_due_at", "flagrant", "hurt", "report_count", "last_step", "is_open",
+    "appeal_due_at")
+# a new case about a message, unless one about it is open: the look-up and the insert in one
+# statement (the same condition as _OPEN_CASE_FOR_MESSAGE, which then finds the open one)
+_INSERT_CASE_UNLESS_OPEN = t.cases.insert().from_select(
+    list(_CASE_COLUMNS),
+    sa.select(*(sa.bindparam(f"v_{n}", type_=t.cases.c[n].type) for n in _CASE_COLUMNS)).where(
+        ~sa.exists().where(
+            t.cases.c.is_open == sa.true(),
+            t.cases.c.subject_platform == sa.bindparam("v_subject_platform"),
+            t.cases.c.subject_id == sa.bindparam("v_subject_id"),
+            t.cases.c.channel == sa.bindparam("v_channel"),
+            t.cases.c.message_id == sa.bindparam("v_message_id"))),
+).returning(t.cases.c.id)
 _UPDATE_CASE = t.cases.update().where(t.cases.c.id == sa.bindparam("case_id"))
 _INSERT_REPORT = t.reports.insert().returning(t.reports.c.id)
 _INSERT_STEP = t.steps.insert().returning(t.steps.c.id)
@@ -82,6 +99,7 @@ _OPEN_CASE_FOR_MESSAGE = sa.select(t.cases.c.id).where(
     t.cases.c.message_id == sa.bindparam("message_id"),
 ).with_for_update()
 _INSERT_TIMER = t.timers.insert().returning(t.timers.c.id)
+_INSERT_TIMERS = t.timers.insert()
 _INSERT_AUDIT = t.audit.insert()
 _PENDING_OF_KINDS = t.timers.update().where(
     t.timers.c.kind.in_(sa.bindparam("b_kinds", expanding=True)),
@@ -96,6 +114,10 @@ _CANCEL_TIMERS = {
 }
 _CANCEL_FOR_STEPS = _PENDING_OF_KINDS.where(
     t.timers.c.step_id.in_(sa.bindparam("b_step_ids", expanding=True)))
+# the same, found through their cases' index: step ids are not indexed, and without a case
+# the search walks every pending timer (a busy desk has thousands)
+_CANCEL_FOR_CASE_STEPS = _CANCEL_FOR_STEPS.where(
+    t.timers.c.case_id.in_(sa.bindparam("b_case_ids", expanding=True)))
 _INSERT_NOTICES = t.notices.insert().returning(t.notices.c.id, sort_by_parameter_order=True)
 _SELECT_NOTICE = sa.select(t.notices).where(t.notices.c.id == sa.bindparam("notice_id"))
 _SELECT_NOTICE_LOCKED = _SELECT_NOTICE.with_for_update()
@@ -103,6 +125,14 @@ _SELECT_NOTICES = sa.select(t.notices).where(
     t.notices.c.id.in_(sa.bindparam("notice_ids", expanding=True))).order_by(t.notices.c.id)
 _SELECT_NOTICES_LOCKED = _SELECT_NOTICES.with_for_update()
 _UPDATE_NOTICE = t.notices.update().where(t.notices.c.id == sa.bindparam("notice_id"))
+_MARK_SENT = t.notices.update().where(
+    t.notices.c.id.in_(sa.bindparam("notice_ids", expanding=True)),
+    t.notices.c.status == str(NoticeStatus.PENDING),
+).values(
+    status=str(NoticeStatus.SENT), attempts=t.notices.c.attempts + 1,
+    sent_at=sa.bindparam("b_sent_at", type_=t.notices.c.sent_at.type), due_at=None,
+    last_error=None,
+).returning(t.notices.c.id, t.notices.c.case_id, t.notices.c.attempts)
 
 
 def _subject_is(platform: sa.Column[Any], user_id: sa.Column[Any], conn: Connection,
@@ -189,6 +219,24 @@ class SqlCaseRepository:
                            "try again") from exc
         self._save_children(case)
         self.seen[case.id] = case
+
+    def add_unless_open(self, case: Case) -> bool:
+        """Add a new ``case`` about a message unless a case about the same message is open:
+        then nothing is written, and False (:meth:`open_case_for_message` finds that one)."""
+        assert case.channel and case.message_id
+        row = self._case_row(case)
+        try:
+            case_id = self.conn.execute(_INSERT_CASE_UNLESS_OPEN, {
+                f"v_{n}": row[n] for n in _CASE_COLUMNS}).scalar()
+        except IntegrityError as exc:
+            raise Conflict("another report of the same message opened a case just now; "
+                           "try again") from exc
+        if case_id is None:
+            return False
+        case.id = case_id
+        self._save_children(case)
+        self.seen[case.id] = case
+        return True
 
     def save(self, case: Case) -> None:
         assert case.id is not None
@@ -585,7 +633,7 @@ class SqlTimerRepository:
     def schedule_all(self, timers: list[Timer]) -> None:
         if not timers:
             return
-        self.conn.execute(t.timers.insert(), [{
+        self.conn.execute(_INSERT_TIMERS, [{
             "kind": str(timer.kind), "case_id": timer.case_id, "step_id": timer.step_id,
             "due_at": timer.due_at, "status": str(TimerStatus.PENDING), "attempts": timer.attempts,
         } for timer in timers])
@@ -600,12 +648,18 @@ class SqlTimerRepository:
             params["b_step_id"] = step_id
         return int(self.conn.execute(query, params).rowcount)
 
-    def cancel_steps(self, kind: TimerKind, step_ids: list[int]) -> int:
-        """Cancel the pending timers of ``kind`` for any of ``step_ids``, in one statement."""
+    def cancel_steps(self, kind: TimerKind, step_ids: list[int],
+                     case_ids: list[int | None] | None = None) -> int:
+        """Cancel the pending timers of ``kind`` for any of ``step_ids``, in one statement.
+        ``case_ids``: the cases those timers were scheduled for, when known (then they are
+        found by case, not among every pending timer)."""
         if not step_ids:
             return 0
-        return int(self.conn.execute(_CANCEL_FOR_STEPS, {
-            "b_kinds": [str(kind)], "b_step_ids": step_ids}).rowcount)
+        params: dict[str, Any] = {"b_kinds": [str(kind)], "b_step_ids": step_ids}
+        if case_ids and None not in case_ids:
+            params["b_case_ids"] = sorted(set(case_ids))
+            return int(self.conn.execute(_CANCEL_FOR_CASE_STEPS, params).rowcount)
+        return int(self.conn.execute(_CANCEL_FOR_STEPS, params).rowcount)
 
     def claim_due(self, now: datetime, limit: int, worker: str, lease: timedelta) -> list[Timer]:
         """Claim up to ``limit`` due timers for ``worker``; others skip them (SKIP LOCKED).
@@ -976,6 +1030,14 @@ class SqlNoticeRepository:
         if notices:
             self.conn.execute(_UPDATE_NOTICE, [{"notice_id": n.id, **self._row(n)}
                                                for n in notices])
+
+    def mark_sent(self, notice_ids: list[int], at: datetime) -> dict[int, tuple[int | None, int]]:
+        """Mark the notices with these ids that are still pending as sent at ``at`` (one more
+        try each), in one statement; (case id, tries) of each one marked, by id."""
+        if not notice_ids:
+            return {}
+        return {int(r.id): (r.case_id, int(r.attempts)) for r in self.conn.execute(
+            _MARK_SENT, {"notice_ids": notice_ids, "b_sent_at": at})}
 
     def get(self, notice_id: int, *, lock: bool = False) -> Notice | None:
         query = _SELECT_NOTICE_LOCKED if lock else _SELECT_NOTICE
