@@ -24,7 +24,7 @@ from conduct_desk.domain.accounts import InviteKind
 from conduct_desk.domain.errors import ConfidentialityError, DeskError, InvalidInput
 from conduct_desk.domain.model import NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
-from conduct_desk.service import commands, views
+from conduct_desk.service import commands, privacy, views
 
 if TYPE_CHECKING:
     from conduct_desk.config import Settings
@@ -935,13 +935,17 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
     retention sweep when starting, then every :data:`RETENTION_EVERY` of the desk's clock."""
     total = 0
     sweep_at = None
+    sweeping: int | None = None  # a sweep under way: the last case id it covered
     while not stop.is_set():
         now = a.desk.clock.now()
-        if sweep_at is None or now >= sweep_at:
-            sweep_at = now + RETENTION_EVERY
-            try:
-                a.bus.handle(commands.ApplyRetention())
+        if sweeping is not None or sweep_at is None or now >= sweep_at:
+            if sweeping is None:
+                sweep_at = now + RETENTION_EVERY
+            try:  # a window of cases, then the timers due: a long sweep never holds them up
+                sweeping = a.bus.handle(commands.ApplyRetention(
+                    after=sweeping or 0, cases=privacy.RETENTION_WINDOW)).after
             except Exception:  # the timers still run; the sweep is tried again next time
+                sweeping = None
                 logger.exception("retention sweep failed; trying again in %s", RETENTION_EVERY)
         try:
             ran = a.bus.handle(commands.RunDueTimers(
@@ -950,7 +954,7 @@ def worker_loop(a: Any, name: str, stop: threading.Event, *, batch: int, interva
             logger.warning("timer worker: %s", exc)
             ran = 0
         total += ran
-        if ran == 0:
+        if ran == 0 and sweeping is None:
             if once:
                 break
             stop.wait(interval)

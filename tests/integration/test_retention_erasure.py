@@ -209,12 +209,12 @@ def test_the_retention_sweep_removes_texts_on_time_and_not_before(
     one, _ = _story(app, clock)  # resolved now
     sweep = commands.ApplyRetention()
     clock.advance(timedelta(days=179))
-    assert app.bus.handle(sweep) == 0
+    assert app.bus.handle(sweep).removed == 0
     note, summary, step_text = _texts(app, one)
     assert note == "RILEYNOTE it hurt jo" and summary == "CONSULTNOTE jo asks for a ban"
 
     clock.advance(timedelta(days=2))  # 181 days: report texts and messages (180d) go
-    assert app.bus.handle(sweep) > 0
+    assert app.bus.handle(sweep).removed > 0
     note, summary, step_text = _texts(app, one)
     assert note == "[removed after 180 days (retention policy)]"
     assert step_text == "[removed after 180 days (retention policy)]"
@@ -223,7 +223,7 @@ def test_the_retention_sweep_removes_texts_on_time_and_not_before(
         case = uow.cases.get(one)
     assert case.reports[0].words_said is None  # nothing left to quote
     assert [s.action.value for s in case.steps if s.counts] == ["ban"]  # the ban stays
-    assert app.bus.handle(sweep) == 0  # done once
+    assert app.bus.handle(sweep).removed == 0  # done once
 
     clock.advance(timedelta(days=185))  # 366 days: the notes go too
     app.bus.handle(sweep)
@@ -242,7 +242,7 @@ def test_a_case_reopened_in_time_keeps_its_texts(app: App, web: FastAPI,
     clock.advance(timedelta(days=100))
     app.bus.handle(commands.ReopenCase(one, "ana"))
     clock.advance(timedelta(days=100))  # 200 days after the first resolution, open
-    assert app.bus.handle(commands.ApplyRetention()) == 0
+    assert app.bus.handle(commands.ApplyRetention()).removed == 0
     app.bus.handle(commands.ResolveCase(one, "ana", "steps-taken"))
     clock.advance(timedelta(days=179))  # the span starts again
     app.bus.handle(commands.ApplyRetention())
@@ -293,3 +293,62 @@ def test_every_column_of_words_or_names_is_known_to_retention_and_erasure() -> N
     unplaced = [f"{table.name}.{col.name}" for table, col in text_columns()
                 if (table.name, col.name) not in known]
     assert unplaced == []
+
+
+def _resolved_notes(app: App, count: int) -> list[int]:
+    """``count`` cases about lee, each with a note from riley, resolved now."""
+    ids = []
+    for n in range(count):
+        case_id = _file(app, LEE, RILEY, f"w{n}", note=f"WINDOWNOTE {n}")
+        app.bus.handle(commands.ResolveCase(case_id, "ana", "no-action", reason="not a breach"))
+        ids.append(case_id)
+    return ids
+
+
+def _notes_of(app: App, ids: list[int]) -> list[str | None]:
+    with app.uow() as uow:
+        return [uow.cases.get(i).reports[0].note for i in ids]
+
+
+def test_a_long_sweep_goes_a_window_at_a_time_and_keeps_what_it_did(
+        app: App, web: FastAPI, clock: FakeClock) -> None:
+    """A sweep over a long backlog is many short transactions: what one window removed
+    stays removed when the process stops before the next (a restart never undoes it)."""
+    ids = _resolved_notes(app, 5)
+    clock.advance(timedelta(days=181))
+    first = app.bus.handle(commands.ApplyRetention(cases=2))
+    assert first.removed > 0 and first.after == ids[1]
+    gone = "[removed after 180 days (retention policy)]"
+    assert _notes_of(app, ids) == [gone, gone, "WINDOWNOTE 2", "WINDOWNOTE 3", "WINDOWNOTE 4"]
+    # the process stops here; the next sweep starts over and finds only what is left
+    again = app.bus.handle(commands.ApplyRetention(cases=2))
+    assert again.removed == 0 and again.after == ids[1]
+    more = app.bus.handle(commands.ApplyRetention(after=again.after, cases=2))
+    assert more.removed == first.removed and more.after == ids[3]
+    rest = app.bus.handle(commands.ApplyRetention(after=more.after, cases=2))
+    assert rest.removed == first.removed // 2 and rest.after == ids[4]
+    assert app.bus.handle(commands.ApplyRetention(after=rest.after or 0, cases=2)).after is None
+    assert _notes_of(app, ids) == [gone] * 5
+    with app.uow() as uow:
+        logged = [e.case_id for e in uow.audit.entries() if e.kind == "retention.removed"]
+    assert logged == ids  # one entry per case, none twice
+    assert verify_log(app.uow()).ok
+
+
+def test_the_worker_runs_due_timers_between_the_windows_of_a_sweep(
+        app: App, web: FastAPI, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _resolved_notes(app, 4)
+    clock.advance(timedelta(days=181))
+    waiting = _file(app, SAM, RILEY, "due")  # its deadline to take it is due at once
+    clock.advance(timedelta(days=1))
+    monkeypatch.setattr("conduct_desk.service.privacy.RETENTION_WINDOW", 1)
+    worker_loop(app, "w1", threading.Event(), batch=10, interval=0.05, once=True)
+    assert _notes_of(app, ids) == ["[removed after 180 days (retention policy)]"] * 4
+    with app.uow() as uow:
+        kinds = [(e.kind, e.case_id) for e in uow.audit.entries()
+                 if e.kind == "retention.removed" or e.case_id == waiting]
+    swept = [i for i, (kind, _) in enumerate(kinds) if kind == "retention.removed"]
+    timers = [i for i, (kind, case_id) in enumerate(kinds)
+              if case_id == waiting and kind != "report.filed"]
+    assert len(swept) == 4 and timers, kinds
+    assert timers[0] < swept[-1]  # the deadline did not wait for the whole sweep

@@ -328,4 +328,8 @@ class LinkByCode(Command):
 @dataclass(frozen=True)
 class ApplyRetention(Command):
     """Remove the texts of resolved cases whose retention (the policy's [retention]) has
-    passed; the worker sends it now and then."""
+    passed; the worker sends it now and then. With ``cases``, only the next (at most) that
+    many such cases after the id ``after``: one short transaction, the timers between."""
+
+    after: int = 0
+    cases: int = 0  # 0: every case, a window at a time (each window committed)

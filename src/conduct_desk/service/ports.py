@@ -490,9 +490,15 @@ class PersonalData(Protocol):
         ``marker``, and redact the audit entries naming them; counts of what changed."""
         ...
 
-    def expire(self, cutoffs: dict[TextKind, datetime],
-               markers: dict[TextKind, str]) -> dict[int | None, Counter[TextKind]]:
-        """Replace the texts of cases resolved before each kind's cutoff; counts per case."""
+    def expiring_window(self, after: int, cutoff: datetime, cases: int) -> int | None:
+        """The id closing a window of ``cases`` cases after ``after`` resolved before
+        ``cutoff``; None when there is none."""
+        ...
+
+    def expire(self, cutoffs: dict[TextKind, datetime], markers: dict[TextKind, str],
+               window: tuple[int, int] | None = None) -> dict[int | None, Counter[TextKind]]:
+        """Replace the texts of cases resolved before each kind's cutoff (with ``window``:
+        of the cases whose id is in it); counts per case."""
         ...
 
 

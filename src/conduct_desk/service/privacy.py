@@ -16,6 +16,7 @@ else that they reported stays whole, without their name or their words.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from conduct_desk.domain.accounts import Role
@@ -45,28 +46,47 @@ _NOUNS = {TextKind.REPORT_TEXTS.value: "report texts", TextKind.NOTES.value: "no
 _THEIR_NOTES = frozenset({NoteKind.REREAD, NoteKind.APPEAL, NoteKind.REPLY, NoteKind.APOLOGY})
 
 
-def apply_retention(cmd: commands.ApplyRetention, uow: UnitOfWork, desk: Desk) -> int:
+RETENTION_WINDOW = 2000  # resolved cases one sweep transaction covers: short, so timers go between
+
+
+@dataclass(frozen=True)
+class Swept:
+    removed: int  # texts removed
+    after: int | None  # the last case id covered, to go on from; None: the sweep is done
+
+
+def apply_retention(cmd: commands.ApplyRetention, uow: UnitOfWork, desk: Desk) -> Swept:
     """Remove the texts whose retention has passed; one audit entry per case, with counts
-    only. Returns how many texts went."""
+    only. A window of cases at a time, each in its own transaction: a long backlog (a first
+    sweep over years of cases) is never one transaction that a restart would undo."""
     now = desk.clock.now()
     keep = desk.policy.retention
     kinds = list(TextKind)
-    with uow:
-        gone = uow.personal.expire(
-            {k: now - keep.of(k.value) for k in kinds},
-            {k: retention_marker(keep.of(k.value).days) for k in kinds})
-        for case_id, counts in sorted(gone.items(), key=lambda kv: kv[0] or 0):
-            spans = ", ".join(f"{keep.of(k.value).days} days for {_NOUNS[k.value]}"
-                              for k in kinds if counts.get(k))
-            audit(uow, now, DESK, "retention.removed",
-                  f"removed by the retention policy: {counted(counts)} (kept {spans} after "
-                  "the case was resolved)", case_id,
-                  **{k.value: counts[k] for k in kinds if counts.get(k)})
-        uow.commit()
-    total = sum(sum(c.values()) for c in gone.values())
-    if total:
-        logger.info("retention: %d texts removed in %d cases", total, len(gone))
-    return total
+    cutoffs = {k: now - keep.of(k.value) for k in kinds}
+    markers = {k: retention_marker(keep.of(k.value).days) for k in kinds}
+    after, removed = cmd.after, 0
+    while True:
+        with uow:
+            upto = uow.personal.expiring_window(after, max(cutoffs.values()),
+                                                cmd.cases or RETENTION_WINDOW)
+            gone = uow.personal.expire(cutoffs, markers, (after, after if upto is None else upto))
+            for case_id, counts in sorted(gone.items(), key=lambda kv: kv[0] or 0):
+                spans = ", ".join(f"{keep.of(k.value).days} days for {_NOUNS[k.value]}"
+                                  for k in kinds if counts.get(k))
+                audit(uow, now, DESK, "retention.removed",
+                      f"removed by the retention policy: {counted(counts)} (kept {spans} after "
+                      "the case was resolved)", case_id,
+                      **{k.value: counts[k] for k in kinds if counts.get(k)})
+            uow.commit()
+        total = sum(sum(c.values()) for c in gone.values())
+        if total:
+            logger.info("retention: %d texts removed in %d cases", total, len(gone))
+        removed += total
+        if upto is None:
+            return Swept(removed, None)
+        after = upto
+        if cmd.cases:
+            return Swept(removed, after)
 
 
 def _admin(uow: UnitOfWork, desk: Desk, name: str) -> KnownAdmin:

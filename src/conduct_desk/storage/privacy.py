@@ -333,20 +333,34 @@ class SqlPersonalData:
                               .values({column: renamed}))
 
     # -- retention -------------------------------------------------------------------------
-    def expire(self, cutoffs: dict[TextKind, datetime],
-               markers: dict[TextKind, str]) -> dict[int | None, Counter[TextKind]]:
+    def expiring_window(self, after: int, cutoff: datetime, cases: int) -> int | None:
+        """The id of the ``cases``-th case after ``after`` (by id) resolved before
+        ``cutoff``, or the last one when fewer are left; None when none is."""
+        c = t.cases.c
+        ids = (sa.select(c.id).where(c.is_open == sa.false(), c.resolved_at <= cutoff,
+                                     c.id > after).order_by(c.id).limit(cases).subquery())
+        last = self.conn.execute(sa.select(sa.func.max(ids.c.id))).scalar()
+        return None if last is None else int(last)
+
+    def expire(self, cutoffs: dict[TextKind, datetime], markers: dict[TextKind, str],
+               window: tuple[int, int] | None = None) -> dict[int | None, Counter[TextKind]]:
         """Replace every text of each kind on cases resolved before that kind's cutoff (and
-        of private words that ended, with no case, before it) by the kind's marker. Returns
-        what went, per case (None: not on a case)."""
+        of private words that ended, with no case, before it) by the kind's marker; with a
+        ``window`` (``after``, ``upto``), only on the cases whose id is in it (and the
+        private words with no case only in the first window, ``after`` 0). Returns what
+        went, per case (None: not on a case)."""
         out: dict[int | None, Counter[TextKind]] = {}
         c = t.cases.c
         for spec in TEXTS:
             cutoff = cutoffs[spec.kind]
             resolved = sa.select(c.id).where(c.is_open == sa.false(), c.resolved_at <= cutoff)
+            if window is not None:
+                resolved = resolved.where(c.id > window[0], c.id <= window[1])
             conds = [spec.case_col().in_(resolved.scalar_subquery()), _still_there(spec.col)]
             if spec.where is not None:
                 conds.append(spec.where())
-            if spec.table is t.nudges:  # a private word that never became a case
+            if spec.table is t.nudges and (window is None or window[0] == 0):
+                # a private word that never became a case
                 n = t.nudges.c
                 conds[0] = sa.or_(conds[0], sa.and_(
                     n.case_id.is_(None), n.state != str(NudgeState.WAITING), n.due_at <= cutoff))
