@@ -553,7 +553,13 @@ class SqlCaseRepository:
         if flt.case_id is not None:
             query = query.where(c.id == flt.case_id)
         if flt.search and flt.search.strip():
-            query = query.where(c.id.in_(self._searched(flt.search.strip())))
+            found = self._searched(flt.search.strip())
+            if self.conn.dialect.name == "postgresql":
+                # the matching ids first, then the cases by key: with ``IN`` the planner may
+                # guess thousands of matches for a rare word and read every case instead
+                query = query.where(c.id == sa.any_(sa.func.array(found.scalar_subquery())))
+            else:
+                query = query.where(c.id.in_(found))
         involved = {n.strip() for n in flt.not_involving if n.strip()}
         if involved:
             query = query.where(sa.not_(_involving(involved)))
