@@ -23,15 +23,6 @@ from conduct_desk.storage import tables as t
 _L = t.person_links.c
 
 
-def linked_accounts(conn: Connection, account: PersonRef) -> tuple[PersonRef, ...]:
-    """The account, then every account linked to the same person (oldest link first)."""
-    person = sa.select(_L.person_id).where(_L.platform == account.platform,
-                                           _L.user_id == account.user_id).scalar_subquery()
-    rows = conn.execute(sa.select(_L.platform, _L.user_id).where(_L.person_id == person)
-                        .order_by(_L.id))
-    return (account, *(r for r in (PersonRef(p, u) for p, u in rows) if r != account))
-
-
 def about_any(platform: sa.ColumnElement[str], user_id: sa.ColumnElement[str],
               accounts: Iterable[PersonRef]) -> sa.ColumnElement[bool]:
     """SQL: the columns name one of ``accounts``."""
@@ -41,10 +32,21 @@ def about_any(platform: sa.ColumnElement[str], user_id: sa.ColumnElement[str],
 class SqlPeople:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # each account's links, read once per transaction (a case page asks for them often);
+        # forgotten when this transaction links or unlinks accounts
+        self._linked_of: dict[PersonRef, tuple[PersonRef, ...]] = {}
 
     # -- links ---------------------------------------------------------------------------
     def linked(self, account: PersonRef) -> tuple[PersonRef, ...]:
-        return linked_accounts(self.conn, account)
+        """The account, then every account linked to the same person (oldest link first)."""
+        if account not in self._linked_of:
+            person = sa.select(_L.person_id).where(
+                _L.platform == account.platform, _L.user_id == account.user_id).scalar_subquery()
+            rows = self.conn.execute(sa.select(_L.platform, _L.user_id)
+                                     .where(_L.person_id == person).order_by(_L.id))
+            self._linked_of[account] = (account, *(r for r in (PersonRef(p, u) for p, u in rows)
+                                                   if r != account))
+        return self._linked_of[account]
 
     def linked_many(self, accounts: Iterable[PersonRef]) -> dict[PersonRef, tuple[PersonRef, ...]]:
         wanted = list(dict.fromkeys(accounts))
@@ -73,6 +75,7 @@ class SqlPeople:
     def link(self, accounts: tuple[PersonRef, ...], at: datetime, by: str) -> bool:
         """Make the accounts one person (merging the people they belonged to); False when
         they were one person already."""
+        self._linked_of.clear()
         pids = sorted({p for a in accounts if (p := self.person_id(a)) is not None})
         if pids:
             person = pids[0]
@@ -93,6 +96,7 @@ class SqlPeople:
     def unlink(self, account: PersonRef) -> tuple[PersonRef, ...]:
         """Take the account out of its person; returns the accounts it was linked to. A
         person left with one account is no person any more."""
+        self._linked_of.clear()
         person = self.person_id(account)
         if person is None:
             return ()

@@ -46,7 +46,7 @@ from conduct_desk.service.ports import (
     StoredCheckpoint,
 )
 from conduct_desk.storage import tables as t
-from conduct_desk.storage.people import about_any, linked_accounts
+from conduct_desk.storage.people import SqlPeople, about_any
 from conduct_desk.storage.sealing import Sealer, open_sealed
 
 # Statements on the hot paths (filing, loading a case, timers, the audit log) are built once:
@@ -59,11 +59,8 @@ _SUMMARY_COLUMNS = [t.cases.c[n] for n in (
 _LASTING = frozenset(str(a) for a in LASTING)
 _OPEN_STATES = frozenset(str(s) for s in CaseState if s is not CaseState.RESOLVED)
 _INSERT_CASE = t.cases.insert().returning(t.cases.c.id)
-_CASE_COLUMNS = (
-    "subject_platform", "subject_id", "channel", "message_id", "state", "opened_at", "taken_by",
-    "taken_at", "first_step_at", "resolved_at", "outcome", "outcome_reason", "subject_token",
-    "take_due_at", "step_due_at", "flagrant", "hurt", "report_count", "last_step", "is_open",
-    "appeal_due_at")
+# a case row is every column but the key (_case_row writes each)
+_CASE_COLUMNS = tuple(c.name for c in t.cases.c if not c.primary_key)
 # a new case about a message, unless one about it is open: the look-up and the insert in one
 # statement (the same condition as _OPEN_CASE_FOR_MESSAGE, which then finds the open one)
 _INSERT_CASE_UNLESS_OPEN = t.cases.insert().from_select(
@@ -201,14 +198,16 @@ def _snapshot(step: Step) -> tuple[Any, ...]:
 
 
 class SqlCaseRepository:
-    def __init__(self, conn: Connection, sealer: Sealer | None = None) -> None:
+    def __init__(self, conn: Connection, sealer: Sealer | None = None,
+                 people: SqlPeople | None = None) -> None:
         self.conn = conn
         self.sealer = sealer
+        self.people = people or SqlPeople(conn)  # the unit of work's: one read of each link
         self.seen: dict[int, Case] = {}
         self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
-        # a person's accounts, read once per transaction (a case page asks three times)
-        self._accounts_of: dict[PersonRef, dict[PersonRef, PersonRef]] = {}
-        self._linked_of: dict[PersonRef, tuple[PersonRef, ...]] = {}
+        # a person's accounts with their pseudonyms, for the links as they were read
+        self._accounts_of: dict[PersonRef, tuple[tuple[PersonRef, ...],
+                                                 dict[PersonRef, PersonRef]]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, case: Case) -> None:
@@ -429,21 +428,21 @@ class SqlCaseRepository:
     def _accounts(self, person: PersonRef) -> dict[PersonRef, PersonRef]:
         """Every account linked to the person, and the pseudonym of each once erased (the
         ladder still counts a ban when they come back): each to the account it stands for."""
-        if person in self._accounts_of:
-            return self._accounts_of[person]
-        accounts = {a: a for a in self.linked(person)}
+        linked = self.linked(person)
+        known = self._accounts_of.get(person)
+        if known is not None and known[0] is linked:  # no link changed since
+            return known[1]
+        accounts = {a: a for a in linked}
         salt = self.conn.execute(_SELECT_SALT).scalar()
         if salt is not None:
             accounts |= {pseudonym(bytes.fromhex(str(salt)), a): a for a in list(accounts)}
-        self._accounts_of[person] = accounts
+        self._accounts_of[person] = (linked, accounts)
         return accounts
 
     def linked(self, person: PersonRef) -> tuple[PersonRef, ...]:
-        """The account, then every account linked to the same person (as
-        :meth:`SqlPeople.linked`), read once per transaction."""
-        if person not in self._linked_of:
-            self._linked_of[person] = linked_accounts(self.conn, person)
-        return self._linked_of[person]
+        """The account, then every account linked to the same person
+        (:meth:`SqlPeople.linked`)."""
+        return self.people.linked(person)
 
     def _about(self, person: PersonRef,
                accounts: dict[PersonRef, PersonRef] | None = None) -> sa.ColumnElement[bool]:

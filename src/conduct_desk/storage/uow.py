@@ -75,7 +75,8 @@ class SqlUnitOfWork:
                 self._conn = None
             self._raise_storage(exc)
             raise
-        self.cases = SqlCaseRepository(self._conn, self.sealer)
+        self.people = SqlPeople(self._conn)
+        self.cases = SqlCaseRepository(self._conn, self.sealer, self.people)
         self.timers = SqlTimerRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
         self.cursors = SqlCursors(self._conn)
@@ -84,7 +85,6 @@ class SqlUnitOfWork:
         self.rate_hits = SqlRateHits(self._conn)
         self.notices = SqlNoticeRepository(self._conn, self.sealer)
         self.messages = SqlMessageRepository(self._conn, self.sealer)
-        self.people = SqlPeople(self._conn)
         self.personal = SqlPersonalData(self._conn, self.sealer)
         return self
 
