@@ -4,7 +4,7 @@ no entry point can record a name that is nobody (``--admin nobody``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from conduct_desk.domain.accounts import Account, Role, name_key
@@ -77,8 +77,14 @@ def accounts_of(admin: KnownAdmin) -> list[PersonRef]:
     return refs
 
 
-def linked_names(uow: UnitOfWork, name: str, aliases: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """A viewer's names (``name``, ``aliases``) and every account linked to one of them."""
+def linked_names(uow: UnitOfWork, name: str, aliases: tuple[str, ...] = (),
+                 known: Sequence[KnownAdmin] = ()) -> tuple[str, ...]:
+    """A viewer's names (``name``, ``aliases``) and every account linked to one of them.
+    ``known``: the admins already read (:func:`everyone`, with their links): when the
+    viewer is among them with no alias they lack, nothing more is read."""
+    mine = next((a for a in known if a.name == name), None)
+    if mine is not None and set(aliases) <= set(mine.aliases):
+        return (name, *(n for n in mine.names if n != name))
     return with_links(uow, [KnownAdmin(name, Role.OBSERVER, aliases)])[0].names
 
 

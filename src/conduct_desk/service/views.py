@@ -436,7 +436,7 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
         case = uow.cases.get(case_id)
         known = roster.everyone(uow, desk.platform_admins)
         if viewer:
-            aliases = _viewer_names(uow, known, viewer, aliases)
+            aliases = roster.linked_names(uow, viewer, aliases, known)[1:]
         check_viewer(case, viewer, aliases)
         history, lasting = uow.cases.history_and_effects(case.subject)
         timeline = uow.audit.entries(case_id=case_id, limit=10_000)
@@ -465,17 +465,6 @@ def case_detail(uow: UnitOfWork, desk: Desk, case_id: int, viewer: str | None = 
                       follow_ups=follow_ups(case, messages),
                       linked=linked, evasion=tuple(evasion_hints(case.subject, lasting, now)),
                       effects=effects, waiting=waiting)
-
-
-def _viewer_names(uow: UnitOfWork, known: list[roster.KnownAdmin], viewer: str,
-                  aliases: tuple[str, ...]) -> tuple[str, ...]:
-    """The viewer's other names, as :func:`roster.linked_names` gives them; read from the
-    admins already read (``known``, each with their linked accounts) when the viewer is
-    among them with no alias they lack."""
-    mine = next((a for a in known if a.name == viewer), None)
-    if mine is not None and set(aliases) <= set(mine.aliases):
-        return tuple(n for n in mine.names if n != viewer)
-    return roster.linked_names(uow, viewer, aliases)[1:]
 
 
 def notice_states(uow: UnitOfWork, desk: Desk, case_id: int,
