@@ -122,19 +122,24 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
                                                                           strict=True)):
         return effects  # nothing kept, nothing failed: nothing to record
     now = desk.clock.now()
-    if all(n.id is not None and e.status is EffectStatus.DONE
-           for n, e in zip(notices, effects, strict=True)):
-        return _record_sent(uow, now, notices, effects)
+    went = [n.id is not None and e.status is EffectStatus.DONE
+            for n, e in zip(notices, effects, strict=True)]
     with uow.relaxed():
-        current = uow.notices.get_many([n.id for n in notices if n.id is not None], lock=True)
-        # their safety nets go first: a try that must be repeated schedules its own timer
-        pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
-        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
-                                [n.case_id for n in pending])
-        results: list[Notice] = []
-        answers = [_record(uow, desk, now, n, e, current.get(n.id) if n.id else None, results)
-                   for n, e in zip(notices, effects, strict=True)]
-        uow.notices.save_all(results)
+        answers = _record_sent(uow, now, notices, effects, went)
+        rest = [i for i, w in enumerate(went) if not w]
+        if rest:
+            current = uow.notices.get_many([i for i in (notices[j].id for j in rest) if i],
+                                           lock=True)
+            # their safety nets go first: a try that must be repeated schedules its own timer
+            pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
+            uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
+                                    [n.case_id for n in pending])
+            results: list[Notice] = []
+            for j in rest:
+                n = notices[j]
+                answers[j] = _record(uow, desk, now, n, effects[j],
+                                     current.get(n.id) if n.id else None, results)
+            uow.notices.save_all(results)
         uow.commit()
     for notice, answer in zip(notices, answers, strict=True):
         if answer.status is EffectStatus.FAILED and not answer.retryable:
@@ -144,25 +149,25 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
 
 
 def _record_sent(uow: UnitOfWork, now: datetime, notices: list[Notice],
-                 effects: list[Effect]) -> list[Effect]:
-    """:func:`deliver_all`'s record when every try went (the common case), as
-    :func:`_record` writes it, without reading each notice first: those still pending are
-    marked sent in one statement, their safety nets cancelled. A notice another worker
-    finished meanwhile is left as it is; one that went late is audited on its case."""
-    ids = [n.id for n in notices if n.id is not None]
-    with uow.relaxed():
-        sent = uow.notices.mark_sent(ids, now)
-        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, list(sent),
-                                [case_id for case_id, _ in sent.values()])
-        late = {i: tries for i, (_, tries) in sent.items() if tries > 1}
-        others = [i for i in ids if i not in sent]
-        known = uow.notices.get_many([*late, *others]) if late or others else {}
-        for i in ids:  # in the order given, as _record audits them
-            if i in late:  # it was late: the case's timeline says it went in the end
-                _audit(uow, now, "notice.sent", f"{_what(known[i])} was delivered after "
-                       f"{late[i]} tries", known[i])
-        uow.commit()
-    # a notice another worker finished meanwhile: done when it was sent (as _record answers)
+                 effects: list[Effect], went: list[bool]) -> list[Effect]:
+    """Inside :func:`deliver_all`'s transaction: the kept notices whose try went (``went``),
+    without reading each first: those still pending are marked sent in one statement, their
+    safety nets cancelled. A notice another worker finished meanwhile is left as it is; one
+    that went late is audited on its case. Returns every answer, these recorded."""
+    ids = [n.id for n, w in zip(notices, went, strict=True) if w and n.id is not None]
+    if not ids:
+        return list(effects)
+    sent = uow.notices.mark_sent(ids, now)
+    uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, list(sent),
+                            [case_id for case_id, _ in sent.values()])
+    late = {i: tries for i, (_, tries) in sent.items() if tries > 1}
+    others = [i for i in ids if i not in sent]
+    known = uow.notices.get_many([*late, *others]) if late or others else {}
+    for i in ids:  # in the order given
+        if i in late:  # it was late: the case's timeline says it went in the end
+            _audit(uow, now, "notice.sent", f"{_what(known[i])} was delivered after "
+                   f"{late[i]} tries", known[i])
+    # a notice another worker finished meanwhile: done when it was sent, else as it went
     return [Effect.done() if n.id not in sent and n.id in known and known[n.id].is_sent
             else e for n, e in zip(notices, effects, strict=True)]
 
@@ -247,9 +252,9 @@ def _attempt(uow: UnitOfWork, desk: Desk, notice: Notice) -> Effect:
 
 def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: Effect,
             current: Notice | None, results: list[Notice]) -> Effect:
-    """Inside a transaction: what became of one try of ``notice`` (``current``: its row as
-    it is now, locked, its safety net cancelled); what to write back goes to ``results``.
-    Returns the answer for the caller."""
+    """Inside a transaction: what became of one try of ``notice`` that did not go (a kept
+    one that went is :func:`_record_sent`'s), ``current`` its row as it is now, locked, its
+    safety net cancelled; what to write back goes to ``results``. The caller's answer."""
     if notice.id is None:  # not kept (an anonymous reporter, no key): only a failure is noted
         if effect.status is EffectStatus.DONE:
             return effect
@@ -261,14 +266,7 @@ def _record(uow: UnitOfWork, desk: Desk, now: datetime, notice: Notice, effect: 
         # another worker finished it meanwhile (its lease ran out while this one waited)
         return Effect.done() if current is not None and current.is_sent else effect
     tries = current.attempts + 1
-    if effect.status is EffectStatus.DONE:
-        result = replace(current, status=NoticeStatus.SENT, attempts=tries, sent_at=now,
-                         due_at=None, last_error=None)
-        if tries > 1:  # it was late: the case's timeline says it went in the end
-            _audit(uow, now, "notice.sent", f"{_what(current)} was delivered after {tries} "
-                   "tries", current)
-        answer = effect
-    elif effect.status is EffectStatus.FAILED and effect.retryable and (
+    if effect.status is EffectStatus.FAILED and effect.retryable and (
             tries < MAX_ATTEMPTS or (effect.retry_after is not None and tries < MAX_WAITS)):
         wait = desk.policy.retry.wait(tries, effect.retry_after)
         result = replace(current, attempts=tries, due_at=now + wait,
