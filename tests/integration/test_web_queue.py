@@ -17,6 +17,7 @@ from conduct_desk.domain.people import PersonRef
 from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands
 from conduct_desk.service.clock import FakeClock
+from conduct_desk.storage import repository
 
 
 def _file(app: App, subject: str, words: str, *, reporter: str | None = "kim",
@@ -120,6 +121,26 @@ def test_search_by_case_number_person_and_words(desk: dict[str, int],
     assert shown(ana.get("/queue?q=nothing+like+this").text) == []
     assert shown(ana.get("/queue?q=100%25").text) == []  # LIKE's wildcards are plain text
     assert 'value="accent"' in ana.get("/queue?q=accent").text  # the box keeps the search
+
+
+def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches(
+        app: App, web: FastAPI, clients: dict[str, TestClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word in very many reports: the open cases are all searched; across resolved cases
+    only the first reports found are read, and the page says so (a bounded read at any size)."""
+    monkeypatch.setattr(repository, "SEARCH_MOST", 3)
+    cases = [_file(app, f"p{i}", f"shouting in thread {i}") for i in range(5)]
+    for case_id in cases[:4]:
+        app.bus.handle(commands.ResolveCase(case_id, "ana", "no-action", "talked it through"))
+    ana = clients["ana"]
+    wide = ana.get("/queue?q=shouting&state=all").text
+    assert "more than 3 reports" in wide
+    assert 1 <= len(shown(wide)) <= 3 and set(shown(wide)) <= set(cases)
+    open_only = ana.get("/queue?q=shouting").text
+    assert shown(open_only) == [cases[4]] and "more than 3 reports" not in open_only
+    narrow = ana.get("/queue?q=shouting+thread+2&state=all").text
+    assert shown(narrow) == [cases[2]] and "more than 3 reports" not in narrow
+    assert shown(ana.get("/queue?q=p3&state=all").text) == [cases[3]]  # a person: not capped
 
 
 def test_search_never_shows_an_admin_a_case_about_them_or_one_they_are_in(

@@ -67,6 +67,7 @@ class QueuePage:
     size: int
     total: int
     waiting: int | None = None  # of the open cases, how many nobody has taken (plain queue)
+    searched_most: int | None = None  # a search read only this many of the reports it matched
 
     @property
     def pages(self) -> int:
@@ -360,9 +361,9 @@ def filtered_queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
         return queue_page(uow, now, page, size, viewer, appeals=filters.appeals)
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
-    items, total = filtered_queue(uow, now, filters, viewer, limit=size,
+    items, total, cap = _filtered(uow, now, filters, viewer, limit=size,
                                   offset=(page - 1) * size, counted=True)
-    return QueuePage(items, page, size, total)
+    return QueuePage(items, page, size, total, searched_most=cap)
 
 
 def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
@@ -370,16 +371,27 @@ def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
                    counted: bool = False) -> tuple[list[QueueItem], int]:
     """The queue through ``filters`` (``viewer[0]`` is "me"), and when ``counted`` how many
     match in all (else 0). A search leaves out the cases the viewer is involved in."""
+    items, total, _ = _filtered(uow, now, filters, viewer, limit=limit, offset=offset,
+                                counted=counted)
+    return items, total
+
+
+def _filtered(uow: UnitOfWork, now: datetime, filters: QueueFilters,
+              viewer: tuple[str, ...], *, limit: int, offset: int,
+              counted: bool) -> tuple[list[QueueItem], int, int | None]:
+    """:func:`filtered_queue`, and when ``counted`` how many of the reports holding its
+    search's words it read, when not all (see :meth:`CaseRepository.search_cap`)."""
     with uow:
         viewer = linked(uow, viewer)
         flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
                                   limit=limit, offset=offset)
         rows = uow.cases.summaries(flt)
         total = uow.cases.count(flt) if counted else 0
+        cap = uow.cases.search_cap(flt) if counted else None
         if flt.not_involving:  # anonymous reporters are sealed: ask each case found
             rows = [s for s in rows
                     if not any(uow.cases.get(s.id).involves(n) for n in viewer if n)]
-    return [QueueItem(s, *deadline_of(s, now)) for s in rows], total
+    return [QueueItem(s, *deadline_of(s, now)) for s in rows], total, cap
 
 
 def by_person(items: list[QueueItem]) -> list[tuple[PersonRef, list[QueueItem]]]:

@@ -38,6 +38,7 @@ from conduct_desk.domain.privacy import pseudonym
 from conduct_desk.domain.standing import LASTING, LastingStep
 from conduct_desk.domain.timers import Timer, TimerKind, TimerStatus
 from conduct_desk.service.ports import (
+    SEARCH_MOST,
     AuditEntry,
     CaseFilter,
     CaseSummary,
@@ -195,6 +196,11 @@ def _snapshot(step: Step) -> tuple[Any, ...]:
     """A step's values, to tell on save whether it changed (each is immutable: no copies,
     unlike ``dataclasses.astuple``, which deep-copies every value)."""
     return tuple(getattr(step, name) for name in _STEP_FIELDS)
+
+
+def _open_only(flt: CaseFilter) -> bool:
+    """The filter finds open cases only (the queue's own)."""
+    return bool(flt.states) and {str(s) for s in flt.states} <= _OPEN_STATES
 
 
 class SqlCaseRepository:
@@ -552,23 +558,34 @@ class SqlCaseRepository:
         if flt.case_id is not None:
             query = query.where(c.id == flt.case_id)
         if flt.search and flt.search.strip():
-            found = self._searched(flt.search.strip())
-            if self.conn.dialect.name == "postgresql":
-                # the matching ids first, then the cases by key: with ``IN`` the planner may
-                # guess thousands of matches for a rare word and read every case instead
-                query = query.where(c.id == sa.any_(sa.func.array(found.scalar_subquery())))
-            else:
-                query = query.where(c.id.in_(found))
+            query = query.where(self._searched(flt.search.strip(), _open_only(flt)))
         involved = {n.strip() for n in flt.not_involving if n.strip()}
         if involved:
             query = query.where(sa.not_(_involving(involved)))
         return query
 
-    def _searched(self, text: str) -> Any:
-        """The ids of the cases about the person ``text`` names (``sam``, ``@sam``,
-        ``sandbox:sam``, any case; ``ana`` also finds ``@ana:example.org``), or whose reports
-        hold its words. On PostgreSQL both are index lookups (migration 0018); SQLite reads
-        every report."""
+    def _searched(self, text: str, open_only: bool) -> sa.ColumnElement[bool]:
+        """SQL: a case about the person ``text`` names (``sam``, ``@sam``, ``sandbox:sam``,
+        any case; ``ana`` also finds ``@ana:example.org``), or one of whose reports holds its
+        words. Open cases are few: each is asked (its reports by key). Across resolved cases
+        too, the matching ids come first, of the first :data:`SEARCH_MOST` reports found
+        (:meth:`search_cap` tells when there are more)."""
+        who, words = self._search_terms(text)
+        c = t.cases.c
+        if open_only:
+            return sa.or_(who, sa.exists().where(t.reports.c.case_id == c.id, words))
+        first = sa.select(t.reports.c.case_id).where(words).limit(SEARCH_MOST).subquery()
+        found = sa.union(sa.select(c.id).where(who), sa.select(first.c.case_id))
+        if self.conn.dialect.name == "postgresql":
+            # the ids first, then the cases by key: with ``IN`` the planner may guess
+            # thousands of matches for a rare word and read every case instead
+            return c.id == sa.any_(sa.func.array(found.scalar_subquery()))
+        return c.id.in_(found)
+
+    def _search_terms(self, text: str) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        """SQL for :meth:`_searched`: a case about the person ``text`` names, and a report
+        holding its words. On PostgreSQL both are index lookups (migration 0018); SQLite
+        reads every report."""
         lowered = text.lower()
         who: sa.ColumnElement[bool]
         if ":" in lowered and not lowered.startswith("@"):
@@ -586,14 +603,24 @@ class SqlCaseRepository:
         else:  # every word, anywhere in the text (no index: a scan of the reports)
             words = sa.and_(*(sa.func.lower(t.report_text).like(
                 "%" + _like_escaped(w) + "%", escape="\\") for w in lowered.split()[:10]))
-        return sa.union(sa.select(t.cases.c.id).where(who),
-                        sa.select(t.reports.c.case_id).where(words))
+        return who, words
+
+    def search_cap(self, flt: CaseFilter) -> int | None:
+        """How many of the reports holding ``flt``'s words its search reads, when that is not
+        all of them (:data:`SEARCH_MOST`, across resolved cases); else None."""
+        if not (flt.search and flt.search.strip()) or _open_only(flt):
+            return None
+        _, words = self._search_terms(flt.search.strip())
+        found = sa.select(sa.literal_column("1")).where(words).limit(SEARCH_MOST + 1).subquery()
+        more = int(self.conn.execute(
+            sa.select(sa.func.count()).select_from(found)).scalar_one()) > SEARCH_MOST
+        return SEARCH_MOST if more else None
 
     def summaries(self, flt: CaseFilter) -> list[CaseSummary]:
         c = t.cases.c
         urgency = [c.flagrant.desc(), t.case_hurt.desc(), t.case_due.asc().nulls_last(),
                    c.opened_at.asc(), c.id.asc()]
-        if not (flt.states and {str(s) for s in flt.states} <= _OPEN_STATES):
+        if not _open_only(flt):
             urgency.insert(0, c.is_open.desc())  # open cases first; ix_cases_queue is for open
         query = (self._filtered(sa.select(*_SUMMARY_COLUMNS), flt).order_by(*urgency)
                  .limit(flt.limit).offset(flt.offset))
