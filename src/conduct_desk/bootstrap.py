@@ -41,11 +41,13 @@ logger = logging.getLogger(__name__)
 
 # Each module has ``configure(app) -> Adapter | None``: None when its CONDUCT_<NAME>_*
 # settings are absent. A module whose SDK (extra) is not installed is skipped unless configured.
-ADAPTER_MODULES = (
-    "conduct_desk.platforms.slack",
-    "conduct_desk.platforms.matrix",
-    "conduct_desk.platforms.discord",
-)
+# Its settings come from the environment only: with no variable of its prefix set, the module
+# (and its SDK, a good part of a second to import) is not even loaded.
+ADAPTER_MODULES = {
+    "conduct_desk.platforms.slack": "CONDUCT_SLACK_",
+    "conduct_desk.platforms.matrix": "CONDUCT_MATRIX_",
+    "conduct_desk.platforms.discord": "CONDUCT_DISCORD_",
+}
 
 
 @dataclass
@@ -89,7 +91,10 @@ class App:
 def load_adapters(app: App) -> list[Adapter]:
     """Configure every platform whose settings are present; add its platform to the desk."""
     adapters: list[Adapter] = []
-    for name in ADAPTER_MODULES:
+    set_here = [variable.upper() for variable in os.environ]  # as settings read them: any case
+    for name, prefix in ADAPTER_MODULES.items():
+        if not any(variable.startswith(prefix) for variable in set_here):
+            continue  # nothing of this platform's is set: it is not configured
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -260,6 +261,18 @@ def test_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: App) -> 
     wired = bootstrap(Settings(database_url=app.settings.database_url), engine=app.engine,
                       policy=app.desk.policy, clock=app.desk.clock, with_adapters=True)
     assert "slack" in wired.desk.platforms and len(wired.adapters) == 1
+    # the settings read names in any case: so does the check that skips an unset platform
+    for name in ("BOT_TOKEN", "SIGNING_SECRET", "ADMIN_CHANNEL"):
+        monkeypatch.setenv(f"conduct_slack_{name.lower()}", os.environ[f"CONDUCT_SLACK_{name}"])
+        monkeypatch.delenv(f"CONDUCT_SLACK_{name}")
+    wired = bootstrap(Settings(database_url=app.settings.database_url), engine=app.engine,
+                      policy=app.desk.policy, clock=app.desk.clock, with_adapters=True)
+    assert "slack" in wired.desk.platforms and len(wired.adapters) == 1
+    for name in ("BOT_TOKEN", "SIGNING_SECRET", "ADMIN_CHANNEL"):
+        monkeypatch.delenv(f"conduct_slack_{name.lower()}")
+    wired = bootstrap(Settings(database_url=app.settings.database_url), engine=app.engine,
+                      policy=app.desk.policy, clock=app.desk.clock, with_adapters=True)
+    assert "slack" not in wired.desk.platforms and not wired.adapters
 
 
 def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
