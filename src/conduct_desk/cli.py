@@ -301,8 +301,8 @@ def case_list(
         filters = views.QueueFilters(state=state, mine=mine, unassigned=unassigned,
                                      flagrant=flagrant, overdue=overdue, appeals=appeals,
                                      platform=platform, q=search)
-        items, _ = views.filtered_queue(a.uow(), a.desk.clock.now(), filters,
-                                        (admin,) if admin else (), limit=limit)
+        items, _, cap = views.filtered_queue(a.uow(), a.desk.clock.now(), filters,
+                                             (admin,) if admin else (), limit=limit)
     if as_json:
         _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
                       "deadline": i.deadline.value} for i in items])
@@ -322,6 +322,9 @@ def case_list(
                   if s.appeal_due_at else "")
         typer.echo(f"#{s.id:<5} {s.state:<9} {i.deadline.value:<9} {s.subject}{flags}{hurt}"
                    f"{who}{last}{appeal}")
+    if cap is not None:
+        typer.echo(f"(these words are in more than {cap:,} reports: the cases of the first "
+                   f"{cap:,} found are listed; add a word, a name or a filter to narrow it)")
 
 
 @case_app.command("show")

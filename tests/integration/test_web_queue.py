@@ -10,7 +10,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.support.web import csrf_of
+from typer.testing import CliRunner
 
+from conduct_desk import cli
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
@@ -141,6 +143,18 @@ def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches
     narrow = ana.get("/queue?q=shouting+thread+2&state=all").text
     assert shown(narrow) == [cases[2]] and "more than 3 reports" not in narrow
     assert shown(ana.get("/queue?q=p3&state=all").text) == [cases[3]]  # a person: not capped
+    # the API says so too, in its own field
+    raw = accounts.create_token(app.uow(), app.desk.clock, "t-ana", None, account="ana")
+    api = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    wide_api = api.get("/api/v1/cases?q=shouting&state=all").json()
+    assert wide_api["searched_most"] == 3 and 1 <= len(wide_api["cases"]) <= 3
+    assert "searched_most" not in api.get("/api/v1/cases?q=shouting").json()
+    # and the command line, after its list
+    monkeypatch.setattr(cli, "_app", lambda: app)
+    listed = CliRunner().invoke(cli.app, ["case", "list", "--state", "all", "--search", "shouting"])
+    assert listed.exit_code == 0 and "more than 3 reports" in listed.output, listed.output
+    listed = CliRunner().invoke(cli.app, ["case", "list", "--search", "shouting"])
+    assert listed.output.startswith(f"#{cases[4]} ") and "more than" not in listed.output
 
 
 def test_search_never_shows_an_admin_a_case_about_them_or_one_they_are_in(

@@ -361,33 +361,25 @@ def filtered_queue_page(uow: UnitOfWork, now: datetime, page: int, size: int,
         return queue_page(uow, now, page, size, viewer, appeals=filters.appeals)
     if page < 1 or size < 1:
         raise InvalidInput("pages and page sizes count from 1")
-    items, total, cap = _filtered(uow, now, filters, viewer, limit=size,
-                                  offset=(page - 1) * size, counted=True)
+    items, total, cap = filtered_queue(uow, now, filters, viewer, limit=size,
+                                       offset=(page - 1) * size, counted=True)
     return QueuePage(items, page, size, total, searched_most=cap)
 
 
 def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
                    viewer: tuple[str, ...], *, limit: int, offset: int = 0,
-                   counted: bool = False) -> tuple[list[QueueItem], int]:
-    """The queue through ``filters`` (``viewer[0]`` is "me"), and when ``counted`` how many
-    match in all (else 0). A search leaves out the cases the viewer is involved in."""
-    items, total, _ = _filtered(uow, now, filters, viewer, limit=limit, offset=offset,
-                                counted=counted)
-    return items, total
-
-
-def _filtered(uow: UnitOfWork, now: datetime, filters: QueueFilters,
-              viewer: tuple[str, ...], *, limit: int, offset: int,
-              counted: bool) -> tuple[list[QueueItem], int, int | None]:
-    """:func:`filtered_queue`, and when ``counted`` how many of the reports holding its
-    search's words it read, when not all (see :meth:`CaseRepository.search_cap`)."""
+                   counted: bool = False) -> tuple[list[QueueItem], int, int | None]:
+    """The queue through ``filters`` (``viewer[0]`` is "me"); when ``counted`` how many
+    match in all (else 0); and how many of the reports holding the search's words were read
+    when that was not all of them (:meth:`CaseRepository.search_cap`), else None. A search
+    leaves out the cases the viewer is involved in."""
     with uow:
         viewer = linked(uow, viewer)
         flt = filters.case_filter(now, viewer[0] if viewer else "", viewer,
                                   limit=limit, offset=offset)
         rows = uow.cases.summaries(flt)
         total = uow.cases.count(flt) if counted else 0
-        cap = uow.cases.search_cap(flt) if counted else None
+        cap = uow.cases.search_cap(flt)
         if flt.not_involving:  # anonymous reporters are sealed: ask each case found
             rows = [s for s in rows
                     if not any(uow.cases.get(s.id).involves(n) for n in viewer if n)]

@@ -205,15 +205,18 @@ def list_cases(web: Web, caller: ApiCaller,
     only cases with an appeal waiting for a decision (in any state unless ``state`` says).
     ``mine`` (taken by the token's account), ``unassigned``, ``flagrant``, ``overdue`` and
     ``platform`` narrow the list; ``q`` searches a case number (``12``, ``#12``), a person
-    (``sam``, ``sandbox:sam``) or words in the reports."""
+    (``sam``, ``sandbox:sam``) or words in the reports (``searched_most``, when present: the
+    words are in more reports than that, and across resolved cases only that many were read)."""
     views.parse_states(state)  # an unknown state: a clear 422 before anything is read
     filters = views.QueueFilters(state=state, mine=mine, unassigned=unassigned,
                                  flagrant=flagrant, overdue=overdue, appeals=appeals,
                                  platform=platform, q=q)
-    items, _ = views.filtered_queue(web.app.uow(), web.app.desk.clock.now(), filters,
-                                    caller.names, limit=limit, offset=offset)
+    items, _, cap = views.filtered_queue(web.app.uow(), web.app.desk.clock.now(), filters,
+                                         caller.names, limit=limit, offset=offset)
+    # words in very many reports: across resolved cases only the first reports found were read
     return _json({"cases": [{**views.jsonable(i.summary), "due_at": i.due_at,
-                             "deadline": i.deadline} for i in items]})
+                             "deadline": i.deadline} for i in items],
+                  **({"searched_most": cap} if cap is not None else {})})
 
 
 @router.get("/cases/{case_id}")
