@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import count_rows
 from tests.support.chat import chat_desk
-from tests.support.web import csrf_of, file_case
+from tests.support.web import csrf_of, file_case, for_people
 from typer.testing import CliRunner
 
 from conduct_desk import cli
@@ -31,7 +31,7 @@ WHERE = "where the apology was made"
 
 
 def _cli_words(html: str) -> list[str]:
-    return [m.group(0) for m in CLI_WORDS.finditer(html)]
+    return [m.group(0) for m in CLI_WORDS.finditer(for_people(html))]
 
 
 def _outcome(app: App, case_id: int = 1) -> str | None:

@@ -36,6 +36,19 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_INPUT = re.compile(r"<input\b[^>]*>")
+_VALUE = re.compile(r'\svalue="[^"]*"')
+
+
+def for_people(html: str) -> str:
+    """A page without its comments and its hidden inputs' values (random tokens, which may
+    hold "--"): the text to search for words meant for the reader."""
+    html = _COMMENT.sub("", html)
+    return _INPUT.sub(lambda m: _VALUE.sub("", m.group(0)) if 'type="hidden"' in m.group(0)
+                      else m.group(0), html)
+
+
 def stamp_of(html: str) -> str:
     match = re.search(r'name="stamp" value="([^"]+)"', html)
     assert match
