@@ -214,6 +214,7 @@ class SqlCaseRepository:
         # a person's accounts with their pseudonyms, for the links as they were read
         self._accounts_of: dict[PersonRef, tuple[tuple[PersonRef, ...],
                                                  dict[PersonRef, PersonRef]]] = {}
+        self._many_of: dict[str, bool] = {}  # a search's words: in more than SEARCH_MOST reports
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, case: Case) -> None:
@@ -567,12 +568,13 @@ class SqlCaseRepository:
     def _searched(self, text: str, open_only: bool) -> sa.ColumnElement[bool]:
         """SQL: a case about the person ``text`` names (``sam``, ``@sam``, ``sandbox:sam``,
         any case; ``ana`` also finds ``@ana:example.org``), or one of whose reports holds its
-        words. Open cases are few: each is asked (its reports by key). Across resolved cases
-        too, the matching ids come first, of the first :data:`SEARCH_MOST` reports found
-        (:meth:`search_cap` tells when there are more)."""
+        words. The matching case ids come first, of the first :data:`SEARCH_MOST` reports
+        found: every one when there are no more (:meth:`search_cap` tells when there are).
+        When there are more, open cases (few) are each asked instead: the open queue is
+        always searched in full."""
         who, words = self._search_terms(text)
         c = t.cases.c
-        if open_only:
+        if open_only and self._many_hold(text, words):
             return sa.or_(who, sa.exists().where(t.reports.c.case_id == c.id, words))
         first = sa.select(t.reports.c.case_id).where(words).limit(SEARCH_MOST).subquery()
         found = sa.union(sa.select(c.id).where(who), sa.select(first.c.case_id))
@@ -581,6 +583,15 @@ class SqlCaseRepository:
             # thousands of matches for a rare word and read every case instead
             return c.id == sa.any_(sa.func.array(found.scalar_subquery()))
         return c.id.in_(found)
+
+    def _many_hold(self, text: str, words: sa.ColumnElement[bool]) -> bool:
+        """More than :data:`SEARCH_MOST` reports hold the words (read once per transaction)."""
+        if text not in self._many_of:
+            found = (sa.select(sa.literal_column("1")).where(words).limit(SEARCH_MOST + 1)
+                     .subquery())
+            self._many_of[text] = int(self.conn.execute(
+                sa.select(sa.func.count()).select_from(found)).scalar_one()) > SEARCH_MOST
+        return self._many_of[text]
 
     def _search_terms(self, text: str) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
         """SQL for :meth:`_searched`: a case about the person ``text`` names, and a report
@@ -610,11 +621,8 @@ class SqlCaseRepository:
         all of them (:data:`SEARCH_MOST`, across resolved cases); else None."""
         if not (flt.search and flt.search.strip()) or _open_only(flt):
             return None
-        _, words = self._search_terms(flt.search.strip())
-        found = sa.select(sa.literal_column("1")).where(words).limit(SEARCH_MOST + 1).subquery()
-        more = int(self.conn.execute(
-            sa.select(sa.func.count()).select_from(found)).scalar_one()) > SEARCH_MOST
-        return SEARCH_MOST if more else None
+        text = flt.search.strip()
+        return SEARCH_MOST if self._many_hold(text, self._search_terms(text)[1]) else None
 
     def summaries(self, flt: CaseFilter) -> list[CaseSummary]:
         c = t.cases.c
