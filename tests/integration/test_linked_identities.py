@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands, views
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage import tables
+from conduct_desk.storage.uow import SqlUnitOfWork
 
 SLACK_SAM = PersonRef("slack", SUBJECT)
 SANDBOX_SAM = PersonRef("sandbox", "sam")
@@ -264,3 +265,20 @@ def test_lifting_a_suspension_early_gives_back_every_linked_account(
         (second, EffectTarget.APPLY, TargetStatus.DONE),
         (second, EffectTarget.RESTORE, TargetStatus.DONE)]
     assert [c.method for c in sandbox.calls if c.person == second] == ["suspend", "restore"]
+
+
+def test_links_read_in_a_transaction_follow_its_own_link_and_unlink(engine: sa.Engine) -> None:
+    """The links are read once per transaction, and read again once it links or unlinks:
+    after an unlink, the account stands alone for the rest of that transaction too."""
+    slack, sam, sammy = SLACK_SAM, SANDBOX_SAM, PersonRef("sandbox", "sammy")
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.people.linked(slack) == (slack,)
+        uow.people.link((slack, sam, sammy), datetime(2026, 1, 1, tzinfo=UTC), "ana")
+        assert uow.people.linked(slack) == (slack, sam, sammy)
+        assert uow.people.unlink(slack) == (sam, sammy)
+        assert uow.people.linked(slack) == (slack,)
+        assert uow.cases.linked(slack) == (slack,)  # the case repository reads the same
+        assert uow.people.linked(sam) == (sam, sammy)
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.people.linked(slack) == (slack,)

@@ -96,7 +96,7 @@ class SqlPeople:
     def unlink(self, account: PersonRef) -> tuple[PersonRef, ...]:
         """Take the account out of its person; returns the accounts it was linked to. A
         person left with one account is no person any more."""
-        self._linked_of.clear()
+        self._linked_of.clear()  # read the links afresh: they decide what goes
         person = self.person_id(account)
         if person is None:
             return ()
@@ -106,6 +106,7 @@ class SqlPeople:
         if len(others) <= 1:
             self.conn.execute(t.person_links.delete().where(_L.person_id == person))
             self.conn.execute(t.people.delete().where(t.people.c.id == person))
+        self._linked_of.clear()  # after the read above, which kept the links as they were
         return others
 
     # -- codes ---------------------------------------------------------------------------
