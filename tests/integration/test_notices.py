@@ -348,3 +348,30 @@ def test_a_notice_another_worker_sent_meanwhile_is_left_as_it_is(
     assert _notices(engine) == before  # not sent "again", not counted again
     with app.uow() as uow:
         assert "notice.sent" not in [e.kind for e in uow.audit.entries(case_id=case_id)]
+
+
+def test_one_call_records_what_became_of_each_notice_in_the_order_given(
+        app: App, sandbox: SandboxPlatform, clock: FakeClock) -> None:
+    """A notice refused for good and one that went late, tried together: the case's timeline
+    says what became of each in the order they were given, as every try is recorded."""
+    from conduct_desk.domain.notices import Notice, NoticeKind, Purpose
+
+    case_id = _file(app)
+    with app.uow() as uow:
+        dm, line = outbox.record_all(uow, app.desk, [
+            Notice("sandbox", NoticeKind.DM, "a word", to=SAM, case_id=case_id,
+                   purpose=Purpose.NUDGE),
+            Notice("sandbox", NoticeKind.ADMINS, "a line", case_id=case_id)])
+        uow.commit()
+    sandbox.rate_limit_next("notify_admins", SHORT)
+    [held] = outbox.deliver_all(app.uow(), app.desk, [line])
+    assert outbox.is_pending(held)
+    clock.advance(SHORT)
+    sandbox.fail_next("send_dm", "user has DMs closed", retryable=False)
+    answers = outbox.deliver_all(app.uow(), app.desk, [dm, line], again=True)
+    assert [(a.status, a.retryable) for a in answers] == [(EffectStatus.FAILED, False),
+                                                          (EffectStatus.DONE, False)]
+    with app.uow() as uow:
+        said = [(e.kind, e.detail.get("notice_id")) for e in uow.audit.entries(case_id=case_id)
+                if e.kind.startswith("notice.")]
+    assert said == [("notice.failed", dm.id), ("notice.sent", line.id)]

@@ -125,21 +125,22 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
     went = [n.id is not None and e.status is EffectStatus.DONE
             for n, e in zip(notices, effects, strict=True)]
     with uow.relaxed():
-        answers = _record_sent(uow, now, notices, effects, went)
+        answers, late = _record_sent(uow, now, notices, effects, went)
         rest = [i for i, w in enumerate(went) if not w]
-        if rest:
-            current = uow.notices.get_many([i for i in (notices[j].id for j in rest) if i],
-                                           lock=True)
-            # their safety nets go first: a try that must be repeated schedules its own timer
-            pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
-            uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
-                                    [n.case_id for n in pending])
-            results: list[Notice] = []
-            for j in rest:
-                n = notices[j]
+        current = uow.notices.get_many([i for i in (notices[j].id for j in rest) if i],
+                                       lock=True)
+        # their safety nets go first: a try that must be repeated schedules its own timer
+        pending = [n for n in current.values() if n.status is NoticeStatus.PENDING]
+        uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, [n.id for n in pending if n.id],
+                                [n.case_id for n in pending])
+        results: list[Notice] = []
+        for j, n in enumerate(notices):  # audited in the order given
+            if j in late:  # it was late: the case's timeline says it went in the end
+                _audit(uow, now, "notice.sent", late[j][0], late[j][1])
+            elif not went[j]:
                 answers[j] = _record(uow, desk, now, n, effects[j],
                                      current.get(n.id) if n.id else None, results)
-            uow.notices.save_all(results)
+        uow.notices.save_all(results)
         uow.commit()
     for notice, answer in zip(notices, answers, strict=True):
         if answer.status is EffectStatus.FAILED and not answer.retryable:
@@ -149,27 +150,28 @@ def deliver_all(uow: UnitOfWork, desk: Desk, notices: list[Notice], *,
 
 
 def _record_sent(uow: UnitOfWork, now: datetime, notices: list[Notice],
-                 effects: list[Effect], went: list[bool]) -> list[Effect]:
+                 effects: list[Effect], went: list[bool]
+                 ) -> tuple[list[Effect], dict[int, tuple[str, Notice]]]:
     """Inside :func:`deliver_all`'s transaction: the kept notices whose try went (``went``),
     without reading each first: those still pending are marked sent in one statement, their
-    safety nets cancelled. A notice another worker finished meanwhile is left as it is; one
-    that went late is audited on its case. Returns every answer, these recorded."""
+    safety nets cancelled. A notice another worker finished meanwhile is left as it is. Returns
+    every answer, these recorded; and, by their place in ``notices``, the ones that went late
+    with what their case's timeline is to say (the caller audits it, in the order given)."""
     ids = [n.id for n, w in zip(notices, went, strict=True) if w and n.id is not None]
     if not ids:
-        return list(effects)
+        return list(effects), {}
     sent = uow.notices.mark_sent(ids, now)
     uow.timers.cancel_steps(TimerKind.DELIVER_NOTICE, list(sent),
                             [case_id for case_id, _ in sent.values()])
-    late = {i: tries for i, (_, tries) in sent.items() if tries > 1}
+    tries = {i: n for i, (_, n) in sent.items() if n > 1}
     others = [i for i in ids if i not in sent]
-    known = uow.notices.get_many([*late, *others]) if late or others else {}
-    for i in ids:  # in the order given
-        if i in late:  # it was late: the case's timeline says it went in the end
-            _audit(uow, now, "notice.sent", f"{_what(known[i])} was delivered after "
-                   f"{late[i]} tries", known[i])
+    known = uow.notices.get_many([*tries, *others]) if tries or others else {}
+    late = {j: (f"{_what(known[n.id])} was delivered after {tries[n.id]} tries", known[n.id])
+            for j, (n, w) in enumerate(zip(notices, went, strict=True))
+            if w and n.id in tries}
     # a notice another worker finished meanwhile: done when it was sent, else as it went
     return [Effect.done() if n.id not in sent and n.id in known and known[n.id].is_sent
-            else e for n, e in zip(notices, effects, strict=True)]
+            else e for n, e in zip(notices, effects, strict=True)], late
 
 
 def keep(uow: UnitOfWork, desk: Desk, notice: Notice, refused: Effect) -> Effect:
