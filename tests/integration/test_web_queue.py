@@ -137,7 +137,8 @@ def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches
     ana = clients["ana"]
     wide = ana.get("/queue?q=shouting&state=all").text
     assert "more than 3 reports" in wide
-    assert 1 <= len(shown(wide)) <= 3 and set(shown(wide)) <= set(cases)
+    # the open case, and the cases of the first 3 reports found
+    assert cases[4] in shown(wide) and len(shown(wide)) <= 4 and set(shown(wide)) <= set(cases)
     open_only = ana.get("/queue?q=shouting").text
     assert shown(open_only) == [cases[4]] and "more than 3 reports" not in open_only
     narrow = ana.get("/queue?q=shouting+thread+2&state=all").text
@@ -147,7 +148,7 @@ def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches
     raw = accounts.create_token(app.uow(), app.desk.clock, "t-ana", None, account="ana")
     api = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
     wide_api = api.get("/api/v1/cases?q=shouting&state=all").json()
-    assert wide_api["searched_most"] == 3 and 1 <= len(wide_api["cases"]) <= 3
+    assert wide_api["searched_most"] == 3 and 1 <= len(wide_api["cases"]) <= 4
     assert "searched_most" not in api.get("/api/v1/cases?q=shouting").json()
     # and the command line, after its list
     monkeypatch.setattr(cli, "_app", lambda: app)
@@ -155,6 +156,19 @@ def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches
     assert listed.exit_code == 0 and "more than 3 reports" in listed.output, listed.output
     listed = CliRunner().invoke(cli.app, ["case", "list", "--search", "shouting"])
     assert listed.output.startswith(f"#{cases[4]} ") and "more than" not in listed.output
+
+
+def test_a_capped_search_across_every_state_still_finds_every_open_case(
+        app: App, clients: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page promises that open cases are always searched in full: with state=all and
+    more matching reports than are read, an open case whose report comes last is listed."""
+    monkeypatch.setattr(repository, "SEARCH_MOST", 3)
+    cases = [_file(app, f"p{i}", f"shouting in thread {i}") for i in range(5)]
+    for case_id in cases[:4]:  # the open one's report is filed (and found) last
+        app.bus.handle(commands.ResolveCase(case_id, "ana", "no-action", "talked it through"))
+    wide = clients["ana"].get("/queue?q=shouting&state=all").text
+    assert "more than 3 reports" in wide
+    assert shown(wide)[:1] == [cases[4]]  # open cases first, as always
 
 
 def test_search_never_shows_an_admin_a_case_about_them_or_one_they_are_in(

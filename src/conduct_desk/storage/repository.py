@@ -577,7 +577,12 @@ class SqlCaseRepository:
         if open_only and self._many_hold(text, words):
             return sa.or_(who, sa.exists().where(t.reports.c.case_id == c.id, words))
         first = sa.select(t.reports.c.case_id).where(words).limit(SEARCH_MOST).subquery()
-        found = sa.union(sa.select(c.id).where(who), sa.select(first.c.case_id))
+        # the open cases in full, whatever the first reports found were (as when open only)
+        open_ = t.cases.alias("open_case")
+        found = sa.union(sa.select(c.id).where(who), sa.select(first.c.case_id),
+                         sa.select(open_.c.id).where(open_.c.is_open == sa.true(), sa.exists()
+                                                     .where(t.reports.c.case_id == open_.c.id,
+                                                            words)))
         if self.conn.dialect.name == "postgresql":
             # the ids first, then the cases by key: with ``IN`` the planner may guess
             # thousands of matches for a rare word and read every case instead
