@@ -570,19 +570,19 @@ class SqlCaseRepository:
         any case; ``ana`` also finds ``@ana:example.org``), or one of whose reports holds its
         words. The matching case ids come first, of the first :data:`SEARCH_MOST` reports
         found: every one when there are no more (:meth:`search_cap` tells when there are).
-        When there are more, open cases (few) are each asked instead: the open queue is
+        When there are more, the open cases (few) are each asked as well: the open queue is
         always searched in full."""
         who, words = self._search_terms(text)
         c = t.cases.c
-        if open_only and self._many_hold(text, words):
-            return sa.or_(who, sa.exists().where(t.reports.c.case_id == c.id, words))
+        many = self._many_hold(text, words)
+        in_open = sa.exists().where(t.reports.c.case_id == c.id, words)
+        if open_only and many:
+            return sa.or_(who, in_open)
         first = sa.select(t.reports.c.case_id).where(words).limit(SEARCH_MOST).subquery()
-        # the open cases in full, whatever the first reports found were (as when open only)
-        open_ = t.cases.alias("open_case")
-        found = sa.union(sa.select(c.id).where(who), sa.select(first.c.case_id),
-                         sa.select(open_.c.id).where(open_.c.is_open == sa.true(), sa.exists()
-                                                     .where(t.reports.c.case_id == open_.c.id,
-                                                            words)))
+        ids = [sa.select(c.id).where(who), sa.select(first.c.case_id)]
+        if many:  # the first reports found may leave an open case out: ask each as well
+            ids.append(sa.select(c.id).where(c.is_open == sa.true(), in_open))
+        found = sa.union(*ids)
         if self.conn.dialect.name == "postgresql":
             # the ids first, then the cases by key: with ``IN`` the planner may guess
             # thousands of matches for a rare word and read every case instead
