@@ -171,6 +171,21 @@ def test_a_capped_search_across_every_state_still_finds_every_open_case(
     assert shown(wide)[:1] == [cases[4]]  # open cases first, as always
 
 
+def test_a_search_among_many_open_cases_finds_each_however_many_reports_hold_it(
+        app: App, clients: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    """More open cases than are asked one by one: a word in few reports is looked up by its
+    reports, a word in many by asking each open case; both find every open case holding it."""
+    monkeypatch.setattr(repository, "SEARCH_MOST", 3)
+    cases = [_file(app, f"p{i}", f"{'shouting' if i % 2 else 'quiet'} in thread {i}")
+             for i in range(7)]
+    ana = clients["ana"]
+    assert sorted(shown(ana.get("/queue?q=thread+5").text)) == [cases[5]]
+    assert sorted(shown(ana.get("/queue?q=shouting").text)) == [cases[1], cases[3], cases[5]]
+    assert sorted(shown(ana.get("/queue?q=quiet").text)) == [cases[0], cases[2], cases[4],
+                                                             cases[6]]
+    assert "more than 3 reports" not in ana.get("/queue?q=quiet").text
+
+
 def test_search_never_shows_an_admin_a_case_about_them_or_one_they_are_in(
         app: App, web: FastAPI, clients: dict[str, TestClient]) -> None:
     about_jo = _file(app, "jo", "rude to the newcomers")  # jo-admin is sandbox:jo

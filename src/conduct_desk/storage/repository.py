@@ -215,6 +215,7 @@ class SqlCaseRepository:
         self._accounts_of: dict[PersonRef, tuple[tuple[PersonRef, ...],
                                                  dict[PersonRef, PersonRef]]] = {}
         self._many_of: dict[str, bool] = {}  # a search's words: in more than SEARCH_MOST reports
+        self._open_count: int | None = None
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, case: Case) -> None:
@@ -570,14 +571,15 @@ class SqlCaseRepository:
         any case; ``ana`` also finds ``@ana:example.org``), or one of whose reports holds its
         words. The matching case ids come first, of the first :data:`SEARCH_MOST` reports
         found: every one when there are no more (:meth:`search_cap` tells when there are).
-        When there are more, the open cases (few) are each asked as well: the open queue is
-        always searched in full."""
+        When there are more, the open cases are each asked as well: the open queue is always
+        searched in full. A search among open cases only asks each of them when they are few
+        (or the words are in too many reports to read them first)."""
         who, words = self._search_terms(text)
         c = t.cases.c
-        many = self._many_hold(text, words)
         in_open = sa.exists().where(t.reports.c.case_id == c.id, words)
-        if open_only and many:
+        if open_only and (self._few_open() or self._many_hold(text, words)):
             return sa.or_(who, in_open)
+        many = self._many_hold(text, words)
         first = sa.select(t.reports.c.case_id).where(words).limit(SEARCH_MOST).subquery()
         ids = [sa.select(c.id).where(who), sa.select(first.c.case_id)]
         if many:  # the first reports found may leave an open case out: ask each as well
@@ -588,6 +590,15 @@ class SqlCaseRepository:
             # thousands of matches for a rare word and read every case instead
             return c.id == sa.any_(sa.func.array(found.scalar_subquery()))
         return c.id.in_(found)
+
+    def _few_open(self) -> bool:
+        """At most :data:`SEARCH_MOST` cases are open (read once per transaction): asking each
+        is bounded."""
+        if self._open_count is None:
+            self._open_count = int(self.conn.execute(
+                sa.select(sa.func.count()).select_from(t.cases)
+                .where(t.cases.c.is_open == sa.true())).scalar_one())
+        return self._open_count <= SEARCH_MOST
 
     def _many_hold(self, text: str, words: sa.ColumnElement[bool]) -> bool:
         """More than :data:`SEARCH_MOST` reports hold the words (read once per transaction)."""
