@@ -303,9 +303,14 @@ def case_list(
                                      platform=platform, q=search)
         items, _, cap = views.filtered_queue(a.uow(), a.desk.clock.now(), filters,
                                              (admin,) if admin else (), limit=limit)
+    capped = (f"(these words are in more than {cap:,} reports: the cases of the first "
+              f"{cap:,} found are listed; add a word, a name or a filter to narrow it)"
+              if cap is not None else None)
     if as_json:
         _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
                       "deadline": i.deadline.value} for i in items])
+        if capped:  # the list stays a list: the line goes beside it
+            typer.echo(capped, err=True)
         return
     if not items:
         typer.echo("no cases match these filters" if filters.narrowed else
@@ -322,9 +327,8 @@ def case_list(
                   if s.appeal_due_at else "")
         typer.echo(f"#{s.id:<5} {s.state:<9} {i.deadline.value:<9} {s.subject}{flags}{hurt}"
                    f"{who}{last}{appeal}")
-    if cap is not None:
-        typer.echo(f"(these words are in more than {cap:,} reports: the cases of the first "
-                   f"{cap:,} found are listed; add a word, a name or a filter to narrow it)")
+    if capped:
+        typer.echo(capped)
 
 
 @case_app.command("show")

@@ -3,6 +3,7 @@ resolving several at once, grouping by person; over HTTP, on SQLite and PostgreS
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -154,6 +155,10 @@ def test_a_search_across_resolved_cases_says_when_it_read_only_the_first_matches
     monkeypatch.setattr(cli, "_app", lambda: app)
     listed = CliRunner().invoke(cli.app, ["case", "list", "--state", "all", "--search", "shouting"])
     assert listed.exit_code == 0 and "more than 3 reports" in listed.output, listed.output
+    listed = CliRunner().invoke(cli.app, ["case", "list", "--state", "all", "--search",
+                                          "shouting", "--json"])
+    assert listed.exit_code == 0 and "more than 3 reports" in listed.stderr
+    assert 1 <= len(json.loads(listed.stdout)) <= 4
     listed = CliRunner().invoke(cli.app, ["case", "list", "--search", "shouting"])
     assert listed.output.startswith(f"#{cases[4]} ") and "more than" not in listed.output
 
