@@ -303,9 +303,7 @@ def case_list(
                                      platform=platform, q=search)
         items, _, cap = views.filtered_queue(a.uow(), a.desk.clock.now(), filters,
                                              (admin,) if admin else (), limit=limit)
-    capped = (f"(these words are in more than {cap:,} reports: the cases of the first "
-              f"{cap:,} found are listed; add a word, a name or a filter to narrow it)"
-              if cap is not None else None)
+    capped = views.capped_search(cap) if cap is not None else None
     if as_json:
         _print_json([{**views.jsonable(i.summary), "due_at": views.jsonable(i.due_at),
                       "deadline": i.deadline.value} for i in items])

@@ -70,6 +70,11 @@ class QueuePage:
     searched_most: int | None = None  # a search read only this many of the reports it matched
 
     @property
+    def searched_note(self) -> str | None:
+        """What the page says when its search read only the first reports found."""
+        return capped_search(self.searched_most) if self.searched_most else None
+
+    @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.size))
 
@@ -384,6 +389,14 @@ def filtered_queue(uow: UnitOfWork, now: datetime, filters: QueueFilters,
             rows = [s for s in rows
                     if not any(uow.cases.get(s.id).involves(n) for n in viewer if n)]
     return [QueueItem(s, *deadline_of(s, now)) for s in rows], total, cap
+
+
+def capped_search(cap: int) -> str:
+    """A search read only the first ``cap`` reports holding its words: said the same way on
+    every surface."""
+    return (f"These words are in more than {cap:,} reports: the cases of the first {cap:,} "
+            "found are listed. Add a word, a name or a filter to narrow the search; open "
+            "cases are always searched in full.")
 
 
 def by_person(items: list[QueueItem]) -> list[tuple[PersonRef, list[QueueItem]]]:

@@ -204,11 +204,10 @@ def _open_only(flt: CaseFilter) -> bool:
 
 
 class SqlCaseRepository:
-    def __init__(self, conn: Connection, sealer: Sealer | None = None,
-                 people: SqlPeople | None = None) -> None:
+    def __init__(self, conn: Connection, sealer: Sealer | None, people: SqlPeople) -> None:
         self.conn = conn
         self.sealer = sealer
-        self.people = people or SqlPeople(conn)  # the unit of work's: one read of each link
+        self.people = people  # the unit of work's: one read of each link per transaction
         self.seen: dict[int, Case] = {}
         self._steps: dict[int, tuple[Any, ...]] = {}  # step id -> values as loaded
         # a person's accounts with their pseudonyms, for the links as they were read
