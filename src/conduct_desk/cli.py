@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from conduct_desk.domain.accounts import InviteKind
-from conduct_desk.domain.errors import ConfidentialityError, DeskError, InvalidInput
-from conduct_desk.domain.model import NoteKind, SaidFrom, Source
+from conduct_desk.domain.errors import (
+    ConfidentialityError,
+    DeskError,
+    InvalidInput,
+    NotFound,
+    unreadable,
+)
+from conduct_desk.domain.model import MAX_ID, NoteKind, SaidFrom, Source
 from conduct_desk.domain.people import PersonRef
 from conduct_desk.service import commands, privacy, views
 
@@ -103,6 +109,8 @@ def _case_id(value: str) -> int:
         raise InvalidInput(f"case id {value!r} is not a number; see `conduct case list`") from None
     if number < 1:
         raise InvalidInput(f"case id {value!r} must be 1 or more; see `conduct case list`")
+    if number > MAX_ID:
+        raise NotFound(f"there is no case {number}; see `conduct case list` for open cases")
     return number
 
 
@@ -122,7 +130,11 @@ def init(
         text = preset_text(preset)
         if path.exists() and not force:
             raise InvalidInput(f"{path} already exists; edit it, or pass --force to replace it")
-        path.write_text(text, "utf-8")
+        try:
+            path.write_text(text, "utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {path} ({unreadable(exc)}); give --path a file in "
+                               "a folder that exists, e.g. --path conduct.toml") from None
     typer.echo(f"wrote {path} (preset {preset}); edit it, then check it with "
                f"`conduct policy check {path}`")
 
@@ -250,6 +262,8 @@ def report(
     """File a report. No reason or proof is needed; one report opens a case."""
     with friendly_errors():
         a = _app()
+        if anonymous and reporter:  # sealed with the desk's key, or not filed at all
+            a.check_secret_key()
         filed = a.bus.handle(commands.FileReport(
             subject=_person(subject), reporter=_person(reporter) if reporter else None,
             anonymous=anonymous, source=Source.CLI, channel=channel, message_id=message_id,
@@ -699,10 +713,13 @@ def person_export(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the JSON to this file (made readable by you only) instead of "
                       "printing it.")] = None,
+    anonymous_too: Annotated[bool, typer.Option(
+        "--anonymous-too", help="Include what they did anonymously: only for a copy that goes "
+                                "to the person themselves (audited as such).")] = False,
 ) -> None:
     """Everything the desk holds about a person, as JSON: cases about them, reports they
     made, private words, notes, messages, steps, audit entries, account. Who reported them
-    is never included. Audited."""
+    is never included, nor (without --anonymous-too) what they did anonymously. Audited."""
     from conduct_desk.service.privacy import export_person
 
     with friendly_errors():
@@ -710,16 +727,24 @@ def person_export(
             raise InvalidInput(f"--out: {out} exists already; give another file")
         a = _app()
         ref = _person(person)
-        data = export_person(a.uow(), a.desk, ref, admin)
+        fd = None
+        if out is not None:  # opened first: an export that cannot be written is not made
+            try:
+                fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError as exc:
+                raise InvalidInput(f"--out: cannot write {out} ({exc.strerror}); give another "
+                                   "file") from None
+        try:
+            data = export_person(a.uow(), a.desk, ref, admin, anonymous_too=anonymous_too)
+        except BaseException:
+            if fd is not None and out is not None:
+                os.close(fd)
+                out.unlink(missing_ok=True)
+            raise
         text = json.dumps(data, indent=2, ensure_ascii=False)
-        if out is None:
+        if fd is None:
             typer.echo(text)
             return
-        try:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise InvalidInput(f"--out: cannot write {out} ({exc.strerror}); give another "
-                               "file") from None
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     typer.echo(f"wrote what the desk holds about {ref} to {out}")
@@ -795,6 +820,8 @@ def audit(
     if ctx.invoked_subcommand is not None:
         return
     with friendly_errors():
+        if case is not None:
+            _case_id(str(case))
         a = _app()
         with a.uow() as uow:
             entries = uow.audit.entries(case_id=case, actor=actor, limit=limit)
@@ -813,8 +840,8 @@ def _read_checkpoint(value: str) -> Any:
     if not value.lstrip().startswith("{"):
         try:
             text = Path(value).read_text("utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"--against: cannot read {value} ({exc.strerror}); give a "
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"--against: cannot read {value} ({unreadable(exc)}); give a "
                                "checkpoint file, or its JSON") from None
     try:
         data = json.loads(text)
@@ -1065,8 +1092,8 @@ def _read_password(password_file: Path | None) -> str:
     if password_file is not None:
         try:
             return password_file.read_text("utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {password_file}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {password_file}: {unreadable(exc)}") from None
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
 

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.emails import check_address
-from conduct_desk.domain.errors import InvalidInput, NotFound
+from conduct_desk.domain.errors import InvalidInput, NotFound, unreadable
 from conduct_desk.domain.policy import Policy, parse_policy
 from conduct_desk.mail.smtp import SmtpConfig
 
@@ -42,9 +42,9 @@ class Settings(BaseSettings):
             return None
         try:
             return self.secret_key_file.read_text("utf-8").strip() or None
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(
-                f"CONDUCT_SECRET_KEY_FILE {self.secret_key_file} cannot be read ({exc.strerror}); "
+                f"CONDUCT_SECRET_KEY_FILE {self.secret_key_file} cannot be read ({unreadable(exc)}); "
                 "fix the path, or make a key with `conduct secret-key > FILE`"
             ) from None
     # the bearer token of /metrics (Prometheus); without one, /metrics is not served
@@ -59,10 +59,10 @@ class Settings(BaseSettings):
             return None
         try:
             return self.metrics_token_file.read_text("utf-8").strip() or None
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(
                 f"CONDUCT_METRICS_TOKEN_FILE {self.metrics_token_file} cannot be read "
-                f"({exc.strerror}); fix the path, or unset it to serve no /metrics"
+                f"({unreadable(exc)}); fix the path, or unset it to serve no /metrics"
             ) from None
 
     # signs the audit log's checkpoints (ed25519; make one with `conduct audit keygen FILE`)
@@ -137,10 +137,10 @@ class Settings(BaseSettings):
             return None
         try:
             return self.smtp_password_file.read_text("utf-8").rstrip("\r\n") or None
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(
                 f"CONDUCT_SMTP_PASSWORD_FILE {self.smtp_password_file} cannot be read "
-                f"({exc.strerror}); fix the path"
+                f"({unreadable(exc)}); fix the path"
             ) from None
 
 
@@ -183,7 +183,11 @@ def load_policy(settings: Settings) -> Policy:
     else:
         if not path.is_file():
             raise NotFound(f"policy file {path} not found; create one with `conduct init`")
-        source, text = str(path), path.read_text("utf-8")
+        try:
+            source, text = str(path), path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"policy file {path} cannot be read ({unreadable(exc)}); give "
+                               "the policy's TOML file, or make one with `conduct init`") from None
     policy = parse_policy(text, source)
     check_policy_texts(policy, source)
     return policy

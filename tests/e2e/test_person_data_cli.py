@@ -65,8 +65,14 @@ def test_export_and_erase_from_the_command_line(cli: Conduct, db_url: str,
     assert "exists already" in one_line(cli("person", "export", "U0SAMCLI", "--admin", "ana",
                                             "--out", "sam.json", code=2))
     # the anonymous reporter's export, on stdout, has their own report (their sealed id)
-    anon = json.loads(cli("person", "export", "U0ANONCLI", "--admin", "ana"))
+    # only when it is for them: else it names no anonymous reporter
+    assert "holds nothing about" in one_line(
+        cli("person", "export", "U0ANONCLI", "--admin", "ana", code=2))
+    anon = json.loads(cli("person", "export", "U0ANONCLI", "--admin", "ana", "--anonymous-too"))
     assert [r["note"] for r in anon["reports_they_made"]] == ["ANONNOTE same here"]
+    # an export that cannot be written says so, before anything is read or audited
+    assert "cannot write" in one_line(cli("person", "export", "U0SAMCLI", "--admin", "ana",
+                                          "--out", "nodir/x.json", code=2))
 
     assert one_line(cli("person", "export", "nobody", "--admin", "ana", code=2)) == (
         "error: the desk holds nothing about sandbox:nobody; check the id (platform:user, "

@@ -151,7 +151,8 @@ def test_each_admin_gets_only_what_they_chose_while_on_duty(
     _file(app, PersonRef("sandbox", "ana"), "m2")
     assert len(inbox.messages) == 4
     # nor a case about an account linked to hers (issue 12: a linked account is hers)
-    app.bus.handle(c.LinkAccounts(("web:ana", "slack:UANA2"), "bo"))
+    _account(app, "lead", None, role=Role.ADMIN)  # an admin's account: another admin links it
+    app.bus.handle(c.LinkAccounts(("web:ana", "slack:UANA2"), "lead"))
     _file(app, PersonRef("slack", "UANA2"), "m3")
     assert len(inbox.messages) == 4
     _file(app, PersonRef("slack", "USOMEONE"), "m4")  # while a case about anyone else is

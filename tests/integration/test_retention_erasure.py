@@ -113,10 +113,17 @@ def test_export_then_erase_a_banned_subject_who_also_reported(
     flat = json.dumps(exported)
     for reporter_trace in (RILEY.user_id, ANON.user_id, "RILEYNOTE", "RILEYACCOUNT", "ANONNOTE"):
         assert reporter_trace not in flat  # never who reported them, nor what they wrote
-    # the anonymous reporter's sealed id is theirs: their export has their report
-    anon = export_person(app.uow(), app.desk, ANON, "ana")
+    # what they did anonymously is theirs, but the admin exporting must not learn it: it is
+    # in the export only for a copy that goes to the person themselves (audited as such)
+    with pytest.raises(NotFound, match="holds nothing about"):
+        export_person(app.uow(), app.desk, ANON, "ana")
+    anon = export_person(app.uow(), app.desk, ANON, "ana", anonymous_too=True)
     assert [r["note"] for r in anon["reports_they_made"]] == ["ANONNOTE me too"]
     assert anon["reports_they_made"][0]["anonymous"] is True
+    assert "status_token" not in anon["reports_they_made"][0]  # their status link stays theirs
+    with app.uow() as uow:
+        said = [e.summary for e in uow.audit.entries() if e.kind == "person.exported"]
+    assert said[-1].endswith("anonymous reports included, for the person themselves")
 
     erased = erase_person(app.uow(), app.desk, SAM, "ana")
     lines = "\n".join(erased.lines())

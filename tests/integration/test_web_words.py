@@ -233,3 +233,18 @@ def test_a_missing_case_points_at_the_queue(clients: dict[str, TestClient]) -> N
     assert r.status_code == 404
     assert "there is no case 99; the open cases are in the queue" in r.text
     assert 'href="/queue">Open the queue' in r.text and not _cli_words(r.text)
+
+
+@pytest.mark.parametrize("case_id", ["99", str(2**63 - 1), str(2**63)])
+def test_a_missing_case_says_where_the_open_ones_are_on_the_api(
+        app: App, web: FastAPI, case_id: str) -> None:
+    raw = accounts.create_token(app.uow(), app.desk.clock, "boss", "admin")
+    api = TestClient(web, headers={"Authorization": f"Bearer {raw}"})
+    for r in (api.get(f"/api/v1/cases/{case_id}"), api.post(f"/api/v1/cases/{case_id}/take")):
+        assert r.status_code in (404, 422), r.text
+        message = r.json()["error"]["message"]
+        if r.status_code == 404:  # a whole sentence, with where to look
+            assert message == (f"there is no case {case_id}; the open cases are listed by "
+                               "GET /api/v1/cases"), message
+        else:  # a number no case can have: said as such
+            assert "case" in message, message

@@ -22,6 +22,7 @@ from conduct_desk.service.chat.inputs import (
     MessageEdited,
     Reaction,
     ReactionKind,
+    ReportSubmitted,
 )
 
 GUILD, TALK, BO, CY, MSG = "900000000000000001", "300000000000000001", "2" * 18, "3" * 18, "4" * 18
@@ -171,8 +172,9 @@ def test_the_intents_are_only_what_the_desk_uses() -> None:
 
 class Answering(Chat):
     def handle(self, item: ChatInput) -> str | None:
+        """As the chat desk answers: a report window filed says nothing back (None)."""
         self.got.append(item)
-        return "the answer"
+        return None if isinstance(item, ReportSubmitted) else "the answer"
 
 
 class Conn2(Conn):

@@ -186,7 +186,8 @@ def test_role_holders_are_admins_as_discord_says_and_no_longer_once_it_does_not(
         return held.get(user)
 
     admins = parse_discord_admins(f"{ANA}:admin, role:{MODS}:moderator")
-    roster = RoleRoster(admins.people, admins.roles, lookup, lambda a: found.append(a.name))
+    roster = RoleRoster(admins.people, admins.roles, lookup,
+                        lambda a, holds: found.append(a.name if holds else f"-{a.name}"))
     assert roster.get(ANA).role is Role.ADMIN and asked == []  # listed: nothing to ask
     bo = roster.get(BO)
     assert bo is not None and bo.role is Role.MODERATOR and bo.name == f"discord:{BO}"
@@ -194,6 +195,7 @@ def test_role_holders_are_admins_as_discord_says_and_no_longer_once_it_does_not(
     assert roster.get(BO) is bo and asked == [BO]  # remembered for a while
     assert roster.get(GUILD) is None
     assert roster.learn(BO, []) is None and BO not in roster  # the role was taken away
+    assert found == [f"discord:{BO}", f"-discord:{BO}"]  # and the desk is told so
     assert roster.learn(ANA, []) is not None  # a listed person stays listed
 
 

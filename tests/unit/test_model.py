@@ -259,7 +259,7 @@ def test_only_the_holder_or_an_admin_resolves() -> None:
 def anonymous_case() -> Case:
     case = Case(subject=SAM, opened_at=NOW, id=7)
     case.add_report(Report(subject=SAM, reporter=PersonRef("web", "bo"), anonymous=True,
-                           filed_at=NOW, source=Source.WEB, id=1))
+                           filed_at=NOW, source=Source.API, id=1))
     return case
 
 

@@ -104,3 +104,11 @@ class StorageUnavailable(DeskError):
                  transient: bool = False) -> None:
         super().__init__(message, problem=problem)
         self.transient = transient
+
+
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in a few words: the system's reason, or that it is not
+    text (a binary file, or another encoding than UTF-8)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return exc.strerror or str(exc)

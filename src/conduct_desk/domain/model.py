@@ -24,6 +24,7 @@ from conduct_desk.domain.policy import Action
 
 MAX_TEXT = 20_000
 MAX_SHORT = 2_000
+MAX_ID = 2**63 - 1  # the largest id a database stores: a larger number names nothing
 
 
 class CaseState(StrEnum):
@@ -97,6 +98,19 @@ def check_text(value: str | None, what: str, limit: int = MAX_TEXT) -> str | Non
     return value
 
 
+def as_handed_over(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    """A message as a chat platform handed it over. Nobody reporting it can change it, so it
+    is kept rather than refused: NUL characters go (no database stores them), and an
+    over-long one is cut to ``limit`` characters with a line that says so."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    if len(value) <= limit:
+        return value
+    tail = f"\n\n[shortened by the desk: the message has {len(value):,} characters]"
+    return value[:limit - len(tail)].rstrip() + tail
+
+
 @dataclass(frozen=True)
 class Report:
     subject: PersonRef
@@ -125,11 +139,18 @@ class Report:
         return self.message_text
 
     @property
+    def reporter_checked(self) -> bool:
+        """True when the reporter is who the report says: a chat platform, or an admin at the
+        API or command line, said so. A name typed into the public form is not: anyone can
+        type anyone's id there."""
+        return self.reporter is not None and self.source is not Source.WEB
+
+    @property
     def told_privately(self) -> bool:
         """True when the desk writes to the reporter privately (thanks, outcome, questions):
         they reported from a chat, or the API as themselves. Someone who typed an id into the
-        public form follows the status link instead: anyone can type anyone's id."""
-        return self.reporter is not None and self.source is not Source.WEB
+        public form follows the status link instead."""
+        return self.reporter_checked
 
     @property
     def said_origin(self) -> str:
@@ -367,8 +388,9 @@ class Case:
     def _involved(self, admin: str, *, anonymous_too: bool) -> bool:
         if self.subject.matches(admin):
             return True
-        for r in self.reports:
-            if r.reporter is not None and r.reporter.matches(admin) \
+        for r in self.reports:  # a name typed into the public form counts no more than
+            # one named as hurt: anyone could otherwise lock every admin out
+            if r.reporter is not None and r.reporter_checked and r.reporter.matches(admin) \
                     and (anonymous_too or not r.anonymous):
                 return True
         return any(p.matches(admin) for p in self.confirmed_hurt) or self.stepped_aside(admin)
@@ -503,13 +525,17 @@ class Case:
                 self.state = CaseState.NEW
         self.events.append(events.InvolvementChanged(self._id))
 
-    def record_step(self, step: Step, *, ban_needs_consultation: bool) -> None:
-        """Add a decided step. Taking a step on a new case takes it first (no waiting)."""
-        self.check_not_recused(step.actor)
+    def check_open(self) -> None:
+        """A resolved case takes no step until it is reopened."""
         if self.state is CaseState.RESOLVED:
             raise IllegalTransition(
                 f"case {self.id} is resolved; reopen it with `conduct case reopen {self.id}` to act",
                 problem=f"case {self.id} is resolved; reopen it to act", hint=Hint("reopen", self._id))
+
+    def record_step(self, step: Step, *, ban_needs_consultation: bool) -> None:
+        """Add a decided step. Taking a step on a new case takes it first (no waiting)."""
+        self.check_not_recused(step.actor)
+        self.check_open()
         if self.taken_by is not None and self.taken_by != step.actor:
             raise IllegalTransition(
                 f"case {self.id} is taken by {self.taken_by}; only they act on it, unless they "

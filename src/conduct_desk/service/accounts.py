@@ -39,6 +39,20 @@ def check_name(name: str, what: str = "the admin name") -> str:
     return normalize_name(name, what)
 
 
+_NOT_IN_NEW_NAMES = "/\\:?#%"
+
+
+def new_name(name: str, what: str = "the admin name") -> str:
+    """A name for a new account: as :func:`check_name`, and none of ``/ \\ : ? # %``, which
+    would make it read as a platform account (``slack:U123``) or break the desk's addresses."""
+    name = check_name(name, what)
+    odd = next((ch for ch in name if ch in _NOT_IN_NEW_NAMES), None)
+    if odd is not None:
+        raise InvalidInput(f"{what} may not contain {odd!r}; use letters, digits, dots, dashes "
+                           "or underscores, e.g. ana or ana.b")
+    return name
+
+
 def account_named(uow: UnitOfWork, name: str) -> Account | None:
     """The account called ``name`` in any spelling; call inside a unit of work."""
     return named(uow.accounts.admins(), name)
@@ -85,7 +99,7 @@ def set_time_zone(uow: UnitOfWork, clock: Clock, name: str, zone: str) -> Accoun
 def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str,
               identities: tuple[str, ...] = ()) -> Account:
     """Create a web account. ``identities`` are the admin's platform accounts, for recusal."""
-    name = check_name(name)
+    name = new_name(name)
     parsed_role = Role.parse(role)
     check_password(password)
     ids = tuple(dict.fromkeys(PersonRef.parse(i).key if ":" in i else i.strip()

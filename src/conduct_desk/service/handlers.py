@@ -46,6 +46,7 @@ from conduct_desk.domain.model import (
     Source,
     Step,
     StepStatus,
+    as_handed_over,
     check_text,
 )
 from conduct_desk.domain.notices import Notice, NoticeKind, NoticeStatus, Purpose
@@ -86,6 +87,14 @@ DESK = "desk"  # the actor recorded for what the desk does by itself
 RUN_STEP_GRACE = timedelta(minutes=5)
 # sources whose message text is the message itself, as the platform gave it
 CHAT_SOURCES = frozenset({Source.SLACK, Source.MATRIX, Source.DISCORD})
+
+
+def handed_over(source: Source, text: str | None) -> str | None:
+    """A reported message's text: from a chat platform it is the message itself, which the
+    reporter cannot shorten (kept, cut if need be); typed anywhere else, checked."""
+    if source in CHAT_SOURCES:
+        return as_handed_over(text)
+    return check_text(text, "the message text")
 
 
 @dataclass
@@ -198,8 +207,11 @@ class Composed:
 
 def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
     """Open a case, or join the open case about the same message. Needs no reason."""
+    # an empty channel or message id is none: no message to join or to look for
+    cmd = replace(cmd, channel=(cmd.channel or "").strip() or None,
+                  message_id=(cmd.message_id or "").strip() or None)
     check_text(cmd.note, "the note")
-    check_text(cmd.message_text, "the message text")
+    text = handed_over(cmd.source, cmd.message_text)
     for value, what in ((cmd.channel, "the channel"), (cmd.message_id, "the message id"),
                         (cmd.message_link, "the message link")):
         check_text(value, what, MAX_SHORT)
@@ -210,7 +222,7 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
         raise InvalidInput("the reporter and the subject are the same person; name who it is about")
     check_text(cmd.account, "the account of what happened")
     check_text(cmd.hoped_for, "what would help you")
-    text, link, said_from = cmd.message_text, cmd.message_link, cmd.said_from
+    link, said_from = cmd.message_link, cmd.said_from
     account = (cmd.account or "").strip() or None
     if text and said_from is None:
         if cmd.source in CHAT_SOURCES:
@@ -224,7 +236,8 @@ def file_report(cmd: commands.FileReport, uow: UnitOfWork, desk: Desk) -> Filed:
             fetched = platform.fetch_message(cmd.channel, cmd.message_id)
             if fetched is not None:
                 fetched_link = fetched.link if fetched.link and is_web_link(fetched.link) else None
-                text, link, said_from = fetched.text, link or fetched_link, SaidFrom.FETCHED
+                text = as_handed_over(fetched.text)
+                link, said_from = link or fetched_link, SaidFrom.FETCHED
     now = desk.clock.now()
     anonymous = cmd.anonymous or cmd.reporter is None
     # an anonymous reporter named as hurt would be named to the admins: they count as

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conduct_desk.domain import events
-from conduct_desk.domain.errors import DeskError, IllegalTransition, InvalidInput
+from conduct_desk.domain.accounts import Role, name_key
+from conduct_desk.domain.errors import DeskError, IllegalTransition, InvalidInput, Recused
 from conduct_desk.domain.identities import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -35,7 +36,7 @@ from conduct_desk.domain.policy import SCOPED, Action, Policy, Scope
 from conduct_desk.service import commands
 from conduct_desk.service.limits import RateLimit
 from conduct_desk.service.ports import AuditEntry, Capability, Effect, EffectStatus, UnitOfWork
-from conduct_desk.service.roster import acting
+from conduct_desk.service.roster import KnownAdmin, accounts_of, acting, known_admins
 
 if TYPE_CHECKING:  # handlers use this module; the desk's type only is needed here
     from conduct_desk.service.handlers import Desk
@@ -63,6 +64,8 @@ def link_accounts(cmd: commands.LinkAccounts, uow: UnitOfWork, desk: Desk) -> tu
     now = desk.clock.now()
     with uow:
         admin = acting(uow, desk.platform_admins, cmd.admin)
+        _check_own(uow, desk, admin, {r for a in accounts for r in uow.people.linked(a)},
+                   "links")
         _check_size(uow, accounts)
         if not uow.people.link(accounts, now, admin.name):
             raise IllegalTransition(f"{', '.join(map(str, accounts))} are linked already",
@@ -82,6 +85,7 @@ def unlink_account(cmd: commands.UnlinkAccount, uow: UnitOfWork, desk: Desk) -> 
     now = desk.clock.now()
     with uow:
         admin = acting(uow, desk.platform_admins, cmd.admin)
+        _check_own(uow, desk, admin, set(uow.people.linked(account)), "unlinks")
         others = uow.people.unlink(account)
         if not others:
             raise InvalidInput(f"{account} is not linked to any other account", field="account")
@@ -90,6 +94,26 @@ def unlink_account(cmd: commands.UnlinkAccount, uow: UnitOfWork, desk: Desk) -> 
               account=str(account), others=[str(a) for a in others])
         uow.commit()
     return others
+
+
+def _check_own(uow: UnitOfWork, desk: Desk, admin: KnownAdmin, accounts: set[PersonRef],
+               verb: str) -> None:
+    """An admin's own accounts decide which cases they must stay out of, so a link that
+    touches them is another admin's to make or undo, one with the admin role. Nobody can
+    then free themselves from a case about them, probe whether an account of theirs
+    reported anonymously, or shut a fellow admin out of cases."""
+    owners = {ref: known.name
+              for known in known_admins(uow.accounts.admins(), desk.platform_admins)
+              for ref in accounts_of(known)}
+    touched = sorted({owners[a] for a in accounts if a in owners})
+    if not touched:
+        return
+    mine = {name_key(n) for n in admin.names}
+    if admin.role.includes(Role.ADMIN) and not any(name_key(n) in mine for n in touched):
+        return
+    whose = ", ".join(touched)
+    raise Recused(f"these accounts include {whose}'s own, which decide the cases {whose} must "
+                  f"stay out of; another admin with the admin role {verb} them")
 
 
 def _check_size(uow: UnitOfWork, accounts: tuple[PersonRef, ...]) -> None:

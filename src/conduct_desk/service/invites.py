@@ -65,7 +65,7 @@ def invite(uow: UnitOfWork, clock: Clock, by: Account, role: str,
     if not by.role.includes(parsed):
         raise InvalidInput(f"you can invite for your own role ({by.role}) or a lower one",
                            field="role")
-    chosen = accounts.check_name(name, "the name") if name and name.strip() else None
+    chosen = accounts.new_name(name, "the name") if name and name.strip() else None
     now = clock.now()
     raw = secrets.token_urlsafe(32)
     made = Invite(kind=InviteKind.INVITE, role=parsed, token_hash=link_hash(raw),
@@ -152,7 +152,7 @@ def check_link(uow: UnitOfWork, clock: Clock, kind: InviteKind, raw: str) -> Lin
 
 def _chosen_name(name: str) -> str:
     try:
-        return accounts.check_name(name, "the name")
+        return accounts.new_name(name, "the name")
     except InvalidInput as exc:
         raise InvalidInput(str(exc), field="name") from None
 

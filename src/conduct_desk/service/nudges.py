@@ -30,7 +30,14 @@ from conduct_desk.domain.nudges import ANSWER_WORDS, Answer, Nudge, NudgeState
 from conduct_desk.domain.timers import Timer, TimerKind
 from conduct_desk.service import commands
 from conduct_desk.service import notices as outbox
-from conduct_desk.service.handlers import DESK, TIMER_HANDLERS, Desk, audit, file_report
+from conduct_desk.service.handlers import (
+    DESK,
+    TIMER_HANDLERS,
+    Desk,
+    audit,
+    file_report,
+    handed_over,
+)
 from conduct_desk.service.ports import Capability, Effect, EffectStatus, UnitOfWork
 from conduct_desk.service.texts import (
     SubjectContext,
@@ -66,10 +73,10 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
     """Message the author privately on the reporter's behalf; start the waiting time."""
     if cmd.reporter == cmd.subject:
         raise InvalidInput("the author and the person asking for the nudge are the same")
-    check_text(cmd.message_text, "the message text", MAX_TEXT)
     check_text(cmd.channel, "the channel", MAX_SHORT)
     check_text(cmd.message_id, "the message id", MAX_SHORT)
     check_text(cmd.note, "the note", MAX_TEXT)
+    quoted = handed_over(cmd.source, cmd.message_text)
     now = desk.clock.now()
     with uow:
         waiting = uow.nudges.waiting_for(cmd.subject, cmd.channel, cmd.message_id)
@@ -80,7 +87,7 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
         reporter = cmd.reporter if uow.can_seal or not cmd.anonymous else None
         item = Nudge(subject=cmd.subject, reporter=reporter, source=cmd.source,
                      channel=cmd.channel, message_id=cmd.message_id, asked_at=now, due_at=due,
-                     message_text=cmd.message_text, message_link=cmd.message_link,
+                     message_text=quoted, message_link=cmd.message_link,
                      note=cmd.note or None,
                      harmed=tuple(p for p in dict.fromkeys(cmd.harmed) if p != cmd.subject
                                   and not (cmd.anonymous and p == cmd.reporter)),
@@ -98,7 +105,7 @@ def nudge(cmd: commands.Nudge, uow: UnitOfWork, desk: Desk) -> int:
         probe = Case(subject=cmd.subject, opened_at=now, channel=cmd.channel,
                      reports=[Report(subject=cmd.subject, reporter=cmd.reporter, filed_at=now,
                                      source=cmd.source, harmed=item.harmed,
-                                     message_text=cmd.message_text, said_from=SaidFrom.FETCHED)])
+                                     message_text=quoted, said_from=SaidFrom.FETCHED)])
         text = render_for_subject(desk.policy.texts["nudge"], _nudge_context(probe, item, desk, now))
         try:
             check_confidential(text, probe, desk.name_guard(probe), field="texts.nudge")

@@ -102,12 +102,16 @@ def _unknown(person: PersonRef) -> NotFound:
                     "e.g. slack:U024BE7LH)")
 
 
-def export_person(uow: UnitOfWork, desk: Desk, person: PersonRef, admin: str) -> dict[str, Any]:
-    """Everything the desk holds about ``person`` as JSON values; audited."""
+def export_person(uow: UnitOfWork, desk: Desk, person: PersonRef, admin: str, *,
+                  anonymous_too: bool = False) -> dict[str, Any]:
+    """Everything the desk holds about ``person`` as JSON values; audited. What they did
+    anonymously (reports, private words asked for, the desk's messages about those) is in it
+    only with ``anonymous_too``, for a copy that goes to the person themselves: the admin
+    who runs an export must not learn that way who reported anonymously."""
     who = _admin(uow, desk, admin)
     now = desk.clock.now()
     with uow:
-        found = uow.personal.find(person, _aliases(uow, person))
+        found = uow.personal.find(person, _aliases(uow, person), sealed=anonymous_too)
         if not found.anything:
             raise _unknown(person)
         p = uow.personal
@@ -124,11 +128,17 @@ def export_person(uow: UnitOfWork, desk: Desk, person: PersonRef, admin: str) ->
                 "id", "name", "role", "identities", "email", "time_zone", "created_at",
                 "disabled")),
         }
-        if found.unchecked:
+        if not anonymous_too:
+            out["anonymous"] = ("anything done anonymously is left out (reports, private words "
+                                "asked for, and the desk's messages about them), so that this "
+                                "export names no anonymous reporter; export again with "
+                                "--anonymous-too for a copy that goes to the person themselves")
+        elif found.unchecked:
             out["not_checked"] = (f"{found.unchecked} anonymous ids are sealed and no "
                                   "CONDUCT_SECRET_KEY is set, so they could not be matched")
+        also = ", anonymous reports included, for the person themselves" if anonymous_too else ""
         audit(uow, now, who.name, "person.exported",
-              f"{who.name} exported what the desk holds about {person}")
+              f"{who.name} exported what the desk holds about {person}{also}")
         uow.commit()
     return dict(jsonable(out))
 

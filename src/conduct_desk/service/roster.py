@@ -115,6 +115,12 @@ def identify(uow: UnitOfWork, platform_admins: Mapping[str, PlatformAdmin], name
     for admin in known:
         if key in (name_key(n) for n in admin.aliases):
             return admin
+    off = named([a for a in uow.accounts.admins() if a.disabled], name)
+    if off is not None:
+        raise UnknownAdmin(f"{off.name}'s account is disabled ({flag}); an admin can enable it "
+                           f"with `conduct admin enable {off.name}`",
+                           problem=f"{off.name}'s account is disabled; an admin can enable it "
+                                   "in Settings", field=flag.lstrip("-"))
     listed = ", ".join(k.name for k in known[:MAX_LISTED]) or "nobody yet"
     more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
     raise UnknownAdmin(f"unknown admin {name.strip()!r} ({flag}); known: {listed}{more} — add "

@@ -546,12 +546,14 @@ def hurt_admins(case: Case, known: list[roster.KnownAdmin]) -> tuple[HurtAdmin, 
 
 def preview_step(uow: UnitOfWork, desk: Desk, case_id: int, rung: str, admin: str, *,
                  duration: str | None = None, suggestion: str | None = None) -> Composed:
-    """The exact text a step would send now, for the admin to read and edit first."""
+    """The exact text a step would send now, for the admin to read and edit first (a
+    resolved case takes none: said before any window opens)."""
     with uow:
         case = uow.cases.get(case_id)
         known = roster.identify(uow, desk.platform_admins, admin)
     for name in known.names:
         case.check_not_recused(name)
+    case.check_open()
     try:
         return compose_step(case, rung, admin, desk, duration=duration, suggestion=suggestion)
     except ConfidentialityError as exc:  # a preview can probe names as well as a step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+)
 
 from conduct_desk.domain.errors import InvalidInput, NotMigrated, StorageUnavailable
 
@@ -24,15 +31,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a bare ``postgresql://`` uses psycopg 3."""
+    example = "use e.g. sqlite:///conduct.db or postgresql://user@127.0.0.1:5432/conduct"
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise InvalidInput(
-            f"CONDUCT_DATABASE_URL {url!r} is not a database URL; use e.g. sqlite:///conduct.db "
-            "or postgresql://user@127.0.0.1:5432/conduct"
-        ) from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)  # never the password
+        raise InvalidInput(f"CONDUCT_DATABASE_URL {shown!r} is not a database URL; {example}") \
+            from None
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(f"CONDUCT_DATABASE_URL {shown}: the desk keeps its data in SQLite or "
+                           f"PostgreSQL only; {example}")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise InvalidInput(f"CONDUCT_DATABASE_URL {shown}: port {parsed.port} is not a port "
+                           "number (1 to 65535); PostgreSQL listens on 5432 unless set otherwise")
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise InvalidInput(f"CONDUCT_DATABASE_URL {shown} names no file, so nothing would be "
+                           "kept; give a file path, e.g. sqlite:///conduct.db")
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         _sqlite_pragmas(engine)
@@ -72,6 +89,10 @@ def backup(engine: Engine, target: Path, *, overwrite: bool = False) -> int:
     source_path = engine.url.database
     if not source_path or source_path == ":memory:":
         raise InvalidInput("the database is in memory: there is nothing on disk to back up")
+    if not Path(source_path).is_file():  # looked at before a connection would make it
+        raise InvalidInput(f"there is no database file {source_path}: nothing to back up; "
+                           "check CONDUCT_DATABASE_URL")
+    check_migrated(engine)  # a desk's database, not an empty or foreign file
     target = target.expanduser()
     if target.resolve() == Path(source_path).resolve():
         raise InvalidInput(f"{target} is the database itself: give another file name")
@@ -148,7 +169,7 @@ def check_migrated(engine: Engine) -> None:
     """Refuse to run on a schema older than the code, with the command that fixes it."""
     try:
         current = current_revision(engine)
-    except OperationalError as exc:
+    except DatabaseError as exc:  # OperationalError, or a file that is not a database
         unavailable = storage_error(exc, engine.url)
         if unavailable is not None:
             raise unavailable from None
@@ -183,10 +204,14 @@ def storage_error(exc: BaseException, url: sa.URL) -> StorageUnavailable | None:
     unit of work rolled it back (SQLite and PostgreSQL both keep a transaction whole). The
     message names the file or server for whoever runs the desk; ``problem``, for a web page
     anyone may see, names neither."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if isinstance(exc, DatabaseError) and "file is not a database" in text:
+        return StorageUnavailable(
+            f"{url.database} is not a SQLite database (another kind of file); check "
+            "CONDUCT_DATABASE_URL", problem="the desk cannot read its storage: nothing was saved")
     if not isinstance(exc, (OperationalError, InterfaceError)) and not (
             isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return None
-    text = str(getattr(exc, "orig", None) or exc).lower()
     later = "nothing was saved; please try again later"
     if url.get_backend_name() == "sqlite":
         path = url.database or "the database file"

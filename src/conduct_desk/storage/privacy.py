@@ -123,8 +123,7 @@ _REPORTER = ("id", "case_id", "subject_platform", "subject_id", "anonymous")
 PEOPLE: tuple[PersonColumns, ...] = (
     PersonColumns("reports_they_made", t.reports, "reporter_platform", "reporter_id",
                   _REPORTER + ("filed_at", "source", "channel", "message_text", "message_link",
-                               "note", "account", "hoped_for", "harmed", "flagrant",
-                               "status_token"),
+                               "note", "account", "hoped_for", "harmed", "flagrant"),
                   texts=("note", "account", "hoped_for"), sealed="reporter_sealed",
                   forget={"reporter_platform": None, "status_token": None}),
     PersonColumns("private_words_they_asked_for", t.nudges, "reporter_platform", "reporter_id",
@@ -216,9 +215,11 @@ class SqlPersonalData:
         assert self.sealer is not None or not rows
         return [r[0] for r in rows if self.sealer is not None and self.sealer.open(r[1]) == person]
 
-    def find(self, person: PersonRef, aliases: Iterable[PersonRef] = ()) -> Found:
+    def find(self, person: PersonRef, aliases: Iterable[PersonRef] = (), *,
+             sealed: bool = True) -> Found:
         """Every row that names ``person`` (or, for cases about them, one of ``aliases``:
-        their pseudonym once erased)."""
+        their pseudonym once erased); without ``sealed``, none that names them only sealed
+        (what they did anonymously)."""
         found = Found()
         who = [person, *aliases]
 
@@ -231,7 +232,7 @@ class SqlPersonalData:
         for place in PEOPLE:
             found.rows[place.role] = sorted(
                 set(ids(sa.select(place.table.c.id).where(place.plain(person))))
-                | set(self._sealed_ids(place, person, found)))
+                | set(self._sealed_ids(place, person, found) if sealed else ()))
         r = t.reports.c
         found.hurt_in = ids(sa.select(r.id).where(_like(_json_text(r.harmed), person.key)))
         a = t.audit.c

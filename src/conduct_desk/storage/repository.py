@@ -18,6 +18,7 @@ from conduct_desk.domain.merkle import Frontier
 from conduct_desk.domain.messages import Direction, Message, Party
 from conduct_desk.domain.model import (
     COUNTING,
+    MAX_ID,
     Case,
     CaseState,
     Consultation,
@@ -177,6 +178,7 @@ def _involving(names: set[str]) -> Any:
     pairs = sorted({(p, i) for p, _, i in (x.partition(":") for x in names)
                     if p and i and not p.startswith("@")})
     reported = sa.exists().where(r.case_id == t.cases.c.id, r.anonymous == sa.false(),
+                                 r.source != str(Source.WEB),  # Report.reporter_checked
                                  sa.tuple_(r.reporter_platform, r.reporter_id).in_(pairs))
     noted = sa.exists().where(n.case_id == t.cases.c.id, sa.or_(
         sa.and_(n.kind == str(NoteKind.HURT_CONFIRMED), n.text.in_(listed)),
@@ -320,7 +322,8 @@ class SqlCaseRepository:
     # -- reading ---------------------------------------------------------------------------
     def get(self, case_id: int, *, lock: bool = False) -> Case:
         query = _SELECT_CASE_LOCKED if lock else _SELECT_CASE
-        row = self.conn.execute(query, {"case_id": case_id}).mappings().first()
+        row = self.conn.execute(query, {"case_id": case_id}).mappings().first() \
+            if 0 < case_id <= MAX_ID else None
         if row is None:
             raise NotFound(f"there is no case {case_id}; see `conduct case list` for open cases",
                            problem=f"there is no case {case_id}; the open cases",

@@ -155,7 +155,10 @@ def _install_error_handlers(api_app: FastAPI) -> None:
                 extra["fix"] = {"verb": exc.hint.verb, "case_id": exc.hint.case_id,
                                 "step_id": exc.hint.step_id}
             plain = bool(extra) or isinstance(exc, errors.StorageUnavailable)
-            return api_error(status, error_code(exc), exc.problem if plain else str(exc), **extra)
+            message = exc.problem if plain else str(exc)
+            if exc.hint is not None and exc.hint.verb == "list":  # "…; the open cases" ends
+                message += " are listed by GET /api/v1/cases"
+            return api_error(status, error_code(exc), message, **extra)
         return render(request, "error.html", {
             "title": "That did not work", "message": error_text(exc), "fix": error_fix(exc),
             # the admin holds a case they are involved in: they may step aside (privately)

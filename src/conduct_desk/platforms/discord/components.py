@@ -389,10 +389,10 @@ class Pressed:
 
 def pressed(custom_id: str) -> Pressed | None:
     parts = custom_id.split(":")
-    if parts[0] == REREAD and len(parts) == 2 and parts[1].isdigit():
+    if parts[0] == REREAD and len(parts) == 2 and parts[1].isascii() and parts[1].isdigit():
         return Pressed(REREAD, int(parts[1]))
     if parts[0] == "case" and len(parts) >= 3 and parts[1] in ("take", "step", "done") \
-            and parts[2].isdigit():
+            and parts[2].isascii() and parts[2].isdigit():
         return Pressed(parts[1], int(parts[2]), ":".join(parts[3:]))
     return None
 

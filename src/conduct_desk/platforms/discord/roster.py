@@ -27,7 +27,7 @@ class RoleRoster(dict[str, ChatAdmin]):
 
     def __init__(self, people: dict[str, ChatAdmin], roles: dict[str, Role],
                  lookup: Callable[[str], list[str] | None],
-                 on_change: Callable[[ChatAdmin], None] | None = None) -> None:
+                 on_change: Callable[[ChatAdmin, bool], None] | None = None) -> None:
         super().__init__(people)
         self.roles = roles
         self._listed = frozenset(people)
@@ -43,17 +43,19 @@ class RoleRoster(dict[str, ChatAdmin]):
         with self._lock:
             self._checked[user] = time.monotonic()
             granted = [self.roles[r] for r in held if r in self.roles]
-            if not granted:
-                self.pop(user, None)
-                return None
-            best = max(granted, key=_RANK.index)
             current = super().get(user)
-            if current is not None and current.role is best:
-                return current
-            admin = ChatAdmin(f"discord:{user}", user, best, "discord")
-            self[user] = admin
-        if self._on_change is not None:
-            self._on_change(admin)
+            admin: ChatAdmin | None = None
+            if granted:
+                best = max(granted, key=_RANK.index)
+                if current is not None and current.role is best:
+                    return current
+                admin = ChatAdmin(f"discord:{user}", user, best, "discord")
+                self[user] = admin
+            else:
+                self.pop(user, None)
+        changed = admin or current  # found, or the role was taken away
+        if changed is not None and self._on_change is not None:
+            self._on_change(changed, admin is not None)
         return admin
 
     def get(self, key: str, default: Any = None) -> Any:

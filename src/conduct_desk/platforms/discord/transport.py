@@ -543,7 +543,8 @@ class DiscordTransport:
         (Discord allows no modal after a deferral); anything else is deferred."""
         text = ui.command_text(body)
         words = text.split()
-        if words[:1] == ["step"] and "--text" not in words:
+        lowered = [w.lower() for w in words]  # as the command's parser reads them
+        if lowered[:1] == ["step"] and "--text" not in lowered:
             self._with_form(data, lambda trigger: self.handle(
                 CommandTyped(user, text, trigger=trigger)))
             return
@@ -609,6 +610,9 @@ class DiscordTransport:
         elif kind == ui.STEP_MODAL:
             case_id, _, tail = rest.partition(":")
             rung, _, shown = tail.partition(":")
+            if not (case_id.isascii() and case_id.isdigit()):
+                self._answer_later(data, lambda: "That window names no case; nothing was done.")
+                return
             self._answer_later(data, lambda: self._step(user, int(case_id), rung, values,
                                                         shown or None))
         else:
@@ -624,11 +628,13 @@ class DiscordTransport:
             fetched = self.discord.fetch_message(channel, message_id)
             text = fetched.text if fetched and fetched.text else None
         nudge = "nudge" in chosen and "flagrant" not in chosen
-        self.handle(ReportSubmitted(
+        refused = self.handle(ReportSubmitted(
             reporter=user, subject=author, channel=channel, message_id=message_id,
             note=ui.text_value(values, "note"), harmed=ui.list_value(values, "harmed"),
             anonymous="anonymous" in chosen, flagrant="flagrant" in chosen, nudge=nudge,
             message_text=text, message_link=link))
+        if refused:
+            return refused
         if nudge:
             return ("Thank you. The desk writes to them privately, without your name; there is "
                     "nothing more you need to do.")
@@ -666,8 +672,13 @@ class DiscordTransport:
         member = self.discord.member(user)
         return [str(r) for r in member.get("roles") or []] if member is not None else None
 
-    def _admin_found(self, admin: ChatAdmin) -> None:
-        self.app.desk.platform_admins.update(platform_admins({admin.user_id: admin}))
+    def _admin_found(self, admin: ChatAdmin, holds: bool) -> None:
+        """An admin by server role found, or their role taken away: the desk's list of
+        admins (hand-over, recusal, backups) follows."""
+        if holds:
+            self.app.desk.platform_admins.update(platform_admins({admin.user_id: admin}))
+        else:
+            self.app.desk.platform_admins.pop(admin.name, None)
 
     # -- ChatTransport ------------------------------------------------------------------------
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,

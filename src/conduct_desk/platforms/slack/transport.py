@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from conduct_desk.domain.accounts import Role
 from conduct_desk.domain.durations import humanize_span
@@ -131,17 +132,15 @@ class SlackTransport:
         refused = self._refusal(body, lowered)
         if refused:
             return refused, {}, b""
-        if lowered.get("content-type", "").startswith("application/json"):
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                return 400, {}, b""
-            if isinstance(payload, dict) and self.ignorable(payload):
-                return 200, {}, b""
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return 400, {}, b""
+        payload = _payload(text, lowered.get("content-type", ""))
+        if payload is None:
+            return 400, {}, b""  # signed, but not a Slack request's shape: refused, not failed
+        if self.ignorable(payload):
+            return 200, {}, b""
         response = self.bolt.dispatch(BoltRequest(body=text, query=query, headers=dict(lowered)))
         if response.status == 404:
             # signed, but nothing here handles it (an event or interaction the app does not
@@ -276,11 +275,13 @@ class SlackTransport:
         ack()
         message = body.get("message") or {}
         reporter, author = body["user"]["id"], message.get("user")
-        if not author or author == reporter:
+        channel = (body.get("channel") or {}).get("id")
+        # an app's message (the desk's own included) has no person behind it to report
+        if not author or author == reporter or message.get("bot_id") or not channel:
             self.slack.dm_user(reporter, "That message has no person to report (or it is your "
                                          "own); use the ⋯ menu on the message that hurt.")
             return
-        metadata = {"c": body["channel"]["id"], "ts": str(message.get("ts")), "a": author}
+        metadata = {"c": channel, "ts": str(message.get("ts")), "a": author}
         peer = humanize_span(self.app.desk.policy.peer_wait)
         try:
             client.views_open(trigger_id=body["trigger_id"],
@@ -290,8 +291,12 @@ class SlackTransport:
 
     def _on_report_submit(self, ack: Callable[..., Any], body: dict[str, Any],
                           view: dict[str, Any]) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
+        meta = _meta(view)
+        values = (view.get("state") or {}).get("values") or {}
+        if not all(meta.get(k) for k in ("c", "ts", "a")):
+            ack()  # not a window the desk opened: nothing to file
+            logger.warning("a report window came back without its message; nothing filed")
+            return
         route = (_value(values, "route").get("selected_option") or {}).get("value",
                                                                            kit.ROUTE_ADMINS)
         chosen = {o["value"] for o in _value(values, "options").get("selected_options") or []}
@@ -322,7 +327,7 @@ class SlackTransport:
         """Take, a step (opens its modal) or mark a manual task done, from a case card."""
         ack()
         case_id, _, arg = str(action["value"]).partition(":")
-        if not case_id.isdigit():
+        if not (case_id.isascii() and case_id.isdigit()):
             return
         answer = self.handle(CardPressed(str(body["user"]["id"]),
                                          _BUTTONS[str(action["action_id"])], int(case_id), arg,
@@ -342,7 +347,7 @@ class SlackTransport:
                           action: dict[str, Any]) -> None:
         ack()
         value = str(action.get("value") or "")
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return
         if not self.chat.confirm_reread(str(body["user"]["id"]), int(value)):
             return
@@ -370,8 +375,13 @@ class SlackTransport:
 
     def _on_step_submit(self, ack: Callable[..., Any], body: dict[str, Any],
                         view: dict[str, Any]) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
+        meta = _meta(view)
+        values = (view.get("state") or {}).get("values") or {}
+        case = str(meta.get("case", ""))
+        if not (case.isascii() and case.isdigit()) or not meta.get("rung"):
+            ack()  # not a window the desk opened: nothing to do
+            logger.warning("a step window came back without its case or step; nothing done")
+            return
         case_id, rung = int(meta["case"]), str(meta["rung"])
         text = str(_value(values, "text").get("value") or "")
         duration = _value(values, "duration").get("value") or None
@@ -509,6 +519,32 @@ class SlackTransport:
                 return None
             self._members = (time.monotonic(), frozenset(found))
             return self._members[1]
+
+
+def _payload(text: str, content_type: str) -> dict[str, Any] | None:
+    """The JSON object a Slack request carries (an event's body, or a form's ``payload``
+    field); ``{}`` for a form without one (a slash command); None when it is malformed."""
+    if content_type.startswith("application/json"):
+        raw: str | None = text
+    else:
+        fields = parse_qs(text, keep_blank_values=True)
+        raw = fields["payload"][0] if "payload" in fields else None
+    if raw is None:
+        return {}
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _meta(view: dict[str, Any]) -> dict[str, Any]:
+    """A window's private metadata as the desk wrote it; ``{}`` when it is not that."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _value(values: dict[str, Any], block: str) -> dict[str, Any]:

@@ -498,15 +498,18 @@ class ChatDesk:
                 self.name, NoticeKind.DM, text, to=self.person(user_id), purpose="chat",
                 anonymous=True), effect)
 
-    def _file(self, reporter: str, command: commands.Command) -> bool:
+    def _file(self, reporter: str, command: commands.Command) -> str | None:
+        """File a report; None when it is filed (or was, by this same delivery before), else
+        what the reporter is told privately about why not."""
         try:
             self.app.bus.handle(command)
         except AlreadyFiled:  # the same delivery again: the reporter was thanked the first time
-            return False
+            return None
         except DeskError as exc:
-            self._tell(reporter, f"Your report could not be filed: {self.explain(exc)}")
-            return False
-        return True
+            said = f"Your report could not be filed: {self.explain(exc)}"
+            self._tell(reporter, said)
+            return said
+        return None
 
     def reaction(self, r: Reaction) -> str | None:
         if r.kind is ReactionKind.CONFIRM:
@@ -542,34 +545,39 @@ class ChatDesk:
             channel=channel, message_id=message_id, message_text=text, message_link=link,
             note=note, mark=mark))
 
-    def ask_nudge(self, command: commands.Nudge) -> None:
-        """The peer step on the reporter's behalf: a private word to the author."""
+    def ask_nudge(self, command: commands.Nudge) -> str | None:
+        """The peer step on the reporter's behalf: a private word to the author. None when
+        it is on its way, else what the reporter is told privately about why not."""
         reporter = command.reporter.user_id
         try:
             self.app.bus.handle(command)
         except DeskError as exc:
-            self._tell(reporter, f"The private word could not be sent: {self.explain(exc)}")
-            return
+            said = f"The private word could not be sent: {self.explain(exc)}"
+            self._tell(reporter, said)
+            return said
         self.forget_watch()
         wait = humanize_span(self.app.desk.policy.peer_wait)
         self._tell(reporter, "Thank you. The desk has written to them privately, without your "
                              f"name. If nothing changes within {wait}, the admins take it from "
                              "there. There is nothing more you need to do.")
+        return None
 
     def report_submitted(self, r: ReportSubmitted) -> str | None:
+        """A report window sent. None when the report is filed (or the private word is on
+        its way), else why not, as the reporter is also told privately: a window that
+        answers in place must not thank them for a report that was not filed."""
         subject, who = self.person(r.subject), self.person(r.reporter)
         harmed = tuple(self.person(u) for u in r.harmed if u not in (r.reporter, r.subject))
         if r.nudge and not r.flagrant and r.channel and r.message_id:
-            self.ask_nudge(commands.Nudge(subject, who, self.source, r.channel,
-                                          r.message_id, r.message_text, r.message_link,
-                                          note=r.note, harmed=harmed, anonymous=r.anonymous))
-            return None
-        self._file(r.reporter, commands.FileReport(
+            return self.ask_nudge(commands.Nudge(subject, who, self.source, r.channel,
+                                                 r.message_id, r.message_text, r.message_link,
+                                                 note=r.note, harmed=harmed,
+                                                 anonymous=r.anonymous))
+        return self._file(r.reporter, commands.FileReport(
             subject=subject, reporter=who, source=self.source, anonymous=r.anonymous,
             channel=r.channel, message_id=r.message_id, message_text=r.message_text,
             message_link=r.message_link, harmed=harmed, note=r.note, flagrant=r.flagrant,
             mark=r.mark))
-        return None
 
     def direct(self, m: DirectMessage) -> str | None:
         """A private message to the desk: a report, a nudge, a confirmation, a reply, or the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.errors import InvalidInput, unreadable
 
 
 def read_secret(value: str | None, path: Path | None, variable: str) -> str | None:
@@ -16,8 +16,8 @@ def read_secret(value: str | None, path: Path | None, variable: str) -> str | No
         return None
     try:
         text = path.read_text("utf-8").strip()
-    except OSError as exc:
-        raise InvalidInput(f"{variable}_FILE: cannot read {path} ({exc.strerror}); fix the path "
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{variable}_FILE: cannot read {path} ({unreadable(exc)}); fix the path "
                            f"or set {variable} itself") from None
     if not text:
         raise InvalidInput(f"{variable}_FILE: {path} is empty; put the secret in it, or set "

@@ -69,20 +69,20 @@ def _change(request: Request, web: WebState, change: Callable[[], Any], done: st
                             status_code=303)
 
 
-@router.post("/settings/accounts/{name}/disable")
+@router.post("/settings/accounts/{name:path}/disable")
 def disable(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
     return _change(request, web, lambda: accounts.set_disabled(
         web.app.uow(), web.app.desk.clock, name, True, admin.name, by_account=admin.name),
         "disabled")
 
 
-@router.post("/settings/accounts/{name}/enable")
+@router.post("/settings/accounts/{name:path}/enable")
 def enable(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
     return _change(request, web, lambda: accounts.set_disabled(
         web.app.uow(), web.app.desk.clock, name, False, admin.name), "enabled")
 
 
-@router.post("/settings/accounts/{name}/role")
+@router.post("/settings/accounts/{name:path}/role")
 def role(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str,
          role: Annotated[str, Form(max_length=20)] = "") -> Response:
     return _change(request, web, lambda: accounts.set_role(
