@@ -1094,6 +1094,9 @@ def _read_password(password_file: Path | None) -> str:
             return password_file.read_text("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {password_file}: {unreadable(exc)}") from None
+    if not sys.stdin.isatty():  # nowhere to type it unseen: say how to give it instead
+        raise InvalidInput("no terminal to type the password in; put it in a file readable "
+                           "by you only and give --password-file FILE")
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
 
@@ -1202,7 +1205,10 @@ def admin_email(
     from conduct_desk.service import accounts
 
     with friendly_errors():
-        if off == (address is not None):
+        if off and address is not None:
+            raise InvalidInput("--address and --off go one at a time: --address ADDRESS to "
+                               "send the emails there, or --off to stop them")
+        if not off and address is None:
             raise InvalidInput("give --address ADDRESS, or --off to stop the emails")
         kinds = [EmailKind.parse(k) for k in kind] if kind else list(EmailKind)
         a = _app()

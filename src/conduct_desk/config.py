@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conduct_desk.domain.emails import check_address
@@ -20,6 +21,13 @@ class Settings(BaseSettings):
     """Every setting can be given as an environment variable, e.g. ``CONDUCT_DATABASE_URL``."""
 
     model_config = SettingsConfigDict(env_prefix="CONDUCT_", extra="ignore")
+
+    @field_validator("policy", "secret_key_file", "metrics_token_file", "audit_signing_key_file",
+                     "smtp_password_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        """``CONDUCT_POLICY=`` (set, but empty) means unset, not the current folder."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     database_url: str = "sqlite:///conduct.db"
     policy: Path | None = None  # default: ./conduct.toml when present, else the guide preset

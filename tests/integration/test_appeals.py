@@ -213,7 +213,11 @@ def test_a_moderator_does_not_decide_an_appeal_against_a_ban(app: App,
                                                              api: dict[str, TestClient]) -> None:
     case_id = _stepped(app, "ban")
     r = api["mod"].post(f"/api/v1/cases/{case_id}/appeal/decide", json={"decision": "overturned"})
-    assert r.status_code == 422 and "admin role" in r.json()["error"]["message"]
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert "admin role" in r.json()["error"]["message"]
+    # nor is the message it would send shown to them as if they could
+    r = api["mod"].get(f"/api/v1/cases/{case_id}/appeal/preview?decision=overturned")
+    assert r.status_code == 403 and "admin role" in r.json()["error"]["message"]
 
 
 def _appeal_form(page: str) -> str:

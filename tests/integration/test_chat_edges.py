@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.support import discord_harness as dh
+from tests.support import fake_discord as fd
 from tests.support import slack_harness as sh
 from tests.support.discord_harness import MODAL_OPENED
 
@@ -169,6 +170,13 @@ def test_discord_a_report_that_was_not_filed_is_not_thanked_for(discord: dh.Harn
     assert discord.ephemeral(submitted)
     with discord.app.uow() as uow:
         assert uow.cases.case_ids_for(PersonRef("discord", dh.REPORTER)) == []
+    # a window whose id names no author files no case about nobody
+    nobody = discord.fake.interaction(5, dh.REPORTER, dh.TALK, {
+        "custom_id": f"report:{dh.TALK}:{discord.target.id}", "components": []})
+    answer = discord.answer(nobody)
+    assert "could not be filed" in answer and "names nobody" in answer
+    with discord.app.uow() as uow:
+        assert uow.cases.case_ids_for(PersonRef("discord", "")) == []
 
 
 # -- 7. Slack: a step on a resolved case --------------------------------------------------------------
@@ -246,3 +254,22 @@ def test_slack_a_signed_request_of_an_odd_shape_is_answered_cleanly(listening: s
                             "channel": sh.TALK, "ts": "1700000000.000100"}) == 200
     assert listening.dm_texts(sh.ADMIN) == [] and _slack_cases(listening) == []
 
+
+
+# -- 5b. the desk's own account is nobody to report, however it is named ---------------------------
+def test_slack_the_desk_itself_is_nobody_to_report(slack: sh.Harness) -> None:
+    bot = slack.fake.bot_user_id
+    said = slack.command(f"report <@{bot}> it keeps posting", sh.REPORTER)
+    assert "that is the desk itself" in said and "Thank you" not in said
+    slack.event({"type": "message", "channel_type": "im", "channel": "D0REPORTER",
+                 "user": sh.REPORTER, "text": f"<@{bot}> said something mean", "ts": "1.5"})
+    assert any("That is the desk itself" in t for t in slack.dm_texts(sh.REPORTER))
+    assert _slack_cases(slack, bot) == []
+
+
+def test_discord_the_desk_itself_is_nobody_to_report(discord: dh.Harness) -> None:
+    bot = fd.BOT_USER_ID
+    said = discord.command(f"report <@{bot}> it keeps posting", dh.REPORTER, dh.TALK)
+    assert "that is the desk itself" in said and "Thank you" not in said
+    with discord.app.uow() as uow:
+        assert uow.cases.case_ids_for(PersonRef("discord", bot)) == []

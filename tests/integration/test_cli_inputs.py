@@ -144,3 +144,42 @@ def test_a_backup_of_a_mistyped_database_is_refused(desk: Path,
     monkeypatch.setenv("CONDUCT_DATABASE_URL", f"sqlite:///{desk / 'empty.db'}")
     assert "has no tables yet" in one_line("db", "backup", "b.db")
     assert not (desk / "b.db").exists()
+
+
+@pytest.mark.parametrize("person", [":sam", "slack:", "sam:", "s" * 301])
+def test_a_person_id_the_desk_cannot_read_opens_no_case(desk: Path, person: str) -> None:
+    for flag in ("--subject", "--reporter", "--hurt"):
+        args = {"--subject": "sam", "--reporter": "riley", flag: person}
+        out = one_line("report", *(x for kv in args.items() for x in kv), "--message-id", "m1")
+        assert "slack:U123" in out  # says how an id is written
+    assert cases(desk) == 0
+    assert "slack:U123" in one_line("admin", "add", "hh", "--role", "admin", "--password-file",
+                                    "pw", "--identity", person)
+
+
+def test_a_platform_account_belongs_to_one_desk_account(desk: Path) -> None:
+    run("admin", "add", "hh3", "--role", "admin", "--password-file", "pw",
+        "--identity", "sandbox:riley")
+    out = one_line("admin", "add", "hh4", "--role", "admin", "--password-file", "pw",
+                   "--identity", "sandbox:riley")
+    assert "sandbox:riley is hh3's already" in out
+    # spaces around either part are no part of the id
+    run("report", "--subject", "slack: U1", "--reporter", "riley")
+    assert "slack:U1" in run("case", "list")
+
+
+def test_a_setting_set_empty_is_unset(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDUCT_POLICY", "")
+    monkeypatch.setenv("CONDUCT_SECRET_KEY_FILE", " ")
+    out = run("case", "list")  # the default policy, and no key: as when they are unset
+    assert "not found" not in out and "cannot be read" not in out
+    run("report", "--subject", "sam", "--reporter", "riley")
+    assert "sandbox:sam" in run("case", "list")
+
+
+def test_account_commands_say_what_to_give(desk: Path) -> None:
+    # CliRunner's stdin is no terminal, as in a script or a pipe
+    out = one_line("admin", "add", "bo", "--role", "admin")
+    assert "--password-file" in out
+    out = one_line("admin", "email", "ana", "--address", "a@example.org", "--off")
+    assert "one at a time" in out

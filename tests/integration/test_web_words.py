@@ -248,3 +248,16 @@ def test_a_missing_case_says_where_the_open_ones_are_on_the_api(
                                "GET /api/v1/cases"), message
         else:  # a number no case can have: said as such
             assert "case" in message, message
+
+
+def test_a_body_the_api_cannot_read_says_what_to_send(app: App, web: FastAPI) -> None:
+    raw = accounts.create_token(app.uow(), app.desk.clock, "boss", "admin")
+    api = TestClient(web, headers={"Authorization": f"Bearer {raw}",
+                                   "Content-Type": "application/json"})
+    for body, said in ((b'{bad json', "is not valid JSON"),
+                       ('{"subject":"caf\xe9"}'.encode("latin-1"), "UTF-8")):
+        r = api.post("/api/v1/reports", content=body)
+        assert r.status_code in (400, 422), r.text
+        message = r.json()["error"]["message"]
+        assert said in message and "send one JSON object" in message, message
+    assert count_rows(app.engine, tables.reports) == 0

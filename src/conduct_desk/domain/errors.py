@@ -46,6 +46,10 @@ class IllegalTransition(DeskError):
     """The case is not in a state that allows what was asked."""
 
 
+class Forbidden(DeskError):
+    """The admin's role does not allow this (a moderator deciding an appeal against a ban)."""
+
+
 class Recused(DeskError):
     """The admin is involved in the case (subject, reporter or confirmed hurt) and must step
     aside. ``holds_case``: the case id when they hold it, so the page can offer to step aside."""

@@ -11,6 +11,7 @@ from conduct_desk.domain.errors import InvalidInput
 # separators, unassigned and private-use code points: none belongs in an id, and bidi and
 # zero-width ones make two different ids look the same
 _REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
+MAX_ID_LENGTH = 300  # a Matrix id, the longest, has at most 255
 
 
 @dataclass(frozen=True, order=True)
@@ -39,13 +40,23 @@ class PersonRef:
                 f"the person {text.encode('ascii', 'backslashreplace').decode()!r} contains an "
                 f"invisible or control character (U+{ord(bad):04X}); type the id again "
                 "without it, e.g. slack:U123")
-        return cls.typed(text) or cls(default_platform, text)
+        if len(text) > MAX_ID_LENGTH:
+            raise InvalidInput(f"a person's id has at most {MAX_ID_LENGTH} characters; this "
+                               f"one has {len(text)}: give the id, e.g. slack:U123")
+        found = cls.typed(text)
+        if found is None and ":" in text and not text.startswith("@"):
+            raise InvalidInput(
+                f"the person {text!r} is not an id the desk can read: write the platform and "
+                "the user on either side of the colon, e.g. slack:U123, or a user id alone, "
+                "e.g. alice")
+        return found or cls(default_platform, text)
 
     @classmethod
     def typed(cls, text: str) -> PersonRef | None:
         """The person when ``text`` names their platform (``slack:U123``), else None; a
         Matrix id (``@ana:example.org``) names no platform."""
         platform, sep, user = text.strip().partition(":")
+        platform, user = platform.strip(), user.strip()
         if sep and platform.isidentifier() and user and not platform.startswith("@"):
             return cls(platform.lower(), user)
         return None

@@ -102,7 +102,8 @@ def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str
     name = new_name(name)
     parsed_role = Role.parse(role)
     check_password(password)
-    ids = tuple(dict.fromkeys(PersonRef.parse(i).key if ":" in i else i.strip()
+    # a platform id (slack:U123) is kept as read; a bare one (ana) as typed: either is checked
+    ids = tuple(dict.fromkeys(PersonRef.parse(i).key if ":" in i else PersonRef.parse(i).user_id
                               for i in identities if i.strip()))
     now = clock.now()
     account = Account(name=name, role=parsed_role, password_hash=_hasher.hash(password),
@@ -112,6 +113,11 @@ def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str
         if existing is not None:
             raise InvalidInput(f"an account named {existing.name} already exists (names ignore "
                                "case); choose another name")
+        for other in uow.accounts.admins():
+            shared = sorted(set(other.identities) & set(ids))
+            if shared:  # else two accounts would act for one chat account
+                raise InvalidInput(f"{shared[0]} is {other.name}'s already; a platform account "
+                                   "belongs to one desk account (--identity)")
         admin_id = uow.accounts.add_admin(account)
         audit(uow, now, "cli", "admin.added", f"web account {name} added ({parsed_role})")
         uow.commit()

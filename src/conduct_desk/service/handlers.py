@@ -22,6 +22,7 @@ from conduct_desk.domain.errors import (
     ConfidentialityError,
     Conflict,
     DeskError,
+    Forbidden,
     IllegalTransition,
     InvalidInput,
     NotFound,
@@ -1101,6 +1102,13 @@ def decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> Ap
 MESSAGE_ONLY = frozenset({Action.REMIND, Action.SUGGEST, Action.WARN})
 
 
+def check_may_decide(admin: KnownAdmin, step: Step | None) -> None:
+    """An appeal against a step is decided by an admin whose role may take that step."""
+    if step is not None and not admin.role.may_take(step.action):
+        raise Forbidden(f"{admin.name} has the {admin.role} role; an appeal against a "
+                        f"{step.rung} is decided by an admin with the admin role")
+
+
 def _decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> AppealDecision:
     decision = parse_decision(cmd.decision)
     check_text(cmd.text, "the text")
@@ -1109,9 +1117,7 @@ def _decide_appeal(cmd: commands.DecideAppeal, uow: UnitOfWork, desk: Desk) -> A
         case = uow.cases.get(cmd.case_id, lock=True)
         known = _acting(uow, desk, case, cmd.admin)
         step = case.check_may_decide_appeal(known.names)
-        if step is not None and not known.role.may_take(step.action):
-            raise InvalidInput(f"{known.name} has the {known.role} role; an appeal against a "
-                               f"{step.rung} is decided by an admin with the admin role")
+        check_may_decide(known, step)
         draft = compose_appeal_decision(case, decision, known.name, desk, to=cmd.to,
                                         duration=cmd.duration, text=cmd.text)
         replacement = None

@@ -39,6 +39,7 @@ from conduct_desk.service.handlers import (
     AppealDraft,
     Composed,
     Desk,
+    check_may_decide,
     compose_appeal_decision,
     compose_step,
     everyone_recused,
@@ -569,7 +570,7 @@ def preview_appeal_decision(uow: UnitOfWork, desk: Desk, case_id: int, admin: st
     with uow:
         case = uow.cases.get(case_id)
         known = roster.identify(uow, desk.platform_admins, admin)
-    case.check_may_decide_appeal(known.names)
+    check_may_decide(known, case.check_may_decide_appeal(known.names))
     try:
         return compose_appeal_decision(case, parse_decision(decision), known.name, desk, to=to,
                                        duration=duration)

@@ -66,6 +66,11 @@ def api_error(status: int, code: str, message: str, **extra: Any) -> JSONRespons
 def validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":  # where the JSON breaks, and what to send
+            at = err.get("loc", ("body", 0))[-1]
+            return (f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'broken')} "
+                    f"at character {at}); send one JSON object in UTF-8, e.g. "
+                    '{"subject": "slack:U123"}')
         where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path"))
         parts.append(f"{where or 'the request'}: {err.get('msg', 'is not valid')}")
     return "; ".join(parts) or "the request is not valid"
@@ -175,6 +180,9 @@ def _install_error_handlers(api_app: FastAPI) -> None:
     @api_app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = str(exc.detail) if exc.status_code != 404 else "there is no page at this address"
+        if exc.status_code == 400 and "parsing the body" in message:  # FastAPI: not UTF-8 text
+            message = ("the body could not be read; send one JSON object in UTF-8 with "
+                       "Content-Type: application/json")
         if is_api(request):
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
             return api_error(exc.status_code, code, message)

@@ -18,6 +18,7 @@ STATUS = {
     errors.ConfidentialityError: 422,
     errors.InvalidPolicy: 422,
     errors.Recused: 403,
+    errors.Forbidden: 403,
     errors.IllegalTransition: 409,
     errors.ConsultationNeeded: 409,
     errors.Conflict: 409,

@@ -790,6 +790,9 @@ class DiscordTransport:
         self._view[user_id] = (now, sees)
         return sees
 
+    def desk_account(self) -> str | None:
+        return self.conn.bot_id  # known from READY on
+
     def _room(self) -> dict[str, Any]:
         fetched_at, room = self._admin_room_data
         if room is not None and time.monotonic() - fetched_at < MEMBERS_TTL:

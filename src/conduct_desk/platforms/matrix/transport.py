@@ -240,6 +240,9 @@ class MatrixTransport:
                 return True  # cannot tell who reads the room: assume the worst
         return user_id in self._members[1]
 
+    def desk_account(self) -> str | None:
+        return str(self.bot) if self.bot else None
+
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
                        recommended: str | None, duration: str | None) -> bool:
         return False  # Matrix has no forms: `!coc step … --text` checks the text instead

@@ -105,6 +105,7 @@ class SlackTransport:
         self._server: Server | None = None
         self._members: tuple[float, frozenset[str] | None] = (float("-inf"), None)
         self._members_lock = threading.Lock()
+        self._bot_user: str | None = None  # the app's own user id, asked of Slack once
         self._deliveries = Deliveries(app.uow, app.desk.clock, EVENT_PREFIX)
 
     def handle(self, item: ChatInput) -> str | None:
@@ -492,6 +493,16 @@ class SlackTransport:
             return True
         members = self._admin_channel_members()
         return members is None or user_id in members
+
+    def desk_account(self) -> str | None:
+        """The app's bot user (auth.test, asked once; not known while Slack will not say)."""
+        if self._bot_user is None:
+            try:
+                self._bot_user = str(self.client.auth_test().get("user_id") or "")
+            except (SlackApiError, OSError) as exc:
+                logger.warning("could not ask Slack who the app is: %s", error_name(exc))
+                return None
+        return self._bot_user or None
 
     def _admin_channel_members(self) -> frozenset[str] | None:
         with self._members_lock:

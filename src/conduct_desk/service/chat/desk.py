@@ -62,6 +62,7 @@ _REREAD_WORDS = ("!reread", "reread", "i have re-read it", "i have reread it", "
 _HELP_WORDS = ("!help", "help", "!coc", "/coc", "?")
 
 ThankYou = "Thank you. The admins have it; there is nothing more you need to do."
+NOBODY_THERE = "there is nobody there to report. Name the person, or report their own message."
 
 
 class DeskApp(Protocol):
@@ -289,6 +290,8 @@ class ChatDesk:
             raise InvalidInput(f"say who it is about: `{example}`")
         if subject == user_id:
             raise InvalidInput("that is you; name the person it is about")
+        if subject == self.transport.desk_account():
+            raise InvalidInput(f"that is the desk itself; {NOBODY_THERE}")
         self.app.bus.handle(commands.FileReport(
             subject=self.person(subject), reporter=self.person(user_id), source=self.source,
             note=" ".join(rest[1:]) or None))
@@ -498,9 +501,20 @@ class ChatDesk:
                 self.name, NoticeKind.DM, text, to=self.person(user_id), purpose="chat",
                 anonymous=True), effect)
 
-    def _file(self, reporter: str, command: commands.Command) -> str | None:
+    def _about_desk(self, reporter: str, subject: PersonRef) -> str | None:
+        """What the reporter is told when the report is about the desk's own account."""
+        if subject.user_id != self.transport.desk_account():
+            return None
+        said = f"That is the desk itself: {NOBODY_THERE}"
+        self._tell(reporter, said)
+        return said
+
+    def _file(self, reporter: str, command: commands.FileReport) -> str | None:
         """File a report; None when it is filed (or was, by this same delivery before), else
         what the reporter is told privately about why not."""
+        about_desk = self._about_desk(reporter, command.subject)
+        if about_desk:
+            return about_desk
         try:
             self.app.bus.handle(command)
         except AlreadyFiled:  # the same delivery again: the reporter was thanked the first time
@@ -549,6 +563,9 @@ class ChatDesk:
         """The peer step on the reporter's behalf: a private word to the author. None when
         it is on its way, else what the reporter is told privately about why not."""
         reporter = command.reporter.user_id
+        about_desk = self._about_desk(reporter, command.subject)
+        if about_desk:
+            return about_desk
         try:
             self.app.bus.handle(command)
         except DeskError as exc:
@@ -566,6 +583,10 @@ class ChatDesk:
         """A report window sent. None when the report is filed (or the private word is on
         its way), else why not, as the reporter is also told privately: a window that
         answers in place must not thank them for a report that was not filed."""
+        if not r.subject.strip():  # a window that names nobody (none the desk opened)
+            said = "Your report could not be filed: it names nobody to report."
+            self._tell(r.reporter, said)
+            return said
         subject, who = self.person(r.subject), self.person(r.reporter)
         harmed = tuple(self.person(u) for u in r.harmed if u not in (r.reporter, r.subject))
         if r.nudge and not r.flagrant and r.channel and r.message_id:

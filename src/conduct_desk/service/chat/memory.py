@@ -38,6 +38,7 @@ class MemoryTransport:
     looked_after: set[str] = field(default_factory=set)  # channels the desk looks after
     admin_room_members: set[str] = field(default_factory=set)
     forms: bool = False  # True: the platform has a form to check a step's text
+    bot: str | None = "desk-bot"  # the desk's own account here
     said: list[Said] = field(default_factory=list)
     cards: dict[str, Card] = field(default_factory=dict)  # message id -> the card as last drawn
     _failures: dict[str, list[Effect]] = field(default_factory=dict)
@@ -112,6 +113,9 @@ class MemoryTransport:
 
     def reads_admin_room(self, user_id: str) -> bool:
         return user_id in self.admin_room_members
+
+    def desk_account(self) -> str | None:
+        return self.bot
 
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
                        recommended: str | None, duration: str | None) -> bool:

@@ -99,6 +99,10 @@ class ChatTransport(Protocol):
         """True when the person may read the admins' room (or the platform will not say)."""
         ...
 
+    def desk_account(self) -> str | None:
+        """The desk's own user id here (its bot), when known: nobody to report."""
+        ...
+
     def open_step_form(self, trigger: str, case_id: int, rung: str, text: str,
                        recommended: str | None, duration: str | None) -> bool:
         """Open the platform's form to check a step's text; False when it has none."""
