@@ -35,4 +35,7 @@ echo "test: ruff";   ruff check src tests $( [ -d bench ] && echo bench )
 echo "test: mypy";   mypy
 echo "test: layers"; lint-imports
 echo "test: pytest (PostgreSQL: ${CONDUCT_TEST_POSTGRES:-off})"
-exec python -m pytest tests "$@"
+# two processes (this machine's cores), each test file whole in one of them: the Synapse,
+# browser and command-line files keep their module fixtures; most tests wait on a fake, a
+# server or a subprocess, so the two overlap well
+exec python -m pytest tests -n 2 --dist loadfile "$@"

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 from tests.integration.test_linked_identities import CODE, everywhere_policy
+from tests.support.accounts import add_admins
 from tests.support.matrix_world import World, wait_for
 from tests.support.slack_harness import OTHER, REPORTER, STRANGER, SUBJECT, harness
 from tests.support.synapse_fixtures import db_url  # noqa: F401  (Matrix, not storage: SQLite)
@@ -84,8 +85,13 @@ def test_one_person_on_slack_and_matrix(world: World, engine: Engine,
         assert [(e.target, e.status) for e in effects] == [
             (EffectTarget.APPLY, TargetStatus.DONE), (EffectTarget.RESTORE, TargetStatus.DONE)]
 
-        # ana's Slack account, linked to hers, reported a case: she stands aside from it
-        app.bus.handle(commands.LinkAccounts((f"matrix:{ana.user_id}", f"slack:{OTHER}"), "ana"))
+        # ana's Slack account, linked to hers (by another admin: nobody links their own),
+        # reported a case: she stands aside from it
+        add_admins(app, "lead")
+        with pytest.raises(Recused, match="another admin with the admin role"):
+            app.bus.handle(commands.LinkAccounts((f"matrix:{ana.user_id}", f"slack:{OTHER}"),
+                                                 "ana"))
+        app.bus.handle(commands.LinkAccounts((f"matrix:{ana.user_id}", f"slack:{OTHER}"), "lead"))
         h.command(f"report <@{REPORTER}> was unkind", OTHER)
         with app.uow() as uow:
             (theirs,) = uow.cases.case_ids_for(PersonRef("slack", REPORTER))

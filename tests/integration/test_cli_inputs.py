@@ -142,7 +142,9 @@ def test_a_backup_of_a_mistyped_database_is_refused(desk: Path,
         conn.exec_driver_sql("CREATE TABLE other (x INTEGER)")
     empty.dispose()
     monkeypatch.setenv("CONDUCT_DATABASE_URL", f"sqlite:///{desk / 'empty.db'}")
-    assert "has no tables yet" in one_line("db", "backup", "b.db")
+    assert "not the desk's database" in one_line("db", "backup", "b.db")
+    monkeypatch.setenv("CONDUCT_DATABASE_URL", f"sqlite:///{desk / 'bin'}")
+    assert "not the desk's database" in one_line("db", "backup", "b.db")
     assert not (desk / "b.db").exists()
 
 

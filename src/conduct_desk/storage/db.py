@@ -78,6 +78,22 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _is_desk_database(path: Path) -> bool:
+    """The file holds the desk's migrations table: read only, so no writer waits for it."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return False
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                             "name = 'alembic_version'").fetchone()
+    except sqlite3.Error:  # not a database at all
+        return False
+    finally:
+        conn.close()
+    return found is not None
+
+
 def backup(engine: Engine, target: Path, *, overwrite: bool = False) -> int:
     """Copy a SQLite database to ``target`` while the desk runs (SQLite's online backup:
     a consistent copy, writers wait only for each short page batch). Returns the pages
@@ -92,7 +108,9 @@ def backup(engine: Engine, target: Path, *, overwrite: bool = False) -> int:
     if not Path(source_path).is_file():  # looked at before a connection would make it
         raise InvalidInput(f"there is no database file {source_path}: nothing to back up; "
                            "check CONDUCT_DATABASE_URL")
-    check_migrated(engine)  # a desk's database, not an empty or foreign file
+    if not _is_desk_database(Path(source_path)):
+        raise InvalidInput(f"{source_path} is not the desk's database (it has no tables of "
+                           "ours): nothing to back up; check CONDUCT_DATABASE_URL")
     target = target.expanduser()
     if target.resolve() == Path(source_path).resolve():
         raise InvalidInput(f"{target} is the database itself: give another file name")
