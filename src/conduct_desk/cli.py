@@ -1094,9 +1094,12 @@ def _read_password(password_file: Path | None) -> str:
             return password_file.read_text("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {password_file}: {unreadable(exc)}") from None
-    if not sys.stdin.isatty():  # nowhere to type it unseen: say how to give it instead
-        raise InvalidInput("no terminal to type the password in; put it in a file readable "
-                           "by you only and give --password-file FILE")
+    if not sys.stdin.isatty():  # piped in (a script): one line; nothing there, say how
+        piped = sys.stdin.readline().rstrip("\r\n")
+        if not piped:
+            raise InvalidInput("no password given: type it at a terminal, pipe it in, or put "
+                               "it in a file readable by you only and give --password-file FILE")
+        return piped
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
 

@@ -273,3 +273,18 @@ def test_discord_the_desk_itself_is_nobody_to_report(discord: dh.Harness) -> Non
     assert "that is the desk itself" in said and "Thank you" not in said
     with discord.app.uow() as uow:
         assert uow.cases.case_ids_for(PersonRef("discord", bot)) == []
+
+
+def test_slack_a_persons_message_sent_through_an_app_is_still_theirs_to_report(
+        slack: sh.Harness) -> None:
+    ts = slack.fake.add_message(sh.TALK, "a mean gif", user=sh.SUBJECT)
+    opened = len(slack.fake.calls_to("views.open"))
+    status, _ = slack.interact({
+        "type": "message_action", "callback_id": "report_message", "trigger_id": "t",
+        "user": {"id": sh.REPORTER}, "channel": {"id": sh.TALK, "name": "talk"},
+        "message": {"type": "message", "user": sh.SUBJECT, "bot_id": "B0GIPHY",
+                    "app_id": "A0GIPHY", "ts": ts, "text": "a mean gif"},
+        "message_ts": ts})
+    assert status == 200
+    assert len(slack.fake.calls_to("views.open")) == opened + 1  # the report window
+    assert all("no person to report" not in t for t in slack.dm_texts(sh.REPORTER))

@@ -10,6 +10,8 @@ admin out of the case. Account names cannot pass for platform accounts or break 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -19,9 +21,10 @@ from tests.support.web import PASSWORD, advance, csrf_of, file_case, stamp_of
 
 from conduct_desk.bootstrap import App
 from conduct_desk.domain.accounts import Account, Role
-from conduct_desk.domain.errors import InvalidInput
+from conduct_desk.domain.errors import InvalidInput, Recused
 from conduct_desk.domain.model import Source
 from conduct_desk.domain.people import PersonRef
+from conduct_desk.platforms.sandbox import SandboxPlatform
 from conduct_desk.service import accounts, commands, invites
 from conduct_desk.service.clock import FakeClock
 from conduct_desk.storage import tables
@@ -150,3 +153,49 @@ def test_an_account_with_a_slash_from_before_can_still_be_disabled(
     with app.uow() as uow:
         gone = uow.accounts.admin_by_name("team/lead")
     assert gone is not None and gone.disabled
+
+
+@pytest.mark.parametrize("guess", ["sandbox:secretrep", "sandbox:innocent"])
+def test_nor_by_linking_their_own_chat_account_with_a_code(
+        app: App, web: FastAPI, sandbox: SandboxPlatform, guess: str) -> None:
+    """The same probe through a member's one-time code: jo-admin (sandbox:jo) links the
+    guess to a throwaway, then gives the throwaway's code from their own chat account."""
+    case_id = _anonymous_case(app, "secretrep")
+    jo = _api(web, app, "jo-admin", "admin")
+    assert jo.post("/api/v1/people/links",
+                   json={"accounts": [guess, "sandbox:throw"]}).status_code == 201
+    app.bus.handle(commands.RequestLinkCode(PersonRef("sandbox", "throw")))
+    code = re.findall(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", sandbox.calls[-1].text)[0]
+    with pytest.raises(Recused, match="another admin with the admin role"):
+        app.bus.handle(commands.LinkByCode(PersonRef("sandbox", "jo"), code))
+    assert jo.get(f"/api/v1/cases/{case_id}").status_code == 200  # the same either way
+    with app.uow() as uow:
+        assert PersonRef("sandbox", "jo") not in uow.people.linked(PersonRef(*guess.split(":")))
+
+
+def test_a_disabled_admins_accounts_are_still_theirs(app: App, web: FastAPI) -> None:
+    case_id = file_case(app, subject="alias2", reporter="whistle", message_id="al2")
+    boss, mo = _api(web, app, "riley", "admin"), _api(web, app, "mo", "moderator")
+    assert boss.post("/api/v1/people/links",
+                     json={"accounts": ["sandbox:alias2", "web:ana"]}).status_code == 201
+    accounts.set_disabled(app.uow(), app.desk.clock, "ana", True)
+    # while ana is away, a moderator cannot undo the link that keeps her out of the case
+    assert mo.post("/api/v1/people/unlink", json={"account": "web:ana"}).status_code == 403
+    accounts.set_disabled(app.uow(), app.desk.clock, "ana", False)
+    ana = _api(web, app, "ana", "admin")
+    assert ana.get(f"/api/v1/cases/{case_id}").status_code == 403
+
+
+def test_the_longest_names_the_form_takes_read_back(
+        app: App, clock: FakeClock, visitor: TestClient, clients: dict[str, TestClient]) -> None:
+    page = visitor.get("/report").text
+    advance(clock, 10)
+    r = visitor.post("/report", data={
+        "csrf": csrf_of(page), "stamp": stamp_of(page), "subject": "carol",
+        "what": "Said something cruel in the channel.", "hurt": "h" * 300,
+        "reporter": "r" * 300, "anonymous": "true"})
+    assert r.status_code == 303, r.text
+    with app.uow() as uow:
+        (case_id,) = uow.cases.case_ids_for(PersonRef("sandbox", "carol"))
+    case = clients["ana"].get(f"/cases/{case_id}")
+    assert case.status_code == 200 and "h" * 300 in case.text

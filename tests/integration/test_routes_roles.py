@@ -312,7 +312,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/settings/accounts/{name:path}/enable"): Row("full", prep=_target_account(True)),
     ("POST", "/settings/accounts/{name:path}/role"): Row("full", prep=_target_account(),
                                                     data={"role": "observer"}),
-    ("POST", "/settings/tokens/{name}/revoke"): Row("full", prep=_target_token),
+    ("POST", "/settings/tokens/{name:path}/revoke"): Row("full", prep=_target_token),
     ("GET", "/settings/email"): Row("signed"),
     ("POST", "/settings/email"): Row("signed", data={"email": "me@example.org",
                                                      "kinds": ["appeal"]}),

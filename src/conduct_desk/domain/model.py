@@ -398,7 +398,7 @@ class Case:
     @property
     def confirmed_hurt(self) -> tuple[PersonRef, ...]:
         """The hurt people an admin confirmed (they recuse, if they are admins)."""
-        return tuple(PersonRef.parse(n.text) for n in self.notes
+        return tuple(PersonRef.from_key(n.text) for n in self.notes
                      if n.kind is NoteKind.HURT_CONFIRMED)
 
     def stepped_aside(self, admin: str) -> bool:

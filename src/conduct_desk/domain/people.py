@@ -40,16 +40,25 @@ class PersonRef:
                 f"the person {text.encode('ascii', 'backslashreplace').decode()!r} contains an "
                 f"invisible or control character (U+{ord(bad):04X}); type the id again "
                 "without it, e.g. slack:U123")
-        if len(text) > MAX_ID_LENGTH:
-            raise InvalidInput(f"a person's id has at most {MAX_ID_LENGTH} characters; this "
-                               f"one has {len(text)}: give the id, e.g. slack:U123")
         found = cls.typed(text)
         if found is None and ":" in text and not text.startswith("@"):
             raise InvalidInput(
                 f"the person {text!r} is not an id the desk can read: write the platform and "
                 "the user on either side of the colon, e.g. slack:U123, or a user id alone, "
                 "e.g. alice")
-        return found or cls(default_platform, text)
+        person = found or cls(default_platform, text)
+        if len(person.user_id) > MAX_ID_LENGTH:
+            raise InvalidInput(f"a person's id has at most {MAX_ID_LENGTH} characters; this "
+                               f"one has {len(person.user_id)}: give the id, e.g. slack:U123")
+        return person
+
+    @classmethod
+    def from_key(cls, key: str) -> PersonRef:
+        """A person as the desk stored them (``platform:user``), read back as it is: it was
+        checked when it was written, and what was stored before a check came must still
+        read."""
+        platform, sep, user = key.partition(":")
+        return cls(platform, user) if sep else cls("sandbox", key)  # as parse() would
 
     @classmethod
     def typed(cls, text: str) -> PersonRef | None:

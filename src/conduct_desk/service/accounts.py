@@ -275,7 +275,7 @@ def create_token(uow: UnitOfWork, clock: Clock, name: str, role: str | None,
     (recusal, "not about the viewer"), and a role at most the account's (the account's role
     when ``role`` is None). Without one it is a role-only token whose own name is its only
     identity, as tokens made before accounts were."""
-    name = check_name(name, "the token name")
+    name = new_name(name, "the token name")
     now = clock.now()
     with uow:
         owner = None

@@ -36,7 +36,7 @@ from conduct_desk.domain.policy import SCOPED, Action, Policy, Scope
 from conduct_desk.service import commands
 from conduct_desk.service.limits import RateLimit
 from conduct_desk.service.ports import AuditEntry, Capability, Effect, EffectStatus, UnitOfWork
-from conduct_desk.service.roster import KnownAdmin, accounts_of, acting, known_admins
+from conduct_desk.service.roster import KnownAdmin, accounts_of, acting
 
 if TYPE_CHECKING:  # handlers use this module; the desk's type only is needed here
     from conduct_desk.service.handlers import Desk
@@ -96,20 +96,22 @@ def unlink_account(cmd: commands.UnlinkAccount, uow: UnitOfWork, desk: Desk) -> 
     return others
 
 
-def _check_own(uow: UnitOfWork, desk: Desk, admin: KnownAdmin, accounts: set[PersonRef],
-               verb: str) -> None:
+def _check_own(uow: UnitOfWork, desk: Desk, admin: KnownAdmin | None,
+               accounts: set[PersonRef], verb: str) -> None:
     """An admin's own accounts decide which cases they must stay out of, so a link that
-    touches them is another admin's to make or undo, one with the admin role. Nobody can
-    then free themselves from a case about them, probe whether an account of theirs
-    reported anonymously, or shut a fellow admin out of cases."""
-    owners = {ref: known.name
-              for known in known_admins(uow.accounts.admins(), desk.platform_admins)
-              for ref in accounts_of(known)}
+    touches them is another admin's to make or undo, one with the admin role (``admin``
+    None: a member linking by a code, which never may). Nobody can then free themselves
+    from a case about them, probe whether an account of theirs reported anonymously, or shut
+    a fellow admin out of cases. A disabled account counts: it may be enabled again."""
+    held = [KnownAdmin(a.name, a.role, a.identities) for a in uow.accounts.admins()]
+    held += [KnownAdmin(p.name, p.role, p.aliases) for p in desk.platform_admins.values()]
+    owners = {ref: known.name for known in held for ref in accounts_of(known)}
     touched = sorted({owners[a] for a in accounts if a in owners})
     if not touched:
         return
-    mine = {name_key(n) for n in admin.names}
-    if admin.role.includes(Role.ADMIN) and not any(name_key(n) in mine for n in touched):
+    mine = {name_key(n) for n in admin.names} if admin is not None else set()
+    if admin is not None and admin.role.includes(Role.ADMIN) \
+            and not any(name_key(n) in mine for n in touched):
         return
     whose = ", ".join(touched)
     raise Recused(f"these accounts include {whose}'s own, which decide the cases {whose} must "
@@ -180,6 +182,8 @@ def link_by_code(cmd: commands.LinkByCode, uow: UnitOfWork, desk: Desk) -> tuple
                 raise InvalidInput("that code was used already; each code links once",
                                    field="code")
             accounts = (found.account, cmd.account)
+            _check_own(uow, desk, None, {r for a in accounts for r in uow.people.linked(a)},
+                       "links")
             _check_size(uow, accounts)
             uow.people.link(accounts, now, cmd.account.key)
             person = uow.people.linked(cmd.account)

@@ -35,7 +35,7 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)  # never the password
+        shown = re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)  # never the password (to its last @)
         raise InvalidInput(f"CONDUCT_DATABASE_URL {shown!r} is not a database URL; {example}") \
             from None
     shown = parsed.render_as_string(hide_password=True)

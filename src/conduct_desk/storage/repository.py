@@ -380,7 +380,7 @@ class SqlCaseRepository:
             source=Source(r["source"]), anonymous=r["anonymous"], channel=r["channel"],
             message_id=r["message_id"], message_text=r["message_text"],
             message_link=r["message_link"],
-            harmed=tuple(PersonRef.parse(k) for k in r["harmed"]), note=r["note"],
+            harmed=tuple(PersonRef.from_key(k) for k in r["harmed"]), note=r["note"],
             flagrant=r["flagrant"], status_token=r["status_token"], id=r["id"],
             said_from=SaidFrom(r["said_from"]) if r["said_from"] else None, account=r["account"],
             hoped_for=r["hoped_for"],
@@ -988,7 +988,8 @@ class SqlNudgeRepository:
             due_at=r["due_at"], message_text=r["message_text"], message_link=r["message_link"],
             state=NudgeState(r["state"]), answer=Answer(r["answer"]) if r["answer"] else None,
             case_id=r["case_id"], note=r["note"],
-            harmed=tuple(PersonRef.parse(k) for k in r["harmed"] or ()), anonymous=r["anonymous"],
+            harmed=tuple(PersonRef.from_key(k) for k in r["harmed"] or ()),
+            anonymous=r["anonymous"],
             apology=r["apology"], apology_at=r["apology_at"], id=r["id"],
         )
 

@@ -47,7 +47,7 @@ class Sealer:
                 "CONDUCT_SECRET_KEY is not the key the anonymous reporters' ids were sealed "
                 "with; set the key that was used before (the old key file or value)"
             ) from None
-        return PersonRef.parse(key)
+        return PersonRef.from_key(key)
 
 
 def open_sealed(sealer: Sealer | None, sealed: str) -> PersonRef:

@@ -176,6 +176,7 @@ class SlackTransport:
 
     def start(self) -> None:
         """Socket Mode in the background when an app token is set; else a small HTTP server."""
+        self.desk_account()  # asked now, not while a member waits for an answer
         if self.app_token:
             self._socket = SocketModeHandler(self.bolt, self.app_token)
             self._socket.client.socket_mode_request_listeners[:] = [self._socket_handle]
@@ -277,8 +278,9 @@ class SlackTransport:
         message = body.get("message") or {}
         reporter, author = body["user"]["id"], message.get("user")
         channel = (body.get("channel") or {}).get("id")
-        # an app's message (the desk's own included) has no person behind it to report
-        if not author or author == reporter or message.get("bot_id") or not channel:
+        # the desk's own message has no person behind it to report (a person's message sent
+        # through an app, /giphy for one, has a bot_id too, and is theirs)
+        if not author or author == reporter or author == self.desk_account() or not channel:
             self.slack.dm_user(reporter, "That message has no person to report (or it is your "
                                          "own); use the ⋯ menu on the message that hurt.")
             return
@@ -495,13 +497,14 @@ class SlackTransport:
         return members is None or user_id in members
 
     def desk_account(self) -> str | None:
-        """The app's bot user (auth.test, asked once; not known while Slack will not say)."""
+        """The app's bot user: asked of Slack once (auth.test, at start), never again on a
+        member's request; unknown when Slack would not say then."""
         if self._bot_user is None:
             try:
                 self._bot_user = str(self.client.auth_test().get("user_id") or "")
             except (SlackApiError, OSError) as exc:
+                self._bot_user = ""
                 logger.warning("could not ask Slack who the app is: %s", error_name(exc))
-                return None
         return self._bot_user or None
 
     def _admin_channel_members(self) -> frozenset[str] | None:

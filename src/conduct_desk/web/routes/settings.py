@@ -89,7 +89,7 @@ def role(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str,
         web.app.uow(), web.app.desk.clock, name, role, admin.name, by_account=admin.name), "role")
 
 
-@router.post("/settings/tokens/{name}/revoke")
+@router.post("/settings/tokens/{name:path}/revoke")
 def revoke(request: Request, web: Web, admin: FullAdmin, _csrf: Csrf, name: str) -> Response:
     return _change(request, web, lambda: accounts.revoke_token(
         web.app.uow(), web.app.desk.clock, name, admin.name), "revoked")
