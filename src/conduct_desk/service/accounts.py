@@ -103,8 +103,8 @@ def add_admin(uow: UnitOfWork, clock: Clock, name: str, role: str, password: str
     parsed_role = Role.parse(role)
     check_password(password)
     # a platform id (slack:U123) is kept as read; a bare one (ana) as typed: either is checked
-    ids = tuple(dict.fromkeys(PersonRef.parse(i).key if ":" in i else PersonRef.parse(i).user_id
-                              for i in identities if i.strip()))
+    read = [(i, PersonRef.parse(i)) for i in identities if i.strip()]
+    ids = tuple(dict.fromkeys(ref.key if ":" in i else ref.user_id for i, ref in read))
     now = clock.now()
     account = Account(name=name, role=parsed_role, password_hash=_hasher.hash(password),
                       created_at=now, identities=ids)

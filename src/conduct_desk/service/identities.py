@@ -36,7 +36,7 @@ from conduct_desk.domain.policy import SCOPED, Action, Policy, Scope
 from conduct_desk.service import commands
 from conduct_desk.service.limits import RateLimit
 from conduct_desk.service.ports import AuditEntry, Capability, Effect, EffectStatus, UnitOfWork
-from conduct_desk.service.roster import KnownAdmin, accounts_of, acting
+from conduct_desk.service.roster import KnownAdmin, accounts_of, acting, known_admins
 
 if TYPE_CHECKING:  # handlers use this module; the desk's type only is needed here
     from conduct_desk.service.handlers import Desk
@@ -103,8 +103,7 @@ def _check_own(uow: UnitOfWork, desk: Desk, admin: KnownAdmin | None,
     None: a member linking by a code, which never may). Nobody can then free themselves
     from a case about them, probe whether an account of theirs reported anonymously, or shut
     a fellow admin out of cases. A disabled account counts: it may be enabled again."""
-    held = [KnownAdmin(a.name, a.role, a.identities) for a in uow.accounts.admins()]
-    held += [KnownAdmin(p.name, p.role, p.aliases) for p in desk.platform_admins.values()]
+    held = known_admins(uow.accounts.admins(), desk.platform_admins, disabled_too=True)
     owners = {ref: known.name for known in held for ref in accounts_of(known)}
     touched = sorted({owners[a] for a in accounts if a in owners})
     if not touched:

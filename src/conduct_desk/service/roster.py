@@ -48,10 +48,12 @@ def named(everyone: list[Account], name: str) -> Account | None:
     return next((a for a in everyone if name_key(a.name) == key), None)
 
 
-def known_admins(accounts: list[Account],
-                 platform_admins: Mapping[str, PlatformAdmin]) -> list[KnownAdmin]:
-    """Every admin who may be named: active accounts, then configured platform admins."""
-    known = [KnownAdmin(a.name, a.role, a.identities) for a in accounts if not a.disabled]
+def known_admins(accounts: list[Account], platform_admins: Mapping[str, PlatformAdmin], *,
+                 disabled_too: bool = False) -> list[KnownAdmin]:
+    """Every admin who may be named: active accounts (and disabled ones, with
+    ``disabled_too``), then configured platform admins."""
+    known = [KnownAdmin(a.name, a.role, a.identities) for a in accounts
+             if disabled_too or not a.disabled]
     taken = {name_key(k.name) for k in known}
     known += [KnownAdmin(p.name, p.role, p.aliases) for p in platform_admins.values()
               if name_key(p.name) not in taken]
