@@ -261,3 +261,10 @@ def test_a_body_the_api_cannot_read_says_what_to_send(app: App, web: FastAPI) ->
         message = r.json()["error"]["message"]
         assert said in message and "send one JSON object" in message, message
     assert count_rows(app.engine, tables.reports) == 0
+
+
+@pytest.mark.parametrize("case", ["¹", "١٢", "12x"])
+def test_an_audit_case_that_is_no_number_says_how_to_write_one(
+        clients: dict[str, TestClient], case: str) -> None:
+    page = clients["ana"].get("/audit", params={"case": case})
+    assert page.status_code == 422 and "write it like 12" in page.text

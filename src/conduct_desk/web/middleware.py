@@ -101,7 +101,7 @@ def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name.lower() == b"content-length":
             text = value.decode("latin-1").strip()
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):  # "¹" is a digit, not a number
                 return -1
             return int(text) if len(text) <= 30 else 10**30
     return None

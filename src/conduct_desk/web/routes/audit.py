@@ -30,7 +30,7 @@ def parse_case_id(text: str) -> int | None:
     text = text.strip().lstrip("#")
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) < 2**31:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) < 2**31:
         raise InvalidInput(f"case {text!r} is not a case number; write it like 12")
     return int(text)
 
